@@ -1,0 +1,294 @@
+"""The one configuration of an mnaccel accelerator, and every size derived from it.
+
+``AcceleratorConfig`` is frozen and validates itself. The generator writes it (with the
+derived sizes) as ``config.json`` beside the Verilog; the testbenches, the cost model
+and the driver read that file back with ``AcceleratorConfig.from_json``. A size or a
+latency is computed here and nowhere else.
+
+Sizes: ``--sram`` and the reports use SI prefixes, as DDR traffic does: 1 kB = 1000
+bytes, 1 MB = 1,000,000 bytes; KiB and MiB are the binary units (1 MiB = 1,048,576).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+from functools import cached_property
+
+from model import numerics
+from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resolution
+
+__all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
+           "DDR_DATA_WIDTHS"]
+
+DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
+          "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3}
+
+
+def parse_size(text) -> int:
+    """Bytes from ``"1MB"`` (10**6), ``"512KiB"`` (2**19), ``"1048576"`` or an int."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+        unit = match and match.group(2).lower()
+        if not match or unit not in _UNITS:
+            raise ValueError(f"size must be bytes with an optional unit (kB, MB, KiB, MiB; "
+                             f"e.g. 1MB, 512KiB, 1048576), not {text!r}")
+        exact = Fraction(match.group(1)) * _UNITS[unit]
+        if exact.denominator != 1:
+            raise ValueError(f"size must be a whole number of bytes, not {text!r}")
+        value = int(exact)
+    if value <= 0:
+        raise ValueError(f"size must be positive, not {text!r}")
+    return value
+
+
+def format_size(nbytes: int) -> str:
+    """``1000000`` -> ``"1 MB"``, ``1536`` -> ``"1.5 kB"`` (SI, as ``parse_size``)."""
+    for unit, scale in (("MB", 1000 ** 2), ("kB", 1000)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.4g} {unit}"
+    return f"{nbytes} B"
+
+
+def ceil_log2(value: int) -> int:
+    """Bits needed to address ``value`` words (at least 1)."""
+    return max(1, math.ceil(math.log2(value))) if value > 1 else 1
+
+
+@dataclass(frozen=True)
+class Bank:
+    """One on-chip SRAM bank (a ``lib.memory.Memory`` in the RTL).
+
+    ``copies`` counts identical memories (e.g. 9 window sub-banks x 2 halves for double
+    buffering); ``bytes`` is the total of all copies.
+    """
+
+    name: str
+    width: int  # bits per word
+    depth: int  # words per copy
+    copies: int
+    purpose: str
+    sized_by: str  # the layer (or rule) that set the depth
+
+    @property
+    def addr_width(self) -> int:
+        return ceil_log2(self.depth)
+
+    @property
+    def bytes(self) -> int:
+        return self.width // 8 * self.depth * self.copies
+
+
+def _positive_int(name, value, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """Parameters of one accelerator; everything else is derived.
+
+    Parameters
+    ----------
+    pe : int
+        Channel lanes. The pointwise array does ``pe x pe`` int8 multiply-accumulates
+        per cycle (pe input x pe output channels); the depthwise stage does ``pe``
+        channels x 9 taps per cycle.
+    sram_bytes : int
+        Total on-chip buffer in bytes, shared by all banks.
+    alpha, resolution : the MobileNet-v1 whose layer table sizes the banks.
+    ddr_data_bits : int
+        AXI4 data width of the DDR port.
+    ddr_bytes_per_cycle : float
+        Sustained DDR bandwidth the DDR model grants, bytes per accelerator cycle.
+    ddr_latency_cycles : int
+        Cycles from a read request to its first data beat.
+    clock_mhz : float
+        Clock used only to turn cycles into seconds and frames/s in reports.
+    """
+
+    pe: int = 16
+    sram_bytes: int = 1_000_000
+    alpha: float = 1.0
+    resolution: int = 224
+    ddr_data_bits: int = 64
+    ddr_bytes_per_cycle: float = 5.0
+    ddr_latency_cycles: int = 64
+    clock_mhz: float = 200.0
+
+    def __post_init__(self):
+        _positive_int("pe", self.pe, maximum=64)
+        _positive_int("sram_bytes", self.sram_bytes)
+        validate_alpha(self.alpha)
+        validate_resolution(self.resolution)
+        if self.ddr_data_bits not in DDR_DATA_WIDTHS:
+            raise ValueError(f"ddr_data_bits must be one of {', '.join(map(str, DDR_DATA_WIDTHS))}, "
+                             f"not {self.ddr_data_bits!r}")
+        if not isinstance(self.ddr_bytes_per_cycle, (int, float)) or not \
+                0 < self.ddr_bytes_per_cycle <= self.ddr_data_bits // 8:
+            raise ValueError(f"ddr_bytes_per_cycle must be in (0, {self.ddr_data_bits // 8}] "
+                             f"(the {self.ddr_data_bits}-bit port's peak), not {self.ddr_bytes_per_cycle!r}")
+        if isinstance(self.ddr_latency_cycles, bool) or not isinstance(self.ddr_latency_cycles, int) \
+                or self.ddr_latency_cycles < 0:
+            raise ValueError(f"ddr_latency_cycles must be a non-negative integer, not {self.ddr_latency_cycles!r}")
+        if not isinstance(self.clock_mhz, (int, float)) or self.clock_mhz <= 0:
+            raise ValueError(f"clock_mhz must be positive, not {self.clock_mhz!r}")
+        self._check_sram()
+
+    # -- numerics (fixed by the design, recorded for the consumers of config.json) -----
+    act_bits = numerics.ACT_BITS
+    weight_bits = numerics.WEIGHT_BITS
+    acc_bits = numerics.ACC_BITS
+    bias_bits = numerics.BIAS_BITS
+    mult_bits = numerics.MULT_BITS
+    shift_bits = numerics.SHIFT_MAX.bit_length()
+    taps = 9  # 3x3 depthwise window
+
+    @property
+    def pointwise_macs_per_cycle(self) -> int:
+        return self.pe * self.pe
+
+    @property
+    def depthwise_macs_per_cycle(self) -> int:
+        return self.taps * self.pe
+
+    @property
+    def requant_param_bits(self) -> int:
+        """Bits of one output channel's bias, multiplier and shift."""
+        return self.bias_bits + self.mult_bits + self.shift_bits
+
+    @cached_property
+    def network(self):
+        return mobilenet_v1(self.alpha, self.resolution)
+
+    def blocks(self, channels: int) -> int:
+        """Channel blocks of ``pe`` lanes covering ``channels``."""
+        return -(-channels // self.pe)
+
+    # -- SRAM plan -------------------------------------------------------------------
+    # Activations sit in 9 sub-banks by (row mod 3, column mod 3), so any 3x3 window, at
+    # stride 1 or 2, reads its 9 pixels from 9 different banks in one cycle. A word is one
+    # pixel's block of pe channels. Each bank has two halves (double buffering): the DMA
+    # fills one while the engine computes from the other.
+    def act_words_min(self, layer) -> int:
+        """Words per sub-bank half for the smallest legal tile of ``layer``'s input."""
+        cols = -(-layer.in_w // 3)
+        if layer.kind is LayerKind.AVGPOOL:
+            rows = layer.in_h  # global pooling keeps the whole map on chip
+        elif layer.kind is LayerKind.FC:
+            return self.blocks(layer.in_c)
+        elif layer.kind in (LayerKind.DEPTHWISE,):
+            rows = layer.kernel  # one output row needs kernel input rows
+        else:
+            rows = 1  # pointwise (and conv1 as im2col): one input row per output row
+        in_c = layer.kernel ** 2 * layer.in_c if layer.kind is LayerKind.CONV else layer.in_c
+        return -(-rows // 3) * cols * self.blocks(in_c)
+
+    def weight_words_min(self, layer) -> int:
+        """pe x pe weight words for the smallest legal tile: all inputs, one output block."""
+        if layer.kind is LayerKind.CONV:
+            return self.blocks(layer.kernel ** 2 * layer.in_c)
+        if layer.kind in (LayerKind.POINTWISE, LayerKind.FC):
+            return self.blocks(layer.in_c)
+        return 0
+
+    @cached_property
+    def _plan(self):
+        layers = self.network.layers
+        act_layer = max(layers, key=self.act_words_min)
+        w_layer = max(layers, key=self.weight_words_min)
+        c_max = max(max(layer.in_c, layer.out_c) for layer in layers
+                    if layer.kind is not LayerKind.FC)
+        c_layer = next(layer for layer in layers if max(layer.in_c, layer.out_c) == c_max)
+        act_word, w_word = self.pe * self.act_bits, self.pe * self.pe * self.weight_bits
+        fixed = [
+            Bank("dw_weights", self.taps * self.pe * self.weight_bits, self.blocks(c_max), 2,
+                 "depthwise 3x3 weights, one word per channel block", c_layer.name),
+            Bank("dw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
+                 "depthwise bias, multiplier, shift per channel", c_layer.name),
+            Bank("pw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
+                 "pointwise bias, multiplier, shift per output channel", c_layer.name),
+        ]
+        fixed_bytes = sum(bank.bytes for bank in fixed)
+        act_min, w_min = self.act_words_min(act_layer), self.weight_words_min(w_layer)
+        need = fixed_bytes + 2 * 9 * act_min * act_word // 8 + 2 * w_min * w_word // 8
+        # What is left after the minimums is split evenly in bytes between activations
+        # and weights; bigger tiles mean fewer DDR round trips for both.
+        spare = max(0, self.sram_bytes - need)
+        act_depth = act_min + spare // 2 // (2 * 9 * act_word // 8)
+        w_depth = w_min + spare // 2 // (2 * w_word // 8)
+        banks = [
+            Bank("act", act_word, act_depth, 18,
+                 "input activations: 9 window sub-banks (row%3, col%3) x 2 halves",
+                 f"{act_layer.name} (min {act_min} words)"),
+            Bank("pw_weights", w_word, w_depth, 2,
+                 "pointwise pe x pe weight blocks x 2 halves",
+                 f"{w_layer.name} (min {w_min} words)"),
+            *fixed,
+        ]
+        return banks, need, act_layer, w_layer
+
+    @property
+    def banks(self) -> list[Bank]:
+        return self._plan[0]
+
+    @property
+    def bank(self):
+        return {bank.name: bank for bank in self.banks}
+
+    @property
+    def sram_min_bytes(self) -> int:
+        """The smallest SRAM that holds the minimal tile of every layer."""
+        return self._plan[1]
+
+    def _check_sram(self):
+        banks, need, act_layer, w_layer = self._plan
+        if self.sram_bytes < need:
+            raise ValueError(
+                f"SRAM of {format_size(self.sram_bytes)} ({self.sram_bytes} bytes) is too small: "
+                f"it needs at least {need} bytes ({format_size(need)}) at pe {self.pe}; "
+                f"layer {act_layer.name} ({act_layer.in_h}x{act_layer.in_w}x{act_layer.in_c}) needs "
+                f"{2 * 9 * self.act_words_min(act_layer) * self.pe} bytes of activation buffer and "
+                f"layer {w_layer.name} ({w_layer.in_c}x{w_layer.out_c}) "
+                f"{2 * self.weight_words_min(w_layer) * self.pe * self.pe} bytes of weight buffer")
+
+    # -- JSON ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["derived"] = {
+            "act_bits": self.act_bits, "weight_bits": self.weight_bits,
+            "acc_bits": self.acc_bits, "bias_bits": self.bias_bits,
+            "mult_bits": self.mult_bits, "shift_bits": self.shift_bits,
+            "pointwise_macs_per_cycle": self.pointwise_macs_per_cycle,
+            "depthwise_macs_per_cycle": self.depthwise_macs_per_cycle,
+            "sram_min_bytes": self.sram_min_bytes,
+            "sram_used_bytes": sum(bank.bytes for bank in self.banks),
+            "banks": [{**asdict(bank), "addr_width": bank.addr_width, "bytes": bank.bytes}
+                      for bank in self.banks],
+        }
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AcceleratorConfig":
+        names = {f.name for f in fields(cls)}
+        config = cls(**{k: v for k, v in data.items() if k in names})
+        if "derived" in data and data["derived"] != config.to_dict()["derived"]:
+            raise ValueError("config.json's derived sizes disagree with this version of mnaccel; "
+                             "regenerate it with python -m hw.generate")
+        return config
+
+    @classmethod
+    def from_json(cls, path) -> "AcceleratorConfig":
+        with open(path) as file:
+            return cls.from_dict(json.load(file))

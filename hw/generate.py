@@ -1,0 +1,153 @@
+"""``python -m hw.generate``: configure an accelerator and write its build folder.
+
+Validates the configuration (one-line errors, exit code 2, nothing written on error),
+prints what gets built (MAC arrays, every SRAM bank and the layer that sized it, peak
+throughput) and writes ``config.json``, the one configuration every other part reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from model.cli import Parser, run_main
+
+from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
+
+__all__ = ["main", "describe", "write_build"]
+
+DESCRIPTION = """\
+Generate an mnaccel accelerator for MobileNet-v1: a fused depthwise + pointwise engine
+with pe channel lanes and an on-chip SRAM buffer sized from the network's layer table.
+
+Sizes use SI prefixes (1 kB = 1000 B, 1 MB = 1,000,000 B); KiB and MiB are binary.
+
+example:
+  python -m hw.generate --pe 16 --sram 1MB
+"""
+
+
+def _parse(kind, convert):
+    def parse(text):
+        try:
+            return convert(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse.__name__ = kind
+    return parse
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, not {text!r}") from None
+
+
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, not {text!r}") from None
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m hw.generate", description=DESCRIPTION)
+    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
+                        help="channel lanes, 1..64: the pointwise array does N x N int8 MACs per "
+                             "cycle, the depthwise stage N channels x 9 taps (default: 16)")
+    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
+                        metavar="SIZE",
+                        help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
+                             "(1,000,000 B), 512KiB (524,288 B), 1048576 (default: 1MB)")
+    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
+                        help="MobileNet-v1 width multiplier in (0, 1] whose layer table sizes "
+                             "the SRAM banks (default: 1.0)")
+    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
+                        help="input resolution in pixels, a multiple of 32 (default: 224)")
+    parser.add_argument("--ddr-width", type=_parse("width", _int), default=64, metavar="BITS",
+                        choices=DDR_DATA_WIDTHS,
+                        help="AXI4 data width of the DDR port in bits (default: 64)")
+    parser.add_argument("--ddr-bandwidth", type=_parse("bandwidth", _float), default=5.0,
+                        metavar="B",
+                        help="sustained DDR bandwidth in bytes per cycle, for the cost model and "
+                             "the DDR model (default: 5, i.e. 1 GB/s at 200 MHz)")
+    parser.add_argument("--ddr-latency", type=_parse("latency", _int), default=64, metavar="CYCLES",
+                        help="DDR read latency in cycles (default: 64)")
+    parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
+                        help="clock for reporting time and frames/s (default: 200)")
+    parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
+                        help="output folder (default: build/mnaccel_pe<N>); it gets config.json")
+    return parser
+
+
+def describe(config: AcceleratorConfig) -> str:
+    """The summary a hardware engineer reads before building."""
+    pe = config.pe
+    lines = [
+        f"mnaccel for {config.network.name}: pe {pe}, SRAM {format_size(config.sram_bytes)} "
+        f"({config.sram_bytes:,} B)",
+        "",
+        "MAC arrays",
+        f"  depthwise  {pe} channels x 9 taps = {config.depthwise_macs_per_cycle} int8 MAC/cycle",
+        f"  pointwise  {pe} x {pe} = {config.pointwise_macs_per_cycle} int8 MAC/cycle "
+        f"(peak {config.pointwise_macs_per_cycle * config.clock_mhz / 1e3:.1f} GMAC/s at "
+        f"{config.clock_mhz:g} MHz)",
+        f"  requantise {pe} lanes: int32 x uint{config.mult_bits} >> shift, zero point, clamp",
+        "",
+        "SRAM banks",
+    ]
+    header = ("bank", "width x depth", "copies", "bytes", "sized by", "holds")
+    rows = [(b.name, f"{b.width} x {b.depth}", str(b.copies), f"{b.bytes:,}", b.sized_by, b.purpose)
+            for b in config.banks]
+    used = sum(b.bytes for b in config.banks)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        lines.append(("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths))).rstrip())
+    lines.append(f"  used {used:,} of {config.sram_bytes:,} B "
+                 f"(minimum for this network at pe {pe}: {config.sram_min_bytes:,} B)")
+    lines += [
+        "",
+        "DDR",
+        f"  AXI4 {config.ddr_data_bits}-bit, modelled at {config.ddr_bytes_per_cycle:g} B/cycle "
+        f"({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} GB/s), "
+        f"latency {config.ddr_latency_cycles} cycles",
+    ]
+    return "\n".join(lines)
+
+
+def write_build(config: AcceleratorConfig, out: Path) -> list[Path]:
+    """Write the build folder atomically: files appear only when all are complete."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("config.json", config.to_json() + "\n"),):
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        os.replace(tmp, out / name)
+        written.append(out / name)
+    return written
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    config = AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
+                               resolution=args.resolution, ddr_data_bits=args.ddr_width,
+                               ddr_bytes_per_cycle=args.ddr_bandwidth,
+                               ddr_latency_cycles=args.ddr_latency, clock_mhz=args.clock_mhz)
+    print(describe(config))
+    out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
+    written = write_build(config, out)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    print("The RTL top (fused engine, buffer controller, AXI ports) is not generated yet: "
+          "only the configuration and this plan are.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("python -m hw.generate", main))

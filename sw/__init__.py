@@ -1,0 +1,1 @@
+"""Host side: layer scheduling with DDR tiling, the driver, and reports."""
