@@ -1,0 +1,55 @@
+"""`python -m hw.generate`: summary, config.json, and one-line errors that write nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw.config import AcceleratorConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "hw.generate", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_generate_writes_config_and_prints_plan(tmp_path):
+    out = tmp_path / "pe16"
+    result = run("--pe", "16", "--sram", "1MB", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "16 x 16 = 256 int8 MAC/cycle" in result.stdout
+    for bank in ("act", "pw_weights", "dw_weights", "dw_params", "pw_params"):
+        assert f"\n  {bank} " in result.stdout
+    config = AcceleratorConfig.from_json(out / "config.json")
+    assert config.pe == 16 and config.sram_bytes == 1_000_000
+    assert json.loads((out / "config.json").read_text())["derived"]["sram_used_bytes"] <= 1_000_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pe", "0"], "pe must be a positive integer, not 0"),
+    (["--pe", "-3"], "pe must be a positive integer, not -3"),
+    (["--pe", "many"], "argument --pe: expected an integer, not 'many'"),
+    (["--sram", "lots"], "argument --sram: size must be bytes with an optional unit (kB, MB, KiB, MiB; "
+                         "e.g. 1MB, 512KiB, 1048576), not 'lots'"),
+    (["--sram", "100kB"], "SRAM of 100 kB (100000 bytes) is too small: it needs at least"),
+    (["--resolution", "100"], "resolution must be a multiple of 32 from 32 up, not 100"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
+    out = tmp_path / "never"
+    result = run(*args, "-o", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"python -m hw.generate: error: {message}")
+    assert result.stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_help_explains_units():
+    result = run("--help")
+    assert result.returncode == 0
+    for text in ["--pe", "--sram", "1,000,000 B", "524,288 B", "--alpha", "--resolution",
+                 "--ddr-width", "--ddr-bandwidth", "--ddr-latency", "--clock-mhz", "--out"]:
+        assert text in result.stdout
