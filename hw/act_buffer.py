@@ -1,0 +1,107 @@
+"""The activation buffer: 9 window sub-banks x 2 halves of on-chip SRAM.
+
+A word is one pixel's block of ``pe`` int8 channels. Pixel (row, col, channel block ib)
+of a tile lives in sub-bank ``3 * (row % 3) + col % 3`` at address
+``((row // 3) * ceil(W / 3) + col // 3) * CB + ib``, so the 9 taps of any 3x3 window sit
+in 9 different sub-banks. Each half is its own set of memories: the load stream fills
+one half while the engine reads the other (double buffering).
+"""
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from model.numerics import ACT_BITS
+
+from .config import ceil_log2
+from .pointwise import check_pe
+
+__all__ = ["ActBuffer", "act_write_layout", "SUB_BANKS", "sub_bank_address"]
+
+SUB_BANKS = 9
+
+
+def sub_bank_address(row: int, col: int, ib: int, width: int, blocks: int) -> tuple[int, int]:
+    """(sub-bank, address) of pixel (row, col), channel block ``ib``; the layout's definition."""
+    return 3 * (row % 3) + col % 3, ((row // 3) * -(-width // 3) + col // 3) * blocks + ib
+
+
+def act_write_layout(pe, depth):
+    """One write: ``half``, ``bank`` (0..8), ``addr``, ``data`` (pe x int8)."""
+    return data.StructLayout({
+        "half": 1,
+        "bank": unsigned(4),
+        "addr": unsigned(ceil_log2(depth)),
+        "data": data.ArrayLayout(signed(ACT_BITS), pe),
+    })
+
+
+class ActBuffer(wiring.Component):
+    """18 memories of ``depth`` words of ``pe`` int8 channels, with a write stream and 9
+    parallel synchronous read ports on the selected half.
+
+    Parameters
+    ----------
+    pe : int
+        Channels per word.
+    depth : int
+        Words per sub-bank and half (``AcceleratorConfig.bank["act"].depth``).
+
+    Members
+    -------
+    w_stream : In(stream.Signature(act_write_layout(pe, depth)))
+        Words to store; always ready (one write per cycle).
+    r_half : In(1)
+        The half the read ports read.
+    r_addr : In(data.ArrayLayout(unsigned(aw), 9))
+        Address per sub-bank.
+    r_en : In(1)
+        Read enable: when low, ``r_data`` holds (the reader is stalled).
+    r_data : Out(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9))
+        Word per sub-bank, one cycle after the address (``r_half`` is sampled with it).
+    """
+
+    def __init__(self, pe, depth):
+        check_pe(pe)
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth <= 0:
+            raise TypeError(f"depth must be a positive integer, not {depth!r}")
+        self._pe, self._depth = pe, depth
+        word = data.ArrayLayout(signed(ACT_BITS), pe)
+        super().__init__({
+            "w_stream": In(stream.Signature(act_write_layout(pe, depth))),
+            "r_half": In(1),
+            "r_addr": In(data.ArrayLayout(unsigned(ceil_log2(depth)), SUB_BANKS)),
+            "r_en": In(1),
+            "r_data": Out(data.ArrayLayout(word, SUB_BANKS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        word = data.ArrayLayout(signed(ACT_BITS), self._pe)
+        write = self.w_stream.payload
+        m.d.comb += self.w_stream.ready.eq(1)
+
+        half_q = Signal()
+        with m.If(self.r_en):
+            m.d.sync += half_q.eq(self.r_half)
+
+        for bank in range(SUB_BANKS):
+            reads = []
+            for half in range(2):
+                mem = Memory(shape=word, depth=self._depth, init=[])
+                m.submodules[f"act_h{half}_b{bank}"] = mem
+                wr = mem.write_port()
+                m.d.comb += [
+                    wr.addr.eq(write.addr),
+                    wr.data.eq(write.data),
+                    wr.en.eq(self.w_stream.valid & (write.half == half) & (write.bank == bank)),
+                ]
+                rd = mem.read_port()
+                m.d.comb += [rd.addr.eq(self.r_addr[bank]), rd.en.eq(self.r_en)]
+                reads.append(rd.data)
+            with m.If(half_q):
+                m.d.comb += self.r_data[bank].eq(reads[1])
+            with m.Else():
+                m.d.comb += self.r_data[bank].eq(reads[0])
+        return m
