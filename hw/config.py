@@ -20,6 +20,7 @@ from functools import cached_property
 
 from model import numerics
 from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resolution
+from model.tiling import min_tile_words, network_steps
 
 __all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
            "DDR_DATA_WIDTHS"]
@@ -178,33 +179,20 @@ class AcceleratorConfig:
     # stride 1 or 2, reads its 9 pixels from 9 different banks in one cycle. A word is one
     # pixel's block of pe channels. Each bank has two halves (double buffering): the DMA
     # fills one while the engine computes from the other.
-    def act_words_min(self, layer) -> int:
-        """Words per sub-bank half for the smallest legal tile of ``layer``'s input."""
-        cols = -(-layer.in_w // 3)
-        if layer.kind is LayerKind.AVGPOOL:
-            rows = layer.in_h  # global pooling keeps the whole map on chip
-        elif layer.kind is LayerKind.FC:
-            return self.blocks(layer.in_c)
-        elif layer.kind in (LayerKind.DEPTHWISE,):
-            rows = layer.kernel  # one output row needs kernel input rows
-        else:
-            rows = 1  # pointwise (and conv1 as im2col): one input row per output row
-        in_c = layer.kernel ** 2 * layer.in_c if layer.kind is LayerKind.CONV else layer.in_c
-        return -(-rows // 3) * cols * self.blocks(in_c)
+    @cached_property
+    def steps(self):
+        """The network cut into engine steps (``model.tiling.network_steps``)."""
+        return network_steps(self.network)
 
-    def weight_words_min(self, layer) -> int:
-        """pe x pe weight words for the smallest legal tile: all inputs, one output block."""
-        if layer.kind is LayerKind.CONV:
-            return self.blocks(layer.kernel ** 2 * layer.in_c)
-        if layer.kind in (LayerKind.POINTWISE, LayerKind.FC):
-            return self.blocks(layer.in_c)
-        return 0
+    def min_tile_words(self, step) -> tuple[int, int]:
+        """(activation words per sub-bank half, weight words) of ``step``'s smallest tile."""
+        return min_tile_words(step, self.pe)
 
     @cached_property
     def _plan(self):
         layers = self.network.layers
-        act_layer = max(layers, key=self.act_words_min)
-        w_layer = max(layers, key=self.weight_words_min)
+        act_step = max(self.steps, key=lambda step: self.min_tile_words(step)[0])
+        w_step = max(self.steps, key=lambda step: self.min_tile_words(step)[1])
         c_max = max(max(layer.in_c, layer.out_c) for layer in layers
                     if layer.kind is not LayerKind.FC)
         c_layer = next(layer for layer in layers if max(layer.in_c, layer.out_c) == c_max)
@@ -218,7 +206,7 @@ class AcceleratorConfig:
                  "pointwise bias, multiplier, shift per output channel", c_layer.name),
         ]
         fixed_bytes = sum(bank.bytes for bank in fixed)
-        act_min, w_min = self.act_words_min(act_layer), self.weight_words_min(w_layer)
+        act_min, w_min = self.min_tile_words(act_step)[0], self.min_tile_words(w_step)[1]
         need = fixed_bytes + 2 * 9 * act_min * act_word // 8 + 2 * w_min * w_word // 8
         # What is left after the minimums is split evenly in bytes between activations
         # and weights; bigger tiles mean fewer DDR round trips for both.
@@ -228,13 +216,13 @@ class AcceleratorConfig:
         banks = [
             Bank("act", act_word, act_depth, 18,
                  "input activations: 9 window sub-banks (row%3, col%3) x 2 halves",
-                 f"{act_layer.name} (min {act_min} words)"),
+                 f"{act_step.name} (min {act_min} words)"),
             Bank("pw_weights", w_word, w_depth, 2,
                  "pointwise pe x pe weight blocks x 2 halves",
-                 f"{w_layer.name} (min {w_min} words)"),
+                 f"{w_step.name} (min {w_min} words)"),
             *fixed,
         ]
-        return banks, need, act_layer, w_layer
+        return banks, need, act_step, w_step
 
     @property
     def banks(self) -> list[Bank]:
@@ -250,15 +238,17 @@ class AcceleratorConfig:
         return self._plan[1]
 
     def _check_sram(self):
-        banks, need, act_layer, w_layer = self._plan
+        banks, need, act_step, w_step = self._plan
         if self.sram_bytes < need:
+            act_in = act_step.first
+            w_layer = w_step.weight_layer
             raise ValueError(
                 f"SRAM of {format_size(self.sram_bytes)} ({self.sram_bytes} bytes) is too small: "
                 f"it needs at least {need} bytes ({format_size(need)}) at pe {self.pe}; "
-                f"layer {act_layer.name} ({act_layer.in_h}x{act_layer.in_w}x{act_layer.in_c}) needs "
-                f"{2 * 9 * self.act_words_min(act_layer) * self.pe} bytes of activation buffer and "
-                f"layer {w_layer.name} ({w_layer.in_c}x{w_layer.out_c}) "
-                f"{2 * self.weight_words_min(w_layer) * self.pe * self.pe} bytes of weight buffer")
+                f"layer {act_step.name} ({act_in.in_h}x{act_in.in_w}x{act_in.in_c}) needs "
+                f"{2 * 9 * self.min_tile_words(act_step)[0] * self.pe} bytes of activation buffer "
+                f"and layer {w_step.name} ({w_layer.in_c}x{w_layer.out_c}) "
+                f"{2 * self.min_tile_words(w_step)[1] * self.pe * self.pe} bytes of weight buffer")
 
     # -- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -52,7 +52,7 @@ def test_sram_too_small_names_the_layer_and_bytes():
         AcceleratorConfig(pe=16, sram_bytes=need - 1)
     text = str(info.value)
     assert f"it needs at least {need} bytes" in text
-    assert "layer avgpool (7x7x1024)" in text and "layer pw13 (1024x1024)" in text
+    assert "layer avgpool (7x7x1024)" in text and "layer dw13+pw13 (1024x1024)" in text
     AcceleratorConfig(pe=16, sram_bytes=need)  # exactly the minimum is legal
 
 
@@ -63,9 +63,9 @@ def test_bank_plan_fits_budget_and_holds_every_minimal_tile(pe):
     assert config.sram_min_bytes <= used <= config.sram_bytes
     act, weights = config.bank["act"], config.bank["pw_weights"]
     assert act.width == 8 * pe and weights.width == 8 * pe * pe
-    for layer in config.network:
-        assert config.act_words_min(layer) <= act.depth
-        assert config.weight_words_min(layer) <= weights.depth
+    for step in config.steps:
+        act_words, weight_words = config.min_tile_words(step)
+        assert act_words <= act.depth and weight_words <= weights.depth
     assert config.bank["dw_weights"].depth == config.blocks(1024)
     assert all(bank.depth <= 1 << bank.addr_width for bank in config.banks)
 

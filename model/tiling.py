@@ -1,0 +1,258 @@
+"""The tiling algorithm: how each step of the network is cut into tiles that fit on chip.
+
+This is the one tiling algorithm: the generator's SRAM sizing, the cost model and the
+driver all call it. A *step* is what the engine runs per command sequence: ``conv1``
+(as im2col on the pointwise array), a fused depthwise + pointwise block, the global
+average pool, or the FC layer. A *tile* is a band of output rows for a group of output
+channel blocks; its input band (with the 3x3 halo) sits in the activation buffer's
+half and its weights in the weight buffer's half, in the layouts of ``hw.act_buffer``
+(``ceil(rows / 3) * ceil(W / 3) * CB`` words per sub-bank) and ``hw.config`` (one
+``pe x pe`` block per word).
+
+For every step the algorithm takes the tallest band that fits the activation buffer
+and the largest group of output blocks that fits the weight buffer, then the loop order
+(bands outside or weight groups outside) that moves fewer DDR bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .layers import Layer, LayerKind
+
+__all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
+           "tile_step", "tile_network", "min_tile_words", "TilingError"]
+
+
+class TilingError(ValueError):
+    """A step cannot be tiled into the given buffers."""
+
+
+def _blocks(channels: int, pe: int) -> int:
+    return -(-channels // pe)
+
+
+def act_words(rows: int, width: int, channels: int, pe: int) -> int:
+    """Words per activation sub-bank for ``rows x width x channels`` (9-bank layout)."""
+    return -(-rows // 3) * -(-width // 3) * _blocks(channels, pe)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Layers the engine runs together: one layer, or a depthwise layer and its pointwise."""
+
+    layers: tuple[Layer, ...]
+
+    @property
+    def name(self) -> str:
+        return "+".join(layer.name for layer in self.layers)
+
+    @property
+    def first(self) -> Layer:
+        return self.layers[0]
+
+    @property
+    def last(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def fused(self) -> bool:
+        return self.first.kind is LayerKind.DEPTHWISE
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of a word of the input map the engine reads (27 for conv1 as im2col)."""
+        layer = self.first
+        return layer.kernel ** 2 * layer.in_c if layer.kind is LayerKind.CONV else layer.in_c
+
+    @property
+    def in_width(self) -> int:
+        """Width of the input map in the buffer (conv1's im2col map is its output width)."""
+        return self.first.out_w if self.first.kind is LayerKind.CONV else self.first.in_w
+
+    @property
+    def in_height(self) -> int:
+        return self.first.out_h if self.first.kind is LayerKind.CONV else self.first.in_h
+
+    @property
+    def weight_layer(self) -> Layer | None:
+        """The layer whose pe x pe weight blocks stream through the array."""
+        return None if self.last.kind is LayerKind.AVGPOOL else self.last
+
+
+def network_steps(network) -> list[Step]:
+    """Group a network's layers into steps: each depthwise layer with the pointwise after it."""
+    steps, layers = [], list(network)
+    k = 0
+    while k < len(layers):
+        layer = layers[k]
+        if layer.kind is LayerKind.DEPTHWISE:
+            if k + 1 >= len(layers) or layers[k + 1].kind is not LayerKind.POINTWISE:
+                raise TilingError(f"layer {layer.name}: a depthwise layer must be followed by a "
+                                  f"pointwise layer (the engine fuses them)")
+            steps.append(Step((layer, layers[k + 1])))
+            k += 2
+        else:
+            steps.append(Step((layer,)))
+            k += 1
+    return steps
+
+
+def band_input_rows(step: Step, out_start: int, out_stop: int) -> tuple[int, int]:
+    """Input rows ``[start, stop)`` that output rows ``[out_start, out_stop)`` read."""
+    layer = step.first
+    if not step.fused:
+        if layer.kind is LayerKind.AVGPOOL:
+            return 0, layer.in_h
+        return out_start, out_stop  # pointwise, FC and conv1's im2col map: row for row
+    top = out_start * layer.stride - layer.padding.top
+    bottom = (out_stop - 1) * layer.stride - layer.padding.top + layer.kernel
+    return max(0, top), min(layer.in_h, bottom)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: output rows x output channel blocks, and what it loads from DDR."""
+
+    out_rows: tuple[int, int]
+    in_rows: tuple[int, int]
+    out_blocks: tuple[int, int]
+    act_words: int  # per sub-bank
+    weight_words: int
+    load_act: bool  # this tile loads its input band (else it reuses the previous one)
+    load_weights: bool  # this tile loads its weight group
+    act_bytes: int  # DDR bytes read for the band (0 when reused)
+    weight_bytes: int  # DDR bytes read for weights and parameters (0 when reused)
+    out_bytes: int  # DDR bytes written
+
+
+@dataclass(frozen=True)
+class StepTiling:
+    step: Step
+    tiles: tuple[Tile, ...]
+    band_rows: int
+    group_blocks: int
+    bands_outer: bool
+
+    @property
+    def ddr_read_bytes(self) -> int:
+        return sum(t.act_bytes + t.weight_bytes for t in self.tiles)
+
+    @property
+    def ddr_write_bytes(self) -> int:
+        return sum(t.out_bytes for t in self.tiles)
+
+
+def _param_bytes(step: Step) -> int:
+    """Depthwise weights, and bias/multiplier/shift (int32 + int16 + int8) per channel."""
+    params = 0
+    for layer in step.layers:
+        if layer.kind is LayerKind.DEPTHWISE:
+            params += layer.weight_bytes
+        params += 7 * layer.out_c
+    return params
+
+
+def min_tile_words(step: Step, pe: int) -> tuple[int, int]:
+    """(activation words per sub-bank, weight words) of the smallest legal tile of ``step``:
+    one output row, one output channel block."""
+    return _footprint(step, pe)[0](1), _footprint(step, pe)[1]
+
+
+def _footprint(step: Step, pe: int):
+    """(words per sub-bank for a band of n output rows, weight words per output block)."""
+    first = step.first
+    width, channels = step.in_width, step.in_channels
+
+    def rows_for(rows_out):
+        # The worst band: one not clipped by the map's edges.
+        if step.fused:
+            return min(first.in_h, (rows_out - 1) * first.stride + first.kernel)
+        return first.in_h if first.kind is LayerKind.AVGPOOL else rows_out
+
+    def band_words(rows_out):
+        if first.kind is LayerKind.FC:
+            return _blocks(channels, pe)
+        return act_words(rows_for(rows_out), width, channels, pe)
+
+    weight_block_words = _blocks(channels, pe) if step.weight_layer is not None else 0
+    return band_words, weight_block_words
+
+
+def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTiling:
+    """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per half."""
+    out = step.last
+    width, channels = step.in_width, step.in_channels
+    out_rows = out.out_h if out.kind is not LayerKind.FC else 1
+    if step.first.kind is LayerKind.AVGPOOL:
+        out_rows = 1
+
+    band_words, words_per_block = _footprint(step, pe)
+
+    def words_for(in_rows):
+        if step.first.kind is LayerKind.FC:
+            return _blocks(channels, pe)
+        return act_words(in_rows, width, channels, pe)
+
+    if band_words(1) > act_depth:
+        raise TilingError(f"step {step.name}: one output row needs {band_words(1)} words per "
+                          f"activation sub-bank, the buffer has {act_depth}")
+    band = 1
+    while band < out_rows and band_words(band + 1) <= act_depth:
+        band += 1
+
+    weight_layer = step.weight_layer
+    cb_out = _blocks(out.out_c, pe)
+    # Input channels of the weight matrix: 27 for conv1 as im2col, in_c otherwise.
+    weight_in = channels if weight_layer is not None else 0
+    if weight_layer is None:
+        group = cb_out  # pooling streams one identity block
+    else:
+        if words_per_block > weight_depth:
+            raise TilingError(f"step {step.name}: one output block needs {words_per_block} "
+                              f"weight words, the buffer has {weight_depth}")
+        group = min(cb_out, weight_depth // words_per_block)
+
+    bands = [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]
+    groups = [(b, min(b + group, cb_out)) for b in range(0, cb_out, group)]
+    in_row_bytes = width * channels
+    params = _param_bytes(step)
+
+    def group_channels(g):
+        return min(g[1] * pe, out.out_c) - g[0] * pe
+
+    def span(rows):
+        return rows[1] - rows[0]
+
+    def traffic(bands_outer):
+        act = sum(span(band_input_rows(step, *b)) * in_row_bytes for b in bands)
+        weights = sum(group_channels(g) for g in groups) * weight_in
+        if bands_outer:
+            return act + weights * (len(bands) if len(groups) > 1 else 1)
+        return act * (len(groups) if len(bands) > 1 else 1) + weights
+
+    bands_outer = traffic(True) <= traffic(False)
+    order = [(b, g) for b in bands for g in groups] if bands_outer else \
+        [(b, g) for g in groups for b in bands]
+    tiles, previous = [], (None, None)
+    for index, (b, g) in enumerate(order):
+        in_rows = band_input_rows(step, *b)
+        load_act = b != previous[0]
+        load_weights = g != previous[1]
+        out_width = out.out_w if out.kind is not LayerKind.FC else 1
+        tiles.append(Tile(
+            out_rows=b, in_rows=in_rows, out_blocks=g,
+            act_words=words_for(span(in_rows)),
+            weight_words=(g[1] - g[0]) * words_per_block,
+            load_act=load_act, load_weights=load_weights,
+            act_bytes=span(in_rows) * in_row_bytes if load_act else 0,
+            weight_bytes=(group_channels(g) * weight_in + (params if index == 0 else 0))
+            if load_weights else 0,
+            out_bytes=span(b) * out_width * group_channels(g),
+        ))
+        previous = (b, g)
+    return StepTiling(step, tuple(tiles), band, group, bands_outer)
+
+
+def tile_network(network, pe: int, act_depth: int, weight_depth: int) -> list[StepTiling]:
+    return [tile_step(step, pe, act_depth, weight_depth) for step in network_steps(network)]
