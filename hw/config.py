@@ -23,7 +23,12 @@ from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resol
 from model.tiling import min_tile_words, network_steps
 
 __all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
-           "DDR_DATA_WIDTHS"]
+           "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
+
+#: Bits per output channel of a parameter word: bias (32), multiplier (15), shift (6) and
+#: 3 bits of padding, so that a lane is 7 whole bytes and a word of pe lanes loads as 7
+#: slices of pe bytes.
+PARAM_LANE_BITS = 56
 
 DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
@@ -161,10 +166,7 @@ class AcceleratorConfig:
     def depthwise_macs_per_cycle(self) -> int:
         return self.taps * self.pe
 
-    @property
-    def requant_param_bits(self) -> int:
-        """Bits of one output channel's bias, multiplier and shift."""
-        return self.bias_bits + self.mult_bits + self.shift_bits
+    requant_param_bits = PARAM_LANE_BITS
 
     @cached_property
     def network(self):
@@ -193,10 +195,17 @@ class AcceleratorConfig:
         layers = self.network.layers
         act_step = max(self.steps, key=lambda step: self.min_tile_words(step)[0])
         w_step = max(self.steps, key=lambda step: self.min_tile_words(step)[1])
-        c_max = max(max(layer.in_c, layer.out_c) for layer in layers
-                    if layer.kind is not LayerKind.FC)
-        c_layer = next(layer for layer in layers if max(layer.in_c, layer.out_c) == c_max)
+        # Channel blocks that the per-block memories must index: any layer's inputs or
+        # outputs, and conv1's 27 im2col channels.
+        c_max = max(max(max(layer.in_c, layer.out_c) for layer in layers),
+                    max(step.in_channels for step in self.steps))
+        c_layer = next((layer for layer in layers if max(layer.in_c, layer.out_c) == c_max),
+                       layers[0])
         act_word, w_word = self.pe * self.act_bits, self.pe * self.pe * self.weight_bits
+        # A run in the pixel buffer: one pixel's channel blocks, or a pooled map's pixels.
+        pool_pixels = max(layer.in_h * layer.in_w for layer in layers
+                          if layer.kind is LayerKind.AVGPOOL)
+        pixel_depth = max(self.blocks(c_max), pool_pixels)
         fixed = [
             Bank("dw_weights", self.taps * self.pe * self.weight_bits, self.blocks(c_max), 2,
                  "depthwise 3x3 weights, one word per channel block", c_layer.name),
@@ -204,6 +213,9 @@ class AcceleratorConfig:
                  "depthwise bias, multiplier, shift per channel", c_layer.name),
             Bank("pw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
                  "pointwise bias, multiplier, shift per output channel", c_layer.name),
+            Bank("pixel", act_word, pixel_depth, 2,
+                 "depthwise outputs for the pointwise array, ping-pong by run",
+                 c_layer.name if pixel_depth == self.blocks(c_max) else "avgpool"),
         ]
         fixed_bytes = sum(bank.bytes for bank in fixed)
         act_min, w_min = self.min_tile_words(act_step)[0], self.min_tile_words(w_step)[1]
@@ -231,6 +243,11 @@ class AcceleratorConfig:
     @property
     def bank(self):
         return {bank.name: bank for bank in self.banks}
+
+    @property
+    def load_addr_bits(self) -> int:
+        """Address width of the load stream: enough for the deepest buffer."""
+        return max(bank.addr_width for bank in self.banks)
 
     @property
     def sram_min_bytes(self) -> int:

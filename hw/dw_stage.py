@@ -1,0 +1,143 @@
+"""The depthwise stage: windows in, pixel-buffer words out.
+
+In fused mode a window picks up its channel block's 3x3 weights and parameters (one
+synchronous read, aligned with the window in a lookup register), goes through the
+depthwise lanes and the requantiser; in pointwise and pooling modes the window's centre
+tap (the pixel itself) goes to the pixel buffer unchanged.
+"""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model.numerics import ACT_BITS, MULT_BITS, SHIFT_MAX
+
+from .command import PARAM_LANE_BITS, Mode, param_lane_layout
+from .config import ceil_log2
+from .depthwise import DepthwiseLanes
+from .pixel_buffer import pixel_word_layout
+from .requant import Requantizer
+from .tagged import Tagged
+from .window import window_output_layout
+from .window_sequencer import window_tag_layout
+
+__all__ = ["DepthwiseStage"]
+
+CENTRE_TAP = 4
+
+
+def _requant_tag(pe):
+    return data.StructLayout({
+        "multiplier": data.ArrayLayout(MULT_BITS, pe),
+        "shift": data.ArrayLayout(SHIFT_MAX.bit_length(), pe),
+        "run_end": 1,
+        "tile_end": 1,
+    })
+
+
+class DepthwiseStage(wiring.Component):
+    """Depthwise convolution of windows, or their centre pixels passed through.
+
+    Members
+    -------
+    i_stream : In(stream.Signature(window_output_layout(pe, tag bits)))
+        Windows from the :class:`WindowGenerator`, tagged ``window_tag_layout``.
+    mode : In(Mode)
+    zero_point, lo, hi : In(signed(8))
+        Output zero point and clamp of the depthwise requantiser.
+    dw_addr, dw_en : Out
+    dw_weights, dw_params : In
+        The :class:`WeightBuffer`'s depthwise read port.
+    o_stream : Out(stream.Signature(pixel_word_layout(pe)))
+    """
+
+    def __init__(self, pe, block_depth):
+        self._pe = pe
+        tag_bits = data.Layout.cast(window_tag_layout()).size
+        super().__init__({
+            "i_stream": In(stream.Signature(window_output_layout(pe, tag_bits))),
+            "mode": In(Mode),
+            "zero_point": In(signed(ACT_BITS)),
+            "lo": In(signed(ACT_BITS)),
+            "hi": In(signed(ACT_BITS)),
+            "dw_addr": Out(ceil_log2(block_depth)),
+            "dw_en": Out(1),
+            "dw_weights": In(9 * pe * 8),
+            "dw_params": In(pe * PARAM_LANE_BITS),
+            "o_stream": Out(stream.Signature(pixel_word_layout(pe))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        pe = self._pe
+        lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe), _requant_tag(pe))
+        requant = m.submodules.requant = Tagged(
+            Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
+        fused = self.mode == Mode.FUSED
+
+        # Lookup register: the window, aligned with its block's weights and parameters.
+        look_valid = Signal()
+        look_taps = Signal(self.i_stream.payload.taps.shape())
+        look_tag = Signal(window_tag_layout())
+        look_ready = Signal()
+        in_tag = data.View(window_tag_layout(), self.i_stream.payload.tag)
+        m.d.comb += [
+            self.i_stream.ready.eq(look_ready),
+            self.dw_addr.eq(in_tag.ib),
+            self.dw_en.eq(look_ready),
+        ]
+        with m.If(look_ready):
+            m.d.sync += [
+                look_valid.eq(self.i_stream.valid),
+                look_taps.eq(self.i_stream.payload.taps),
+                look_tag.eq(in_tag),
+            ]
+
+        weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9), self.dw_weights)
+        params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.dw_params)
+        lanes_in = lanes.i_stream.payload
+        m.d.comb += [
+            lanes_in.inner.window.eq(look_taps),
+            lanes_in.inner.weights.eq(weights),
+            lanes_in.tag.run_end.eq(look_tag.run_end),
+            lanes_in.tag.tile_end.eq(look_tag.tile_end),
+        ]
+        for c in range(pe):
+            m.d.comb += [
+                lanes_in.inner.bias[c].eq(params[c].bias),
+                lanes_in.tag.multiplier[c].eq(params[c].multiplier),
+                lanes_in.tag.shift[c].eq(params[c].shift),
+            ]
+
+        acc = lanes.o_stream.payload
+        rq = requant.i_stream.payload
+        m.d.comb += [
+            rq.inner.acc.eq(acc.inner),
+            rq.inner.multiplier.eq(acc.tag.multiplier),
+            rq.inner.shift.eq(acc.tag.shift),
+            rq.inner.zero_point.eq(self.zero_point),
+            rq.inner.lo.eq(self.lo),
+            rq.inner.hi.eq(self.hi),
+            rq.tag.run_end.eq(acc.tag.run_end),
+            rq.tag.tile_end.eq(acc.tag.tile_end),
+            requant.i_stream.valid.eq(lanes.o_stream.valid),
+            lanes.o_stream.ready.eq(requant.i_stream.ready),
+        ]
+
+        with m.If(fused):
+            m.d.comb += [
+                lanes.i_stream.valid.eq(look_valid),
+                look_ready.eq(~look_valid | lanes.i_stream.ready),
+                self.o_stream.valid.eq(requant.o_stream.valid),
+                self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
+                self.o_stream.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
+                requant.o_stream.ready.eq(self.o_stream.ready),
+            ]
+        with m.Else():
+            m.d.comb += [
+                look_ready.eq(~look_valid | self.o_stream.ready),
+                self.o_stream.valid.eq(look_valid),
+                self.o_stream.payload.data.eq(look_taps[CENTRE_TAP]),
+                self.o_stream.payload.run_end.eq(look_tag.run_end),
+            ]
+        return m

@@ -1,0 +1,159 @@
+"""The pointwise stage: reads runs from the pixel buffer, multiplies them by weight
+blocks in the pe x pe array, requantises and emits the tile's output words.
+
+Fused and pointwise modes: every run (one pixel's ``blocks_in`` words) is read once per
+output block, against weight words ``ob * blocks_in + k``, and produces one output
+word per block. Pooling: every run (one channel block's pixels) is read once against
+the identity block at weight word 0 and produces that block's output word.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model.numerics import ACT_BITS, MULT_BITS, SHIFT_MAX
+
+from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_lane_layout
+from .config import ceil_log2
+from .pointwise import PointwiseArray
+from .requant import Requantizer
+from .tagged import Tagged
+
+__all__ = ["PointwiseStage", "store_layout"]
+
+
+def store_layout(pe):
+    """One output word: ``pe`` int8 channels and whether it is the tile's last."""
+    return data.StructLayout({"data": data.ArrayLayout(signed(ACT_BITS), pe), "last": 1})
+
+
+class PointwiseStage(wiring.Component):
+    """Sequence, look up and multiply-accumulate the pointwise side of a tile.
+
+    Members
+    -------
+    cmd : In(command_layout())
+    start : In(1)
+    busy : Out(1)
+    r_full, r_addr, r_en, r_data, release
+        The :class:`PixelBuffer`'s read side.
+    pw_weight_addr, pw_param_addr, pw_en, pw_weights, pw_params
+        The :class:`WeightBuffer`'s pointwise read port.
+    o_stream : Out(stream.Signature(store_layout(pe)))
+    """
+
+    def __init__(self, pe, pixel_depth, pw_depth, block_depth):
+        self._pe = pe
+        super().__init__({
+            "cmd": In(command_layout()),
+            "start": In(1),
+            "busy": Out(1),
+            "r_full": In(1),
+            "r_addr": Out(ceil_log2(pixel_depth)),
+            "r_en": Out(1),
+            "r_data": In(data.ArrayLayout(signed(ACT_BITS), pe)),
+            "release": Out(1),
+            "pw_weight_addr": Out(ceil_log2(pw_depth)),
+            "pw_param_addr": Out(ceil_log2(block_depth)),
+            "pw_en": Out(1),
+            "pw_weights": In(pe * pe * 8),
+            "pw_params": In(pe * PARAM_LANE_BITS),
+            "o_stream": Out(stream.Signature(store_layout(pe))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        pe, cmd = self._pe, self.cmd
+        pool = cmd.mode == Mode.POOL
+        array = m.submodules.array = Tagged(
+            PointwiseArray(pe),
+            data.StructLayout({"multiplier": data.ArrayLayout(MULT_BITS, pe),
+                               "shift": data.ArrayLayout(SHIFT_MAX.bit_length(), pe),
+                               "tile_end": 1}),
+            produces=lambda beat: beat.last)
+        requant = m.submodules.requant = Tagged(Requantizer(pe), data.StructLayout({"tile_end": 1}))
+
+        # -- sequencer -------------------------------------------------------------
+        k = Signal(2 * COUNT_BITS)  # word within the run
+        ob = Signal(COUNT_BITS)
+        weight_addr = Signal.like(self.pw_weight_addr)
+        run = Signal(COUNT_BITS)  # channel block (pooling)
+        out_row, out_col = Signal(COUNT_BITS), Signal(COUNT_BITS)
+        run_len = Mux(pool, cmd.pool_len, cmd.blocks_in)
+        last_word = k == run_len - 1
+        last_ob = pool | (ob == cmd.blocks_out - 1)
+        last_run = Mux(pool, run == cmd.blocks_in - 1,
+                       (out_row == cmd.out_rows - 1) & (out_col == cmd.out_cols - 1))
+        tile_end = last_word & last_ob & last_run
+
+        look_ready = Signal()
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(self.busy & self.r_full & look_ready),
+            self.r_addr.eq(k),
+            self.r_en.eq(look_ready),
+            self.pw_weight_addr.eq(weight_addr),
+            self.pw_param_addr.eq(Mux(pool, run, ob)),
+            self.pw_en.eq(look_ready),
+            self.release.eq(issue & last_word & last_ob),
+        ]
+        with m.If(self.start):
+            m.d.sync += [self.busy.eq(1), k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(0),
+                         out_row.eq(0), out_col.eq(0)]
+        with m.Elif(issue):
+            with m.If(~last_word):
+                m.d.sync += [k.eq(k + 1), weight_addr.eq(Mux(pool, 0, weight_addr + 1))]
+            with m.Elif(~last_ob):
+                m.d.sync += [k.eq(0), ob.eq(ob + 1), weight_addr.eq(weight_addr + 1)]
+            with m.Else():
+                m.d.sync += [k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(run + 1)]
+                with m.If(out_col == cmd.out_cols - 1):
+                    m.d.sync += [out_col.eq(0), out_row.eq(out_row + 1)]
+                with m.Else():
+                    m.d.sync += out_col.eq(out_col + 1)
+                with m.If(tile_end):
+                    m.d.sync += self.busy.eq(0)
+
+        # -- lookup register: markers aligned with the pixel, weight and parameter reads --
+        look_valid, look_first, look_last, look_end = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += look_ready.eq(~look_valid | array.i_stream.ready)
+        with m.If(look_ready):
+            m.d.sync += [look_valid.eq(issue), look_first.eq(k == 0), look_last.eq(last_word),
+                         look_end.eq(tile_end)]
+
+        weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), pe), self.pw_weights)
+        params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.pw_params)
+        beat = array.i_stream.payload
+        m.d.comb += [
+            array.i_stream.valid.eq(look_valid),
+            beat.inner.act.eq(self.r_data),
+            beat.inner.weights.eq(weights),
+            beat.inner.first.eq(look_first),
+            beat.inner.last.eq(look_last),
+            beat.tag.tile_end.eq(look_end),
+        ]
+        for c in range(pe):
+            m.d.comb += [
+                beat.inner.bias[c].eq(params[c].bias),
+                beat.tag.multiplier[c].eq(params[c].multiplier),
+                beat.tag.shift[c].eq(params[c].shift),
+            ]
+
+        acc = array.o_stream.payload
+        rq = requant.i_stream.payload
+        m.d.comb += [
+            rq.inner.acc.eq(acc.inner),
+            rq.inner.multiplier.eq(acc.tag.multiplier),
+            rq.inner.shift.eq(acc.tag.shift),
+            rq.inner.zero_point.eq(cmd.pw_zero_point),
+            rq.inner.lo.eq(cmd.pw_lo),
+            rq.inner.hi.eq(cmd.pw_hi),
+            rq.tag.tile_end.eq(acc.tag.tile_end),
+            requant.i_stream.valid.eq(array.o_stream.valid),
+            array.o_stream.ready.eq(requant.i_stream.ready),
+            self.o_stream.valid.eq(requant.o_stream.valid),
+            self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
+            self.o_stream.payload.last.eq(requant.o_stream.payload.tag.tile_end),
+            requant.o_stream.ready.eq(self.o_stream.ready),
+        ]
+        return m

@@ -1,0 +1,66 @@
+"""Give an in-order stream component a side channel: a tag that leaves with the result.
+
+Many stages need values (requantisation parameters, run markers) that the component in
+the middle does not carry. ``Tagged`` keeps them in a small FIFO beside it: a tag goes in
+with each input beat that produces an output (all of them, or only those for which
+``produces`` is true, e.g. the ``last`` beat of a pointwise run) and comes out with the
+matching output beat.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Tagged"]
+
+
+class Tagged(wiring.Component):
+    """Wrap ``inner`` (with ``i_stream``/``o_stream`` and a ``LATENCY``) and a tag FIFO.
+
+    Parameters
+    ----------
+    inner : wiring.Component
+        In-order: output beats leave in the order their inputs came.
+    tag_layout : shape of the tag.
+    produces : callable(payload view) -> Value, optional
+        Which input beats produce an output beat (default: every beat).
+
+    Members
+    -------
+    i_stream : In(stream.Signature({"inner": inner's input, "tag": tag_layout}))
+    o_stream : Out(stream.Signature({"inner": inner's output, "tag": tag_layout}))
+    """
+
+    def __init__(self, inner, tag_layout, produces=None):
+        self._inner, self._produces = inner, produces
+        self._depth = inner.LATENCY + 2
+        in_shape = inner.i_stream.payload.shape()
+        out_shape = inner.o_stream.payload.shape()
+        self._tag_layout = tag_layout
+        super().__init__({
+            "i_stream": In(stream.Signature(data.StructLayout({"inner": in_shape, "tag": tag_layout}))),
+            "o_stream": Out(stream.Signature(data.StructLayout({"inner": out_shape, "tag": tag_layout}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = m.submodules.inner = self._inner
+        tags = m.submodules.tags = SyncFIFOBuffered(
+            width=data.Layout.cast(self._tag_layout).size, depth=self._depth)
+        produces = 1 if self._produces is None else self._produces(self.i_stream.payload.inner)
+
+        # An input beat goes in only when its tag has room; an output leaves with its tag.
+        m.d.comb += [
+            inner.i_stream.payload.eq(self.i_stream.payload.inner),
+            inner.i_stream.valid.eq(self.i_stream.valid & tags.w_rdy),
+            self.i_stream.ready.eq(inner.i_stream.ready & tags.w_rdy),
+            tags.w_data.eq(self.i_stream.payload.tag),
+            tags.w_en.eq(self.i_stream.valid & self.i_stream.ready & produces),
+            self.o_stream.payload.inner.eq(inner.o_stream.payload),
+            self.o_stream.payload.tag.eq(tags.r_data),
+            self.o_stream.valid.eq(inner.o_stream.valid & tags.r_rdy),
+            inner.o_stream.ready.eq(self.o_stream.ready & tags.r_rdy),
+            tags.r_en.eq(self.o_stream.valid & self.o_stream.ready),
+        ]
+        return m

@@ -1,0 +1,108 @@
+"""The weight buffer: pointwise weight blocks, depthwise weights and the requantisation
+parameters of both stages, each in two halves (one loads while the other computes).
+
+Every word is written in slices of ``pe`` bytes by the load stream (memories with a
+write granularity of one slice), so one narrow stream fills words of any width.
+"""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .command import PARAM_LANE_BITS, Target, load_layout
+from .config import ceil_log2
+
+__all__ = ["WeightBuffer"]
+
+
+class WeightBuffer(wiring.Component):
+    """Four memories x two halves with a shared load port and synchronous read ports.
+
+    Parameters
+    ----------
+    pe : int
+    pw_depth : int
+        Pointwise weight words per half (one ``pe x pe`` block each).
+    block_depth : int
+        Channel blocks per half of the depthwise weights and of both parameter memories.
+    addr_bits : int
+        Address width of the load stream (shared with the activation buffer).
+
+    Members
+    -------
+    load : In(stream.Signature(load_layout(pe, addr_bits)))
+        Load beats; beats for other targets are ignored. Always ready.
+    dw_half, dw_addr, dw_en : In
+        Read the depthwise weights and parameters of channel block ``dw_addr``.
+    dw_weights : Out(9 * pe * 8)
+        Tap-major: bytes ``[t * pe + c]`` (slice ``t`` of the word).
+    dw_params : Out(pe * 56)
+        ``pe`` parameter lanes (``command.param_lane_layout``).
+    pw_half, pw_weight_addr, pw_param_addr, pw_en : In
+    pw_weights : Out(pe * pe * 8)
+        Input-major: slice ``i`` holds input channel ``i``'s weights to the ``pe`` outputs.
+    pw_params : Out(pe * 56)
+    """
+
+    def __init__(self, pe, pw_depth, block_depth, addr_bits):
+        self._pe, self._pw_depth, self._block_depth = pe, pw_depth, block_depth
+        slice_bits = 8 * pe
+        self._widths = {
+            Target.PW_WEIGHTS: (slice_bits * pe, pw_depth),
+            Target.DW_WEIGHTS: (slice_bits * 9, block_depth),
+            Target.DW_PARAMS: (pe * PARAM_LANE_BITS, block_depth),
+            Target.PW_PARAMS: (pe * PARAM_LANE_BITS, block_depth),
+        }
+        super().__init__({
+            "load": In(stream.Signature(load_layout(pe, addr_bits))),
+            "dw_half": In(1),
+            "dw_addr": In(ceil_log2(block_depth)),
+            "dw_en": In(1),
+            "dw_weights": Out(slice_bits * 9),
+            "dw_params": Out(pe * PARAM_LANE_BITS),
+            "pw_half": In(1),
+            "pw_weight_addr": In(ceil_log2(pw_depth)),
+            "pw_param_addr": In(ceil_log2(block_depth)),
+            "pw_en": In(1),
+            "pw_weights": Out(slice_bits * pe),
+            "pw_params": Out(pe * PARAM_LANE_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        slice_bits = 8 * self._pe
+        beat = self.load.payload
+        m.d.comb += self.load.ready.eq(1)
+
+        reads = {
+            Target.DW_WEIGHTS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_weights),
+            Target.DW_PARAMS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_params),
+            Target.PW_WEIGHTS: (self.pw_half, self.pw_weight_addr, self.pw_en, self.pw_weights),
+            Target.PW_PARAMS: (self.pw_half, self.pw_param_addr, self.pw_en, self.pw_params),
+        }
+        for target, (width, depth) in self._widths.items():
+            half_sel, addr, en, out = reads[target]
+            half_q = Signal(name=f"{target.name.lower()}_half_q")
+            with m.If(en):
+                m.d.sync += half_q.eq(half_sel)
+            words = []
+            for half in range(2):
+                mem = Memory(shape=unsigned(width), depth=depth, init=[])
+                m.submodules[f"{target.name.lower()}_h{half}"] = mem
+                wr = mem.write_port(granularity=slice_bits)
+                slices = width // slice_bits
+                # A parameter word is 7 slices only when pe lanes x 56 bits == 7 x pe bytes.
+                m.d.comb += [
+                    wr.addr.eq(beat.addr),
+                    wr.data.eq(beat.data.as_value().replicate(slices)),
+                ]
+                with m.If(self.load.valid & (beat.target == target) & (beat.half == half)):
+                    m.d.comb += wr.en.eq(1 << beat.slice)
+                rd = mem.read_port()
+                m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
+                words.append(rd.data)
+            m.d.comb += out.eq(words[0])
+            with m.If(half_q):
+                m.d.comb += out.eq(words[1])
+        return m

@@ -1,0 +1,170 @@
+"""Tile programs: the load beats and the command that run one tile on the engine, and the
+decoding of its output words. The host driver and the testbenches both use these; they
+encode the buffer layouts of ``hw.act_buffer`` and ``hw.weight_buffer`` on the host side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.act_buffer import sub_bank_address
+from hw.command import Mode, Target
+from hw.config import PARAM_LANE_BITS
+from model.golden import QuantLayer
+from model.layers import LayerKind
+from model.tiling import Step, Tile
+
+__all__ = ["TileProgram", "program_tile", "im2col", "step_input", "assemble_output"]
+
+
+def _blocks(channels, pe):
+    return -(-channels // pe)
+
+
+def _pad_channels(x, pe):
+    channels = x.shape[-1]
+    extra = _blocks(channels, pe) * pe - channels
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (extra,), x.dtype)], axis=-1) if extra else x
+
+
+def _bytes(values):
+    return [int(v) & 0xFF for v in np.asarray(values).reshape(-1)]
+
+
+def im2col(q: QuantLayer, x: np.ndarray) -> np.ndarray:
+    """conv1's input as the ``H_out x W_out x (k*k*Cin)`` map the pointwise array runs,
+    padded with the input zero point, channel ``(3 * dy + dx) * Cin + c``."""
+    layer = q.layer
+    p = layer.padding
+    padded = np.pad(x, ((p.top, p.bottom), (p.left, p.right), (0, 0)),
+                    constant_values=q.in_zero_point)
+    k, s = layer.kernel, layer.stride
+    cols = [padded[dy:dy + s * layer.out_h:s, dx:dx + s * layer.out_w:s, :]
+            for dy in range(k) for dx in range(k)]
+    return np.concatenate(cols, axis=-1).astype(np.int8)
+
+
+def step_input(step: Step, q_first: QuantLayer, x: np.ndarray) -> np.ndarray:
+    """The map the engine reads for ``step`` (conv1's im2col; FC's vector as a 1x1 map)."""
+    if step.first.kind is LayerKind.CONV:
+        return im2col(q_first, x)
+    return x.reshape(1, 1, -1) if step.first.kind is LayerKind.FC else x
+
+
+@dataclass
+class TileProgram:
+    """What the host sends for one tile and how to read back what it gets."""
+
+    loads: list[dict]  # load-stream beats (``hw.command.load_layout`` fields)
+    command: dict  # ``hw.command.command_layout`` fields
+    out_words: int  # store-stream words the tile produces
+    out_pixels: list[tuple[int, int]]  # (row, col) of each output word's pixel, in order
+    out_blocks: list[int]  # output channel block of each word, in order
+
+
+def _param_beats(target, q: QuantLayer, blocks: range, pe, half):
+    """Parameter words: lane c = bias | multiplier << 32 | shift << 47 (56 bits)."""
+    beats = []
+    for word, block in enumerate(blocks):
+        bits = 0
+        for lane in range(pe):
+            c = block * pe + lane
+            if c < q.layer.out_c:
+                bias, mult, shift = int(q.bias[c]), int(q.multiplier[c]), int(q.shift[c])
+            else:
+                bias, mult, shift = 0, 0, 1  # padding channels: computed, never read
+            lane_bits = (bias & 0xFFFFFFFF) | mult << 32 | shift << 47
+            bits |= lane_bits << (lane * PARAM_LANE_BITS)
+        raw = bits.to_bytes(pe * PARAM_LANE_BITS // 8, "little")
+        for s in range(PARAM_LANE_BITS // 8):
+            beats.append({"target": target, "half": half, "bank": 0, "slice": s, "addr": word,
+                          "data": list(raw[s * pe:(s + 1) * pe])})
+    return beats
+
+
+def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Tile, pe: int, *,
+                 act_half: int = 0, weight_half: int = 0) -> TileProgram:
+    """Encode ``tile`` of ``step`` (quantised layers ``qlayers``, input map ``x`` as
+    :func:`step_input` returns it) into load beats, a command and the output order."""
+    first, last = step.first, step.last
+    q_first, q_last = qlayers[0], qlayers[-1]
+    rows, cols, channels = x.shape
+    blocks_in = _blocks(channels, pe)
+    in_start, in_stop = tile.in_rows
+    ob_start, ob_stop = tile.out_blocks
+    xp = _pad_channels(x, pe)
+    loads = []
+    band = xp[in_start:in_stop]
+    for r in range(band.shape[0]):
+        for c in range(cols):
+            for ib in range(blocks_in):
+                bank, addr = sub_bank_address(r, c, ib, cols, blocks_in)
+                loads.append({"target": Target.ACT, "half": act_half, "bank": bank, "slice": 0,
+                              "addr": addr, "data": _bytes(band[r, c, ib * pe:(ib + 1) * pe])})
+
+    mode = Mode.FUSED if step.fused else Mode.POOL if first.kind is LayerKind.AVGPOOL \
+        else Mode.POINTWISE
+    if mode is Mode.POOL:
+        weights = np.eye(pe, dtype=np.int8)[None]  # one identity block at word 0
+        out_blocks = range(blocks_in)
+    else:
+        w = q_last.weights.reshape(-1, last.out_c)  # (Cin [x 9 for conv1], Cout)
+        w = _pad_channels(np.pad(w, ((0, blocks_in * pe - w.shape[0]), (0, 0))), pe)
+        weights = np.stack([w[ib * pe:(ib + 1) * pe, ob * pe:(ob + 1) * pe]
+                            for ob in range(ob_start, ob_stop) for ib in range(blocks_in)])
+        out_blocks = range(ob_start, ob_stop)
+    for word, block in enumerate(weights):
+        for i in range(pe):
+            loads.append({"target": Target.PW_WEIGHTS, "half": weight_half, "bank": 0, "slice": i,
+                          "addr": word, "data": _bytes(block[i])})
+    loads += _param_beats(Target.PW_PARAMS, q_last, out_blocks, pe, weight_half)
+    if mode is Mode.FUSED:
+        wdw = _pad_channels(q_first.weights.reshape(9, first.in_c), pe)
+        for ib in range(blocks_in):
+            for t in range(9):
+                loads.append({"target": Target.DW_WEIGHTS, "half": weight_half, "bank": 0,
+                              "slice": t, "addr": ib, "data": _bytes(wdw[t, ib * pe:(ib + 1) * pe])})
+        loads += _param_beats(Target.DW_PARAMS, q_first, range(blocks_in), pe, weight_half)
+
+    stride = first.stride if mode is Mode.FUSED else 1
+    if mode is Mode.FUSED:
+        row0 = tile.out_rows[0] * stride - first.padding.top - in_start
+        col0 = -first.padding.left
+        out_rows, out_cols = tile.out_rows[1] - tile.out_rows[0], first.out_w
+    else:
+        row0 = col0 = -1  # the window's centre tap is the pixel itself
+        out_rows, out_cols = in_stop - in_start, cols
+    row_pitch = -(-cols // 3) * blocks_in
+    (row_div, row_mod), (col_div, col_mod) = divmod(row0, 3), divmod(col0, 3)
+    dw = q_first if mode is Mode.FUSED else None
+    command = {
+        "mode": mode, "act_half": act_half, "weight_half": weight_half, "stride2": stride == 2,
+        "rows": in_stop - in_start, "cols": cols, "blocks_in": blocks_in,
+        "blocks_out": len(out_blocks) if mode is not Mode.POOL else blocks_in,
+        "out_rows": out_rows, "out_cols": out_cols, "pool_len": rows * cols,
+        "row_pitch": row_pitch, "col_pitch": blocks_in,
+        "row0": row0, "col0": col0, "row0_mod3": row_mod, "col0_mod3": col_mod,
+        "base0": row_div * row_pitch + col_div * blocks_in,
+        "pad_value": q_first.in_zero_point,
+        "dw_zero_point": dw.out_zero_point if dw else 0, "dw_lo": dw.clamp_lo if dw else -128,
+        "dw_hi": dw.clamp_hi if dw else 127,
+        "pw_zero_point": q_last.out_zero_point, "pw_lo": q_last.clamp_lo, "pw_hi": q_last.clamp_hi,
+    }
+    if mode is Mode.POOL:
+        pixels, blocks = [(0, 0)] * blocks_in, list(range(blocks_in))
+    else:
+        first_row = tile.out_rows[0] if mode is Mode.FUSED else in_start
+        pixels = [(first_row + r, c) for r in range(out_rows) for c in range(out_cols)
+                  for _ in out_blocks]
+        blocks = [b for _ in range(out_rows * out_cols) for b in out_blocks]
+    return TileProgram(loads, command, len(blocks), pixels, blocks)
+
+
+def assemble_output(program: TileProgram, words, out: np.ndarray, pe: int) -> None:
+    """Write a tile's output words into the ``H x W x C`` map ``out`` (in place)."""
+    channels = out.shape[-1]
+    for (row, col), block, word in zip(program.out_pixels, program.out_blocks, words):
+        stop = min(channels, (block + 1) * pe)
+        out[row, col, block * pe:stop] = np.asarray(word[:stop - block * pe], dtype=np.int8)
