@@ -1,14 +1,19 @@
-"""The pixel buffer between the depthwise and pointwise stages (ping-pong by run).
+"""The pixel buffer between the depthwise and pointwise stages: a circular buffer of runs.
 
 A *run* is the sequence of words the pointwise array consumes together: the ``blocks_in``
 channel blocks of one pixel (fused and pointwise modes) or the pixels of one channel
-block (pooling). The window sequencer claims a half before it issues a run, the
-depthwise stage writes the run into it, the pointwise stage reads it as many times as
-it has output blocks and then releases it. With two halves the depthwise stage works
-one run ahead of the pointwise array.
+block (pooling). The window sequencer reserves a word of space for every request it
+issues, the depthwise stage writes the words in order, and the pointwise stage reads
+a complete run as many times as it has output blocks, then releases it.
+
+Capacity is two of the longest runs plus the depthwise pipeline's depth
+(:data:`SLACK`): then the words issued after the run that the array will read next
+prove that run was issued more than a pipeline depth ago, so it is complete when the
+array needs it. The depthwise stage never starves the array (its rate, one word a
+cycle, is at least the array's, one run per ``blocks_out`` x run-length cycles).
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,7 +22,12 @@ from model.numerics import ACT_BITS
 
 from .config import ceil_log2
 
-__all__ = ["PixelBuffer", "pixel_word_layout"]
+__all__ = ["PixelBuffer", "pixel_word_layout", "SLACK"]
+
+#: Words of room beyond two runs: more than the depthwise stage's pipeline depth from the
+#: window sequencer to the buffer's write port (window 2, lookup 1, lanes 2, requant 2,
+#: plus the tag FIFOs' output registers).
+SLACK = 16
 
 
 def pixel_word_layout(pe):
@@ -26,79 +36,89 @@ def pixel_word_layout(pe):
 
 
 class PixelBuffer(wiring.Component):
-    """Two halves of ``depth`` words with claim / full / release handshakes.
+    """A circular buffer of ``2 * max_run + SLACK`` words with run-level handshakes.
+
+    Parameters
+    ----------
+    pe : int
+    max_run : int
+        The longest run (``AcceleratorConfig.bank["pixel"].depth``).
 
     Members
     -------
-    claim_free : Out(1)
-        The half the next run will go into is free.
-    claim : In(1)
-        Pulse: the sequencer takes that half.
+    space : Out(1)
+        A word can be reserved.
+    reserve : In(1)
+        Pulse: the sequencer issued a request whose word will arrive.
     w_stream : In(stream.Signature(pixel_word_layout(pe)))
-        Words of the run, in order; always ready.
+        The words, in order; always ready.
     r_full : Out(1)
-        The half the reader is on holds a complete run.
-    r_addr : In(addr bits)
+        The oldest unreleased run is complete.
+    r_addr : In(run offset bits)
+        Word of that run to read.
     r_en : In(1)
     r_data : Out(ArrayLayout(signed(8), pe))
-        Word ``r_addr`` of the reader's half, one cycle after the address.
+        One cycle after the address.
+    run_len : In(run offset bits + 1)
     release : In(1)
-        Pulse: the reader is done with its half (its last read has been issued).
+        Pulse: the reader is done with the oldest run (``run_len`` words).
     """
 
-    def __init__(self, pe, depth):
-        self._pe, self._depth = pe, depth
+    def __init__(self, pe, max_run):
+        self._pe, self._max_run = pe, max_run
+        self._capacity = 2 * max_run + SLACK
+        run_bits = ceil_log2(max_run + 1)
         super().__init__({
-            "claim_free": Out(1),
-            "claim": In(1),
+            "space": Out(1),
+            "reserve": In(1),
             "w_stream": In(stream.Signature(pixel_word_layout(pe))),
             "r_full": Out(1),
-            "r_addr": In(ceil_log2(depth)),
+            "r_addr": In(run_bits),
             "r_en": In(1),
             "r_data": Out(data.ArrayLayout(signed(ACT_BITS), pe)),
+            "run_len": In(run_bits + 1),
             "release": In(1),
         })
 
+    @property
+    def capacity(self):
+        return self._capacity
+
     def elaborate(self, platform):
         m = Module()
-        depth = self._depth
+        cap = self._capacity
+        addr_bits = ceil_log2(cap)
         mem = m.submodules.mem = Memory(shape=data.ArrayLayout(signed(ACT_BITS), self._pe),
-                                        depth=2 * depth, init=[])
-        claim_half, write_half, read_half = Signal(), Signal(), Signal()
-        claimed, full = Signal(2), Signal(2)
-        write_index = Signal(ceil_log2(depth))
+                                        depth=cap, init=[])
+
+        def wrap(value):
+            return Mux(value >= cap, value - cap, value)
+
+        reserved = Signal(range(cap + 1))
+        complete_runs = Signal(range(cap + 1))
+        write_ptr = Signal(addr_bits)
+        run_start = Signal(addr_bits)
 
         m.d.comb += [
-            self.claim_free.eq(~claimed.bit_select(claim_half, 1)),
-            self.r_full.eq(full.bit_select(read_half, 1)),
+            self.space.eq(reserved < cap),
+            self.r_full.eq(complete_runs != 0),
             self.w_stream.ready.eq(1),
         ]
 
         wr = mem.write_port()
-        m.d.comb += [
-            wr.addr.eq(write_half * depth + write_index),
-            wr.data.eq(self.w_stream.payload.data),
-            wr.en.eq(self.w_stream.valid),
-        ]
+        m.d.comb += [wr.addr.eq(write_ptr), wr.data.eq(self.w_stream.payload.data),
+                     wr.en.eq(self.w_stream.valid)]
+        with m.If(self.w_stream.valid):
+            m.d.sync += write_ptr.eq(wrap(write_ptr + 1))
+
         rd = mem.read_port()
-        m.d.comb += [rd.addr.eq(read_half * depth + self.r_addr), rd.en.eq(self.r_en),
+        m.d.comb += [rd.addr.eq(wrap(run_start + self.r_addr)), rd.en.eq(self.r_en),
                      self.r_data.eq(rd.data)]
 
-        set_claimed, set_full, clear = Signal(2), Signal(2), Signal(2)
-        with m.If(self.claim):
-            m.d.comb += set_claimed.eq(1 << claim_half)
-            m.d.sync += claim_half.eq(~claim_half)
-        with m.If(self.w_stream.valid):
-            with m.If(self.w_stream.payload.run_end):
-                m.d.comb += set_full.eq(1 << write_half)
-                m.d.sync += [write_half.eq(~write_half), write_index.eq(0)]
-            with m.Else():
-                m.d.sync += write_index.eq(write_index + 1)
+        freed = Mux(self.release, self.run_len, 0)
+        m.d.sync += reserved.eq(reserved + self.reserve - freed)
+        finished = self.w_stream.valid & self.w_stream.payload.run_end
+        m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
         with m.If(self.release):
-            m.d.comb += clear.eq(1 << read_half)
-            m.d.sync += read_half.eq(~read_half)
-        m.d.sync += [
-            claimed.eq((claimed | set_claimed) & ~clear),
-            full.eq((full | set_full) & ~clear),
-        ]
+            m.d.sync += run_start.eq(wrap(run_start + self.run_len))
         return m

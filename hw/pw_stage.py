@@ -53,6 +53,7 @@ class PointwiseStage(wiring.Component):
             "r_en": Out(1),
             "r_data": In(data.ArrayLayout(signed(ACT_BITS), pe)),
             "release": Out(1),
+            "run_len": Out(ceil_log2(pixel_depth + 1) + 1),
             "pw_weight_addr": Out(ceil_log2(pw_depth)),
             "pw_param_addr": Out(ceil_log2(block_depth)),
             "pw_en": Out(1),
@@ -79,7 +80,8 @@ class PointwiseStage(wiring.Component):
         weight_addr = Signal.like(self.pw_weight_addr)
         run = Signal(COUNT_BITS)  # channel block (pooling)
         out_row, out_col = Signal(COUNT_BITS), Signal(COUNT_BITS)
-        run_len = Mux(pool, cmd.pool_len, cmd.blocks_in)
+        run_len = self.run_len
+        m.d.comb += run_len.eq(Mux(pool, cmd.pool_len, cmd.blocks_in))
         last_word = k == run_len - 1
         last_ob = pool | (ob == cmd.blocks_out - 1)
         last_run = Mux(pool, run == cmd.blocks_in - 1,

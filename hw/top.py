@@ -95,7 +95,7 @@ class Accelerator(wiring.Component):
             win.zero_point.eq(cmd.pad_value),
             act.r_half.eq(cmd.act_half), act.r_addr.eq(win.r_addr), act.r_en.eq(win.r_en),
             win.r_data.eq(act.r_data),
-            seq.claim_free.eq(pixels.claim_free), pixels.claim.eq(seq.claim),
+            seq.space.eq(pixels.space), pixels.reserve.eq(seq.reserve),
             # depthwise
             dw.mode.eq(cmd.mode), dw.zero_point.eq(cmd.dw_zero_point),
             dw.lo.eq(cmd.dw_lo), dw.hi.eq(cmd.dw_hi),
@@ -105,6 +105,7 @@ class Accelerator(wiring.Component):
             # pointwise
             pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
             pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
+            pixels.run_len.eq(pw.run_len),
             weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),
             weights.pw_param_addr.eq(pw.pw_param_addr), weights.pw_en.eq(pw.pw_en),
             pw.pw_weights.eq(weights.pw_weights), pw.pw_params.eq(weights.pw_params),

@@ -56,9 +56,10 @@ class WindowSequencer(wiring.Component):
     busy : Out(1)
     o_stream : Out(stream.Signature(window_request_layout(depth, tag bits)))
         Requests for the :class:`WindowGenerator`; the tag is ``window_tag_layout``.
-    claim_free : In(1)
-    claim : Out(1)
-        Pixel-buffer handshake: a run starts only in a free half, and claims it.
+    space : In(1)
+    reserve : Out(1)
+        Pixel-buffer handshake: a request goes out only with a word of room, and
+        reserves it.
     """
 
     def __init__(self, depth):
@@ -69,8 +70,8 @@ class WindowSequencer(wiring.Component):
             "start": In(1),
             "busy": Out(1),
             "o_stream": Out(stream.Signature(window_request_layout(depth, tag_bits))),
-            "claim_free": In(1),
-            "claim": Out(1),
+            "space": In(1),
+            "reserve": Out(1),
         })
 
     def elaborate(self, platform):
@@ -81,7 +82,6 @@ class WindowSequencer(wiring.Component):
         out_row = Signal(COUNT_BITS)
         out_col = Signal(COUNT_BITS)
         ib = Signal(COUNT_BITS)
-        word = Signal(COUNT_BITS + COUNT_BITS)  # index of the request within its run
 
         last_col = out_col == cmd.out_cols - 1
         last_pixel = last_col & (out_row == cmd.out_rows - 1)
@@ -101,9 +101,8 @@ class WindowSequencer(wiring.Component):
             request.col_mod3.eq(col.mod3),
             request.base.eq(cmd.base0 + row.base + col.base + ib),
             request.tag.eq(tag.as_value()),
-            # A run may start only in a free half of the pixel buffer.
-            self.o_stream.valid.eq(self.busy & ((word != 0) | self.claim_free)),
-            self.claim.eq(self.o_stream.valid & self.o_stream.ready & (word == 0)),
+            self.o_stream.valid.eq(self.busy & self.space),
+            self.reserve.eq(self.o_stream.valid & self.o_stream.ready),
         ]
 
         def next_pixel():
@@ -120,10 +119,9 @@ class WindowSequencer(wiring.Component):
             m.d.sync += row.reset(cmd.row0, cmd.row0_mod3) + col.reset(cmd.col0, cmd.col0_mod3)
 
         with m.If(self.start):
-            m.d.sync += [self.busy.eq(1), ib.eq(0), word.eq(0)]
+            m.d.sync += [self.busy.eq(1), ib.eq(0)]
             restart_pixels()
         with m.Elif(self.o_stream.valid & self.o_stream.ready):
-            m.d.sync += word.eq(Mux(run_end, 0, word + 1))
             with m.If(tile_end):
                 m.d.sync += self.busy.eq(0)
             with m.Elif(pool):
