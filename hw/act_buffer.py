@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from model.numerics import ACT_BITS
 
 from .config import ceil_log2
-from .pointwise import check_pe
+from .pointwise import check_pe, discard_on_error
 
 __all__ = ["ActBuffer", "act_write_layout", "SUB_BANKS", "sub_bank_address"]
 
@@ -63,18 +63,19 @@ class ActBuffer(wiring.Component):
     """
 
     def __init__(self, pe, depth):
-        check_pe(pe)
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth <= 0:
-            raise TypeError(f"depth must be a positive integer, not {depth!r}")
-        self._pe, self._depth = pe, depth
-        word = data.ArrayLayout(signed(ACT_BITS), pe)
-        super().__init__({
-            "w_stream": In(stream.Signature(act_write_layout(pe, depth))),
-            "r_half": In(1),
-            "r_addr": In(data.ArrayLayout(unsigned(ceil_log2(depth)), SUB_BANKS)),
-            "r_en": In(1),
-            "r_data": Out(data.ArrayLayout(word, SUB_BANKS)),
-        })
+        with discard_on_error(self):
+            check_pe(pe)
+            if not isinstance(depth, int) or isinstance(depth, bool) or depth <= 0:
+                raise TypeError(f"depth must be a positive integer, not {depth!r}")
+            self._pe, self._depth = pe, depth
+            word = data.ArrayLayout(signed(ACT_BITS), pe)
+            super().__init__({
+                "w_stream": In(stream.Signature(act_write_layout(pe, depth))),
+                "r_half": In(1),
+                "r_addr": In(data.ArrayLayout(unsigned(ceil_log2(depth)), SUB_BANKS)),
+                "r_en": In(1),
+                "r_data": Out(data.ArrayLayout(word, SUB_BANKS)),
+            })
 
     def elaborate(self, platform):
         m = Module()

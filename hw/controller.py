@@ -31,6 +31,11 @@ class Controller(wiring.Component):
         output word, inclusive: the figure the cost model predicts.
     """
 
+    #: Cycles from accepting a command to the stages' ``start``.
+    START_LATENCY = 1
+    #: ``cycles`` counts the accepting cycle and the done cycle both.
+    COUNT_INCLUSIVE = 1
+
     cmd_stream: In(stream.Signature(command_layout()))
     cmd: Out(command_layout())
     start: Out(1)

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .pointwise import check_pe, tree_sum
+from .pointwise import check_pe, discard_on_error, tree_sum
 
 __all__ = ["DepthwiseLanes", "depthwise_input_layout", "TAPS"]
 
@@ -53,12 +53,13 @@ class DepthwiseLanes(wiring.Component):
     LATENCY = 2
 
     def __init__(self, pe):
-        check_pe(pe)
-        self._pe = pe
-        super().__init__({
-            "i_stream": In(stream.Signature(depthwise_input_layout(pe))),
-            "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
-        })
+        with discard_on_error(self):
+            check_pe(pe)
+            self._pe = pe
+            super().__init__({
+                "i_stream": In(stream.Signature(depthwise_input_layout(pe))),
+                "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
+            })
 
     @property
     def pe(self):

@@ -51,6 +51,16 @@ class DepthwiseStage(wiring.Component):
     o_stream : Out(stream.Signature(pixel_word_layout(pe)))
     """
 
+    #: Cycles from a window entering to its word leaving, by mode (no stalls): the lookup
+    #: register, then in fused mode the lanes and the requantiser.
+    LOOKUP_LATENCY = 1
+
+    @classmethod
+    def latency(cls, mode):
+        if mode is Mode.FUSED:
+            return cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + Requantizer.LATENCY
+        return cls.LOOKUP_LATENCY
+
     def __init__(self, pe, block_depth):
         self._pe = pe
         tag_bits = data.Layout.cast(window_tag_layout()).size

@@ -64,6 +64,9 @@ class PixelBuffer(wiring.Component):
         Pulse: the reader is done with the oldest run (``run_len`` words).
     """
 
+    #: Cycles from a run's last word being written to ``r_full`` showing it.
+    HANDOVER_LATENCY = 1
+
     def __init__(self, pe, max_run):
         self._pe, self._max_run = pe, max_run
         self._capacity = 2 * max_run + SLACK

@@ -7,13 +7,15 @@ FC layers) or over pixels (global average pooling with an identity weight block)
 accumulators start from the beat's bias on ``first`` and leave on ``last``.
 """
 
+import contextlib
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-__all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "tree_sum"]
+__all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "discard_on_error", "tree_sum"]
 
 PRODUCT_BITS = ACT_BITS + WEIGHT_BITS
 
@@ -22,6 +24,20 @@ def check_pe(pe):
     """Raise TypeError unless ``pe`` is a positive integer."""
     if not isinstance(pe, int) or isinstance(pe, bool) or pe <= 0:
         raise TypeError(f"pe must be a positive integer, not {pe!r}")
+
+
+@contextlib.contextmanager
+def discard_on_error(component):
+    """Wrap a component's constructor: if it raises, ``component`` is discarded.
+
+    A half-built component is garbage, not a forgotten design, so Amaranth must not warn
+    that it was "created but never used" (``UnusedElaboratable``) when it is collected.
+    """
+    try:
+        yield
+    except BaseException:
+        component._MustUse__silence = True  # Amaranth's own switch (amaranth._unused.MustUse)
+        raise
 
 
 def pointwise_input_layout(pe):
@@ -63,12 +79,13 @@ class PointwiseArray(wiring.Component):
     LATENCY = 3
 
     def __init__(self, pe):
-        check_pe(pe)
-        self._pe = pe
-        super().__init__({
-            "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
-            "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
-        })
+        with discard_on_error(self):
+            check_pe(pe)
+            self._pe = pe
+            super().__init__({
+                "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
+                "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
+            })
 
     @property
     def pe(self):

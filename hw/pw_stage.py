@@ -42,6 +42,11 @@ class PointwiseStage(wiring.Component):
     o_stream : Out(stream.Signature(store_layout(pe)))
     """
 
+    #: Cycles from issuing a run's last read to its output word on ``o_stream`` (no
+    #: stalls): the lookup register, the array, the requantiser.
+    LOOKUP_LATENCY = 1
+    LATENCY = LOOKUP_LATENCY + PointwiseArray.LATENCY + Requantizer.LATENCY
+
     def __init__(self, pe, pixel_depth, pw_depth, block_depth):
         self._pe = pe
         super().__init__({

@@ -12,6 +12,8 @@ from amaranth.utils import bits_for
 
 from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_MAX
 
+from .pointwise import discard_on_error
+
 __all__ = ["Requantizer", "requant_input_layout", "requant_output_layout"]
 
 SHIFT_BITS = bits_for(SHIFT_MAX)  # 6: shifts 1..47
@@ -80,17 +82,13 @@ class Requantizer(wiring.Component):
     LATENCY = 2
 
     def __init__(self, lanes):
-        try:
+        with discard_on_error(self):
             _check_lanes(lanes)
-        except TypeError:
-            # The half-built object is garbage, not a forgotten design: no UnusedElaboratable.
-            self._MustUse__silence = True
-            raise
-        self._lanes = lanes
-        super().__init__({
-            "i_stream": In(stream.Signature(requant_input_layout(lanes))),
-            "o_stream": Out(stream.Signature(requant_output_layout(lanes))),
-        })
+            self._lanes = lanes
+            super().__init__({
+                "i_stream": In(stream.Signature(requant_input_layout(lanes))),
+                "o_stream": Out(stream.Signature(requant_output_layout(lanes))),
+            })
 
     @property
     def lanes(self):

@@ -17,7 +17,7 @@ from model.numerics import ACT_BITS
 
 from .act_buffer import SUB_BANKS
 from .config import ceil_log2
-from .pointwise import check_pe
+from .pointwise import check_pe, discard_on_error
 
 __all__ = ["WindowGenerator", "window_request_layout", "window_output_layout", "COORD_BITS",
            "window_request"]
@@ -85,22 +85,26 @@ class WindowGenerator(wiring.Component):
         To the :class:`ActBuffer` read ports (connect ``r_data`` from the buffer).
     """
 
+    #: Cycles from an accepted request to its window on ``o_stream`` (no stalls).
+    LATENCY = 2
+
     def __init__(self, pe, depth, tag_bits=1):
-        check_pe(pe)
-        self._pe, self._depth, self._tag_bits = pe, depth, tag_bits
-        aw = ceil_log2(depth)
-        super().__init__({
-            "i_stream": In(stream.Signature(window_request_layout(depth, tag_bits))),
-            "o_stream": Out(stream.Signature(window_output_layout(pe, tag_bits))),
-            "rows": In(COORD_BITS),
-            "cols": In(COORD_BITS),
-            "row_pitch": In(aw + 1),
-            "col_pitch": In(aw + 1),
-            "zero_point": In(signed(ACT_BITS)),
-            "r_addr": Out(data.ArrayLayout(unsigned(aw), SUB_BANKS)),
-            "r_en": Out(1),
-            "r_data": In(data.ArrayLayout(data.ArrayLayout(signed(ACT_BITS), pe), SUB_BANKS)),
-        })
+        with discard_on_error(self):
+            check_pe(pe)
+            self._pe, self._depth, self._tag_bits = pe, depth, tag_bits
+            aw = ceil_log2(depth)
+            super().__init__({
+                "i_stream": In(stream.Signature(window_request_layout(depth, tag_bits))),
+                "o_stream": Out(stream.Signature(window_output_layout(pe, tag_bits))),
+                "rows": In(COORD_BITS),
+                "cols": In(COORD_BITS),
+                "row_pitch": In(aw + 1),
+                "col_pitch": In(aw + 1),
+                "zero_point": In(signed(ACT_BITS)),
+                "r_addr": Out(data.ArrayLayout(unsigned(aw), SUB_BANKS)),
+                "r_en": Out(1),
+                "r_data": In(data.ArrayLayout(data.ArrayLayout(signed(ACT_BITS), pe), SUB_BANKS)),
+            })
 
     def elaborate(self, platform):
         m = Module()

@@ -9,7 +9,7 @@ from sim.runner import describe_layout
 
 LANES = (4, 8)
 BEATS = 300  # per pause pattern; Python drives every cycle, so Icarus sets the pace
-PAUSES = ("none", "idle", "backpressure", "both")  # sim.requant_tb.Pause
+PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 
 
 @pytest.mark.parametrize("lanes", LANES)

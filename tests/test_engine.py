@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 
 from hw.config import AcceleratorConfig
 from hw.top import Accelerator
+from model.cost import step_cost
 from model.golden import run_network
 from model.quantize import random_input, random_mobilenet
 from model.tiling import network_steps, tile_step
@@ -90,4 +91,10 @@ def test_step_bit_exact(alpha, resolution, sram, pe, padding, name, stall):
     got, cycles = run_step_pysim(config, q_step, x_in, step, stall=stall)
     want = outputs[index + len(step.layers) - 1].reshape(got.shape)
     assert np.array_equal(got, want)
-    assert len(cycles) >= 1 and all(c > 0 for c in cycles)
+    predicted = step_cost(tile_step(step, pe, config.bank["act"].depth,
+                                    config.bank["pw_weights"].depth), pe)
+    if stall == 0:
+        assert cycles == [tile.cycles for tile in predicted.tiles]
+    else:
+        # Backpressure on the store stream can only add cycles.
+        assert all(c >= p.cycles for c, p in zip(cycles, predicted.tiles))

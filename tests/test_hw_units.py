@@ -3,13 +3,12 @@ NumPy, with and without random stalls, and their throughput without stalls."""
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
 
-from hw.act_buffer import ActBuffer, sub_bank_address
+from hw.act_buffer import sub_bank_address
 from hw.depthwise import DepthwiseLanes
 from hw.pointwise import PointwiseArray
-from hw.window import WindowGenerator, window_request
+from hw.window import window_request
+from hw.window_harness import WindowHarness
 
 from .pysim import run_stream
 
@@ -70,22 +69,6 @@ def test_depthwise_lanes(idle, stall):
         assert cycles == 20 + DepthwiseLanes.LATENCY
 
 
-class WindowHarness(wiring.Component):
-    """The activation buffer with the window generator on its read ports."""
-
-    def __init__(self, pe, depth):
-        self.buf = ActBuffer(pe, depth)
-        self.win = WindowGenerator(pe, depth, tag_bits=8)
-        super().__init__({})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.buf, m.submodules.win = self.buf, self.win
-        m.d.comb += [self.buf.r_addr.eq(self.win.r_addr), self.buf.r_en.eq(self.win.r_en),
-                     self.win.r_data.eq(self.buf.r_data)]
-        return m
-
-
 @pytest.mark.parametrize("idle, stall", PAUSES)
 @pytest.mark.parametrize("shape, stride, half", [((5, 7, 6), 1, 1), ((6, 6, 4), 2, 0), ((3, 4, 9), 2, 1)])
 def test_window_generator_reads_any_window_with_padding(shape, stride, half, idle, stall):
@@ -97,30 +80,28 @@ def test_window_generator_reads_any_window_with_padding(shape, stride, half, idl
     # Every window of a layer padded by one pixel on every side, at this stride.
     requests = [(r, c, ib) for r in range(-1, H - 1, stride) for c in range(-1, W - 1, stride)
                 for ib in range(blocks)]
-    harness = WindowHarness(pe, depth)
+    harness = WindowHarness(pe, depth, tag_bits=8)
 
     async def setup(ctx):
-        win = harness.win
-        ctx.set(win.rows, H), ctx.set(win.cols, W), ctx.set(win.zero_point, zp)
-        ctx.set(win.row_pitch, -(-W // 3) * blocks), ctx.set(win.col_pitch, blocks)
-        ctx.set(harness.buf.r_half, half)
+        ctx.set(harness.rows, H), ctx.set(harness.cols, W), ctx.set(harness.zero_point, zp)
+        ctx.set(harness.row_pitch, -(-W // 3) * blocks), ctx.set(harness.col_pitch, blocks)
+        ctx.set(harness.r_half, half)
         # The other half holds garbage that must never be read.
         for fill_half, data in ((half, x), (1 - half, 127 - x)):
             for r in range(H):
                 for c in range(W):
                     for ib in range(blocks):
                         bank, addr = sub_bank_address(r, c, ib, W, blocks)
-                        ctx.set(harness.buf.w_stream.valid, 1)
-                        ctx.set(harness.buf.w_stream.payload, {
+                        ctx.set(harness.w_stream.valid, 1)
+                        ctx.set(harness.w_stream.payload, {
                             "half": fill_half, "bank": bank, "addr": addr,
                             "data": data[r, c, ib * pe:(ib + 1) * pe].tolist()})
                         await ctx.tick()
-        ctx.set(harness.buf.w_stream.valid, 0)
+        ctx.set(harness.w_stream.valid, 0)
 
     beats = [window_request(r, c, ib, width=W, blocks=blocks, tag=k % 256)
              for k, (r, c, ib) in enumerate(requests)]
     out, _ = run_stream(harness, beats, expect=len(beats), idle=idle, stall=stall, setup=setup,
-                        i_stream=harness.win.i_stream, o_stream=harness.win.o_stream,
                         unpack=lambda p: (int(p.tag), _ints(p.taps)))
     padded = np.pad(x, ((1, 1), (1, 1), (0, 0)), constant_values=zp)
     for k, ((tag, taps), (r, c, ib)) in enumerate(zip(out, requests)):
