@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from model.cli import Parser, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
 
-__all__ = ["main", "describe", "write_build"]
+__all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME"]
+
+TOP_NAME = "mnaccel"
 
 DESCRIPTION = """\
 Generate an mnaccel accelerator for MobileNet-v1: a fused depthwise + pointwise engine
@@ -119,11 +123,60 @@ def describe(config: AcceleratorConfig) -> str:
     return "\n".join(lines)
 
 
-def write_build(config: AcceleratorConfig, out: Path) -> list[Path]:
+def emit_verilog(config: AcceleratorConfig) -> str:
+    """The accelerator as one self-contained Verilog module named :data:`TOP_NAME`."""
+    from amaranth.back import verilog
+
+    from .top import Accelerator
+    return verilog.convert(Accelerator(config), name=TOP_NAME, emit_src=False)
+
+
+def verilog_ports(text: str) -> list[tuple[str, str, int]]:
+    """(direction, name, width) of the top module's ports, read from the Verilog itself."""
+    module = text[text.index(f"module {TOP_NAME}("):]
+    header = module[:module.index(");")]
+    names = [n.strip() for n in header[header.index("(") + 1:].split(",")]
+    body = module[module.index(");"):]
+    ports = []
+    for name in names:
+        match = re.search(rf"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):0\]\s+)?{re.escape(name)}\s*;",
+                          body, re.M)
+        if match:
+            ports.append((match.group(1), name, int(match.group(2)) + 1 if match.group(2) else 1))
+    return ports
+
+
+def _payload_layouts(config):
+    from .command import command_layout, load_layout
+    from .pw_stage import store_layout
+    return {"load__payload": load_layout(config.pe, config.load_addr_bits),
+            "cmd__payload": command_layout(), "store__payload": store_layout(config.pe)}
+
+
+def describe_ports(ports, config) -> str:
+    """Ports in a stable order (clock and reset, then by name) with payload fields."""
+    layouts = _payload_layouts(config)
+    order = {"clk": 0, "rst": 1}
+    lines = ["", f"Top-level ports (module {TOP_NAME}; clk, synchronous active-high rst; "
+             "streams are valid/ready, fields packed from bit 0)"]
+    for direction, name, width in sorted(ports, key=lambda p: (order.get(p[1], 2), p[1])):
+        lines.append(f"  {direction:<6} {name:<16} {width:>4} bit{'s' if width > 1 else ''}")
+        if name in layouts:
+            fields = [f"{field}[{member.offset + member.width - 1}:{member.offset}]"
+                      for field, member in layouts[name]]
+            for start in range(0, len(fields), 6):
+                lines.append(" " * 10 + ", ".join(fields[start:start + 6]))
+    return "\n".join(lines)
+
+
+def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None = None) -> list[Path]:
     """Write the build folder atomically: files appear only when all are complete."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("config.json", config.to_json() + "\n"),):
+    files = [("config.json", config.to_json() + "\n")]
+    if verilog_text is not None:
+        files.insert(0, (f"{TOP_NAME}.v", verilog_text))
+    for name, text in files:
         fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
         with os.fdopen(fd, "w") as file:
             file.write(text)
@@ -140,12 +193,16 @@ def main(argv=None) -> int:
                                ddr_latency_cycles=args.ddr_latency, clock_mhz=args.clock_mhz)
     print(describe(config))
     out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
-    written = write_build(config, out)
+    print(f"\nemitting Verilog ...", end="", flush=True)
+    start = time.perf_counter()
+    text = emit_verilog(config)
+    seconds = time.perf_counter() - start
+    print(f" {len(text.splitlines()):,} lines in {seconds:.1f} s")
+    print(describe_ports(verilog_ports(text), config))
+    written = write_build(config, out, text)
     print()
     for path in written:
         print(f"wrote {path}")
-    print("The RTL top (fused engine, buffer controller, AXI ports) is not generated yet: "
-          "only the configuration and this plan are.")
     return 0
 
 

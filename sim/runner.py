@@ -41,6 +41,7 @@ message carries the failing tests' messages and the end of ``sim.log``.
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import hashlib
 import json
@@ -163,7 +164,7 @@ def pack(desc: Mapping[str, Any], value) -> int:
         return bits
     width = desc["width"]
     lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if desc["signed"] else (0, 1 << width)
-    value = int(value)
+    value = int(value.value if isinstance(value, enum.Enum) else value)
     if not lo <= value < hi:
         raise ValueError(f"{value} does not fit a {'signed' if desc['signed'] else 'unsigned'} "
                          f"{width}-bit field")
@@ -224,6 +225,19 @@ class SimRun:
     def cycles(self) -> dict[str, int]:
         """``{record name: cycles}`` for every record that has a cycle count."""
         return {r["name"]: r["cycles"] for r in self.records if "cycles" in r}
+
+
+def icarus_time_zero_fix(verilog_text: str) -> str:
+    """Amaranth's Verilog (via Yosys) computes combinational logic in ``always @*``
+    blocks. Icarus runs such a block only when one of its inputs changes, and the
+    time-0 trigger Yosys adds to each block (a ``reg`` declared ``= 0`` and read by the
+    block) races with the block's start (amaranth-lang/amaranth issue 594): a block
+    whose inputs keep their initial values through reset, such as a mode multiplexer,
+    stays X. Icarus models therefore also flip each trigger at 1 ns, before the first
+    clock edge, so every block runs once. The Verilog a user generates is not changed."""
+    trigger = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
+    return trigger.sub(lambda m: f"{m.group(0)}\n{m.group(1)}initial #1 {m.group(2)}= 1'h1;",
+                       verilog_text)
 
 
 def emit_verilog(design, toplevel: str) -> str:
@@ -351,6 +365,7 @@ def build(design, *, toplevel: str, sim: str, extra_sources: Sequence[os.PathLik
         vlt_text = f'`verilator_config\npublic_flat_rw -module "{module}" -var "*"\n'
     else:
         vlt_text = ""
+        verilog_text = icarus_time_zero_fix(verilog_text)
 
     key = hashlib.sha256()
     for part in (sim, _sim_version(sim), toplevel, repr(list(build_args)), repr(waves),

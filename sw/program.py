@@ -16,7 +16,8 @@ from model.golden import QuantLayer
 from model.layers import LayerKind
 from model.tiling import Step, Tile
 
-__all__ = ["TileProgram", "program_tile", "im2col", "step_input", "assemble_output"]
+__all__ = ["TileProgram", "program_tile", "im2col", "step_input", "assemble_output",
+           "step_programs", "expected_words"]
 
 
 def _blocks(channels, pe):
@@ -168,3 +169,22 @@ def assemble_output(program: TileProgram, words, out: np.ndarray, pe: int) -> No
     for (row, col), block, word in zip(program.out_pixels, program.out_blocks, words):
         stop = min(channels, (block + 1) * pe)
         out[row, col, block * pe:stop] = np.asarray(word[:stop - block * pe], dtype=np.int8)
+
+
+def step_programs(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tiling, pe: int,
+                  first_tile: int = 0):
+    """The programs of every tile of ``tiling``, alternating buffer halves so that a tile's
+    loads may overlap the previous tile's compute (double buffering). ``first_tile`` is
+    the number of tiles run before this step: halves alternate across the whole run."""
+    xs = step_input(step, qlayers[0], x)
+    return [program_tile(step, qlayers, xs, tile, pe, act_half=(first_tile + k) % 2,
+                         weight_half=(first_tile + k) % 2)
+            for k, tile in enumerate(tiling.tiles)]
+
+
+def expected_words(program: TileProgram, out: np.ndarray, pe: int) -> list[list[int]]:
+    """The golden values of each output word's real channels (padding lanes excluded);
+    ``out`` is the step's ``H x W x C`` output map."""
+    channels = out.shape[-1]
+    return [out[row, col, block * pe:min(channels, (block + 1) * pe)].astype(int).tolist()
+            for (row, col), block in zip(program.out_pixels, program.out_blocks)]
