@@ -14,16 +14,14 @@ import numpy as np
 import pytest
 
 from hw.config import AcceleratorConfig
-from hw.command import command_layout, load_layout
 from hw.pw_stage import store_layout
 from hw.top import Accelerator
-from model.cost import step_cost
 from model.golden import run_network
 from model.layers import Activation, Layer, LayerKind, Padding
 from model.quantize import random_input, random_mobilenet
 from model.tiling import Step, tile_step
-from sim.runner import describe_layout, pack
-from sw.program import expected_words, step_programs
+from sim.runner import describe_layout
+from sim.stimulus import step_stimulus
 
 PES = (4, 8)
 WIDE_PE = 16
@@ -56,9 +54,6 @@ def _steps():
 
 def build_stimulus(config: AcceleratorConfig, seed: int = 5):
     """Tiles of every step of :func:`_steps` as packed beats with golden outputs."""
-    pe = config.pe
-    load_desc = describe_layout(load_layout(pe, config.load_addr_bits))
-    cmd_desc = describe_layout(command_layout())
     tiles = []
     for name, layers, first, act_cap, weight_cap in _steps():
         qlayers = random_mobilenet(layers, seed=seed)
@@ -68,18 +63,9 @@ def build_stimulus(config: AcceleratorConfig, seed: int = 5):
         x_in = x if first == 0 else outputs[first - 1]
         act_depth = min(config.bank["act"].depth, act_cap or 10**9)
         weight_depth = min(config.bank["pw_weights"].depth, weight_cap or 10**9)
-        tiling = tile_step(step, pe, act_depth, weight_depth)
-        cost = step_cost(tiling, pe)
-        golden = outputs[-1].reshape(step.last.out_shape)
-        programs = step_programs(step, qlayers[first:], x_in, tiling, pe, first_tile=len(tiles))
-        for k, (program, tile_cost) in enumerate(zip(programs, cost.tiles)):
-            tiles.append({
-                "name": f"{name}/tile{k}",
-                "loads": [pack(load_desc, beat) for beat in program.loads],
-                "command": pack(cmd_desc, program.command),
-                "expected": expected_words(program, golden, pe),
-                "predicted": tile_cost.cycles,
-            })
+        tiles += step_stimulus(config, step, qlayers[first:], x_in, outputs[-1],
+                               tile_step(step, config.pe, act_depth, weight_depth),
+                               first_tile=len(tiles), name=name)
     return tiles
 
 

@@ -17,16 +17,25 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_generate_writes_config_and_prints_plan(tmp_path):
-    out = tmp_path / "pe16"
-    result = run("--pe", "16", "--sram", "1MB", "-o", str(out))
+def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
+    out = tmp_path / "pe4"
+    result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
+                 "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert "16 x 16 = 256 int8 MAC/cycle" in result.stdout
-    for bank in ("act", "pw_weights", "dw_weights", "dw_params", "pw_params"):
+    assert "4 x 4 = 16 int8 MAC/cycle" in result.stdout
+    for bank in ("act", "pw_weights", "dw_weights", "dw_params", "pw_params", "pixel"):
         assert f"\n  {bank} " in result.stdout
     config = AcceleratorConfig.from_json(out / "config.json")
-    assert config.pe == 16 and config.sram_bytes == 1_000_000
-    assert json.loads((out / "config.json").read_text())["derived"]["sram_used_bytes"] <= 1_000_000
+    assert config.pe == 4 and config.sram_bytes == 200_000
+    assert json.loads((out / "config.json").read_text())["derived"]["sram_used_bytes"] <= 200_000
+    verilog = (out / "mnaccel.v").read_text()
+    assert "module mnaccel(" in verilog and verilog.rstrip().endswith("endmodule")
+    # Every port the summary lists is a port of the module, with its width.
+    for name, width in [("load__payload", None), ("cmd__payload", 247), ("store__payload", 33),
+                        ("store__valid", 1), ("cycles", 32)]:
+        assert f" {name} " in result.stdout
+        if width and width > 1:
+            assert f"[{width - 1}:0] {name};" in verilog
 
 
 @pytest.mark.parametrize("args, message", [
