@@ -1,6 +1,8 @@
 """The whole engine (hw.top.Accelerator) in Amaranth's simulator: every step kind of a
 small MobileNet, tile by tile, bit-exact against the golden model."""
 
+import random
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -9,6 +11,7 @@ from hw.config import AcceleratorConfig
 from hw.top import Accelerator
 from model.cost import step_cost
 from model.golden import run_network
+from model.layers import mobilenet_v1
 from model.quantize import random_input, random_mobilenet
 from model.tiling import network_steps, tile_step
 from sw.program import assemble_output, program_tile, step_input
@@ -16,7 +19,6 @@ from sw.program import assemble_output, program_tile, step_input
 
 def run_step_pysim(config, qlayers, x_in, step, stall=0.0, seed=0):
     """Run every tile of ``step``; return (output map, cycles per tile)."""
-    import random
     rng = random.Random(seed)
     tiling = tile_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth)
     xs = step_input(step, qlayers[0], x_in)
@@ -76,7 +78,6 @@ CASES = [
 @pytest.mark.parametrize("alpha, resolution, sram, pe, padding, name, stall", CASES,
                          ids=[f"{c[5]}-pe{c[3]}-{c[4]}" for c in CASES])
 def test_step_bit_exact(alpha, resolution, sram, pe, padding, name, stall):
-    from model.layers import mobilenet_v1
     config = AcceleratorConfig(pe=pe, alpha=alpha, resolution=resolution, sram_bytes=sram)
     network = mobilenet_v1(alpha, resolution, padding=padding,
                            num_classes=37 if name == "fc" else 1000)
