@@ -10,13 +10,13 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.numerics import ACT_BITS, MULT_BITS, SHIFT_MAX
+from model.numerics import ACT_BITS
 
 from .command import PARAM_LANE_BITS, Mode, param_lane_layout
 from .config import ceil_log2
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
-from .requant import Requantizer
+from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
 from .tagged import Tagged
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
@@ -24,15 +24,6 @@ from .window_sequencer import window_tag_layout
 __all__ = ["DepthwiseStage"]
 
 CENTRE_TAP = 4
-
-
-def _requant_tag(pe):
-    return data.StructLayout({
-        "multiplier": data.ArrayLayout(MULT_BITS, pe),
-        "shift": data.ArrayLayout(SHIFT_MAX.bit_length(), pe),
-        "run_end": 1,
-        "tile_end": 1,
-    })
 
 
 class DepthwiseStage(wiring.Component):
@@ -80,7 +71,8 @@ class DepthwiseStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
-        lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe), _requant_tag(pe))
+        lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe),
+                                            channel_params_tag(pe, "run_end", "tile_end"))
         requant = m.submodules.requant = Tagged(
             Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
         fused = self.mode == Mode.FUSED
@@ -112,27 +104,9 @@ class DepthwiseStage(wiring.Component):
             lanes_in.tag.run_end.eq(look_tag.run_end),
             lanes_in.tag.tile_end.eq(look_tag.tile_end),
         ]
-        for c in range(pe):
-            m.d.comb += [
-                lanes_in.inner.bias[c].eq(params[c].bias),
-                lanes_in.tag.multiplier[c].eq(params[c].multiplier),
-                lanes_in.tag.shift[c].eq(params[c].shift),
-            ]
-
-        acc = lanes.o_stream.payload
-        rq = requant.i_stream.payload
-        m.d.comb += [
-            rq.inner.acc.eq(acc.inner),
-            rq.inner.multiplier.eq(acc.tag.multiplier),
-            rq.inner.shift.eq(acc.tag.shift),
-            rq.inner.zero_point.eq(self.zero_point),
-            rq.inner.lo.eq(self.lo),
-            rq.inner.hi.eq(self.hi),
-            rq.tag.run_end.eq(acc.tag.run_end),
-            rq.tag.tile_end.eq(acc.tag.tile_end),
-            requant.i_stream.valid.eq(lanes.o_stream.valid),
-            lanes.o_stream.ready.eq(requant.i_stream.ready),
-        ]
+        m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
+        m.d.comb += feed_requantizer(lanes.o_stream, requant, self.zero_point, self.lo, self.hi,
+                                     "run_end", "tile_end")
 
         with m.If(fused):
             m.d.comb += [

@@ -11,12 +11,12 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.numerics import ACT_BITS, MULT_BITS, SHIFT_MAX
+from model.numerics import ACT_BITS
 
 from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_lane_layout
 from .config import ceil_log2
 from .pointwise import PointwiseArray
-from .requant import Requantizer
+from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -71,12 +71,8 @@ class PointwiseStage(wiring.Component):
         m = Module()
         pe, cmd = self._pe, self.cmd
         pool = cmd.mode == Mode.POOL
-        array = m.submodules.array = Tagged(
-            PointwiseArray(pe),
-            data.StructLayout({"multiplier": data.ArrayLayout(MULT_BITS, pe),
-                               "shift": data.ArrayLayout(SHIFT_MAX.bit_length(), pe),
-                               "tile_end": 1}),
-            produces=lambda beat: beat.last)
+        array = m.submodules.array = Tagged(PointwiseArray(pe), channel_params_tag(pe, "tile_end"),
+                                            produces=lambda beat: beat.last)
         requant = m.submodules.requant = Tagged(Requantizer(pe), data.StructLayout({"tile_end": 1}))
 
         # -- sequencer -------------------------------------------------------------
@@ -139,25 +135,10 @@ class PointwiseStage(wiring.Component):
             beat.inner.last.eq(look_last),
             beat.tag.tile_end.eq(look_end),
         ]
-        for c in range(pe):
-            m.d.comb += [
-                beat.inner.bias[c].eq(params[c].bias),
-                beat.tag.multiplier[c].eq(params[c].multiplier),
-                beat.tag.shift[c].eq(params[c].shift),
-            ]
-
-        acc = array.o_stream.payload
-        rq = requant.i_stream.payload
+        m.d.comb += unpack_params(params, beat.inner.bias, beat.tag, pe)
+        m.d.comb += feed_requantizer(array.o_stream, requant, cmd.pw_zero_point, cmd.pw_lo,
+                                     cmd.pw_hi, "tile_end")
         m.d.comb += [
-            rq.inner.acc.eq(acc.inner),
-            rq.inner.multiplier.eq(acc.tag.multiplier),
-            rq.inner.shift.eq(acc.tag.shift),
-            rq.inner.zero_point.eq(cmd.pw_zero_point),
-            rq.inner.lo.eq(cmd.pw_lo),
-            rq.inner.hi.eq(cmd.pw_hi),
-            rq.tag.tile_end.eq(acc.tag.tile_end),
-            requant.i_stream.valid.eq(array.o_stream.valid),
-            array.o_stream.ready.eq(requant.i_stream.ready),
             self.o_stream.valid.eq(requant.o_stream.valid),
             self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
             self.o_stream.payload.last.eq(requant.o_stream.payload.tag.tile_end),

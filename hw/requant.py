@@ -14,7 +14,8 @@ from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_MAX
 
 from .pointwise import discard_on_error
 
-__all__ = ["Requantizer", "requant_input_layout", "requant_output_layout"]
+__all__ = ["Requantizer", "requant_input_layout", "requant_output_layout", "channel_params_tag",
+           "unpack_params", "feed_requantizer"]
 
 SHIFT_BITS = bits_for(SHIFT_MAX)  # 6: shifts 1..47
 # |acc * M| <= 2**31 * (2**15 - 1) < 2**46, so the product fits 47 signed bits.
@@ -137,3 +138,42 @@ class Requantizer(wiring.Component):
                 m.d.sync += self.o_stream.payload[lane].eq(clamped)
 
         return m
+
+
+# -- wiring shared by the stages that requantise a MAC unit's accumulators ----------------
+
+def channel_params_tag(pe, *markers):
+    """A tag carrying each channel's multiplier and shift from the parameter lookup, past a
+    MAC unit (``hw.tagged.Tagged``), to the requantiser; plus 1-bit ``markers``."""
+    return data.StructLayout({
+        "multiplier": data.ArrayLayout(unsigned(MULT_BITS), pe),
+        "shift": data.ArrayLayout(unsigned(SHIFT_BITS), pe),
+        **{marker: 1 for marker in markers},
+    })
+
+
+def unpack_params(params, bias, tag, pe):
+    """Statements: the parameter lanes ``params`` (``command.param_lane_layout``) into the
+    MAC unit's ``bias`` and the tag's multipliers and shifts."""
+    return [statement for c in range(pe) for statement in (
+        bias[c].eq(params[c].bias),
+        tag.multiplier[c].eq(params[c].multiplier),
+        tag.shift[c].eq(params[c].shift),
+    )]
+
+
+def feed_requantizer(source, requant, zero_point, lo, hi, *markers):
+    """Statements: a tagged accumulator stream ``source`` into a tagged requantiser, the
+    tag's ``markers`` passed along."""
+    acc, beat = source.payload, requant.i_stream.payload
+    return [
+        beat.inner.acc.eq(acc.inner),
+        beat.inner.multiplier.eq(acc.tag.multiplier),
+        beat.inner.shift.eq(acc.tag.shift),
+        beat.inner.zero_point.eq(zero_point),
+        beat.inner.lo.eq(lo),
+        beat.inner.hi.eq(hi),
+        *(getattr(beat.tag, marker).eq(getattr(acc.tag, marker)) for marker in markers),
+        requant.i_stream.valid.eq(source.valid),
+        source.ready.eq(requant.i_stream.ready),
+    ]
