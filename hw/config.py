@@ -23,7 +23,7 @@ from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resol
 from model.tiling import min_tile_words, network_steps
 
 __all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
-           "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
+           "DDR_DATA_WIDTHS", "PARAM_LANE_BITS", "dsp_estimate"]
 
 #: Bits per output channel of a parameter word: bias (32), multiplier (15), shift (6) and
 #: 3 bits of padding, so that a lane is 7 whole bytes and a word of pe lanes loads as 7
@@ -89,6 +89,11 @@ class Bank:
     @property
     def bytes(self) -> int:
         return self.width // 8 * self.depth * self.copies
+
+
+def dsp_estimate(pe: int) -> int:
+    """18x18 multipliers of a ``pe``-lane design (see ``AcceleratorConfig.dsp_estimate``)."""
+    return pe * pe + 9 * pe + 2 * 2 * pe
 
 
 def _positive_int(name, value, maximum=None):
@@ -167,6 +172,13 @@ class AcceleratorConfig:
         return self.taps * self.pe
 
     requant_param_bits = PARAM_LANE_BITS
+
+    @property
+    def dsp_estimate(self) -> int:
+        """18x18 multipliers the design needs: one per int8 product of the pointwise array
+        and of the depthwise lanes, two per 32 x 15-bit requantiser lane (two
+        requantisers). Yosys maps pe 4 to exactly this count (68 MULT18X18D)."""
+        return dsp_estimate(self.pe)
 
     @cached_property
     def network(self):
@@ -276,6 +288,7 @@ class AcceleratorConfig:
             "mult_bits": self.mult_bits, "shift_bits": self.shift_bits,
             "pointwise_macs_per_cycle": self.pointwise_macs_per_cycle,
             "depthwise_macs_per_cycle": self.depthwise_macs_per_cycle,
+            "dsp_estimate": self.dsp_estimate,
             "sram_min_bytes": self.sram_min_bytes,
             "sram_used_bytes": sum(bank.bytes for bank in self.banks),
             "banks": [{**asdict(bank), "addr_width": bank.addr_width, "bytes": bank.bytes}

@@ -1,0 +1,85 @@
+"""sw.explore: design points by the cost model, Pareto fronts, the sweep on a local Dask
+cluster (the same code path as a remote one), and the command's outputs and errors."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw.config import AcceleratorConfig
+from model.cost import network_cost
+from sw.explore import DesignPoint, evaluate, evaluate_batch, pareto, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_evaluate_is_the_cost_model():
+    point = evaluate(16, 1_000_000, 1.0, 224, clock_mhz=200.0)
+    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
+    cycles = sum(step.cycles for step in network_cost(config))
+    assert point.feasible and point.cycles == cycles
+    assert point.frames_per_second == pytest.approx(200e6 / cycles)
+    assert point.dsps == config.dsp_estimate == 16 * 16 + 9 * 16 + 4 * 16
+    assert point.accuracy == 70.6 and point.mult_adds == 568_740_352
+    assert 0.9 < point.array_utilisation <= 1.0
+
+
+def test_infeasible_point_says_why():
+    point = evaluate(32, 100_000, 1.0, 224)
+    assert not point.feasible and point.cycles is None
+    assert "is too small" in point.reason
+
+
+def _p(cost, fps):
+    return DesignPoint(1, cost, 1.0, 224, True, "", 1, fps, 0, 0, 1.0, 0, cost, None)
+
+
+def test_pareto_keeps_only_undominated_points():
+    points = [_p(1, 10), _p(2, 5), _p(2, 20), _p(3, 20), _p(4, 30), _p(5, 25)]
+    front = pareto(points, lambda p: p.sram_bytes, lambda p: p.frames_per_second)
+    assert [(p.sram_bytes, p.frames_per_second) for p in front] == [(1, 10), (2, 20), (4, 30)]
+
+
+def test_sweep_on_a_local_dask_cluster_matches_serial_evaluation():
+    from distributed import Client, LocalCluster
+    grid = [(pe, sram, alpha, 128) for pe in (4, 8) for sram in (300_000, 2_000_000)
+            for alpha in (0.25, 0.5)]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        seen = []
+        points = sweep(grid, client=client, batch=3, progress=lambda done, total: seen.append(done))
+    assert points == evaluate_batch(grid)
+    assert seen[-1] == len(grid)
+
+
+def test_command_writes_csv_and_plots(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sw.explore", "--out", str(tmp_path), "--pe", "4,8",
+         "--sram", "256kB,1MB", "--alpha", "0.5,1.0", "--resolution", "160,224", "--workers", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "sweep.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2 * 2 * 2 * 2
+    assert {"pe", "sram_bytes", "alpha", "resolution", "frames_per_second", "dsps",
+            "accuracy"} <= set(rows[0])
+    for name in ("pareto_sram.png", "pareto_dsps.png", "accuracy_fps.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Pareto front of 1 MobileNet-224" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pe", "0"], "pe must be in 1..64, not 0"),
+    (["--alpha", "1.5"], "alpha must be in (0, 1], not 1.5"),
+    (["--sram", "lots"], "argument --sram: sram: size must be bytes with an optional unit"),
+    (["--pe", "4", "--sram", "1MB", "--alpha", "0.25", "--resolution", "128",
+      "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+])
+def test_bad_input_one_line(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "sw.explore", "--out", str(tmp_path), *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"python -m sw.explore: error: {message}")
+    assert result.stderr.count("\n") == 1
