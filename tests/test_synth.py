@@ -55,3 +55,12 @@ def test_bad_input_one_line(args, message):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"python -m hw.synth: error: {message}"
+
+
+def test_lut_multipliers_use_no_dsp(tmp_path):
+    with_dsp = synthesize(emit_verilog(PointwiseArray(4), "pw4"), "pw4", "ecp5", tmp_path / "a",
+                          progress=lambda text: None)
+    in_luts = synthesize(emit_verilog(PointwiseArray(4), "pw4"), "pw4", "ecp5", tmp_path / "b",
+                         progress=lambda text: None, lut_multipliers=True)
+    assert in_luts.dsps == 0 and with_dsp.dsps == 16
+    assert in_luts.luts > with_dsp.luts + 16 * 30  # an 8x8 multiplier is dozens of LUT4s
