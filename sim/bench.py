@@ -14,11 +14,12 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from model.cli import Parser, UsageError, run_main
 
-__all__ = ["main"]
+__all__ = ["main", "run_network_rtl", "select_steps", "NetworkRun"]
 
 DESCRIPTION = """\
 Benchmark the generated accelerator on MobileNet-v1 layer shapes (real channel counts,
@@ -50,43 +51,53 @@ def build_parser() -> Parser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from hw.config import AcceleratorConfig, parse_size
+@dataclass
+class NetworkRun:
+    """Measured and predicted figures of steps of a network run through the RTL."""
+
+    rows: list[dict]  # per step: step, tiles, measured_cycles, predicted_cycles, error, ...
+    tiles: int
+    sim_cycles: int  # every simulated clock cycle, loads included
+    run_seconds: float
+    build_seconds: float
+    reused_build: bool
+    emit_seconds: float
+
+
+def select_steps(config, names=None):
+    """The network's steps, or those named (ValueError naming the unknown ones)."""
+    from model.tiling import network_steps
+    steps = network_steps(config.network)
+    if names:
+        unknown = sorted(set(names) - {s.name for s in steps})
+        if unknown:
+            raise ValueError(f"unknown step {', '.join(unknown)}; the steps are "
+                             f"{', '.join(s.name for s in steps)}")
+        steps = [s for s in steps if s.name in names]
+    return steps
+
+
+def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> NetworkRun:
+    """Run ``steps`` of ``config.network`` tile by tile through the RTL (sim/engine_tb.py):
+    every output word is checked against the golden model (a mismatch raises), and the
+    measured cycles come back beside the cost model's."""
     from hw.generate import emit_verilog
     from hw.pw_stage import store_layout
     from model.cost import step_cost
     from model.golden import run_network
     from model.quantize import random_input, random_mobilenet
-    from model.tiling import network_steps, tile_step
+    from model.tiling import tile_step
     from sim.runner import describe_layout, run_rtl
     from sim.stimulus import step_stimulus
-    from sim.toolchain import simulator_status
 
-    available, reason = simulator_status(args.sim)
-    if not available:
-        raise UsageError(reason)
-    config = AcceleratorConfig(pe=args.pe, sram_bytes=parse_size(args.sram), alpha=args.alpha,
-                               resolution=args.resolution)
     network = config.network
-    steps = network_steps(network)
-    if args.steps:
-        wanted = [name.strip() for name in args.steps.split(",") if name.strip()]
-        unknown = sorted(set(wanted) - {s.name for s in steps})
-        if unknown:
-            raise UsageError(f"unknown step {', '.join(unknown)}; the steps are "
-                             f"{', '.join(s.name for s in steps)}")
-        steps = [s for s in steps if s.name in wanted]
-
-    print(f"{network.name} on pe {config.pe}, SRAM {config.sram_bytes:,} B, {args.sim}")
     start = time.perf_counter()
     verilog = emit_verilog(config)
     emit_seconds = time.perf_counter() - start
-    print(f"Verilog emission: {emit_seconds:.1f} s ({len(verilog.splitlines()):,} lines)")
-
-    print("preparing stimulus (quantised network, golden outputs, tile programs) ...", flush=True)
-    qlayers = random_mobilenet(network, seed=0)
-    x = random_input(network, seed=0)
+    progress(f"Verilog emission: {emit_seconds:.1f} s ({len(verilog.splitlines()):,} lines)")
+    progress("preparing stimulus (quantised network, golden outputs, tile programs) ...")
+    qlayers = random_mobilenet(network, seed=seed)
+    x = random_input(network, seed=seed)
     outputs = run_network(qlayers, x)
     names = [layer.name for layer in network]
     tiles, costs = [], {}
@@ -100,59 +111,73 @@ def main(argv=None) -> int:
         tiles += step_stimulus(config, step, q_step, x_in, outputs[index + len(step.layers) - 1],
                                tiling, first_tile=len(tiles))
     load_beats = sum(len(t["loads"]) for t in tiles)
-    print(f"{len(steps)} steps, {len(tiles)} tiles, {load_beats:,} load beats, "
-          f"{sum(t['predicted'] for t in tiles):,} predicted compute cycles", flush=True)
-
+    progress(f"{len(steps)} steps, {len(tiles)} tiles, {load_beats:,} load beats, "
+             f"{sum(t['predicted'] for t in tiles):,} predicted compute cycles")
     with tempfile.TemporaryDirectory() as folder:
         stimulus = Path(folder) / "stimulus.json"
         stimulus.write_text(json.dumps({"tiles": tiles}))
-        print(f"building and running on {args.sim} (the first build of a design takes a "
-              "minute) ...", flush=True)
-        run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.engine_tb", sim=args.sim,
+        progress(f"building and running on {sim} (the first build of a design takes a minute) ...")
+        run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.engine_tb", sim=sim,
                       testcase="tiles/pause=none", params={
                           "stimulus": str(stimulus),
                           "store_layout": describe_layout(store_layout(config.pe)),
                           "budget_cycles": sum(t["predicted"] for t in tiles) + load_beats})
-
     measured = {}
     for tile in tiles:
-        measured.setdefault(tile["step"], 0)
-        measured[tile["step"]] += run.cycles[f"{tile['name']}/pause=none"]
-    total_sim_cycles = run.cycles["run/pause=none"]
-    run_seconds = run.seconds.get("run", 0.0)
+        measured[tile["step"]] = measured.get(tile["step"], 0) + run.cycles[f"{tile['name']}/pause=none"]
+    rows = []
+    for step in steps:
+        cost = costs[step.name]
+        cycles = measured[step.name]
+        rows.append({"step": step.name, "tiles": len(cost.tiles), "measured_cycles": cycles,
+                     "predicted_cycles": cost.cycles,
+                     "error": (cycles - cost.cycles) / cost.cycles, "macs": cost.macs,
+                     "array_utilisation": cost.pointwise_macs / (cycles * config.pe ** 2)})
+    return NetworkRun(rows, len(tiles), run.cycles["run/pause=none"], run.seconds.get("run", 0.0),
+                      run.seconds.get("build", 0.0), run.reused_build, emit_seconds)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from hw.config import AcceleratorConfig, parse_size
+    from sim.toolchain import simulator_status
+
+    available, reason = simulator_status(args.sim)
+    if not available:
+        raise UsageError(reason)
+    config = AcceleratorConfig(pe=args.pe, sram_bytes=parse_size(args.sram), alpha=args.alpha,
+                               resolution=args.resolution)
+    names = [name.strip() for name in args.steps.split(",") if name.strip()] if args.steps else None
+    steps = select_steps(config, names)
+    print(f"{config.network.name} on pe {config.pe}, SRAM {config.sram_bytes:,} B, {args.sim}")
+    result = run_network_rtl(config, steps, args.sim, progress=lambda text: print(text, flush=True))
+    rows = result.rows
 
     header = f"{'step':<11} {'tiles':>5} {'measured':>10} {'predicted':>10} {'error':>7} " \
              f"{'MACs':>12} {'array util':>10}"
     print()
     print(header)
     print("-" * len(header))
-    rows = []
-    for step in steps:
-        cost = costs[step.name]
-        cycles = measured[step.name]
-        error = (cycles - cost.cycles) / cost.cycles
-        util = cost.pointwise_macs / (cycles * config.pe ** 2)
-        rows.append({"step": step.name, "tiles": len(cost.tiles), "measured_cycles": cycles,
-                     "predicted_cycles": cost.cycles, "error": error, "macs": cost.macs,
-                     "array_utilisation": util})
-        print(f"{step.name:<11} {len(cost.tiles):>5} {cycles:>10,} {cost.cycles:>10,} "
-              f"{100 * error:>6.2f}% {cost.macs:>12,} {100 * util:>9.1f}%")
+    for row in rows:
+        print(f"{row['step']:<11} {row['tiles']:>5} {row['measured_cycles']:>10,} "
+              f"{row['predicted_cycles']:>10,} {100 * row['error']:>6.2f}% {row['macs']:>12,} "
+              f"{100 * row['array_utilisation']:>9.1f}%")
     total_measured = sum(r["measured_cycles"] for r in rows)
     total_predicted = sum(r["predicted_cycles"] for r in rows)
     print("-" * len(header))
-    print(f"{'total':<11} {len(tiles):>5} {total_measured:>10,} {total_predicted:>10,} "
+    print(f"{'total':<11} {result.tiles:>5} {total_measured:>10,} {total_predicted:>10,} "
           f"{100 * (total_measured - total_predicted) / total_predicted:>6.2f}%")
-    speed = total_sim_cycles / run_seconds if run_seconds else float("nan")
-    print(f"\nsimulation: {total_sim_cycles:,} clock cycles (compute {total_measured:,}, "
-          f"loads through the 1-beat/cycle load stream the rest) in {run_seconds:.1f} s "
-          f"= {speed:,.0f} cycles/s (build {run.seconds.get('build', 0.0):.1f} s"
-          f"{', reused' if run.reused_build else ''})")
-    print(f"every output word matched the golden model ({len(tiles)} tiles)")
+    speed = result.sim_cycles / result.run_seconds if result.run_seconds else float("nan")
+    print(f"\nsimulation: {result.sim_cycles:,} clock cycles (compute {total_measured:,}; the "
+          f"next tile's loads overlap compute) in {result.run_seconds:.1f} s "
+          f"= {speed:,.0f} cycles/s (build {result.build_seconds:.1f} s"
+          f"{', reused' if result.reused_build else ''})")
+    print(f"every output word matched the golden model ({result.tiles} tiles)")
     if args.json:
         args.json.write_text(json.dumps({
-            "network": network.name, "pe": config.pe, "sram_bytes": config.sram_bytes,
-            "sim": args.sim, "verilog_emit_seconds": emit_seconds, "steps": rows,
-            "sim_cycles": total_sim_cycles, "sim_seconds": run_seconds,
+            "network": config.network.name, "pe": config.pe, "sram_bytes": config.sram_bytes,
+            "sim": args.sim, "verilog_emit_seconds": result.emit_seconds, "steps": rows,
+            "sim_cycles": result.sim_cycles, "sim_seconds": result.run_seconds,
             "sim_cycles_per_second": speed}, indent=2))
     return 0
 

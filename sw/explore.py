@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import json
 import math
 import os
 import sys
@@ -25,7 +26,8 @@ from pathlib import Path
 
 from model.cli import Parser, UsageError, run_main
 
-__all__ = ["DesignPoint", "evaluate", "evaluate_batch", "sweep", "pareto", "main"]
+__all__ = ["DesignPoint", "evaluate", "evaluate_batch", "sweep", "pareto", "confirm_point",
+           "confirm", "main"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,27 @@ def sweep(grid, *, client, clock_mhz=200.0, batch=16, progress=print) -> list[De
         done += len(results[index[future.key]])
         progress(done, len(grid))
     return [point for chunk in results for point in chunk]
+
+
+def confirm_point(point: DesignPoint, steps, sim: str = "verilator") -> dict:
+    """Run ``steps`` of ``point``'s network on its accelerator in RTL simulation (on a
+    worker: it needs the simulators and this package) and return measured vs predicted."""
+    from hw.config import AcceleratorConfig
+    from sim.bench import run_network_rtl, select_steps
+
+    config = AcceleratorConfig(pe=point.pe, sram_bytes=point.sram_bytes, alpha=point.alpha,
+                               resolution=point.resolution)
+    result = run_network_rtl(config, select_steps(config, steps), sim, progress=lambda text: None)
+    return {"pe": point.pe, "sram_bytes": point.sram_bytes, "alpha": point.alpha,
+            "resolution": point.resolution, "steps": result.rows,
+            "measured_cycles": sum(r["measured_cycles"] for r in result.rows),
+            "predicted_cycles": sum(r["predicted_cycles"] for r in result.rows)}
+
+
+def confirm(points, steps, *, client, sim="verilator") -> list[dict]:
+    """:func:`confirm_point` for every point, in parallel on the Dask ``client``."""
+    futures = [client.submit(confirm_point, point, steps, sim, pure=False) for point in points]
+    return client.gather(futures)
 
 
 def _plots(points, out: Path):
@@ -219,6 +242,13 @@ def build_parser() -> Parser:
                              "cluster on this machine's cores)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="local cluster workers (default: the number of cores)")
+    parser.add_argument("--confirm", type=int, default=0, metavar="N",
+                        help="confirm the N fastest points of the largest network's Pareto front "
+                             "by RTL simulation on the workers (default: 0)")
+    parser.add_argument("--confirm-steps", default="dw13+pw13,avgpool,fc", metavar="NAMES",
+                        help="steps the confirmation runs (default: dw13+pw13,avgpool,fc)")
+    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                        help="simulator of the confirmation runs (default: verilator)")
     return parser
 
 
@@ -258,6 +288,17 @@ def main(argv=None) -> int:
                 shown.add(tenth)
                 print(f"  evaluated {done}/{total} design points", flush=True)
         points = sweep(grid, client=client, clock_mhz=args.clock_mhz, progress=progress)
+        confirmed = []
+        if args.confirm:
+            feasible = [p for p in points if p.feasible]
+            largest = [p for p in feasible
+                       if (p.alpha, p.resolution) == (max(args.alpha), max(args.resolution))]
+            front = pareto(largest, lambda p: p.sram_bytes, lambda p: p.frames_per_second)
+            chosen = sorted(front, key=lambda p: -p.frames_per_second)[:args.confirm]
+            steps = [name.strip() for name in args.confirm_steps.split(",") if name.strip()]
+            print(f"confirming {len(chosen)} design points by RTL simulation ({args.sim}, steps "
+                  f"{', '.join(steps)}) on the workers ...", flush=True)
+            confirmed = confirm(chosen, steps, client=client, sim=args.sim)
     finally:
         client.close()
         if cluster is not None:
@@ -286,6 +327,14 @@ def main(argv=None) -> int:
         for p in reversed(pareto(known, lambda p: -p.accuracy, lambda p: p.frames_per_second)):
             print(f"  {p.alpha:g} MobileNet-{p.resolution} ({p.accuracy} % top-1) on pe {p.pe}, "
                   f"SRAM {p.sram_bytes / 1e6:.3g} MB: {p.frames_per_second:.1f} frames/s")
+    for result in confirmed:
+        error = (result["measured_cycles"] - result["predicted_cycles"]) / result["predicted_cycles"]
+        print(f"RTL: pe {result['pe']}, SRAM {result['sram_bytes'] / 1e6:.3g} MB, "
+              f"{result['alpha']:g}-{result['resolution']}: measured {result['measured_cycles']:,} "
+              f"cycles, predicted {result['predicted_cycles']:,} ({100 * error:+.2f} %), "
+              f"bit-exact")
+    if confirmed:
+        (args.out / "confirmed.json").write_text(json.dumps(confirmed, indent=2))
     for path in [args.out / "sweep.csv", *plots]:
         print(f"wrote {path}")
     return 0
