@@ -115,10 +115,11 @@ def describe(config: AcceleratorConfig) -> str:
                  f"(minimum for this network at pe {pe}: {config.sram_min_bytes:,} B)")
     lines += [
         "",
-        "DDR",
-        f"  AXI4 {config.ddr_data_bits}-bit, modelled at {config.ddr_bytes_per_cycle:g} B/cycle "
-        f"({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} GB/s), "
-        f"latency {config.ddr_latency_cycles} cycles",
+        "DDR (configuration only: the AXI4 port and DMA are not generated yet; operands",
+        "     enter through the load stream and results leave through the store stream)",
+        f"  {config.ddr_data_bits}-bit, {config.ddr_bytes_per_cycle:g} B/cycle "
+        f"({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} GB/s at "
+        f"{config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",
     ]
     return "\n".join(lines)
 
