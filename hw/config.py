@@ -191,8 +191,8 @@ class AcceleratorConfig:
     # -- SRAM plan -------------------------------------------------------------------
     # Activations sit in 9 sub-banks by (row mod 3, column mod 3), so any 3x3 window, at
     # stride 1 or 2, reads its 9 pixels from 9 different banks in one cycle. A word is one
-    # pixel's block of pe channels. Each bank has two halves (double buffering): the DMA
-    # fills one while the engine computes from the other.
+    # pixel's block of pe channels. Each bank has two halves (double buffering): the load
+    # stream fills one while the engine computes from the other.
     @cached_property
     def steps(self):
         """The network cut into engine steps (``model.tiling.network_steps``)."""
