@@ -20,7 +20,7 @@ from functools import cached_property
 
 from model import numerics
 from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resolution
-from model.tiling import min_tile_words, network_steps
+from model.tiling import channel_blocks, min_tile_words, network_steps
 
 __all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
            "DDR_DATA_WIDTHS", "PARAM_LANE_BITS", "dsp_estimate"]
@@ -186,7 +186,7 @@ class AcceleratorConfig:
 
     def blocks(self, channels: int) -> int:
         """Channel blocks of ``pe`` lanes covering ``channels``."""
-        return -(-channels // self.pe)
+        return channel_blocks(channels, self.pe)
 
     # -- SRAM plan -------------------------------------------------------------------
     # Activations sit in 9 sub-banks by (row mod 3, column mod 3), so any 3x3 window, at

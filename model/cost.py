@@ -28,7 +28,7 @@ from hw.pw_stage import PointwiseStage
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
-from .tiling import Step, StepTiling, Tile, tile_network
+from .tiling import Step, StepTiling, Tile, channel_blocks, tile_network
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost"]
@@ -40,13 +40,9 @@ def step_mode(step: Step) -> Mode:
     return Mode.POOL if step.first.kind is LayerKind.AVGPOOL else Mode.POINTWISE
 
 
-def _blocks(channels: int, pe: int) -> int:
-    return -(-channels // pe)
-
-
 def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
     """(array beats, run length) of ``tile``."""
-    blocks_in = _blocks(step.in_channels, pe)
+    blocks_in = channel_blocks(step.in_channels, pe)
     mode = step_mode(step)
     if mode is Mode.POOL:
         pixels = step.first.in_h * step.first.in_w

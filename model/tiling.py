@@ -21,20 +21,21 @@ from dataclasses import dataclass
 from .layers import Layer, LayerKind
 
 __all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
-           "tile_step", "tile_network", "min_tile_words", "TilingError"]
+           "tile_step", "tile_network", "min_tile_words", "channel_blocks", "TilingError"]
 
 
 class TilingError(ValueError):
     """A step cannot be tiled into the given buffers."""
 
 
-def _blocks(channels: int, pe: int) -> int:
+def channel_blocks(channels: int, pe: int) -> int:
+    """Blocks of ``pe`` lanes that hold ``channels`` channels."""
     return -(-channels // pe)
 
 
 def act_words(rows: int, width: int, channels: int, pe: int) -> int:
     """Words per activation sub-bank for ``rows x width x channels`` (9-bank layout)."""
-    return -(-rows // 3) * -(-width // 3) * _blocks(channels, pe)
+    return -(-rows // 3) * -(-width // 3) * channel_blocks(channels, pe)
 
 
 @dataclass(frozen=True)
@@ -156,13 +157,13 @@ def _param_bytes(step: Step) -> int:
 def min_tile_words(step: Step, pe: int) -> tuple[int, int]:
     """(activation words per sub-bank, weight words) of the smallest legal tile of ``step``:
     one output row, one output channel block."""
-    return _footprint(step, pe)[0](1), _footprint(step, pe)[1]
+    band_words, weight_block_words = _footprint(step, pe)
+    return band_words(1), weight_block_words
 
 
 def _footprint(step: Step, pe: int):
     """(words per sub-bank for a band of n output rows, weight words per output block)."""
     first = step.first
-    width, channels = step.in_width, step.in_channels
 
     def rows_for(rows_out):
         # The worst band: one not clipped by the map's edges.
@@ -171,11 +172,9 @@ def _footprint(step: Step, pe: int):
         return first.in_h if first.kind is LayerKind.AVGPOOL else rows_out
 
     def band_words(rows_out):
-        if first.kind is LayerKind.FC:
-            return _blocks(channels, pe)
-        return act_words(rows_for(rows_out), width, channels, pe)
+        return act_words(rows_for(rows_out), step.in_width, step.in_channels, pe)
 
-    weight_block_words = _blocks(channels, pe) if step.weight_layer is not None else 0
+    weight_block_words = channel_blocks(step.in_channels, pe) if step.weight_layer else 0
     return band_words, weight_block_words
 
 
@@ -183,16 +182,9 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
     """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per half."""
     out = step.last
     width, channels = step.in_width, step.in_channels
-    out_rows = out.out_h if out.kind is not LayerKind.FC else 1
-    if step.first.kind is LayerKind.AVGPOOL:
-        out_rows = 1
+    out_rows = out.out_h  # 1 for pooling and FC
 
     band_words, words_per_block = _footprint(step, pe)
-
-    def words_for(in_rows):
-        if step.first.kind is LayerKind.FC:
-            return _blocks(channels, pe)
-        return act_words(in_rows, width, channels, pe)
 
     if band_words(1) > act_depth:
         raise TilingError(f"step {step.name}: one output row needs {band_words(1)} words per "
@@ -202,7 +194,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
         band += 1
 
     weight_layer = step.weight_layer
-    cb_out = _blocks(out.out_c, pe)
+    cb_out = channel_blocks(out.out_c, pe)
     # Input channels of the weight matrix: 27 for conv1 as im2col, in_c otherwise.
     weight_in = channels if weight_layer is not None else 0
     if weight_layer is None:
@@ -239,16 +231,15 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
         in_rows = band_input_rows(step, *b)
         load_act = b != previous[0]
         load_weights = g != previous[1]
-        out_width = out.out_w if out.kind is not LayerKind.FC else 1
         tiles.append(Tile(
             out_rows=b, in_rows=in_rows, out_blocks=g,
-            act_words=words_for(span(in_rows)),
+            act_words=act_words(span(in_rows), width, channels, pe),
             weight_words=(g[1] - g[0]) * words_per_block,
             load_act=load_act, load_weights=load_weights,
             act_bytes=span(in_rows) * in_row_bytes if load_act else 0,
             weight_bytes=(group_channels(g) * weight_in + (params if index == 0 else 0))
             if load_weights else 0,
-            out_bytes=span(b) * out_width * group_channels(g),
+            out_bytes=span(b) * out.out_w * group_channels(g),
         ))
         previous = (b, g)
     return StepTiling(step, tuple(tiles), band, group, bands_outer)

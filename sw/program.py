@@ -14,19 +14,15 @@ from hw.command import Mode, Target
 from hw.config import PARAM_LANE_BITS
 from model.golden import QuantLayer
 from model.layers import LayerKind
-from model.tiling import Step, Tile
+from model.tiling import Step, Tile, channel_blocks
 
 __all__ = ["TileProgram", "program_tile", "im2col", "step_input", "assemble_output",
            "step_programs", "expected_words"]
 
 
-def _blocks(channels, pe):
-    return -(-channels // pe)
-
-
 def _pad_channels(x, pe):
     channels = x.shape[-1]
-    extra = _blocks(channels, pe) * pe - channels
+    extra = channel_blocks(channels, pe) * pe - channels
     return np.concatenate([x, np.zeros(x.shape[:-1] + (extra,), x.dtype)], axis=-1) if extra else x
 
 
@@ -92,7 +88,7 @@ def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Til
     first, last = step.first, step.last
     q_first, q_last = qlayers[0], qlayers[-1]
     rows, cols, channels = x.shape
-    blocks_in = _blocks(channels, pe)
+    blocks_in = channel_blocks(channels, pe)
     in_start, in_stop = tile.in_rows
     ob_start, ob_stop = tile.out_blocks
     xp = _pad_channels(x, pe)
