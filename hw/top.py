@@ -1,54 +1,50 @@
-"""The accelerator's top level: buffers, stages and their connections, nothing else.
+"""The accelerator's top level: the engine, its DMA and sequencer, and the AXI ports.
+Wiring only.
 
 ::
 
-    load ──> ActBuffer ──> WindowGenerator <── WindowSequencer <── Controller <── cmd
-        └──> WeightBuffer ─┐       │                                  │
-                           ├─> DepthwiseStage ──> PixelBuffer ──> PointwiseStage ──> store
+               s_axil_* ──> Registers ── start/status ──> Sequencer ──> cmd ──> Engine
+                                                           ^  │  │                │ │
+   m_axi_ar/r <──> ReadPort <── InstructionFetch ──────────┘  │  └─> store desc   │ │
+                      ^  └────> LoadDma <──── load desc ──────┘           │       │ │
+                      └─────────────┘ └──── load beats ───────────────────┼─────> ┘ │
+   m_axi_aw/w/b <──────────────────────────── StoreDma <──────────────────┘ <─ store┘
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
 
-from .act_buffer import ActBuffer
-from .command import Target, command_layout, load_layout
+from .axi import axi4_lite_slave_signature, axi4_master_signature, connect_flat, flat_members
 from .config import AcceleratorConfig
-from .controller import Controller
-from .dw_stage import DepthwiseStage
-from .pixel_buffer import PixelBuffer
-from .pw_stage import PointwiseStage, store_layout
-from .weight_buffer import WeightBuffer
-from .window import WindowGenerator
-from .window_sequencer import WindowSequencer, window_tag_layout
+from .engine import Engine
+from .fetch import InstructionFetch
+from .load_dma import LoadDma
+from .read_port import ReadPort
+from .regs import INFO_MAGIC, REG_ADDR_BITS, Registers
+from .sequencer import Sequencer
+from .store_dma import StoreDma
 
 __all__ = ["Accelerator"]
 
 
 class Accelerator(wiring.Component):
-    """One mnaccel engine for ``config``.
+    """One mnaccel accelerator for ``config``.
 
     Members
     -------
-    load : In(stream.Signature(load_layout(pe, config.load_addr_bits)))
-        Operand words for the buffers (slices of ``pe`` bytes); always ready.
-    cmd : In(stream.Signature(command_layout()))
-        Tile commands; one is accepted when the previous tile is complete.
-    store : Out(stream.Signature(store_layout(pe)))
-        The tile's output words in loop order; ``last`` marks the tile's final word.
-    busy : Out(1)
-    cycles : Out(32)
-        Cycles of the last tile (command accepted .. last word out).
+    m_axi_* : the AXI4 master to DDR (``config.ddr_data_bits`` data, 32-bit addresses)
+    s_axil_* : the AXI4-Lite control registers (``hw.regs``)
+    irq : Out(1)
+        High when the last program has finished (STATUS.done).
     """
 
     def __init__(self, config: AcceleratorConfig):
         self._config = config
         super().__init__({
-            "load": In(stream.Signature(load_layout(config.pe, config.load_addr_bits))),
-            "cmd": In(stream.Signature(command_layout())),
-            "store": Out(stream.Signature(store_layout(config.pe))),
-            "busy": Out(1),
-            "cycles": Out(32),
+            **flat_members("m_axi", axi4_master_signature(config.ddr_data_bits)),
+            **flat_members("s_axil", axi4_lite_slave_signature(REG_ADDR_BITS)),
+            "irq": Out(1),
         })
 
     @property
@@ -58,60 +54,39 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        pe, bank = cfg.pe, cfg.bank
-        act_depth, blocks = bank["act"].depth, bank["dw_weights"].depth
+        bits = cfg.ddr_data_bits
+        info = cfg.pe | (bits // 8) << 8 | INFO_MAGIC << 16
 
-        ctrl = m.submodules.controller = Controller()
-        act = m.submodules.act_buffer = ActBuffer(pe, act_depth)
-        weights = m.submodules.weight_buffer = WeightBuffer(
-            pe, bank["pw_weights"].depth, blocks, cfg.load_addr_bits)
-        seq = m.submodules.window_sequencer = WindowSequencer(act_depth)
-        win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
-        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks)
-        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth)
-        pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
-                                                     bank["pw_weights"].depth, blocks)
-        cmd = ctrl.cmd
+        engine = m.submodules.engine = Engine(cfg)
+        regs = m.submodules.regs = Registers(info)
+        seq = m.submodules.sequencer = Sequencer()
+        fetch = m.submodules.fetch = InstructionFetch(bits)
+        port = m.submodules.read_port = ReadPort(bits)
+        load = m.submodules.load_dma = LoadDma(cfg.pe, bits, cfg.load_addr_bits)
+        store = m.submodules.store_dma = StoreDma(cfg.pe, bits)
 
-        wiring.connect(m, wiring.flipped(self.cmd), ctrl.cmd_stream)
+        connect_flat(m, self, "s_axil", regs.axil)
+        connect_flat(m, self, "m_axi", port.axi)
+        connect_flat(m, self, "m_axi", store.axi)
         m.d.comb += [
-            # load: to both buffers; each keeps its own targets.
-            weights.load.payload.eq(self.load.payload),
-            weights.load.valid.eq(self.load.valid),
-            act.w_stream.payload.half.eq(self.load.payload.half),
-            act.w_stream.payload.bank.eq(self.load.payload.bank),
-            act.w_stream.payload.addr.eq(self.load.payload.addr),
-            act.w_stream.payload.data.eq(self.load.payload.data),
-            act.w_stream.valid.eq(self.load.valid & (self.load.payload.target == Target.ACT)),
-            self.load.ready.eq(1),
-            # control
-            seq.cmd.eq(cmd), seq.start.eq(ctrl.start),
-            pw.cmd.eq(cmd), pw.start.eq(ctrl.start),
-            ctrl.done.eq(self.store.valid & self.store.ready & self.store.payload.last),
-            self.busy.eq(ctrl.busy), self.cycles.eq(ctrl.cycles),
-            # windows
-            win.rows.eq(cmd.rows), win.cols.eq(cmd.cols),
-            win.row_pitch.eq(cmd.row_pitch), win.col_pitch.eq(cmd.col_pitch),
-            win.zero_point.eq(cmd.pad_value),
-            act.r_half.eq(cmd.act_half), act.r_addr.eq(win.r_addr), act.r_en.eq(win.r_en),
-            win.r_data.eq(act.r_data),
-            seq.space.eq(pixels.space), pixels.reserve.eq(seq.reserve),
-            # depthwise
-            dw.mode.eq(cmd.mode), dw.zero_point.eq(cmd.dw_zero_point),
-            dw.lo.eq(cmd.dw_lo), dw.hi.eq(cmd.dw_hi),
-            weights.dw_half.eq(cmd.weight_half), weights.dw_addr.eq(dw.dw_addr),
-            weights.dw_en.eq(dw.dw_en),
-            dw.dw_weights.eq(weights.dw_weights), dw.dw_params.eq(weights.dw_params),
-            # pointwise
-            pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
-            pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
-            pixels.run_len.eq(pw.run_len),
-            weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),
-            weights.pw_param_addr.eq(pw.pw_param_addr), weights.pw_en.eq(pw.pw_en),
-            pw.pw_weights.eq(weights.pw_weights), pw.pw_params.eq(weights.pw_params),
+            fetch.start.eq(regs.start), fetch.addr.eq(regs.prog_addr),
+            fetch.count.eq(regs.prog_count),
+            seq.start.eq(regs.start), seq.count.eq(regs.prog_count),
+            regs.busy.eq(seq.busy), regs.done.eq(seq.done),
+            regs.cycles.eq(seq.cycles), regs.execs.eq(seq.execs),
+            self.irq.eq(seq.done),
+            seq.load_done.eq(load.done), seq.load_idle.eq(load.idle),
+            seq.tile_done.eq(engine.store.valid & engine.store.ready & engine.store.payload.last),
+            seq.store_idle.eq(store.idle),
         ]
-        wiring.connect(m, seq.o_stream, win.i_stream)
-        wiring.connect(m, win.o_stream, dw.i_stream)
-        wiring.connect(m, dw.o_stream, pixels.w_stream)
-        wiring.connect(m, pw.o_stream, wiring.flipped(self.store))
+        wiring.connect(m, fetch.req, port.fetch_req)
+        wiring.connect(m, port.fetch_r, fetch.r)
+        wiring.connect(m, load.req, port.load_req)
+        wiring.connect(m, port.load_r, load.r)
+        wiring.connect(m, fetch.instr, seq.instr)
+        wiring.connect(m, seq.load_desc, load.desc)
+        wiring.connect(m, load.load, engine.load)
+        wiring.connect(m, seq.cmd, engine.cmd)
+        wiring.connect(m, seq.store_desc, store.desc)
+        wiring.connect(m, engine.store, store.store)
         return m

@@ -1,4 +1,4 @@
-"""cocotb testbench of the whole engine (hw.top.Accelerator): tiles of real layers.
+"""cocotb testbench of the whole engine (hw.engine.Engine): tiles of real layers.
 
 Run through ``sim/test_engine_rtl.py``, which prepares the stimulus on the host side
 with the driver's own encoders (``sw.program``): per tile the packed load beats, the

@@ -15,7 +15,7 @@ import pytest
 
 from hw.config import AcceleratorConfig
 from hw.pw_stage import store_layout
-from hw.top import Accelerator
+from hw.engine import Engine
 from model.golden import run_network
 from model.layers import Activation, Layer, LayerKind, Padding
 from model.quantize import random_input, random_mobilenet
@@ -78,7 +78,7 @@ def test_engine_rtl(rtl, sim, pe, tmp_path):
     assert len(tiles) > 6  # several steps run as more than one tile
     stimulus = tmp_path / "stimulus.json"
     stimulus.write_text(json.dumps({"tiles": tiles}))
-    run = rtl(Accelerator(config), toplevel="mnaccel", test_module="sim.engine_tb", params={
+    run = rtl(Engine(config), toplevel="mnaccel_engine", test_module="sim.engine_tb", params={
         "stimulus": str(stimulus),
         "store_layout": describe_layout(store_layout(pe)),
         "budget_cycles": sum(t["predicted"] + len(t["loads"]) for t in tiles),

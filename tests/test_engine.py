@@ -1,4 +1,4 @@
-"""The whole engine (hw.top.Accelerator) in Amaranth's simulator: every step kind of a
+"""The whole engine (hw.engine.Engine) in Amaranth's simulator: every step kind of a
 small MobileNet, tile by tile, bit-exact against the golden model."""
 
 import random
@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.config import AcceleratorConfig
-from hw.top import Accelerator
+from hw.engine import Engine
 from model.cost import step_cost
 from model.golden import run_network
 from model.layers import mobilenet_v1
@@ -24,7 +24,7 @@ def run_step_pysim(config, qlayers, x_in, step, stall=0.0, seed=0):
     xs = step_input(step, qlayers[0], x_in)
     last = step.last
     out = np.zeros((last.out_h, last.out_w, last.out_c), np.int8)
-    dut = Accelerator(config)
+    dut = Engine(config)
     cycles = []
 
     async def bench(ctx):

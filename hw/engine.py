@@ -1,0 +1,118 @@
+"""The compute engine: buffers, stages and their connections, nothing else. (``hw.top``
+adds the DMA, the sequencer and the AXI ports around it.)
+
+::
+
+    load ──> ActBuffer ──> WindowGenerator <── WindowSequencer <── Controller <── cmd
+        └──> WeightBuffer ─┐       │                                  │
+                           ├─> DepthwiseStage ──> PixelBuffer ──> PointwiseStage ──> store
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .act_buffer import ActBuffer
+from .command import Target, command_layout, load_layout
+from .config import AcceleratorConfig
+from .controller import Controller
+from .dw_stage import DepthwiseStage
+from .pixel_buffer import PixelBuffer
+from .pw_stage import PointwiseStage, store_layout
+from .weight_buffer import WeightBuffer
+from .window import WindowGenerator
+from .window_sequencer import WindowSequencer, window_tag_layout
+
+__all__ = ["Engine"]
+
+
+class Engine(wiring.Component):
+    """One mnaccel engine for ``config``.
+
+    Members
+    -------
+    load : In(stream.Signature(load_layout(pe, config.load_addr_bits)))
+        Operand words for the buffers (slices of ``pe`` bytes); always ready.
+    cmd : In(stream.Signature(command_layout()))
+        Tile commands; one is accepted when the previous tile is complete.
+    store : Out(stream.Signature(store_layout(pe)))
+        The tile's output words in loop order; ``last`` marks the tile's final word.
+    busy : Out(1)
+    cycles : Out(32)
+        Cycles of the last tile (command accepted .. last word out).
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        super().__init__({
+            "load": In(stream.Signature(load_layout(config.pe, config.load_addr_bits))),
+            "cmd": In(stream.Signature(command_layout())),
+            "store": Out(stream.Signature(store_layout(config.pe))),
+            "busy": Out(1),
+            "cycles": Out(32),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        pe, bank = cfg.pe, cfg.bank
+        act_depth, blocks = bank["act"].depth, bank["dw_weights"].depth
+
+        ctrl = m.submodules.controller = Controller()
+        act = m.submodules.act_buffer = ActBuffer(pe, act_depth)
+        weights = m.submodules.weight_buffer = WeightBuffer(
+            pe, bank["pw_weights"].depth, blocks, cfg.load_addr_bits)
+        seq = m.submodules.window_sequencer = WindowSequencer(act_depth)
+        win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
+        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks)
+        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth)
+        pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
+                                                     bank["pw_weights"].depth, blocks)
+        cmd = ctrl.cmd
+
+        wiring.connect(m, wiring.flipped(self.cmd), ctrl.cmd_stream)
+        m.d.comb += [
+            # load: to both buffers; each keeps its own targets.
+            weights.load.payload.eq(self.load.payload),
+            weights.load.valid.eq(self.load.valid),
+            act.w_stream.payload.half.eq(self.load.payload.half),
+            act.w_stream.payload.bank.eq(self.load.payload.bank),
+            act.w_stream.payload.addr.eq(self.load.payload.addr),
+            act.w_stream.payload.data.eq(self.load.payload.data),
+            act.w_stream.valid.eq(self.load.valid & (self.load.payload.target == Target.ACT)),
+            self.load.ready.eq(1),
+            # control
+            seq.cmd.eq(cmd), seq.start.eq(ctrl.start),
+            pw.cmd.eq(cmd), pw.start.eq(ctrl.start),
+            ctrl.done.eq(self.store.valid & self.store.ready & self.store.payload.last),
+            self.busy.eq(ctrl.busy), self.cycles.eq(ctrl.cycles),
+            # windows
+            win.rows.eq(cmd.rows), win.cols.eq(cmd.cols),
+            win.row_pitch.eq(cmd.row_pitch), win.col_pitch.eq(cmd.col_pitch),
+            win.zero_point.eq(cmd.pad_value),
+            act.r_half.eq(cmd.act_half), act.r_addr.eq(win.r_addr), act.r_en.eq(win.r_en),
+            win.r_data.eq(act.r_data),
+            seq.space.eq(pixels.space), pixels.reserve.eq(seq.reserve),
+            # depthwise
+            dw.mode.eq(cmd.mode), dw.zero_point.eq(cmd.dw_zero_point),
+            dw.lo.eq(cmd.dw_lo), dw.hi.eq(cmd.dw_hi),
+            weights.dw_half.eq(cmd.weight_half), weights.dw_addr.eq(dw.dw_addr),
+            weights.dw_en.eq(dw.dw_en),
+            dw.dw_weights.eq(weights.dw_weights), dw.dw_params.eq(weights.dw_params),
+            # pointwise
+            pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
+            pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
+            pixels.run_len.eq(pw.run_len),
+            weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),
+            weights.pw_param_addr.eq(pw.pw_param_addr), weights.pw_en.eq(pw.pw_en),
+            pw.pw_weights.eq(weights.pw_weights), pw.pw_params.eq(weights.pw_params),
+        ]
+        wiring.connect(m, seq.o_stream, win.i_stream)
+        wiring.connect(m, win.o_stream, dw.i_stream)
+        wiring.connect(m, dw.o_stream, pixels.w_stream)
+        wiring.connect(m, pw.o_stream, wiring.flipped(self.store))
+        return m

@@ -1,0 +1,83 @@
+"""The instruction format of the command queue the accelerator fetches from DDR.
+
+A program is an array of 512-bit (64-byte) instructions; the host starts it through the
+AXI4-Lite registers (``hw.regs``). Two kinds, both with a dependency count:
+
+- ``LOAD``: DMA ``words`` words of ``target`` from DDR address ``addr`` into buffer half
+  ``half``. A word is ``slices(target)`` slices of ``pe`` bytes, contiguous in DDR in
+  load order. Activation words carry the band's geometry (``cols``, ``blocks``,
+  ``row_pitch``) from which the DMA derives each pixel's sub-bank and address (the
+  layout of ``hw.act_buffer``). Starts when ``wait`` EXECs have completed (the half it
+  overwrites is free).
+- ``EXEC``: run one tile (``cmd``, ``hw.command.command_layout``) and write its output
+  words to DDR: ``segments`` runs of ``seg_beats`` bus beats, the first at ``out_addr``,
+  each ``pitch`` bytes after the previous. Starts when ``wait`` LOADs have completed.
+
+The host-side scheduler (``sw/schedule.py``) encodes instructions with these layouts;
+the RTL (``hw.sequencer``, ``hw.load_dma``, ``hw.store_dma``) decodes the same ones.
+"""
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data, enum
+
+from .axi import AXI_ADDR_BITS
+from .command import Target, command_layout
+
+__all__ = ["Op", "INSTRUCTION_BITS", "INSTRUCTION_BYTES", "WAIT_BITS", "WORD_COUNT_BITS",
+           "instruction_layout", "load_desc_layout", "store_desc_layout", "slices_per_word"]
+
+INSTRUCTION_BITS = 512
+INSTRUCTION_BYTES = INSTRUCTION_BITS // 8
+#: Dependency counts, and so LOADs and EXECs per program, up to 2**20 - 1.
+WAIT_BITS = 20
+WORD_COUNT_BITS = 24
+SEGMENT_BITS = 24
+
+
+class Op(enum.Enum, shape=1):
+    LOAD = 0
+    EXEC = 1
+
+
+def slices_per_word(target: Target, pe: int) -> int:
+    """Load-stream slices (``pe`` bytes each) in one word of ``target``'s buffer."""
+    from .config import PARAM_LANE_BITS
+
+    return {Target.ACT: 1, Target.PW_WEIGHTS: pe, Target.DW_WEIGHTS: 9,
+            Target.DW_PARAMS: PARAM_LANE_BITS // 8, Target.PW_PARAMS: PARAM_LANE_BITS // 8}[target]
+
+
+def load_desc_layout():
+    return data.StructLayout({
+        "target": Target,
+        "half": 1,
+        "addr": unsigned(AXI_ADDR_BITS),
+        "words": unsigned(WORD_COUNT_BITS),
+        "cols": unsigned(12),  # activation band: pixels per row
+        "blocks": unsigned(12),  # activation band: channel blocks per pixel
+        "row_pitch": unsigned(20),  # activation band: ceil(cols / 3) * blocks
+    })
+
+
+def store_desc_layout():
+    return data.StructLayout({
+        "addr": unsigned(AXI_ADDR_BITS),
+        "segments": unsigned(SEGMENT_BITS),
+        "seg_beats": unsigned(SEGMENT_BITS),
+        "pitch": unsigned(SEGMENT_BITS + 8),
+    })
+
+
+def instruction_layout():
+    body = data.UnionLayout({
+        "load": load_desc_layout(),
+        "exec": data.StructLayout({"cmd": command_layout(), "store": store_desc_layout()}),
+    })
+    layout = data.StructLayout({
+        "op": Op,
+        "wait": unsigned(WAIT_BITS),
+        "body": body,
+    })
+    assert layout.size <= INSTRUCTION_BITS, layout.size
+    fields = {name: field.shape for name, field in layout}
+    return data.StructLayout({**fields, "pad": unsigned(INSTRUCTION_BITS - layout.size)})

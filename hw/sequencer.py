@@ -1,0 +1,135 @@
+"""The sequencer: dispatches fetched instructions to the load DMA and to the engine, and
+runs a program from start to done.
+
+Instructions leave the fetch queue in program order into two queues: LOADs and EXECs.
+The head LOAD goes to the DMA once ``wait`` tiles have completed (the buffer half it
+overwrites has been read); the head EXEC goes to the engine once ``wait`` LOADs have
+completed, and its store descriptor to the store DMA at the same time. Because a wait
+only ever names earlier instructions, in-order dispatch cannot deadlock, and a tile's
+loads overlap the previous tiles' compute and stores (double buffering).
+
+A program is done when every instruction has been dispatched and has finished: all
+LOADs written, all tiles complete, all their writes acknowledged.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .command import command_layout
+from .instruction import INSTRUCTION_BITS, WAIT_BITS, Op, instruction_layout, load_desc_layout, \
+    store_desc_layout
+
+__all__ = ["Sequencer"]
+
+LOAD_QUEUE_DEPTH = 4
+EXEC_QUEUE_DEPTH = 2
+
+
+class Sequencer(wiring.Component):
+    """Members
+    -------
+    start : In(1)
+    count : In(32)
+        Instructions in the program.
+    instr : In(stream.Signature(INSTRUCTION_BITS))
+    load_desc : Out(stream.Signature(load_desc_layout()))
+    load_done : In(1)
+        The load DMA finished a descriptor.
+    load_idle : In(1)
+    cmd : Out(stream.Signature(command_layout()))
+    tile_done : In(1)
+        The engine's last output word of a tile left.
+    store_desc : Out(stream.Signature(store_desc_layout()))
+    store_idle : In(1)
+    busy, done : Out(1)
+    cycles : Out(32)
+        Cycles of the running or last program: from the cycle after ``start`` to the
+        cycle ``done`` rises, both included.
+    execs : Out(32)
+        Tiles completed by the running or last program.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "start": In(1), "count": In(32),
+            "instr": In(stream.Signature(INSTRUCTION_BITS)),
+            "load_desc": Out(stream.Signature(load_desc_layout())),
+            "load_done": In(1), "load_idle": In(1),
+            "cmd": Out(stream.Signature(command_layout())),
+            "tile_done": In(1),
+            "store_desc": Out(stream.Signature(store_desc_layout())),
+            "store_idle": In(1),
+            "busy": Out(1), "done": Out(1),
+            "cycles": Out(32), "execs": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        load_entry = data.StructLayout({"wait": WAIT_BITS, "desc": load_desc_layout()})
+        exec_entry = data.StructLayout({"wait": WAIT_BITS, "cmd": command_layout(),
+                                        "store": store_desc_layout()})
+        loads = m.submodules.loads = SyncFIFOBuffered(width=load_entry.size, depth=LOAD_QUEUE_DEPTH)
+        execs = m.submodules.execs = SyncFIFOBuffered(width=exec_entry.size, depth=EXEC_QUEUE_DEPTH)
+        stores = m.submodules.stores = SyncFIFOBuffered(width=store_desc_layout().size, depth=2)
+
+        dispatched = Signal(32)
+        loads_queued, loads_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
+        execs_queued, execs_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
+
+        # -- dispatch -----------------------------------------------------------------
+        ins = data.View(instruction_layout(), self.instr.payload)
+        is_load = ins.op == Op.LOAD
+        m.d.comb += [
+            loads.w_data.eq(ins.wait | ins.body.load.as_value() << WAIT_BITS),
+            execs.w_data.eq(ins.wait | ins.body.exec.cmd.as_value() << WAIT_BITS
+                            | ins.body.exec.store.as_value() << (WAIT_BITS + command_layout().size)),
+            self.instr.ready.eq(self.busy & (is_load & loads.w_rdy | ~is_load & execs.w_rdy)),
+            loads.w_en.eq(self.instr.valid & self.instr.ready & is_load),
+            execs.w_en.eq(self.instr.valid & self.instr.ready & ~is_load),
+        ]
+
+        # -- loads --------------------------------------------------------------------
+        head = data.View(load_entry, loads.r_data)
+        m.d.comb += [
+            self.load_desc.payload.eq(head.desc),
+            self.load_desc.valid.eq(loads.r_rdy & (execs_done >= head.wait)),
+            loads.r_en.eq(self.load_desc.valid & self.load_desc.ready),
+        ]
+
+        # -- tiles --------------------------------------------------------------------
+        tile = data.View(exec_entry, execs.r_data)
+        m.d.comb += [
+            self.cmd.payload.eq(tile.cmd),
+            self.cmd.valid.eq(execs.r_rdy & (loads_done >= tile.wait) & stores.w_rdy),
+            execs.r_en.eq(self.cmd.valid & self.cmd.ready),
+            stores.w_en.eq(execs.r_en), stores.w_data.eq(tile.store),
+            self.store_desc.payload.eq(stores.r_data), self.store_desc.valid.eq(stores.r_rdy),
+            stores.r_en.eq(self.store_desc.ready),
+        ]
+
+        # -- progress -----------------------------------------------------------------
+        with m.If(self.instr.valid & self.instr.ready):
+            m.d.sync += dispatched.eq(dispatched + 1)
+            with m.If(is_load):
+                m.d.sync += loads_queued.eq(loads_queued + 1)
+            with m.Else():
+                m.d.sync += execs_queued.eq(execs_queued + 1)
+        with m.If(self.load_done):
+            m.d.sync += loads_done.eq(loads_done + 1)
+        with m.If(self.tile_done):
+            m.d.sync += [execs_done.eq(execs_done + 1), self.execs.eq(self.execs + 1)]
+
+        finished = ((dispatched == self.count) & (loads_done == loads_queued)
+                    & (execs_done == execs_queued) & self.load_idle & ~stores.r_rdy
+                    & self.store_idle)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [self.busy.eq(1), self.done.eq(0), self.cycles.eq(0), self.execs.eq(0),
+                         dispatched.eq(0), loads_queued.eq(0), loads_done.eq(0),
+                         execs_queued.eq(0), execs_done.eq(0)]
+        with m.Elif(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(finished):
+                m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+        return m

@@ -1,0 +1,127 @@
+"""The store DMA: the engine's output words -> AXI4 write bursts.
+
+A descriptor (one per tile) is ``segments`` runs of ``seg_beats`` beats, ``pitch`` bytes
+apart: one run for a tile that covers all output channels (its rows are contiguous in
+the ``H x W x C`` map), one per pixel for a tile of a group of output channel blocks.
+The address side cuts runs into bursts (at most 256 beats, never across 4 KiB) and
+queues each burst's length for the data side, which sends every output word as
+``pe / beat bytes`` beats and marks each burst's last. Write responses are counted; the
+DMA is idle when every burst issued has been acknowledged.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .axi import (AXI_ADDR_BITS, BOUNDARY_BYTES, BURST_INCR, CACHE_MODIFIABLE, MAX_BURST_BEATS,
+                  axi4_write_signature)
+from .instruction import SEGMENT_BITS, store_desc_layout
+from .pw_stage import store_layout
+
+__all__ = ["StoreDma"]
+
+#: Write bursts whose data may be pending; the address side runs ahead by this much.
+OUTSTANDING_WRITES = 8
+
+
+class StoreDma(wiring.Component):
+    """Members
+    -------
+    desc : In(stream.Signature(store_desc_layout()))
+    store : In(stream.Signature(store_layout(pe)))
+    axi : Out(axi4_write_signature(data_bits))
+    idle : Out(1)
+        No descriptor in progress and every write acknowledged.
+    """
+
+    def __init__(self, pe: int, data_bits: int):
+        if data_bits > 8 * pe or (8 * pe) % data_bits:
+            raise ValueError(f"a DDR beat ({data_bits} bits) must divide an output word of "
+                             f"pe bytes ({8 * pe} bits)")
+        self._pe, self._data_bits = pe, data_bits
+        super().__init__({
+            "desc": In(stream.Signature(store_desc_layout())),
+            "store": In(stream.Signature(store_layout(pe))),
+            "axi": Out(axi4_write_signature(data_bits)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        axi = self.axi
+        beat_bytes = self._data_bits // 8
+        beats_per_word = self._pe // beat_bytes
+        lengths = m.submodules.lengths = SyncFIFOBuffered(width=8, depth=OUTSTANDING_WRITES)
+        m.d.comb += [
+            axi.awsize.eq(beat_bytes.bit_length() - 1), axi.awburst.eq(BURST_INCR),
+            axi.awcache.eq(CACHE_MODIFIABLE), axi.awprot.eq(0),
+            axi.wstrb.eq(-1), axi.bready.eq(1),
+        ]
+
+        # -- address side -------------------------------------------------------------
+        active = Signal()
+        seg_addr = Signal(AXI_ADDR_BITS)  # start of the current run
+        addr = Signal(AXI_ADDR_BITS)  # next burst
+        segments = Signal(SEGMENT_BITS)  # runs left after the current one
+        left = Signal(SEGMENT_BITS)  # beats left in the current run
+        seg_beats = Signal(SEGMENT_BITS)
+        pitch = Signal(SEGMENT_BITS + 8)
+        d = self.desc.payload
+        m.d.comb += self.desc.ready.eq(~active)
+        with m.If(self.desc.valid & ~active):
+            m.d.sync += [active.eq(d.segments != 0), seg_addr.eq(d.addr), addr.eq(d.addr),
+                         segments.eq(d.segments - 1), left.eq(d.seg_beats),
+                         seg_beats.eq(d.seg_beats), pitch.eq(d.pitch)]
+
+        boundary_beats = Signal(range(BOUNDARY_BYTES // beat_bytes + 1))
+        burst = Signal(range(MAX_BURST_BEATS + 1))
+        m.d.comb += boundary_beats.eq((BOUNDARY_BYTES - addr[:12]) >> (beat_bytes.bit_length() - 1))
+        limit = Mux(boundary_beats < MAX_BURST_BEATS, boundary_beats, MAX_BURST_BEATS)
+        m.d.comb += burst.eq(Mux(left < limit, left, limit))
+
+        issued = Signal(16)  # bursts issued minus responses received
+        issue = active & (~axi.awvalid | axi.awready) & lengths.w_rdy
+        with m.If(issue):
+            m.d.comb += [lengths.w_en.eq(1), lengths.w_data.eq(burst - 1)]
+            m.d.sync += [axi.awvalid.eq(1), axi.awaddr.eq(addr), axi.awlen.eq(burst - 1)]
+            with m.If(left == burst):  # the run is complete
+                with m.If(segments == 0):
+                    m.d.sync += active.eq(0)
+                next_seg = seg_addr + pitch
+                m.d.sync += [segments.eq(segments - 1), seg_addr.eq(next_seg), addr.eq(next_seg),
+                             left.eq(seg_beats)]
+            with m.Else():
+                m.d.sync += [addr.eq(addr + burst * beat_bytes), left.eq(left - burst)]
+        with m.Elif(axi.awready):
+            m.d.sync += axi.awvalid.eq(0)
+
+        # -- data side ----------------------------------------------------------------
+        k = Signal(range(max(beats_per_word, 2)))  # beat within the output word
+        n = Signal(8)  # beat within the burst
+        word = self.store.payload.data.as_value()
+        m.d.comb += [
+            axi.wdata.eq(word.word_select(k, self._data_bits) if beats_per_word > 1 else word),
+            axi.wvalid.eq(self.store.valid & lengths.r_rdy),
+            axi.wlast.eq(n == lengths.r_data),
+            self.store.ready.eq(axi.wready & lengths.r_rdy & (k == beats_per_word - 1)),
+        ]
+        with m.If(axi.wvalid & axi.wready):
+            if beats_per_word > 1:
+                m.d.sync += k.eq(Mux(k == beats_per_word - 1, 0, k + 1))
+            with m.If(axi.wlast):
+                m.d.comb += lengths.r_en.eq(1)
+                m.d.sync += n.eq(0)
+            with m.Else():
+                m.d.sync += n.eq(n + 1)
+
+        # -- responses ----------------------------------------------------------------
+        aw_done = axi.awvalid & axi.awready
+        b_done = axi.bvalid & axi.bready
+        with m.If(aw_done & ~b_done):
+            m.d.sync += issued.eq(issued + 1)
+        with m.Elif(b_done & ~aw_done):
+            m.d.sync += issued.eq(issued - 1)
+        m.d.comb += self.idle.eq(~active & ~self.desc.valid & ~axi.awvalid & ~lengths.r_rdy
+                                 & (issued == 0))
+        return m
