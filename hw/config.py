@@ -143,6 +143,9 @@ class AcceleratorConfig:
         if self.ddr_data_bits not in DDR_DATA_WIDTHS:
             raise ValueError(f"ddr_data_bits must be one of {', '.join(map(str, DDR_DATA_WIDTHS))}, "
                              f"not {self.ddr_data_bits!r}")
+        if self.ddr_data_bits > 8 * self.pe:
+            raise ValueError(f"ddr_data_bits ({self.ddr_data_bits}) must be at most 8 x pe = {8 * self.pe}: "
+                             f"a DDR beat never holds more than one {self.pe}-byte word")
         if not isinstance(self.ddr_bytes_per_cycle, (int, float)) or not \
                 0 < self.ddr_bytes_per_cycle <= self.ddr_data_bits // 8:
             raise ValueError(f"ddr_bytes_per_cycle must be in (0, {self.ddr_data_bits // 8}] "

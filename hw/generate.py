@@ -18,14 +18,17 @@ from pathlib import Path
 from model.cli import Parser, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
+from .regs import REGISTERS
 
-__all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME"]
+__all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME",
+           "add_ddr_arguments", "config_from_args"]
 
 TOP_NAME = "mnaccel"
 
 DESCRIPTION = """\
 Generate an mnaccel accelerator for MobileNet-v1: a fused depthwise + pointwise engine
-with pe channel lanes and an on-chip SRAM buffer sized from the network's layer table.
+with pe channel lanes, an on-chip SRAM buffer sized from the network's layer table, a
+DMA with an AXI4 master to DDR and AXI4-Lite control registers.
 
 Sizes use SI prefixes (1 kB = 1000 B, 1 MB = 1,000,000 B); KiB and MiB are binary.
 
@@ -58,6 +61,34 @@ def _float(text):
         raise ValueError(f"expected a number, not {text!r}") from None
 
 
+def add_ddr_arguments(parser) -> None:
+    """The DDR and clock options, shared with ``sw.run``."""
+    parser.add_argument("--ddr-width", type=_parse("width", _int), default=None, metavar="BITS",
+                        choices=DDR_DATA_WIDTHS,
+                        help="AXI4 data width of the DDR port in bits, at most 8 x pe (a beat "
+                             "never holds more than one pe-byte word) (default: 64, or 8 x pe "
+                             "when pe < 8)")
+    parser.add_argument("--ddr-bandwidth", type=_parse("bandwidth", _float), default=None,
+                        metavar="B",
+                        help="sustained DDR bandwidth in bytes per cycle, shared by reads and "
+                             "writes, for the cost model and the DDR model (default: 5, i.e. "
+                             "1 GB/s at 200 MHz, or the port's peak if that is less)")
+    parser.add_argument("--ddr-latency", type=_parse("latency", _int), default=64, metavar="CYCLES",
+                        help="DDR read latency in cycles (default: 64)")
+    parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
+                        help="clock for reporting time and frames/s (default: 200)")
+
+
+def config_from_args(args) -> AcceleratorConfig:
+    """The configuration the command line describes (DDR defaults follow ``--pe``)."""
+    width = args.ddr_width if args.ddr_width is not None else min(64, 8 * args.pe)
+    bandwidth = args.ddr_bandwidth if args.ddr_bandwidth is not None else min(5.0, width / 8)
+    return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
+                             resolution=args.resolution, ddr_data_bits=width,
+                             ddr_bytes_per_cycle=bandwidth, ddr_latency_cycles=args.ddr_latency,
+                             clock_mhz=args.clock_mhz)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m hw.generate", description=DESCRIPTION)
     parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
@@ -72,17 +103,7 @@ def build_parser() -> Parser:
                              "the SRAM banks (default: 1.0)")
     parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
                         help="input resolution in pixels, a multiple of 32 (default: 224)")
-    parser.add_argument("--ddr-width", type=_parse("width", _int), default=64, metavar="BITS",
-                        choices=DDR_DATA_WIDTHS,
-                        help="AXI4 data width of the DDR port in bits (default: 64)")
-    parser.add_argument("--ddr-bandwidth", type=_parse("bandwidth", _float), default=5.0,
-                        metavar="B",
-                        help="sustained DDR bandwidth in bytes per cycle, for the cost model and "
-                             "the DDR model (default: 5, i.e. 1 GB/s at 200 MHz)")
-    parser.add_argument("--ddr-latency", type=_parse("latency", _int), default=64, metavar="CYCLES",
-                        help="DDR read latency in cycles (default: 64)")
-    parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
-                        help="clock for reporting time and frames/s (default: 200)")
+    add_ddr_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: build/mnaccel_pe<N>); it gets config.json")
     return parser
@@ -115,11 +136,13 @@ def describe(config: AcceleratorConfig) -> str:
                  f"(minimum for this network at pe {pe}: {config.sram_min_bytes:,} B)")
     lines += [
         "",
-        "DDR (configuration only: the AXI4 port and DMA are not generated yet; operands",
-        "     enter through the load stream and results leave through the store stream)",
-        f"  {config.ddr_data_bits}-bit, {config.ddr_bytes_per_cycle:g} B/cycle "
-        f"({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} GB/s at "
-        f"{config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",
+        "DDR port: AXI4 master m_axi_* (reads: instruction fetch and load DMA; writes: store",
+        "  DMA), INCR bursts of up to 256 beats, never across 4 KiB",
+        f"  {config.ddr_data_bits}-bit; the cost model and the DDR model assume "
+        f"{config.ddr_bytes_per_cycle:g} B/cycle ({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} "
+        f"GB/s at {config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",
+        "Control port: AXI4-Lite s_axil_* (32-bit), interrupt irq",
+        *(f"  0x{offset:02X} {name}" for name, offset in REGISTERS.items()),
     ]
     return "\n".join(lines)
 
@@ -147,26 +170,16 @@ def verilog_ports(text: str) -> list[tuple[str, str, int]]:
     return ports
 
 
-def _payload_layouts(config):
-    from .command import command_layout, load_layout
-    from .pw_stage import store_layout
-    return {"load__payload": load_layout(config.pe, config.load_addr_bits),
-            "cmd__payload": command_layout(), "store__payload": store_layout(config.pe)}
-
-
 def describe_ports(ports, config) -> str:
-    """Ports in a stable order (clock and reset, then by name) with payload fields."""
-    layouts = _payload_layouts(config)
+    """Ports in a stable order (clock and reset, then by name), several to a line."""
     order = {"clk": 0, "rst": 1}
-    lines = ["", f"Top-level ports (module {TOP_NAME}; clk, synchronous active-high rst; "
-             "streams are valid/ready, fields packed from bit 0)"]
-    for direction, name, width in sorted(ports, key=lambda p: (order.get(p[1], 2), p[1])):
-        lines.append(f"  {direction:<6} {name:<16} {width:>4} bit{'s' if width > 1 else ''}")
-        if name in layouts:
-            fields = [f"{field}[{member.offset + member.width - 1}:{member.offset}]"
-                      for field, member in layouts[name]]
-            for start in range(0, len(fields), 6):
-                lines.append(" " * 10 + ", ".join(fields[start:start + 6]))
+    lines = ["", f"Top-level ports (module {TOP_NAME}; clk, synchronous active-high rst)"]
+    cells = [f"{'in ' if d == 'input' else 'out'} {n}[{w}]" if w > 1 else
+             f"{'in ' if d == 'input' else 'out'} {n}"
+             for d, n, w in sorted(ports, key=lambda p: (order.get(p[1], 2), p[1]))]
+    width = max(len(c) for c in cells) + 2
+    for start in range(0, len(cells), 3):
+        lines.append("  " + "".join(c.ljust(width) for c in cells[start:start + 3]).rstrip())
     return "\n".join(lines)
 
 
@@ -188,10 +201,7 @@ def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None =
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    config = AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
-                               resolution=args.resolution, ddr_data_bits=args.ddr_width,
-                               ddr_bytes_per_cycle=args.ddr_bandwidth,
-                               ddr_latency_cycles=args.ddr_latency, clock_mhz=args.clock_mhz)
+    config = config_from_args(args)
     print(describe(config))
     out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
     print(f"\nemitting Verilog ...", end="", flush=True)

@@ -31,7 +31,7 @@ from .layers import LayerKind
 from .tiling import Step, StepTiling, Tile, channel_blocks, tile_network
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost"]
+           "network_cost", "DdrTiming", "program_cycles"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -68,6 +68,55 @@ class TileCost:
 
 
 @dataclass(frozen=True)
+class DdrTiming:
+    """The DDR as the cost model sees it: sustained bytes per cycle (reads and writes
+    share them), read latency, and the AXI beat size."""
+
+    bytes_per_cycle: float
+    latency: int
+    beat_bytes: int
+
+    @classmethod
+    def of(cls, config) -> "DdrTiming":
+        return cls(min(config.ddr_bytes_per_cycle, config.ddr_data_bits / 8),
+                   config.ddr_latency_cycles, config.ddr_data_bits // 8)
+
+    def transfer(self, nbytes: int) -> float:
+        return nbytes / self.bytes_per_cycle
+
+
+#: Cycles from START to the first instruction in the sequencer: the register write,
+#: the fetch burst's AR, the DDR latency (added separately) and one instruction's beats.
+FETCH_OVERHEAD = 4
+#: Cycles from a LOAD's AR to its first beat beyond the DDR latency (the read port's AR
+#: register, the DDR model's queue).
+READ_OVERHEAD = 3
+#: Cycles from a tile's last LOAD beat to the engine accepting its command.
+LOAD_TO_EXEC = 3
+#: Cycles from a tile's last output word to DONE (the write response of its last burst).
+WRITE_TAIL = 4
+
+
+def program_cycles(compute: list[int], reads: list[int], writes: list[int],
+                   ddr: DdrTiming) -> float:
+    """Cycles of one step's program, start to done, from each tile's compute cycles and
+    DDR bytes read (its LOADs) and written (its output).
+
+    The first tile's loads run alone (after the instruction fetch); from then on tile
+    ``i`` computes while the DDR moves tile ``i``'s output and tile ``i + 1``'s
+    loads (the other buffer halves), so tile ``i + 1`` starts after
+    ``max(compute_i, (writes_i + reads_{i+1}) / bandwidth)``: the DDR serves reads and
+    writes from one bandwidth, interleaving them, and is never idle while either has
+    work. The last tile's output drains after it."""
+    t = FETCH_OVERHEAD + ddr.latency + ddr.transfer(64)
+    t += READ_OVERHEAD + ddr.latency + ddr.transfer(reads[0]) + LOAD_TO_EXEC
+    for i, cycles in enumerate(compute):
+        following = reads[i + 1] if i + 1 < len(compute) else 0
+        t += max(cycles, ddr.transfer(writes[i] + following))
+    return t + WRITE_TAIL
+
+
+@dataclass(frozen=True)
 class StepCost:
     """Predicted figures of one step (a layer, or a fused depthwise + pointwise pair)."""
 
@@ -79,9 +128,12 @@ class StepCost:
     ddr_read_bytes: int
     ddr_write_bytes: int
     pe: int
+    cycles: int  # start to done: compute and DDR (compute only when no DDR was given)
+    ddr_cycles: float = 0.0  # DDR bytes / bandwidth: the step's DDR floor
 
     @property
-    def cycles(self) -> int:
+    def compute_cycles(self) -> int:
+        """The engine's cycles with every operand on chip: the step's compute floor."""
         return sum(tile.cycles for tile in self.tiles)
 
     @property
@@ -89,26 +141,50 @@ class StepCost:
         return sum(tile.beats for tile in self.tiles)
 
     @property
+    def ddr_bytes(self) -> int:
+        return self.ddr_read_bytes + self.ddr_write_bytes
+
+    @property
+    def bound(self) -> str:
+        """``"ddr"`` when moving the step's bytes takes longer than computing it."""
+        return "ddr" if self.ddr_cycles > self.compute_cycles else "compute"
+
+    @property
+    def roofline_cycles(self) -> float:
+        return max(self.compute_cycles, self.ddr_cycles)
+
+    @property
     def array_utilisation(self) -> float:
         """Pointwise-array utilisation: useful array MACs / (cycles x pe^2)."""
         return self.pointwise_macs / (self.cycles * self.pe * self.pe)
 
 
-def step_cost(tiling: StepTiling, pe: int) -> StepCost:
+def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None) -> StepCost:
+    """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
+    and stores overlapped), else of its tiles back to back with operands on chip."""
     step = tiling.step
     mode = step_mode(step)
     tiles = []
     for tile in tiling.tiles:
         beats, run_len = tile_beats(step, tile, pe)
         tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len)))
+    compute = [tile.cycles for tile in tiles]
+    if ddr is None:
+        cycles, ddr_cycles = sum(compute), 0.0
+    else:
+        cycles = round(program_cycles(compute, [t.act_bytes + t.weight_bytes for t in tiling.tiles],
+                                      [t.out_bytes for t in tiling.tiles], ddr))
+        ddr_cycles = ddr.transfer(tiling.ddr_read_bytes + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
     return StepCost(step.name, mode, tuple(tiles), sum(l.mult_adds for l in step.layers),
-                    pointwise_macs, tiling.ddr_read_bytes, tiling.ddr_write_bytes, pe)
+                    pointwise_macs, tiling.ddr_read_bytes, tiling.ddr_write_bytes, pe,
+                    cycles, ddr_cycles)
 
 
 def network_cost(config) -> list[StepCost]:
-    """Every step of ``config.network`` with the tiling for ``config``'s buffers."""
+    """Every step of ``config.network`` with the tiling for ``config``'s buffers, run
+    from DDR at ``config``'s bandwidth and latency."""
     tilings = tile_network(config.network, config.pe, config.bank["act"].depth,
                            config.bank["pw_weights"].depth)
-    return [step_cost(tiling, config.pe) for tiling in tilings]
+    return [step_cost(tiling, config.pe, DdrTiming.of(config)) for tiling in tilings]

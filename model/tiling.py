@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from .layers import Layer, LayerKind
 
 __all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
-           "tile_step", "tile_network", "min_tile_words", "channel_blocks", "TilingError"]
+           "tile_step", "tile_network", "min_tile_words", "channel_blocks", "weight_load_bytes",
+           "TilingError"]
 
 
 class TilingError(ValueError):
@@ -144,14 +145,17 @@ class StepTiling:
         return sum(t.out_bytes for t in self.tiles)
 
 
-def _param_bytes(step: Step) -> int:
-    """Depthwise weights, and bias/multiplier/shift (int32 + int16 + int8) per channel."""
-    params = 0
-    for layer in step.layers:
-        if layer.kind is LayerKind.DEPTHWISE:
-            params += layer.weight_bytes
-        params += 7 * layer.out_c
-    return params
+def weight_load_bytes(step: Step, blocks_out: int, pe: int) -> int:
+    """DDR bytes a tile reads when it loads the weights of ``blocks_out`` output blocks:
+    the ``pe x pe`` pointwise blocks and their parameters (7 bytes per lane), and for a
+    fused step the depthwise weights (9 taps) and parameters of every input block."""
+    blocks_in = channel_blocks(step.in_channels, pe)
+    if step.weight_layer is None:  # pooling: one identity block, its parameters
+        return pe * pe + blocks_in * 7 * pe
+    total = blocks_out * (blocks_in * pe * pe + 7 * pe)
+    if step.fused:
+        total += blocks_in * (9 + 7) * pe
+    return total
 
 
 def min_tile_words(step: Step, pe: int) -> tuple[int, int]:
@@ -195,8 +199,6 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
 
     weight_layer = step.weight_layer
     cb_out = channel_blocks(out.out_c, pe)
-    # Input channels of the weight matrix: 27 for conv1 as im2col, in_c otherwise.
-    weight_in = channels if weight_layer is not None else 0
     if weight_layer is None:
         group = cb_out  # pooling streams one identity block
     else:
@@ -207,18 +209,15 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
 
     bands = [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]
     groups = [(b, min(b + group, cb_out)) for b in range(0, cb_out, group)]
-    in_row_bytes = width * channels
-    params = _param_bytes(step)
-
-    def group_channels(g):
-        return min(g[1] * pe, out.out_c) - g[0] * pe
+    # DDR maps hold whole channel blocks: H x W x (CB * pe) bytes.
+    in_row_bytes = width * channel_blocks(channels, pe) * pe
 
     def span(rows):
         return rows[1] - rows[0]
 
     def traffic(bands_outer):
         act = sum(span(band_input_rows(step, *b)) * in_row_bytes for b in bands)
-        weights = sum(group_channels(g) for g in groups) * weight_in
+        weights = sum(weight_load_bytes(step, g[1] - g[0], pe) for g in groups)
         if bands_outer:
             return act + weights * (len(bands) if len(groups) > 1 else 1)
         return act * (len(groups) if len(bands) > 1 else 1) + weights
@@ -227,7 +226,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
     order = [(b, g) for b in bands for g in groups] if bands_outer else \
         [(b, g) for g in groups for b in bands]
     tiles, previous = [], (None, None)
-    for index, (b, g) in enumerate(order):
+    for b, g in order:
         in_rows = band_input_rows(step, *b)
         load_act = b != previous[0]
         load_weights = g != previous[1]
@@ -237,9 +236,8 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
             weight_words=(g[1] - g[0]) * words_per_block,
             load_act=load_act, load_weights=load_weights,
             act_bytes=span(in_rows) * in_row_bytes if load_act else 0,
-            weight_bytes=(group_channels(g) * weight_in + (params if index == 0 else 0))
-            if load_weights else 0,
-            out_bytes=span(b) * out.out_w * group_channels(g),
+            weight_bytes=weight_load_bytes(step, g[1] - g[0], pe) if load_weights else 0,
+            out_bytes=span(b) * out.out_w * (g[1] - g[0]) * pe,
         ))
         previous = (b, g)
     return StepTiling(step, tuple(tiles), band, group, bands_outer)

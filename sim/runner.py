@@ -408,7 +408,7 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
             params: Mapping[str, Any] | None = None, testcase: str | Sequence[str] | None = None,
             seed: int | None = None, extra_sources: Sequence[os.PathLike | str] = (),
             build_args: Sequence[str] = (), public: str = "top", waves: bool | None = None,
-            require_cycles: bool = True) -> SimRun:
+            require_cycles: bool = True, plusargs: Sequence[str] = ()) -> SimRun:
     """Build ``design`` (cached) and run the cocotb tests of ``test_module`` on it.
 
     Parameters
@@ -434,6 +434,8 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
         As for :func:`build`.
     require_cycles : bool
         Fail unless the testbench recorded at least one ``cycles`` value.
+    plusargs : sequence of str
+        ``+name=value`` arguments for the simulation (e.g. the DDR model's settings).
 
     Returns
     -------
@@ -475,7 +477,7 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
         PARAMS_ENV: json.dumps(dict(params or {})),
         RECORDS_ENV: str(records_path),
     }
-    plusargs = []
+    plusargs = list(plusargs)
     if built.waves and sim == "icarus":
         plusargs.append(f"+dumpfile_path={test_dir / (toplevel + '.fst')}")
     start = time.perf_counter()

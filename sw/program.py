@@ -12,11 +12,12 @@ import numpy as np
 from hw.act_buffer import sub_bank_address
 from hw.command import Mode, Target
 from hw.config import PARAM_LANE_BITS
+from model.cost import step_mode
 from model.golden import QuantLayer
 from model.layers import LayerKind
 from model.tiling import Step, Tile, channel_blocks
 
-__all__ = ["TileProgram", "program_tile", "im2col", "step_input", "assemble_output",
+__all__ = ["TileProgram", "program_tile", "tile_command", "weight_words", "param_bytes", "im2col", "step_input", "assemble_output",
            "step_programs", "expected_words"]
 
 
@@ -61,70 +62,59 @@ class TileProgram:
     out_blocks: list[int]  # output channel block of each word, in order
 
 
-def _param_beats(target, q: QuantLayer, blocks: range, pe, half):
-    """Parameter words: lane c = bias | multiplier << 32 | shift << 47 (56 bits)."""
-    beats = []
+def param_bytes(q: QuantLayer, blocks: range, pe: int) -> np.ndarray:
+    """Parameter words of channel blocks ``blocks`` in load order, ``(words, 7, pe)`` bytes:
+    lane c = bias | multiplier << 32 | shift << 47 (56 bits, little-endian)."""
+    lanes = np.zeros((len(blocks), pe), dtype=np.uint64)
     for word, block in enumerate(blocks):
-        bits = 0
         for lane in range(pe):
             c = block * pe + lane
             if c < q.layer.out_c:
                 bias, mult, shift = int(q.bias[c]), int(q.multiplier[c]), int(q.shift[c])
             else:
                 bias, mult, shift = 0, 0, 1  # padding channels: computed, never read
-            lane_bits = (bias & 0xFFFFFFFF) | mult << 32 | shift << 47
-            bits |= lane_bits << (lane * PARAM_LANE_BITS)
-        raw = bits.to_bytes(pe * PARAM_LANE_BITS // 8, "little")
-        for s in range(PARAM_LANE_BITS // 8):
-            beats.append({"target": target, "half": half, "bank": 0, "slice": s, "addr": word,
-                          "data": list(raw[s * pe:(s + 1) * pe])})
-    return beats
+            lanes[word, lane] = (bias & 0xFFFFFFFF) | mult << 32 | shift << 47
+    raw = lanes.astype("<u8").view(np.uint8).reshape(len(blocks), pe, 8)[:, :, :PARAM_LANE_BITS // 8]
+    return np.ascontiguousarray(raw.reshape(len(blocks), PARAM_LANE_BITS // 8, pe))
 
 
-def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Tile, pe: int, *,
-                 act_half: int = 0, weight_half: int = 0) -> TileProgram:
-    """Encode ``tile`` of ``step`` (quantised layers ``qlayers``, input map ``x`` as
-    :func:`step_input` returns it) into load beats, a command and the output order."""
+def weight_words(step: Step, qlayers: list[QuantLayer], out_blocks: tuple[int, int], pe: int):
+    """The weight-side buffers of a tile for output blocks ``out_blocks``, in load order:
+    ``{target: (words, slices, pe) uint8 array}`` (the DDR layout of weights, too)."""
     first, last = step.first, step.last
     q_first, q_last = qlayers[0], qlayers[-1]
-    rows, cols, channels = x.shape
-    blocks_in = channel_blocks(channels, pe)
-    in_start, in_stop = tile.in_rows
-    ob_start, ob_stop = tile.out_blocks
-    xp = _pad_channels(x, pe)
-    loads = []
-    band = xp[in_start:in_stop]
-    for r in range(band.shape[0]):
-        for c in range(cols):
-            for ib in range(blocks_in):
-                bank, addr = sub_bank_address(r, c, ib, cols, blocks_in)
-                loads.append({"target": Target.ACT, "half": act_half, "bank": bank, "slice": 0,
-                              "addr": addr, "data": _bytes(band[r, c, ib * pe:(ib + 1) * pe])})
-
-    mode = Mode.FUSED if step.fused else Mode.POOL if first.kind is LayerKind.AVGPOOL \
-        else Mode.POINTWISE
+    blocks_in = channel_blocks(step.in_channels, pe)
+    mode = step_mode(step)
     if mode is Mode.POOL:
         weights = np.eye(pe, dtype=np.int8)[None]  # one identity block at word 0
-        out_blocks = range(blocks_in)
+        blocks = range(blocks_in)
     else:
+        ob_start, ob_stop = out_blocks
         w = q_last.weights.reshape(-1, last.out_c)  # (Cin [x 9 for conv1], Cout)
         w = _pad_channels(np.pad(w, ((0, blocks_in * pe - w.shape[0]), (0, 0))), pe)
         weights = np.stack([w[ib * pe:(ib + 1) * pe, ob * pe:(ob + 1) * pe]
                             for ob in range(ob_start, ob_stop) for ib in range(blocks_in)])
-        out_blocks = range(ob_start, ob_stop)
-    for word, block in enumerate(weights):
-        for i in range(pe):
-            loads.append({"target": Target.PW_WEIGHTS, "half": weight_half, "bank": 0, "slice": i,
-                          "addr": word, "data": _bytes(block[i])})
-    loads += _param_beats(Target.PW_PARAMS, q_last, out_blocks, pe, weight_half)
+        blocks = range(ob_start, ob_stop)
+    words = {Target.PW_WEIGHTS: weights.view(np.uint8),
+             Target.PW_PARAMS: param_bytes(q_last, blocks, pe)}
     if mode is Mode.FUSED:
         wdw = _pad_channels(q_first.weights.reshape(9, first.in_c), pe)
-        for ib in range(blocks_in):
-            for t in range(9):
-                loads.append({"target": Target.DW_WEIGHTS, "half": weight_half, "bank": 0,
-                              "slice": t, "addr": ib, "data": _bytes(wdw[t, ib * pe:(ib + 1) * pe])})
-        loads += _param_beats(Target.DW_PARAMS, q_first, range(blocks_in), pe, weight_half)
+        words[Target.DW_WEIGHTS] = np.ascontiguousarray(
+            wdw.reshape(9, blocks_in, pe).transpose(1, 0, 2)).view(np.uint8)
+        words[Target.DW_PARAMS] = param_bytes(q_first, range(blocks_in), pe)
+    return words
 
+
+def tile_command(step: Step, qlayers: list[QuantLayer], in_shape, tile: Tile, pe: int, *,
+                 act_half: int = 0, weight_half: int = 0) -> dict:
+    """The engine command (``hw.command.command_layout`` fields) of ``tile`` for an input
+    map of ``in_shape`` (as :func:`step_input` returns it)."""
+    first = step.first
+    q_first, q_last = qlayers[0], qlayers[-1]
+    rows, cols, channels = in_shape
+    blocks_in = channel_blocks(channels, pe)
+    in_start, in_stop = tile.in_rows
+    mode = step_mode(step)
     stride = first.stride if mode is Mode.FUSED else 1
     if mode is Mode.FUSED:
         row0 = tile.out_rows[0] * stride - first.padding.top - in_start
@@ -136,10 +126,11 @@ def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Til
     row_pitch = -(-cols // 3) * blocks_in
     (row_div, row_mod), (col_div, col_mod) = divmod(row0, 3), divmod(col0, 3)
     dw = q_first if mode is Mode.FUSED else None
-    command = {
+    ob_start, ob_stop = tile.out_blocks
+    return {
         "mode": mode, "act_half": act_half, "weight_half": weight_half, "stride2": stride == 2,
         "rows": in_stop - in_start, "cols": cols, "blocks_in": blocks_in,
-        "blocks_out": len(out_blocks) if mode is not Mode.POOL else blocks_in,
+        "blocks_out": ob_stop - ob_start if mode is not Mode.POOL else blocks_in,
         "out_rows": out_rows, "out_cols": out_cols, "pool_len": rows * cols,
         "row_pitch": row_pitch, "col_pitch": blocks_in,
         "row0": row0, "col0": col0, "row0_mod3": row_mod, "col0_mod3": col_mod,
@@ -149,9 +140,37 @@ def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Til
         "dw_hi": dw.clamp_hi if dw else 127,
         "pw_zero_point": q_last.out_zero_point, "pw_lo": q_last.clamp_lo, "pw_hi": q_last.clamp_hi,
     }
+
+
+def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Tile, pe: int, *,
+                 act_half: int = 0, weight_half: int = 0) -> TileProgram:
+    """Encode ``tile`` of ``step`` (quantised layers ``qlayers``, input map ``x`` as
+    :func:`step_input` returns it) into load beats, a command and the output order."""
+    rows, cols, channels = x.shape
+    blocks_in = channel_blocks(channels, pe)
+    in_start, in_stop = tile.in_rows
+    xp = _pad_channels(x, pe)
+    loads = []
+    band = xp[in_start:in_stop]
+    for r in range(band.shape[0]):
+        for c in range(cols):
+            for ib in range(blocks_in):
+                bank, addr = sub_bank_address(r, c, ib, cols, blocks_in)
+                loads.append({"target": Target.ACT, "half": act_half, "bank": bank, "slice": 0,
+                              "addr": addr, "data": _bytes(band[r, c, ib * pe:(ib + 1) * pe])})
+    for target, words in weight_words(step, qlayers, tile.out_blocks, pe).items():
+        for word, slices in enumerate(words):
+            for s, data in enumerate(slices):
+                loads.append({"target": target, "half": weight_half, "bank": 0, "slice": s,
+                              "addr": word, "data": [int(v) for v in data]})
+    command = tile_command(step, qlayers, x.shape, tile, pe, act_half=act_half,
+                           weight_half=weight_half)
+    mode = command["mode"]
+    out_rows, out_cols = command["out_rows"], command["out_cols"]
     if mode is Mode.POOL:
         pixels, blocks = [(0, 0)] * blocks_in, list(range(blocks_in))
     else:
+        out_blocks = range(*tile.out_blocks)
         first_row = tile.out_rows[0] if mode is Mode.FUSED else in_start
         pixels = [(first_row + r, c) for r in range(out_rows) for c in range(out_cols)
                   for _ in out_blocks]

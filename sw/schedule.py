@@ -1,0 +1,259 @@
+"""The scheduler: the network laid out in DDR and one program of instructions per step.
+
+For each step it takes the tiling of ``model.tiling`` (the one the cost model predicts
+from and the generator sized the buffers for) and emits, per tile, the LOADs of what
+the tile does not share with the previous one and an EXEC with the tile's store
+descriptor (``hw.instruction``). Buffer halves alternate per operand: a new input band
+goes into the activation half the previous band is not in, a new weight group into the
+other weight half, so the loads of tile ``i + 1`` run while tile ``i`` computes; a
+LOAD waits for the tile that last read the half it overwrites, an EXEC for its LOADs.
+
+DDR layout (every region 64-byte aligned):
+
+- activations: each step's input and output maps as ``H x W x (CB * pe)`` int8 bytes
+  (channels padded to whole blocks), so a tile's input band is one contiguous range and
+  a tile's output rows are one range (all output blocks) or one run per pixel (a group);
+- weights: per weight group and buffer, the words in load order (``sw.program.weight_words``);
+- programs: 64-byte instructions, one program per step.
+
+Every LOAD is checked against the bank it fills, so a schedule that overflows SRAM
+cannot be built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.command import Mode, Target
+from hw.config import AcceleratorConfig
+from hw.fetch import PROGRAM_ALIGN
+from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
+                            load_desc_layout, slices_per_word, store_desc_layout)
+from hw.packing import describe_layout, pack
+from model.cost import step_mode
+from model.tiling import Step, StepTiling, act_words, channel_blocks, tile_network
+
+from .program import step_input, tile_command, weight_words
+
+__all__ = ["Schedule", "StepSchedule", "Region", "ScheduleError", "build_schedule",
+           "encode_instruction"]
+
+#: Every region starts on a 64-byte line, a whole number of beats of any port width (the
+#: DMA cuts bursts at 4 KiB boundaries itself).
+REGION_ALIGN = 64
+
+_BANK_OF = {Target.ACT: "act", Target.PW_WEIGHTS: "pw_weights", Target.DW_WEIGHTS: "dw_weights",
+            Target.DW_PARAMS: "dw_params", Target.PW_PARAMS: "pw_params"}
+
+
+class ScheduleError(ValueError):
+    """The schedule would break a hardware limit (e.g. overflow a buffer)."""
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    addr: int
+    size: int
+
+
+@dataclass
+class StepSchedule:
+    step: Step
+    tiling: StepTiling
+    in_region: Region
+    out_region: Region
+    out_shape: tuple[int, int, int]  # H x W x (CB * pe) of the output map in DDR
+    program: Region
+    instructions: list[dict] = field(default_factory=list)
+    read_bytes: int = 0
+    write_bytes: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+
+@dataclass
+class Schedule:
+    config: AcceleratorConfig
+    steps: list[StepSchedule]
+    image: bytearray  # the DDR contents before the run
+    regions: list[Region]
+
+    @property
+    def size(self) -> int:
+        return len(self.image)
+
+    def read_map(self, memory, index: int) -> np.ndarray:
+        """Step ``index``'s output map (real channels only) from a DDR image ``memory``."""
+        s = self.steps[index]
+        h, w, c = s.out_shape
+        raw = np.frombuffer(bytes(memory[s.out_region.addr:s.out_region.addr + h * w * c]),
+                            dtype=np.int8).reshape(h, w, c)
+        return raw[:, :, :s.step.last.out_c]
+
+
+def _align(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+class _Allocator:
+    def __init__(self):
+        self.image = bytearray()
+        self.regions: list[Region] = []
+
+    def add(self, name: str, size: int, data: bytes | None = None, align: int = REGION_ALIGN):
+        addr = _align(len(self.image), align)
+        self.image.extend(bytes(addr + size - len(self.image)))
+        if data is not None:
+            self.image[addr:addr + len(data)] = data
+        region = Region(name, addr, size)
+        self.regions.append(region)
+        return region
+
+
+_INSTR = instruction_layout()
+_OFFSETS = {name: f.offset for name, f in _INSTR}
+_LOAD_DESC = describe_layout(load_desc_layout())
+_EXEC_DESC = describe_layout(_INSTR["body"].shape["exec"].shape)
+
+
+def encode_instruction(instruction: dict) -> bytes:
+    """64 little-endian bytes of ``{"op", "wait", "load" | "cmd" + "store"}``."""
+    op = instruction["op"]
+    if not 0 <= instruction["wait"] < 1 << WAIT_BITS:
+        raise ScheduleError(f"wait count {instruction['wait']} does not fit {WAIT_BITS} bits")
+    if op is Op.LOAD:
+        body = pack(_LOAD_DESC, instruction["load"])
+    else:
+        body = pack(_EXEC_DESC, {"cmd": instruction["cmd"], "store": instruction["store"]})
+    bits = (op.value << _OFFSETS["op"] | instruction["wait"] << _OFFSETS["wait"]
+            | body << _OFFSETS["body"])
+    return bits.to_bytes(INSTRUCTION_BYTES, "little")
+
+
+def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedule:
+    """Lay out ``qnet`` (quantised layers of ``config.network``) and ``image`` (the input,
+    ``H x W x 3`` int8) in DDR and program every step."""
+    pe, beat = config.pe, config.ddr_data_bits // 8
+    tilings = tile_network(config.network, pe, config.bank["act"].depth,
+                           config.bank["pw_weights"].depth)
+    qlayers = list(qnet)
+    alloc = _Allocator()
+
+    # The first step's input: the image as conv1's im2col map (the host's job).
+    first = tilings[0].step
+    x0 = step_input(first, qlayers[0], image)
+    x0 = _padded(x0, pe)
+    in_region = alloc.add("input", x0.nbytes, x0.tobytes())
+    in_shape = x0.shape
+
+    steps: list[StepSchedule] = []
+    k = 0
+    for tiling in tilings:
+        step = tiling.step
+        q = qlayers[k:k + len(step.layers)]
+        k += len(step.layers)
+        out = step.last
+        cb_out = channel_blocks(out.out_c, pe)
+        out_shape = (out.out_h, out.out_w, cb_out * pe)
+        out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
+        sched = StepSchedule(step, tiling, in_region, out_region, out_shape,
+                             program=Region("", 0, 0))
+        _program_step(config, sched, q, in_shape, alloc, beat)
+        steps.append(sched)
+        in_region, in_shape = out_region, out_shape
+
+    for sched in steps:
+        code = b"".join(encode_instruction(i) for i in sched.instructions)
+        sched.program = alloc.add(f"{sched.name}.program", len(code), code, align=PROGRAM_ALIGN)
+    return Schedule(config, steps, alloc.image, alloc.regions)
+
+
+def _padded(x: np.ndarray, pe: int) -> np.ndarray:
+    extra = channel_blocks(x.shape[-1], pe) * pe - x.shape[-1]
+    return np.pad(x, ((0, 0), (0, 0), (0, extra))) if extra else x
+
+
+def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
+    pe = config.pe
+    step, tiling = sched.step, sched.tiling
+    depth = {name: bank.depth for name, bank in ((b.name, b) for b in config.banks)}
+    rows, cols, channels = in_shape
+    blocks_in = channel_blocks(channels, pe)
+    row_bytes = cols * blocks_in * pe
+    out_h, out_w, out_c = sched.out_shape
+    cb_out = out_c // pe
+    mode = step_mode(step)
+
+    weight_regions: dict[tuple[int, int], dict] = {}
+    instructions: list[dict] = []
+    loads_issued = execs_issued = 0
+    half = {"act": 1, "weights": 1}  # flipped before the first load
+    last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
+
+    def load(kind, target, addr, words, **act):
+        nonlocal loads_issued
+        bank = _BANK_OF[target]
+        limit = depth[bank]
+        if target is Target.ACT:
+            band_rows = words // (act["cols"] * act["blocks"])
+            per_bank = act_words(band_rows, act["cols"], act["blocks"] * pe, pe)
+            if per_bank > limit:
+                raise ScheduleError(f"{sched.name}: an input band of {words} words needs {per_bank} "
+                                    f"words per activation sub-bank, the bank has {limit}")
+        elif words > limit:
+            raise ScheduleError(f"{sched.name}: {words} words of {bank} exceed its {limit} words")
+        user = last_user[(kind, half[kind])]
+        nbytes = words * slices_per_word(target, pe) * pe
+        instructions.append({"op": Op.LOAD, "wait": 0 if user is None else user + 1, "load": {
+            "target": target, "half": half[kind], "addr": addr, "words": words,
+            "cols": act.get("cols", 0), "blocks": act.get("blocks", 0),
+            "row_pitch": act.get("row_pitch", 0)}})
+        sched.read_bytes += nbytes
+        loads_issued += 1
+
+    for tile in tiling.tiles:
+        if tile.load_act:
+            half["act"] ^= 1
+            r0, r1 = tile.in_rows
+            load("act", Target.ACT, sched.in_region.addr + r0 * row_bytes, (r1 - r0) * cols * blocks_in,
+                 cols=cols, blocks=blocks_in, row_pitch=-(-cols // 3) * blocks_in)
+        if tile.load_weights:
+            half["weights"] ^= 1
+            group = tile.out_blocks
+            if group not in weight_regions:
+                weight_regions[group] = {
+                    target: alloc.add(f"{sched.name}.{target.name.lower()}[{group[0]}:{group[1]}]",
+                                      words.nbytes, words.tobytes())
+                    for target, words in weight_words(step, q, group, pe).items()}
+            for target, region in weight_regions[group].items():
+                load("weights", target, region.addr, region.size // (slices_per_word(target, pe) * pe))
+
+        cmd = tile_command(step, q, in_shape, tile, pe, act_half=half["act"],
+                           weight_half=half["weights"])
+        ob0, ob1 = tile.out_blocks
+        if mode is Mode.POOL:
+            first_row, pixels = 0, 1
+            ob0, ob1 = 0, cb_out
+        elif mode is Mode.FUSED:
+            first_row, pixels = tile.out_rows[0], (tile.out_rows[1] - tile.out_rows[0]) * out_w
+        else:
+            first_row, pixels = tile.in_rows[0], (tile.in_rows[1] - tile.in_rows[0]) * out_w
+        start = sched.out_region.addr + (first_row * out_w * cb_out + ob0) * pe
+        run_bytes = (ob1 - ob0) * pe
+        if ob1 - ob0 == cb_out:  # whole pixels: the tile's rows are one run
+            store = {"addr": start, "segments": 1, "seg_beats": pixels * run_bytes // beat,
+                     "pitch": 0}
+        else:
+            store = {"addr": start, "segments": pixels, "seg_beats": run_bytes // beat,
+                     "pitch": cb_out * pe}
+        sched.write_bytes += pixels * run_bytes
+        instructions.append({"op": Op.EXEC, "wait": loads_issued, "cmd": cmd, "store": store})
+        last_user[("act", half["act"])] = execs_issued
+        last_user[("weights", half["weights"])] = execs_issued
+        execs_issued += 1
+    sched.instructions = instructions
