@@ -64,6 +64,7 @@ class StepSchedule:
     step: Step
     tiling: StepTiling
     in_region: Region
+    in_shape: tuple[int, int, int]  # H x W x (CB * pe) of the input map in DDR
     out_region: Region
     out_shape: tuple[int, int, int]  # H x W x (CB * pe) of the output map in DDR
     program: Region
@@ -161,7 +162,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         cb_out = channel_blocks(out.out_c, pe)
         out_shape = (out.out_h, out.out_w, cb_out * pe)
         out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
-        sched = StepSchedule(step, tiling, in_region, out_region, out_shape,
+        sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
                              program=Region("", 0, 0))
         _program_step(config, sched, q, in_shape, alloc, beat)
         steps.append(sched)

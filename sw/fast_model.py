@@ -1,0 +1,119 @@
+"""The fast model: a schedule executed in Python at tile granularity, in seconds.
+
+It reads each step's program back from the DDR image and decodes every instruction
+(the same bits the RTL fetches). A LOAD is checked against the DDR regions and the bank
+it fills; an EXEC takes its tile's output words from the golden model's output of the
+step (computed from the step's input as it stands in DDR, i.e. as the previous steps
+wrote it) and writes them through its decoded store descriptor. A wrong instruction,
+address or descriptor therefore shows as a mismatch, as on the RTL. Cycles are the
+cost model's. conv1 is computed from the host's image (its DDR input is the im2col map
+the host made from it).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hw.command import Target
+from hw.instruction import INSTRUCTION_BYTES, Op, instruction_layout, slices_per_word
+from hw.packing import describe_layout, unpack
+from model.cost import network_cost
+from model.golden import run_layer
+from model.layers import LayerKind
+
+from .driver import Progress, RunResult, StepResult
+from .schedule import _BANK_OF, Schedule, ScheduleError
+
+__all__ = ["run_model_schedule", "decode_program"]
+
+_INSTR = instruction_layout()
+_OFFSETS = {name: f.offset for name, f in _INSTR}
+_LOAD = describe_layout(_INSTR["body"].shape["load"].shape)
+_EXEC = describe_layout(_INSTR["body"].shape["exec"].shape)
+
+
+def decode_program(memory, addr: int, count: int) -> list[dict]:
+    """The instructions of the program at ``addr`` in ``memory``, decoded."""
+    out = []
+    for k in range(count):
+        raw = int.from_bytes(memory[addr + k * INSTRUCTION_BYTES:addr + (k + 1) * INSTRUCTION_BYTES], "little")
+        op = Op((raw >> _OFFSETS["op"]) & 1)
+        wait = (raw >> _OFFSETS["wait"]) & ((1 << _INSTR["wait"].width) - 1)
+        body = raw >> _OFFSETS["body"]
+        entry = {"op": op, "wait": wait}
+        entry.update({"load": unpack(_LOAD, body)} if op is Op.LOAD else unpack(_EXEC, body))
+        out.append(entry)
+    return out
+
+
+def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = None,
+                       image: np.ndarray | None = None) -> RunResult:
+    config = schedule.config
+    pe, beat = config.pe, config.ddr_data_bits // 8
+    depth = {bank.name: bank.depth for bank in config.banks}
+    progress = progress or Progress(len(schedule.steps), enabled=False)
+    memory = bytearray(schedule.image)
+    costs = network_cost(config)
+    start = time.perf_counter()
+    qlayers = list(qnet)
+    results, k = [], 0
+    for sched, cost in zip(schedule.steps, costs):
+        step = sched.step
+        q = qlayers[k:k + len(step.layers)]
+        k += len(step.layers)
+        program = decode_program(memory, sched.program.addr, len(sched.instructions))
+        # The step's output, from its input as it is in DDR.
+        h, w, c = sched.in_shape
+        x = np.frombuffer(bytes(memory[sched.in_region.addr:sched.in_region.addr + h * w * c]),
+                          dtype=np.int8).reshape(h, w, c)
+        if step.first.kind is LayerKind.CONV:
+            if image is None:
+                raise ScheduleError("the fast model needs the input image for conv1")
+            y = image
+        else:
+            y = x[:, :, :step.first.in_c]
+        for layer_q in q:
+            y = run_layer(layer_q, y.reshape(1, 1, -1) if layer_q.layer.kind is LayerKind.FC else y)
+        out_h, out_w, out_c = sched.out_shape
+        full = np.zeros((out_h, out_w, out_c), dtype=np.int8)
+        full[:, :, :y.shape[-1]] = y.reshape(out_h, out_w, -1)
+        words = full.reshape(out_h, out_w, out_c // pe, pe)
+
+        tiles = iter(sched.tiling.tiles)
+        execs = 0
+        for ins in program:
+            if ins["op"] is Op.LOAD:
+                load = ins["load"]
+                target = Target(load["target"])
+                nbytes = load["words"] * slices_per_word(target, pe) * pe
+                if not any(r.addr <= load["addr"] and load["addr"] + nbytes <= r.addr + r.size
+                           for r in schedule.regions):
+                    raise ScheduleError(f"{sched.name}: LOAD of {nbytes} B at {load['addr']:#x} "
+                                        f"is outside every DDR region")
+                if target is not Target.ACT and load["words"] > depth[_BANK_OF[target]]:
+                    raise ScheduleError(f"{sched.name}: LOAD overflows {_BANK_OF[target]}")
+                continue
+            tile = next(tiles)
+            execs += 1
+            store = ins["store"]
+            ob0, ob1 = tile.out_blocks
+            if step.first.kind is LayerKind.AVGPOOL:
+                rows, ob0, ob1 = (0, 1), 0, out_c // pe
+            elif step.fused:
+                rows = tile.out_rows
+            else:
+                rows = tile.in_rows
+            data = np.ascontiguousarray(words[rows[0]:rows[1], :, ob0:ob1]).reshape(-1).view(np.uint8)
+            run_bytes = store["seg_beats"] * beat
+            if store["segments"] * run_bytes != data.size:
+                raise ScheduleError(f"{sched.name}: a store descriptor moves "
+                                    f"{store['segments'] * run_bytes} B, the tile makes {data.size}")
+            for s in range(store["segments"]):
+                addr = store["addr"] + s * store["pitch"]
+                memory[addr:addr + run_bytes] = data[s * run_bytes:(s + 1) * run_bytes].tobytes()
+        results.append(StepResult(sched.name, cost.cycles, execs))
+        progress.update(sched.name, f"{cost.cycles:>10,} cycles (predicted)")
+    seconds = {"run": time.perf_counter() - start}
+    return RunResult(results, bytes(memory), seconds, sim_cycles=0)

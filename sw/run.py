@@ -1,0 +1,286 @@
+"""``python -m sw.run``: MobileNet-v1 through the generated RTL (or the fast model), step
+by step from DDR, checked bit-exactly against the golden model; measured cycles against
+the cost model's prediction.
+
+Writes ``DIR/report.json``, ``DIR/layers.csv``, ``DIR/measured_vs_predicted.png`` and
+``DIR/roofline.png``, and prints the per-layer table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hw.config import format_size, parse_size
+from hw.generate import _float, _int, _parse, add_ddr_arguments, config_from_args
+from model.cli import Parser, UsageError, run_main
+
+__all__ = ["main", "build_parser", "execute", "write_report"]
+
+DESCRIPTION = """\
+Run MobileNet-v1 (random calibrated int8 weights, a random input) on an mnaccel
+accelerator: every step's program is fetched and executed by the accelerator from a
+DDR model with the given bandwidth and latency. Checks every layer's output and the
+logits against the golden model (softmax on the host), and compares the measured
+cycles of each layer (start to done) with the cost model.
+
+example:
+  python -m sw.run --pe 16 --sram 1MB --alpha 1.0 --resolution 224 --sim verilator --report out
+"""
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m sw.run", description=DESCRIPTION)
+    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
+                        help="channel lanes: the pointwise array does N x N int8 MACs per cycle "
+                             "(default: 16)")
+    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
+                        metavar="SIZE",
+                        help="on-chip buffer, e.g. 1MB (1,000,000 B), 512KiB, 1048576 (default: 1MB)")
+    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
+                        help="MobileNet-v1 width multiplier in (0, 1] (default: 1.0)")
+    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
+                        help="input resolution, a multiple of 32 (default: 224)")
+    add_ddr_arguments(parser)
+    parser.add_argument("--sim", choices=["verilator", "icarus", "model"], default="verilator",
+                        help="verilator or icarus: the RTL on a DDR model; model: the fast "
+                             "Python model (the schedule's instructions decoded and executed "
+                             "with the golden model's arithmetic, cycles from the cost model) "
+                             "(default: verilator)")
+    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
+                        help="write report.json, layers.csv and the plots here "
+                             "(default: report/<network>_pe<N>)")
+    parser.add_argument("--seed", type=_parse("seed", _int), default=0, metavar="S",
+                        help="seed of the random weights and input (default: 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    return parser
+
+
+def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdir=None) -> dict:
+    """Run the network of ``config`` and return the report (``report.json``'s content)."""
+    from model.cost import network_cost
+    from model.golden import run_network
+    from model.quantize import random_input, random_mobilenet
+
+    from .driver import Progress, run_rtl_schedule
+    from .fast_model import run_model_schedule
+    from .schedule import build_schedule
+
+    progress = progress or Progress(0, enabled=False)
+    network = config.network
+    t0 = time.perf_counter()
+    qnet = random_mobilenet(network, seed=seed)
+    image = random_input(network, seed=seed)
+    golden = run_network(qnet, image)
+    schedule = build_schedule(config, qnet, image)
+    host_seconds = time.perf_counter() - t0
+    progress.total = len(schedule.steps)
+    progress.note(f"{network.name}: {len(schedule.steps)} steps, "
+                  f"{sum(len(s.tiling.tiles) for s in schedule.steps)} tiles, DDR image "
+                  f"{format_size(schedule.size)}; host preparation {host_seconds:.1f} s")
+    if sim == "model":
+        result = run_model_schedule(schedule, qnet, progress, image=image)
+    else:
+        result = run_rtl_schedule(schedule, sim, progress, workdir=workdir)
+    costs = network_cost(config)
+
+    pe2 = config.pe * config.pe
+    layers, k = [], 0
+    for index, (sched, measured, cost) in enumerate(zip(schedule.steps, result.steps, costs)):
+        k += len(sched.step.layers)
+        want = golden[k - 1]
+        got = schedule.read_map(result.memory, index).reshape(want.shape)
+        mismatches = int(np.count_nonzero(got != want))
+        layers.append({
+            "name": sched.name,
+            "kind": cost.mode.name.lower(),
+            "tiles": measured.tiles,
+            "measured_cycles": measured.cycles,
+            "predicted_cycles": cost.cycles,
+            "error": (measured.cycles - cost.cycles) / cost.cycles,
+            "compute_floor_cycles": cost.compute_cycles,
+            "ddr_floor_cycles": round(cost.ddr_cycles, 1),
+            "ddr_bytes": sched.read_bytes + sched.write_bytes,
+            "ddr_read_bytes": sched.read_bytes,
+            "ddr_write_bytes": sched.write_bytes,
+            "mult_adds": cost.macs,
+            "mac_utilisation": cost.pointwise_macs / (measured.cycles * pe2),
+            "bound": cost.bound,
+            "bit_exact": mismatches == 0,
+            "mismatches": mismatches,
+        })
+    logits_got = schedule.read_map(result.memory, len(schedule.steps) - 1).reshape(-1)
+    logits_want = golden[-1].reshape(-1)
+    bit_exact = bool(np.array_equal(logits_got, logits_want)) and all(l["bit_exact"] for l in layers)
+    q_fc = qnet[-1]
+    logits = (logits_got.astype(np.float64) - q_fc.out_zero_point) * q_fc.out_scale
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    top5 = [{"class": int(c), "probability": float(probs[c])} for c in np.argsort(-probs)[:5]]
+
+    measured_total = sum(l["measured_cycles"] for l in layers)
+    predicted_total = sum(l["predicted_cycles"] for l in layers)
+    roofline = sum(max(l["compute_floor_cycles"], l["ddr_floor_cycles"]) for l in layers)
+    ddr_bytes = sum(l["ddr_bytes"] for l in layers)
+    pw_macs = sum(c.pointwise_macs for c in costs)
+    wall = result.seconds.get("run", 0.0)
+    totals = {
+        "measured_cycles": measured_total,
+        "predicted_cycles": predicted_total,
+        "error": (measured_total - predicted_total) / predicted_total,
+        "max_layer_error": max(abs(l["error"]) for l in layers),
+        "roofline_cycles": round(roofline),
+        "measured_over_roofline": measured_total / roofline,
+        "compute_floor_cycles": sum(l["compute_floor_cycles"] for l in layers),
+        "ddr_floor_cycles": round(sum(l["ddr_floor_cycles"] for l in layers)),
+        "ddr_bytes": ddr_bytes,
+        "ddr_mb_per_frame": ddr_bytes / 1e6,
+        "mult_adds": sum(l["mult_adds"] for l in layers),
+        "mac_utilisation": pw_macs / (measured_total * pe2),
+        "clock_mhz": config.clock_mhz,
+        "frames_per_second": config.clock_mhz * 1e6 / measured_total,
+        "latency_ms": measured_total / (config.clock_mhz * 1e3),
+        "sim": sim,
+        "sim_wall_seconds": round(wall, 2),
+        "sim_cycles": result.sim_cycles,
+        "sim_cycles_per_second": result.sim_cycles / wall if wall else None,
+        "verilog_emit_seconds": round(result.seconds.get("emit", 0.0), 2),
+        "build_seconds": round(result.seconds.get("build", 0.0), 2),
+        "host_seconds": round(host_seconds, 2),
+    }
+    return {"config": config.to_dict(), "network": network.name, "layers": layers,
+            "totals": totals, "bit_exact": bit_exact, "top5": top5}
+
+
+def format_table(report: dict) -> str:
+    head = ("layer", "tiles", "measured", "predicted", "error", "compute", "DDR floor",
+            "DDR read", "DDR write", "util", "bound", "exact")
+    rows = [(l["name"], str(l["tiles"]), f"{l['measured_cycles']:,}", f"{l['predicted_cycles']:,}",
+             f"{100 * l['error']:+.2f}%", f"{l['compute_floor_cycles']:,}",
+             f"{l['ddr_floor_cycles']:,.0f}", format_size(l["ddr_read_bytes"]),
+             format_size(l["ddr_write_bytes"]), f"{100 * l['mac_utilisation']:.1f}%", l["bound"],
+             "yes" if l["bit_exact"] else f"NO ({l['mismatches']})") for l in report["layers"]]
+    t = report["totals"]
+    rows.append(("total", str(sum(l["tiles"] for l in report["layers"])),
+                 f"{t['measured_cycles']:,}", f"{t['predicted_cycles']:,}",
+                 f"{100 * t['error']:+.2f}%", f"{t['compute_floor_cycles']:,}",
+                 f"{t['ddr_floor_cycles']:,}",
+                 format_size(sum(l["ddr_read_bytes"] for l in report["layers"])),
+                 format_size(sum(l["ddr_write_bytes"] for l in report["layers"])),
+                 f"{100 * t['mac_utilisation']:.1f}%", "", "yes" if report["bit_exact"] else "NO"))
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = []
+    for n, row in enumerate([head, *rows]):
+        if n == len(rows):
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    sim_speed = (f"{t['sim_cycles'] / t['sim_wall_seconds'] / 1e3:,.0f} k cycles/s"
+                 if t["sim_wall_seconds"] else "n/a")
+    lines += [
+        "",
+        f"cycles {t['measured_cycles']:,} measured, {t['predicted_cycles']:,} predicted "
+        f"({100 * t['error']:+.2f}%, worst layer {100 * t['max_layer_error']:.2f}%); roofline "
+        f"{t['roofline_cycles']:,} (measured = {t['measured_over_roofline']:.3f} x roofline)",
+        f"{t['frames_per_second']:.1f} frames/s at {t['clock_mhz']:g} MHz "
+        f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
+        f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
+        f"logits {'bit-exact' if report['bit_exact'] else 'DIFFER from'} the golden model; "
+        f"top-1 class {report['top5'][0]['class']} (p = {report['top5'][0]['probability']:.3f})",
+        f"simulation ({t['sim']}): {t['sim_cycles']:,} cycles in {t['sim_wall_seconds']:.1f} s "
+        f"({sim_speed}); Verilog {t['verilog_emit_seconds']:.1f} s, build {t['build_seconds']:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(report: dict, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.json", out / "layers.csv", out / "measured_vs_predicted.png",
+             out / "roofline.png"]
+    paths[0].write_text(json.dumps(report, indent=2) + "\n")
+    with open(paths[1], "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(report["layers"][0]))
+        writer.writeheader()
+        writer.writerows(report["layers"])
+    _plot_cycles(report, paths[2])
+    _plot_roofline(report, paths[3])
+    return paths
+
+
+def _plot_cycles(report, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = report["layers"]
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ax.bar(x - 0.2, [l["measured_cycles"] for l in layers], 0.4, label="measured (RTL)")
+    ax.bar(x + 0.2, [l["predicted_cycles"] for l in layers], 0.4, label="predicted (cost model)")
+    ax.plot(x, [max(l["compute_floor_cycles"], l["ddr_floor_cycles"]) for l in layers], "k_",
+            markersize=18, label="roofline bound max(compute, DDR)")
+    for i, l in enumerate(layers):
+        ax.annotate(f"{100 * l['error']:+.1f}%", (i, max(l["measured_cycles"], l["predicted_cycles"])),
+                    ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, [l["name"] for l in layers], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("cycles")
+    cfg = report["config"]
+    ax.set_title(f"{report['network']} on pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}, "
+                 f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: measured vs predicted per layer")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_roofline(report, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = report["config"]
+    peak = cfg["pe"] * cfg["pe"]
+    bw = cfg["ddr_bytes_per_cycle"]
+    layers = [l for l in report["layers"] if l["mult_adds"]]
+    intensity = [l["mult_adds"] / l["ddr_bytes"] for l in layers]
+    achieved = [l["mult_adds"] / l["measured_cycles"] for l in layers]
+    fig, ax = plt.subplots(figsize=(8, 6))
+    xs = np.logspace(np.log10(min(intensity) / 2), np.log10(max(intensity) * 2), 200)
+    ax.loglog(xs, np.minimum(peak, bw * xs), "k-", label=f"roof: min({peak} MAC/cycle, "
+                                                        f"{bw:g} B/cycle x intensity)")
+    colours = {"ddr": "tab:red", "compute": "tab:blue"}
+    for l, i, a in zip(layers, intensity, achieved):
+        ax.scatter(i, a, color=colours[l["bound"]])
+        ax.annotate(l["name"], (i, a), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for bound, colour in colours.items():
+        ax.scatter([], [], color=colour, label=f"{bound}-bound (cost model)")
+    ax.set_xlabel("operational intensity (Mult-Adds per DDR byte)")
+    ax.set_ylabel("achieved Mult-Adds per cycle (measured)")
+    ax.set_title(f"Roofline: {report['network']}, pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    from .driver import Progress
+
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    out = args.report or Path("report") / f"{config.network.name}_pe{config.pe}"
+    progress = Progress(0, enabled=not args.quiet)
+    report = execute(config, args.sim, args.seed, progress)
+    print(format_table(report))
+    for path in write_report(report, out):
+        print(f"wrote {path}")
+    return 0 if report["bit_exact"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("python -m sw.run", main))
