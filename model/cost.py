@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from hw.command import Mode
 from hw.controller import Controller
+from hw.fetch import BURST_INSTRUCTIONS
+from hw.instruction import INSTRUCTION_BYTES
 from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
@@ -85,11 +87,11 @@ class DdrTiming:
         return nbytes / self.bytes_per_cycle
 
 
-#: Cycles from START to the first instruction in the sequencer: the register write,
-#: the fetch burst's AR, the DDR latency (added separately) and one instruction's beats.
+#: Cycles from START to the program's first fetch burst being requested (the register
+#: write taking effect, the fetch request, the read port's AR register).
 FETCH_OVERHEAD = 4
-#: Cycles from a LOAD's AR to its first beat beyond the DDR latency (the read port's AR
-#: register, the DDR model's queue).
+#: Cycles from a LOAD leaving the sequencer to its AR being accepted (descriptor
+#: register, burst computation, AR register).
 READ_OVERHEAD = 3
 #: Cycles from a tile's last LOAD beat to the engine accepting its command.
 LOAD_TO_EXEC = 3
@@ -97,19 +99,24 @@ LOAD_TO_EXEC = 3
 WRITE_TAIL = 4
 
 
-def program_cycles(compute: list[int], reads: list[int], writes: list[int],
+def program_cycles(compute: list[int], reads: list[int], writes: list[int], first_fetch: int,
                    ddr: DdrTiming) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
-    DDR bytes read (its LOADs) and written (its output).
+    DDR bytes read (its LOADs and its instructions) and written (its output);
+    ``first_fetch`` is the first fetch burst's bytes.
 
-    The first tile's loads run alone (after the instruction fetch); from then on tile
-    ``i`` computes while the DDR moves tile ``i``'s output and tile ``i + 1``'s
-    loads (the other buffer halves), so tile ``i + 1`` starts after
+    The program starts with its first fetch burst: after the DDR latency, the first
+    instruction arrives and its LOAD is issued; the rest of the burst arrives while that
+    LOAD waits out its own latency. The first tile's loads then run alone. From then on
+    tile ``i`` computes while the DDR moves tile ``i``'s output and tile ``i + 1``'s
+    loads and instructions (the other buffer halves), so tile ``i + 1`` starts after
     ``max(compute_i, (writes_i + reads_{i+1}) / bandwidth)``: the DDR serves reads and
     writes from one bandwidth, interleaving them, and is never idle while either has
     work. The last tile's output drains after it."""
-    t = FETCH_OVERHEAD + ddr.latency + ddr.transfer(64)
-    t += READ_OVERHEAD + ddr.latency + ddr.transfer(reads[0]) + LOAD_TO_EXEC
+    t = FETCH_OVERHEAD + ddr.latency + ddr.transfer(INSTRUCTION_BYTES)
+    rest_of_burst = ddr.transfer(first_fetch - INSTRUCTION_BYTES)
+    t += READ_OVERHEAD + max(ddr.latency, rest_of_burst)
+    t += ddr.transfer(reads[0] - first_fetch) + LOAD_TO_EXEC
     for i, cycles in enumerate(compute):
         following = reads[i + 1] if i + 1 < len(compute) else 0
         t += max(cycles, ddr.transfer(writes[i] + following))
@@ -125,7 +132,7 @@ class StepCost:
     tiles: tuple[TileCost, ...]
     macs: int  # useful multiply-accumulates (the paper's Mult-Adds of the step)
     pointwise_macs: int  # of them, on the pe x pe array
-    ddr_read_bytes: int
+    ddr_read_bytes: int  # operands and instructions
     ddr_write_bytes: int
     pe: int
     cycles: int  # start to done: compute and DDR (compute only when no DDR was given)
@@ -169,16 +176,20 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None) -> Step
         beats, run_len = tile_beats(step, tile, pe)
         tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len)))
     compute = [tile.cycles for tile in tiles]
+    # DDR reads of a tile: its operands and its instructions (fetched from DDR too).
+    reads = [t.act_bytes + t.weight_bytes + t.instructions * INSTRUCTION_BYTES for t in tiling.tiles]
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
-        cycles = round(program_cycles(compute, [t.act_bytes + t.weight_bytes for t in tiling.tiles],
-                                      [t.out_bytes for t in tiling.tiles], ddr))
-        ddr_cycles = ddr.transfer(tiling.ddr_read_bytes + tiling.ddr_write_bytes)
+        instructions = sum(t.instructions for t in tiling.tiles)
+        first_fetch = min(instructions, BURST_INSTRUCTIONS) * INSTRUCTION_BYTES
+        cycles = round(program_cycles(compute, reads, [t.out_bytes for t in tiling.tiles],
+                                      first_fetch, ddr))
+        ddr_cycles = ddr.transfer(sum(reads) + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
     return StepCost(step.name, mode, tuple(tiles), sum(l.mult_adds for l in step.layers),
-                    pointwise_macs, tiling.ddr_read_bytes, tiling.ddr_write_bytes, pe,
+                    pointwise_macs, sum(reads), tiling.ddr_write_bytes, pe,
                     cycles, ddr_cycles)
 
 

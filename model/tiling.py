@@ -22,6 +22,7 @@ from .layers import Layer, LayerKind
 
 __all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
            "tile_step", "tile_network", "min_tile_words", "channel_blocks", "weight_load_bytes",
+           "weight_buffers",
            "TilingError"]
 
 
@@ -126,6 +127,12 @@ class Tile:
     act_bytes: int  # DDR bytes read for the band (0 when reused)
     weight_bytes: int  # DDR bytes read for weights and parameters (0 when reused)
     out_bytes: int  # DDR bytes written
+    loads: int  # DMA transfers (one per buffer filled): the band, the weight buffers
+
+    @property
+    def instructions(self) -> int:
+        """Instructions of the tile in its program: its loads and one EXEC."""
+        return self.loads + 1
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,12 @@ class StepTiling:
     @property
     def ddr_write_bytes(self) -> int:
         return sum(t.out_bytes for t in self.tiles)
+
+
+def weight_buffers(step: Step) -> int:
+    """Weight-side buffers a tile fills when it loads weights: pointwise weights and
+    parameters, and for a fused step the depthwise weights and parameters too."""
+    return 4 if step.fused else 2
 
 
 def weight_load_bytes(step: Step, blocks_out: int, pe: int) -> int:
@@ -238,6 +251,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
             act_bytes=span(in_rows) * in_row_bytes if load_act else 0,
             weight_bytes=weight_load_bytes(step, g[1] - g[0], pe) if load_weights else 0,
             out_bytes=span(b) * out.out_w * (g[1] - g[0]) * pe,
+            loads=int(load_act) + (weight_buffers(step) if load_weights else 0),
         ))
         previous = (b, g)
     return StepTiling(step, tuple(tiles), band, group, bands_outer)

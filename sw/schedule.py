@@ -69,7 +69,7 @@ class StepSchedule:
     out_shape: tuple[int, int, int]  # H x W x (CB * pe) of the output map in DDR
     program: Region
     instructions: list[dict] = field(default_factory=list)
-    read_bytes: int = 0
+    read_bytes: int = 0  # operands and the program
     write_bytes: int = 0
 
     @property
@@ -171,6 +171,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     for sched in steps:
         code = b"".join(encode_instruction(i) for i in sched.instructions)
         sched.program = alloc.add(f"{sched.name}.program", len(code), code, align=PROGRAM_ALIGN)
+        sched.read_bytes += len(code)  # the accelerator fetches its program from DDR
     return Schedule(config, steps, alloc.image, alloc.regions)
 
 
