@@ -1,0 +1,168 @@
+"""The scheduler, the programs it writes and the fast model, without an HDL simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hw.command import Target
+from hw.config import AcceleratorConfig
+from hw.instruction import Op, slices_per_word
+from model.cost import network_cost
+from model.golden import run_network
+from model.quantize import random_input, random_mobilenet
+from model.tiling import act_words
+from sw.fast_model import decode_program, run_model_schedule
+from sw.schedule import _BANK_OF, build_schedule
+
+
+def _config(pe=4, alpha=0.25, resolution=32, bits=32, minimal=True, **ddr):
+    base = AcceleratorConfig(pe=pe, alpha=alpha, resolution=resolution, ddr_data_bits=bits,
+                             ddr_bytes_per_cycle=ddr.get("bw", min(5.0, bits / 8)),
+                             ddr_latency_cycles=ddr.get("latency", 20), sram_bytes=10**6)
+    if not minimal:
+        return base
+    return dataclasses.replace(base, sram_bytes=base.sram_min_bytes)
+
+
+CONFIGS = [_config(), _config(pe=8, bits=32), _config(pe=8, alpha=0.5, resolution=64, bits=64),
+           _config(pe=16, alpha=1.0, resolution=224, bits=64, minimal=False)]
+IDS = [f"pe{c.pe}-{c.alpha}-{c.resolution}-{c.sram_bytes}B" for c in CONFIGS]
+
+
+@pytest.fixture(scope="module", params=CONFIGS, ids=IDS)
+def scheduled(request):
+    config = request.param
+    qnet = random_mobilenet(config.network, seed=3)
+    image = random_input(config.network, seed=3)
+    return config, qnet, image, build_schedule(config, qnet, image)
+
+
+def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
+    """A schedule cannot overflow SRAM: every tile's footprint, read back from the
+    program bits the accelerator fetches, fits the bank it fills."""
+    config, _, _, schedule = scheduled
+    depth = {bank.name: bank.depth for bank in config.banks}
+    for s in schedule.steps:
+        program = decode_program(schedule.image, s.program.addr, len(s.instructions))
+        assert [i["op"] for i in program] == [i["op"] for i in s.instructions]
+        loads = execs = 0
+        for ins in program:
+            if ins["op"] is Op.LOAD:
+                load = ins["load"]
+                target = Target(load["target"])
+                if target is Target.ACT:
+                    rows = load["words"] // (load["cols"] * load["blocks"])
+                    assert rows * load["cols"] * load["blocks"] == load["words"]
+                    footprint = act_words(rows, load["cols"], load["blocks"] * config.pe, config.pe)
+                else:
+                    footprint = load["words"]
+                assert 0 < footprint <= depth[_BANK_OF[target]], (s.name, target, footprint)
+                nbytes = load["words"] * slices_per_word(target, config.pe) * config.pe
+                assert load["addr"] % (config.ddr_data_bits // 8) == 0
+                assert load["addr"] + nbytes <= schedule.size
+                # a LOAD waits only for tiles issued before it
+                assert ins["wait"] <= execs
+                loads += 1
+            else:
+                assert ins["wait"] == loads  # a tile waits for every load before it
+                execs += 1
+        assert execs == len(s.tiling.tiles)
+        assert loads == sum(t.loads for t in s.tiling.tiles)
+
+
+def test_schedule_moves_the_bytes_the_cost_model_counts(scheduled):
+    config, _, _, schedule = scheduled
+    for s, cost in zip(schedule.steps, network_cost(config)):
+        assert s.read_bytes == cost.ddr_read_bytes, s.name
+        assert s.write_bytes == cost.ddr_write_bytes, s.name
+        assert cost.cycles >= max(cost.compute_cycles, cost.ddr_cycles)
+
+
+def test_fast_model_runs_the_schedule_bit_exactly(scheduled):
+    config, qnet, image, schedule = scheduled
+    golden = run_network(qnet, image)
+    result = run_model_schedule(schedule, qnet, image=image)
+    k = 0
+    for index, s in enumerate(schedule.steps):
+        k += len(s.step.layers)
+        got = schedule.read_map(result.memory, index).reshape(golden[k - 1].shape)
+        np.testing.assert_array_equal(got, golden[k - 1], err_msg=s.name)
+    assert [r.tiles for r in result.steps] == [len(s.tiling.tiles) for s in schedule.steps]
+
+
+def test_fast_model_catches_a_wrong_store_address():
+    config = CONFIGS[0]
+    qnet = random_mobilenet(config.network, seed=1)
+    image = random_input(config.network, seed=1)
+    schedule = build_schedule(config, qnet, image)
+    golden = run_network(qnet, image)
+    # Corrupt the store address of dw3+pw3's first tile in the DDR image.
+    s = schedule.steps[3]
+    from sw.schedule import encode_instruction
+    index = next(i for i, ins in enumerate(s.instructions) if ins["op"] is Op.EXEC)
+    bad = dict(s.instructions[index], store={**s.instructions[index]["store"]})
+    bad["store"]["addr"] += config.pe
+    at = s.program.addr + 64 * index
+    schedule.image[at:at + 64] = encode_instruction(bad)
+    result = run_model_schedule(schedule, qnet, image=image)
+    want = golden[sum(len(t.step.layers) for t in schedule.steps[:4]) - 1]
+    got = schedule.read_map(result.memory, 3).reshape(want.shape)
+    assert not np.array_equal(got, want)
+    # ... and the uncorrupted schedule is exact there
+    clean = run_model_schedule(build_schedule(config, qnet, image), qnet, image=image)
+    np.testing.assert_array_equal(schedule.read_map(clean.memory, 3).reshape(want.shape), want)
+
+
+def test_full_network_at_1mb_moves_under_12_mb_per_frame():
+    config = CONFIGS[-1]
+    total = sum(c.ddr_bytes for c in network_cost(config))
+    assert 10_500_000 <= total <= 12_000_000
+
+
+def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
+    from sw.run import main
+
+    out = tmp_path / "report"
+    assert main(["--pe", "4", "--sram", "60kB", "--alpha", "0.25", "--resolution", "32",
+                 "--sim", "model", "--report", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["bit_exact"] is True
+    assert len(report["layers"]) == 16
+    for layer in report["layers"]:
+        assert {"name", "measured_cycles", "predicted_cycles", "ddr_bytes", "mac_utilisation",
+                "bound"} <= set(layer)
+        assert layer["bound"] in ("compute", "ddr")
+    assert report["totals"]["measured_cycles"] == sum(l["measured_cycles"] for l in report["layers"])
+    for name in ("layers.csv", "measured_vs_predicted.png", "roofline.png"):
+        assert (out / name).stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "frames/s" in printed and "dw13+pw13" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sram", "10kB", "--pe", "4", "--alpha", "0.25", "--resolution", "32"], "too small"),
+    (["--pe", "4", "--ddr-width", "64"], "at most 8 x pe"),
+    (["--resolution", "100"], "multiple of 32"),
+    (["--sim", "spice"], "invalid choice"),
+])
+def test_sw_run_refuses_bad_input_in_one_line(argv, message, capsys):
+    from model.cli import run_main
+    from sw.run import main
+
+    with pytest.raises(SystemExit) if "--sim" in argv else _nothing():
+        assert run_main("python -m sw.run", main, argv + ["--sim", "model"] if "--sim" not in argv
+                        else argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
