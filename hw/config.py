@@ -130,8 +130,8 @@ class AcceleratorConfig:
     sram_bytes: int = 1_000_000
     alpha: float = 1.0
     resolution: int = 224
-    ddr_data_bits: int = 64
-    ddr_bytes_per_cycle: float = 5.0
+    ddr_data_bits: int | None = None  # None: 64, or 8 x pe when that is less
+    ddr_bytes_per_cycle: float | None = None  # None: 5, or the port's peak when that is less
     ddr_latency_cycles: int = 64
     clock_mhz: float = 200.0
 
@@ -140,6 +140,10 @@ class AcceleratorConfig:
         _positive_int("sram_bytes", self.sram_bytes)
         validate_alpha(self.alpha)
         validate_resolution(self.resolution)
+        if self.ddr_data_bits is None:
+            object.__setattr__(self, "ddr_data_bits", min(64, 8 * self.pe))
+        if self.ddr_bytes_per_cycle is None:
+            object.__setattr__(self, "ddr_bytes_per_cycle", min(5.0, self.ddr_data_bits / 8))
         if self.ddr_data_bits not in DDR_DATA_WIDTHS:
             raise ValueError(f"ddr_data_bits must be one of {', '.join(map(str, DDR_DATA_WIDTHS))}, "
                              f"not {self.ddr_data_bits!r}")

@@ -81,11 +81,10 @@ def add_ddr_arguments(parser) -> None:
 
 def config_from_args(args) -> AcceleratorConfig:
     """The configuration the command line describes (DDR defaults follow ``--pe``)."""
-    width = args.ddr_width if args.ddr_width is not None else min(64, 8 * args.pe)
-    bandwidth = args.ddr_bandwidth if args.ddr_bandwidth is not None else min(5.0, width / 8)
     return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
-                             resolution=args.resolution, ddr_data_bits=width,
-                             ddr_bytes_per_cycle=bandwidth, ddr_latency_cycles=args.ddr_latency,
+                             resolution=args.resolution, ddr_data_bits=args.ddr_width,
+                             ddr_bytes_per_cycle=args.ddr_bandwidth,
+                             ddr_latency_cycles=args.ddr_latency,
                              clock_mhz=args.clock_mhz)
 
 

@@ -1,4 +1,8 @@
-"""``python -m sim.bench``: MobileNet-v1 layers through the generated RTL on Verilator.
+"""``python -m sim.bench``: MobileNet-v1 layers through the compute engine on Verilator.
+
+The engine alone (``hw.engine``, no DMA): operands stream in from Python, so this
+measures compute cycles with every operand on chip. ``python -m sw.run`` runs the whole
+accelerator from DDR.
 
 Runs every step (conv1 ... fc) of MobileNet-v1 with its real channel counts at a
 resolution small enough for the run to take minutes, tile by tile through the whole
@@ -81,7 +85,9 @@ def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> N
     """Run ``steps`` of ``config.network`` tile by tile through the RTL (sim/engine_tb.py):
     every output word is checked against the golden model (a mismatch raises), and the
     measured cycles come back beside the cost model's."""
-    from hw.generate import emit_verilog
+    from amaranth.back import verilog as amaranth_verilog
+
+    from hw.engine import Engine
     from hw.pw_stage import store_layout
     from model.cost import step_cost
     from model.golden import run_network
@@ -92,7 +98,7 @@ def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> N
 
     network = config.network
     start = time.perf_counter()
-    verilog = emit_verilog(config)
+    verilog = amaranth_verilog.convert(Engine(config), name="mnaccel_engine", emit_src=False)
     emit_seconds = time.perf_counter() - start
     progress(f"Verilog emission: {emit_seconds:.1f} s ({len(verilog.splitlines()):,} lines)")
     progress("preparing stimulus (quantised network, golden outputs, tile programs) ...")
@@ -117,7 +123,7 @@ def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> N
         stimulus = Path(folder) / "stimulus.json"
         stimulus.write_text(json.dumps({"tiles": tiles}))
         progress(f"building and running on {sim} (the first build of a design takes a minute) ...")
-        run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.engine_tb", sim=sim,
+        run = run_rtl(verilog, toplevel="mnaccel_engine", test_module="sim.engine_tb", sim=sim,
                       testcase="tiles/pause=none", params={
                           "stimulus": str(stimulus),
                           "store_layout": describe_layout(store_layout(config.pe)),

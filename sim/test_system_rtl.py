@@ -27,7 +27,7 @@ def _check(report, config):
     layers = report["layers"]
     assert report["bit_exact"], [l["name"] for l in layers if not l["bit_exact"]]
     assert all(l["bit_exact"] for l in layers)
-    assert sum(l["tiles"] > 1 for l in layers) >= len(layers) - 1  # only the pool is one tile
+    assert all(l["tiles"] > 1 for l in layers if l["kind"] != "pool")  # every step tiles
     for layer in layers:
         assert abs(layer["error"]) <= TOLERANCE, \
             f"{layer['name']}: measured {layer['measured_cycles']}, predicted {layer['predicted_cycles']}"
@@ -36,10 +36,15 @@ def _check(report, config):
 
 
 def test_network_from_ddr_pe4(sim, tmp_path):
-    """pe 4, a 32-bit port (one beat per slice), 4 B/cycle, latency 20."""
+    """pe 4, a 32-bit port (one beat per slice), 4 B/cycle, latency 20: every step on
+    Verilator; on Icarus (~1 k cycles/s) the first five, which cover conv1, both
+    strides and multi-tile bands."""
     config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
                       ddr_latency_cycles=20)
-    _check(execute(config, sim, seed=5, workdir=tmp_path), config)
+    limit = 5 if sim == "icarus" else None
+    report = execute(config, sim, seed=5, workdir=tmp_path, limit=limit)
+    assert report["complete"] == (limit is None)
+    _check(report, config)
 
 
 def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):

@@ -86,8 +86,8 @@ def _watch(path: Path, progress: Progress, stop: threading.Event) -> None:
 
 
 def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progress | None = None,
-                     workdir: Path | None = None) -> RunResult:
-    """Run every step of ``schedule`` on the generated RTL with ``sim``."""
+                     workdir: Path | None = None, limit: int | None = None) -> RunResult:
+    """Run every step of ``schedule`` (the first ``limit`` steps) on the RTL with ``sim``."""
     from hw.generate import emit_verilog
     from hw.regs import INFO_MAGIC
     from model.cost import network_cost
@@ -112,7 +112,7 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
     predicted = network_cost(config)
     steps = [{"name": s.name, "addr": s.program.addr, "count": len(s.instructions),
               "tiles": len(s.tiling.tiles), "predicted": p.cycles}
-             for s, p in zip(schedule.steps, predicted)]
+             for s, p in zip(schedule.steps, predicted)][:limit]
     params = {"steps": steps, "progress": str(progress_path),
               "info": config.pe | beat << 8 | INFO_MAGIC << 16}
 

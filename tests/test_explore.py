@@ -23,7 +23,8 @@ def test_evaluate_is_the_cost_model():
     assert point.frames_per_second == pytest.approx(200e6 / cycles)
     assert point.dsps == config.dsp_estimate == 16 * 16 + 9 * 16 + 4 * 16
     assert point.accuracy == 70.6 and point.mult_adds == 568_740_352
-    assert 0.9 < point.array_utilisation <= 1.0
+    # 1 GB/s DDR: most layers are DDR-bound, so the array is busy well under 100 %
+    assert 0.5 < point.array_utilisation < 0.9
 
 
 def test_infeasible_point_says_why():

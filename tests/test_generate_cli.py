@@ -31,11 +31,13 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     verilog = (out / "mnaccel.v").read_text()
     assert "module mnaccel(" in verilog and verilog.rstrip().endswith("endmodule")
     # Every port the summary lists is a port of the module, with its width.
-    for name, width in [("load__payload", None), ("cmd__payload", 247), ("store__payload", 33),
-                        ("store__valid", 1), ("cycles", 32)]:
-        assert f" {name} " in result.stdout
-        if width and width > 1:
+    for name, width in [("m_axi_araddr", 32), ("m_axi_wdata", 32), ("m_axi_rvalid", 1),
+                        ("s_axil_wdata", 32), ("s_axil_awaddr", 8), ("irq", 1)]:
+        assert f" {name}[{width}]" in result.stdout if width > 1 else f" {name}" in result.stdout
+        if width > 1:
             assert f"[{width - 1}:0] {name};" in verilog
+        else:
+            assert f" {name};" in verilog
 
 
 @pytest.mark.parametrize("args, message", [
