@@ -30,10 +30,10 @@ from hw.pw_stage import PointwiseStage
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
-from .tiling import Step, StepTiling, Tile, channel_blocks, tile_network
+from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost", "DdrTiming", "program_cycles"]
+           "network_cost", "DdrTiming", "program_cycles", "plan_step", "plan_network"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -193,9 +193,44 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None) -> Step
                     cycles, ddr_cycles)
 
 
+#: Band heights the planner tries per step: the tallest that fits, divided by 1 .. this.
+BAND_CANDIDATES = 8
+#: The planner accepts at most this much more DDR traffic than the tallest bands move
+#: (halo rows read twice) for a faster step.
+TRAFFIC_SLACK = 1.2
+
+
+def plan_step(step: Step, pe: int, act_depth: int, weight_depth: int,
+              ddr: DdrTiming) -> StepTiling:
+    """The tiling of ``step`` the accelerator runs: of the band heights ``tallest / k``
+    (k = 1 .. BAND_CANDIDATES) that move at most TRAFFIC_SLACK times the DDR bytes of the
+    tallest, the one with the fewest predicted cycles. Taller bands
+    read fewer halo rows; shorter ones start computing sooner and overlap more of the
+    DDR traffic with compute (the first tile's loads and the last tile's stores run
+    alone)."""
+    tallest = tile_step(step, pe, act_depth, weight_depth)
+    bands = sorted({max(1, -(-tallest.band_rows // k)) for k in range(1, BAND_CANDIDATES + 1)},
+                   reverse=True)
+    tilings = [tallest] + [tile_step(step, pe, act_depth, weight_depth, max_band=b) for b in bands[1:]]
+    budget = TRAFFIC_SLACK * _traffic(tallest)
+    return min((t for t in tilings if _traffic(t) <= budget),
+               key=lambda tiling: step_cost(tiling, pe, ddr).cycles)
+
+
+def _traffic(tiling: StepTiling) -> int:
+    return tiling.ddr_read_bytes + tiling.ddr_write_bytes
+
+
+def plan_network(config) -> list[StepTiling]:
+    """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR:
+    what the scheduler programs and what the cost model predicts."""
+    ddr = DdrTiming.of(config)
+    return [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth, ddr)
+            for step in network_steps(config.network)]
+
+
 def network_cost(config) -> list[StepCost]:
-    """Every step of ``config.network`` with the tiling for ``config``'s buffers, run
-    from DDR at ``config``'s bandwidth and latency."""
-    tilings = tile_network(config.network, config.pe, config.bank["act"].depth,
-                           config.bank["pw_weights"].depth)
-    return [step_cost(tiling, config.pe, DdrTiming.of(config)) for tiling in tilings]
+    """Every step of ``config.network`` as planned (:func:`plan_network`), run from DDR at
+    ``config``'s bandwidth and latency."""
+    ddr = DdrTiming.of(config)
+    return [step_cost(tiling, config.pe, ddr) for tiling in plan_network(config)]

@@ -195,8 +195,10 @@ def _footprint(step: Step, pe: int):
     return band_words, weight_block_words
 
 
-def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTiling:
-    """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per half."""
+def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
+              max_band: int | None = None) -> StepTiling:
+    """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per
+    half, with bands of at most ``max_band`` output rows (default: as tall as fits)."""
     out = step.last
     width, channels = step.in_width, step.in_channels
     out_rows = out.out_h  # 1 for pooling and FC
@@ -207,7 +209,8 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int) -> StepTil
         raise TilingError(f"step {step.name}: one output row needs {band_words(1)} words per "
                           f"activation sub-bank, the buffer has {act_depth}")
     band = 1
-    while band < out_rows and band_words(band + 1) <= act_depth:
+    while band < out_rows and band_words(band + 1) <= act_depth \
+            and (max_band is None or band < max_band):
         band += 1
 
     weight_layer = step.weight_layer

@@ -1,7 +1,7 @@
 """The scheduler: the network laid out in DDR and one program of instructions per step.
 
-For each step it takes the tiling of ``model.tiling`` (the one the cost model predicts
-from and the generator sized the buffers for) and emits, per tile, the LOADs of what
+For each step it takes the tiling ``model.cost.plan_network`` chooses (``model.tiling``'s
+algorithm, with the band height that the cost model predicts to be fastest) and emits, per tile, the LOADs of what
 the tile does not share with the previous one and an EXEC with the tile's store
 descriptor (``hw.instruction``). Buffer halves alternate per operand: a new input band
 goes into the activation half the previous band is not in, a new weight group into the
@@ -32,8 +32,8 @@ from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word, store_desc_layout)
 from hw.packing import describe_layout, pack
-from model.cost import step_mode
-from model.tiling import Step, StepTiling, act_words, channel_blocks, tile_network
+from model.cost import plan_network, step_mode
+from model.tiling import Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
 
@@ -140,8 +140,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     """Lay out ``qnet`` (quantised layers of ``config.network``) and ``image`` (the input,
     ``H x W x 3`` int8) in DDR and program every step."""
     pe, beat = config.pe, config.ddr_data_bits // 8
-    tilings = tile_network(config.network, pe, config.bank["act"].depth,
-                           config.bank["pw_weights"].depth)
+    tilings = plan_network(config)
     qlayers = list(qnet)
     alloc = _Allocator()
 
