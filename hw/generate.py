@@ -21,7 +21,7 @@ from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
 from .regs import REGISTERS
 
 __all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME",
-           "add_ddr_arguments", "config_from_args"]
+           "add_accelerator_arguments", "add_ddr_arguments", "config_from_args"]
 
 TOP_NAME = "mnaccel"
 
@@ -61,6 +61,22 @@ def _float(text):
         raise ValueError(f"expected a number, not {text!r}") from None
 
 
+def add_accelerator_arguments(parser) -> None:
+    """--pe, --sram, --alpha, --resolution: shared with ``sw.run``."""
+    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
+                        help="channel lanes, 1..64: the pointwise array does N x N int8 MACs per "
+                             "cycle, the depthwise stage N channels x 9 taps (default: 16)")
+    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
+                        metavar="SIZE",
+                        help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
+                             "(1,000,000 B), 512KiB (524,288 B), 1048576 (default: 1MB)")
+    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
+                        help="MobileNet-v1 width multiplier in (0, 1] (its layer table sizes "
+                             "the SRAM banks) (default: 1.0)")
+    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
+                        help="input resolution in pixels, a multiple of 32 (default: 224)")
+
+
 def add_ddr_arguments(parser) -> None:
     """The DDR and clock options, shared with ``sw.run``."""
     parser.add_argument("--ddr-width", type=_parse("width", _int), default=None, metavar="BITS",
@@ -90,18 +106,7 @@ def config_from_args(args) -> AcceleratorConfig:
 
 def build_parser() -> Parser:
     parser = Parser(prog="python -m hw.generate", description=DESCRIPTION)
-    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes, 1..64: the pointwise array does N x N int8 MACs per "
-                             "cycle, the depthwise stage N channels x 9 taps (default: 16)")
-    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
-                        metavar="SIZE",
-                        help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
-                             "(1,000,000 B), 512KiB (524,288 B), 1048576 (default: 1MB)")
-    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
-                        help="MobileNet-v1 width multiplier in (0, 1] whose layer table sizes "
-                             "the SRAM banks (default: 1.0)")
-    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
-                        help="input resolution in pixels, a multiple of 32 (default: 224)")
+    add_accelerator_arguments(parser)
     add_ddr_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: build/mnaccel_pe<N>); it gets config.json")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import format_size, parse_size
-from hw.generate import _float, _int, _parse, add_ddr_arguments, config_from_args
+from hw.config import format_size
+from hw.generate import _int, _parse, add_accelerator_arguments, add_ddr_arguments, config_from_args
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["main", "build_parser", "execute", "write_report"]
@@ -36,16 +36,7 @@ example:
 
 def build_parser() -> Parser:
     parser = Parser(prog="python -m sw.run", description=DESCRIPTION)
-    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes: the pointwise array does N x N int8 MACs per cycle "
-                             "(default: 16)")
-    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
-                        metavar="SIZE",
-                        help="on-chip buffer, e.g. 1MB (1,000,000 B), 512KiB, 1048576 (default: 1MB)")
-    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
-                        help="MobileNet-v1 width multiplier in (0, 1] (default: 1.0)")
-    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
-                        help="input resolution, a multiple of 32 (default: 224)")
+    add_accelerator_arguments(parser)
     add_ddr_arguments(parser)
     parser.add_argument("--sim", choices=["verilator", "icarus", "model"], default="verilator",
                         help="verilator or icarus: the RTL on a DDR model; model: the fast "
@@ -201,6 +192,9 @@ def format_table(report: dict) -> str:
         f"simulation ({t['sim']}): {t['sim_cycles']:,} cycles in {t['sim_wall_seconds']:.1f} s "
         f"({sim_speed}); Verilog {t['verilog_emit_seconds']:.1f} s, build {t['build_seconds']:.1f} s",
     ]
+    if t["sim"] == "model":
+        lines.append("fast model: the data are computed and checked, the cycles are the cost "
+                     "model's prediction (run --sim verilator to measure them)")
     return "\n".join(lines)
 
 
