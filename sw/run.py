@@ -244,7 +244,8 @@ def _plot_roofline(report, path):
     import matplotlib.pyplot as plt
 
     cfg = report["config"]
-    peak = cfg["pe"] * cfg["pe"]
+    # both arrays: pe x pe pointwise and pe x 9 depthwise MACs per cycle
+    peak = cfg["derived"]["pointwise_macs_per_cycle"] + cfg["derived"]["depthwise_macs_per_cycle"]
     bw = cfg["ddr_bytes_per_cycle"]
     layers = [l for l in report["layers"] if l["mult_adds"]]
     intensity = [l["mult_adds"] / l["ddr_bytes"] for l in layers]
