@@ -6,7 +6,7 @@ fetch first, remembers in issue order whose each burst is (one ID: data returns 
 order), and routes the R beats back. At most ``outstanding`` bursts are in flight.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out

@@ -41,7 +41,6 @@ message carries the failing tests' messages and the end of ``sim.log``.
 from __future__ import annotations
 
 import contextlib
-import enum
 import fcntl
 import hashlib
 import json

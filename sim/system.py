@@ -17,9 +17,9 @@ import numpy as np
 
 from amaranth.hdl import Shape
 
-from hw.axi import axi4_master_signature
+from hw.axi import axi4_lite_slave_signature, axi4_master_signature
 from hw.config import AcceleratorConfig
-from hw.regs import REG_ADDR_BITS  # noqa: F401  (the testbench's register map)
+from hw.regs import REG_ADDR_BITS
 
 __all__ = ["SYSTEM_TOP", "DDR_MODEL", "system_verilog", "ddr_words_log2", "ddr_plusargs",
            "write_image", "read_dump", "bandwidth_fraction"]
@@ -45,11 +45,11 @@ def system_verilog(config: AcceleratorConfig, words_log2: int, accelerator_veril
     wires = "\n".join(f"    wire [{Shape.cast(m.shape).width - 1}:0] m_axi_{name};" for name, m in members.items())
     accel_ports = ",\n".join(f"        .m_axi_{name}(m_axi_{name})" for name in members)
     ddr_ports = ",\n".join(f"        .s_axi_{name}(m_axi_{name})" for name in members)
-    lite = {"awaddr": REG_ADDR_BITS, "awprot": 3, "awvalid": 1, "wdata": 32, "wstrb": 4,
-            "wvalid": 1, "bready": 1, "araddr": REG_ADDR_BITS, "arprot": 3, "arvalid": 1,
-            "rready": 1}
-    lite_out = {"awready": 1, "wready": 1, "bresp": 2, "bvalid": 1, "arready": 1, "rdata": 32,
-                "rresp": 2, "rvalid": 1}
+    from amaranth.lib.wiring import In
+
+    lite_members = axi4_lite_slave_signature(REG_ADDR_BITS).members
+    lite = {n: Shape.cast(m.shape).width for n, m in lite_members.items() if m.flow == In}
+    lite_out = {n: Shape.cast(m.shape).width for n, m in lite_members.items() if m.flow != In}
     port_decls = "\n".join(
         [f"    input [{w - 1}:0] s_axil_{n}," for n, w in lite.items()]
         + [f"    output [{w - 1}:0] s_axil_{n}," for n, w in lite_out.items()])

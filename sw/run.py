@@ -18,7 +18,7 @@ import numpy as np
 
 from hw.config import format_size
 from hw.generate import _int, _parse, add_accelerator_arguments, add_ddr_arguments, config_from_args
-from model.cli import Parser, UsageError, run_main
+from model.cli import Parser, run_main
 
 __all__ = ["main", "build_parser", "execute", "write_report"]
 

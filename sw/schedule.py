@@ -30,7 +30,7 @@ from hw.command import Mode, Target
 from hw.config import AcceleratorConfig
 from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
-                            load_desc_layout, slices_per_word, store_desc_layout)
+                            load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack
 from model.cost import plan_network, step_mode
 from model.tiling import Step, StepTiling, act_words, channel_blocks
