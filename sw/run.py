@@ -229,10 +229,11 @@ def _plot_cycles(report, path):
                     ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [l["name"] for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("cycles")
+    ax.set_ylim(0, 1.2 * max(max(l["measured_cycles"], l["predicted_cycles"]) for l in layers))
     cfg = report["config"]
     ax.set_title(f"{report['network']} on pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}, "
                  f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: measured vs predicted per layer")
-    ax.legend()
+    ax.legend(loc="upper center", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
