@@ -90,7 +90,6 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
     """Run every step of ``schedule`` (the first ``limit`` steps) on the RTL with ``sim``."""
     from hw.generate import emit_verilog
     from hw.regs import INFO_MAGIC
-    from model.cost import network_cost
     from sim.runner import run_rtl
     from sim.system import (DDR_MODEL, SYSTEM_TOP, ddr_plusargs, ddr_words_log2, read_dump,
                             system_verilog, write_image)
@@ -109,10 +108,9 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
     accel = emit_verilog(config)
     emit_seconds = time.perf_counter() - start
     verilog = system_verilog(config, ddr_words_log2(config, len(schedule.image)), accel)
-    predicted = network_cost(config)
     steps = [{"name": s.name, "addr": s.program.addr, "count": len(s.instructions),
-              "tiles": len(s.tiling.tiles), "predicted": p.cycles}
-             for s, p in zip(schedule.steps, predicted)][:limit]
+              "tiles": len(s.tiling.tiles), "predicted": s.cost.cycles}
+             for s in schedule.steps][:limit]
     params = {"steps": steps, "progress": str(progress_path),
               "info": config.pe | beat << 8 | INFO_MAGIC << 16}
 

@@ -17,36 +17,14 @@ import time
 import numpy as np
 
 from hw.command import Target
-from hw.instruction import INSTRUCTION_BYTES, Op, instruction_layout, slices_per_word
-from hw.packing import describe_layout, unpack
-from model.cost import network_cost
+from hw.instruction import Op, slices_per_word
 from model.golden import run_layer
 from model.layers import LayerKind
 
 from .driver import Progress, RunResult, StepResult
-from .schedule import _BANK_OF, Schedule, ScheduleError
+from .schedule import _BANK_OF, Schedule, ScheduleError, decode_program
 
-__all__ = ["run_model_schedule", "decode_program"]
-
-_INSTR = instruction_layout()
-_OFFSETS = {name: f.offset for name, f in _INSTR}
-_LOAD = describe_layout(_INSTR["body"].shape["load"].shape)
-_EXEC = describe_layout(_INSTR["body"].shape["exec"].shape)
-
-
-def decode_program(memory, addr: int, count: int) -> list[dict]:
-    """The instructions of the program at ``addr`` in ``memory``, decoded."""
-    out = []
-    for k in range(count):
-        raw = int.from_bytes(memory[addr + k * INSTRUCTION_BYTES:addr + (k + 1) * INSTRUCTION_BYTES], "little")
-        op = Op((raw >> _OFFSETS["op"]) & 1)
-        wait = (raw >> _OFFSETS["wait"]) & ((1 << _INSTR["wait"].width) - 1)
-        body = raw >> _OFFSETS["body"]
-        entry = {"op": op, "wait": wait}
-        entry.update({"load": unpack(_LOAD, body)} if op is Op.LOAD else unpack(_EXEC, body))
-        out.append(entry)
-    return out
-
+__all__ = ["run_model_schedule"]
 
 def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = None,
                        image: np.ndarray | None = None) -> RunResult:
@@ -55,11 +33,11 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     depth = {bank.name: bank.depth for bank in config.banks}
     progress = progress or Progress(len(schedule.steps), enabled=False)
     memory = bytearray(schedule.image)
-    costs = network_cost(config)
     start = time.perf_counter()
     qlayers = list(qnet)
     results, k = [], 0
-    for sched, cost in zip(schedule.steps, costs):
+    for sched in schedule.steps:
+        cost = sched.cost
         step = sched.step
         q = qlayers[k:k + len(step.layers)]
         k += len(step.layers)

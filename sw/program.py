@@ -17,7 +17,8 @@ from model.golden import QuantLayer
 from model.layers import LayerKind
 from model.tiling import Step, Tile, channel_blocks
 
-__all__ = ["TileProgram", "program_tile", "tile_command", "weight_words", "param_bytes", "im2col", "step_input", "assemble_output",
+__all__ = ["TileProgram", "program_tile", "tile_command", "weight_words", "param_bytes", "im2col",
+           "step_input", "assemble_output",
            "step_programs", "expected_words"]
 
 

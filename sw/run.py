@@ -56,7 +56,6 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             limit: int | None = None) -> dict:
     """Run the network of ``config`` and return the report (``report.json``'s content).
     ``limit`` runs only the first steps (the report then covers those; no logits)."""
-    from model.cost import network_cost
     from model.golden import run_network
     from model.quantize import random_input, random_mobilenet
 
@@ -80,7 +79,7 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         result = run_model_schedule(schedule, qnet, progress, image=image)
     else:
         result = run_rtl_schedule(schedule, sim, progress, workdir=workdir, limit=limit)
-    costs = network_cost(config)
+    costs = [s.cost for s in schedule.steps]
 
     pe2 = config.pe * config.pe
     layers, k = [], 0

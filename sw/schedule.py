@@ -31,14 +31,14 @@ from hw.config import AcceleratorConfig
 from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word)
-from hw.packing import describe_layout, pack
-from model.cost import plan_network, step_mode
+from hw.packing import describe_layout, pack, unpack
+from model.cost import DdrTiming, StepCost, plan_network, step_cost, step_mode
 from model.tiling import Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
 
 __all__ = ["Schedule", "StepSchedule", "Region", "ScheduleError", "build_schedule",
-           "encode_instruction"]
+           "encode_instruction", "decode_instruction", "decode_program"]
 
 #: Every region starts on a 64-byte line, a whole number of beats of any port width (the
 #: DMA cuts bursts at 4 KiB boundaries itself).
@@ -68,6 +68,7 @@ class StepSchedule:
     out_region: Region
     out_shape: tuple[int, int, int]  # H x W x (CB * pe) of the output map in DDR
     program: Region
+    cost: StepCost  # the cost model's prediction for this very tiling
     instructions: list[dict] = field(default_factory=list)
     read_bytes: int = 0  # operands and the program
     write_bytes: int = 0
@@ -136,11 +137,28 @@ def encode_instruction(instruction: dict) -> bytes:
     return bits.to_bytes(INSTRUCTION_BYTES, "little")
 
 
+def decode_instruction(raw: bytes) -> dict:
+    """Inverse of :func:`encode_instruction`: the fields of a 64-byte instruction."""
+    bits = int.from_bytes(raw, "little")
+    op = Op((bits >> _OFFSETS["op"]) & 1)
+    wait = (bits >> _OFFSETS["wait"]) & ((1 << WAIT_BITS) - 1)
+    body = bits >> _OFFSETS["body"]
+    return {"op": op, "wait": wait,
+            **({"load": unpack(_LOAD_DESC, body)} if op is Op.LOAD else unpack(_EXEC_DESC, body))}
+
+
+def decode_program(memory, addr: int, count: int) -> list[dict]:
+    """The ``count`` instructions of the program at ``addr`` in ``memory``, decoded."""
+    return [decode_instruction(bytes(memory[addr + k * INSTRUCTION_BYTES:addr + (k + 1) * INSTRUCTION_BYTES]))
+            for k in range(count)]
+
+
 def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedule:
     """Lay out ``qnet`` (quantised layers of ``config.network``) and ``image`` (the input,
     ``H x W x 3`` int8) in DDR and program every step."""
     pe, beat = config.pe, config.ddr_data_bits // 8
     tilings = plan_network(config)
+    ddr = DdrTiming.of(config)
     qlayers = list(qnet)
     alloc = _Allocator()
 
@@ -162,7 +180,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         out_shape = (out.out_h, out.out_w, cb_out * pe)
         out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
-                             program=Region("", 0, 0))
+                             program=Region("", 0, 0), cost=step_cost(tiling, pe, ddr))
         _program_step(config, sched, q, in_shape, alloc, beat)
         steps.append(sched)
         in_region, in_shape = out_region, out_shape

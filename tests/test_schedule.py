@@ -15,8 +15,8 @@ from model.cost import network_cost
 from model.golden import run_network
 from model.quantize import random_input, random_mobilenet
 from model.tiling import act_words
-from sw.fast_model import decode_program, run_model_schedule
-from sw.schedule import _BANK_OF, build_schedule
+from sw.fast_model import run_model_schedule
+from sw.schedule import _BANK_OF, build_schedule, decode_program
 
 
 def _config(pe=4, alpha=0.25, resolution=32, bits=32, minimal=True, **ddr):
