@@ -21,12 +21,18 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import AXI_ADDR_BITS, RESP_OKAY, axi4_lite_slave_signature
 
-__all__ = ["Registers", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC"]
+__all__ = ["Registers", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word"]
 
 REG_ADDR_BITS = 8
 REGISTERS = {"CONTROL": 0x00, "STATUS": 0x04, "PROG_ADDR": 0x08, "PROG_COUNT": 0x0C,
              "CYCLES": 0x10, "EXECS": 0x14, "INFO": 0x18}
 INFO_MAGIC = 0x4D4E
+
+
+def info_word(pe: int, beat_bytes: int) -> int:
+    """The INFO register's value for an accelerator of ``pe`` lanes and a DDR beat of
+    ``beat_bytes`` bytes."""
+    return pe | beat_bytes << 8 | INFO_MAGIC << 16
 
 
 class Registers(wiring.Component):

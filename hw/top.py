@@ -21,7 +21,7 @@ from .engine import Engine
 from .fetch import InstructionFetch
 from .load_dma import LoadDma
 from .read_port import ReadPort
-from .regs import INFO_MAGIC, REG_ADDR_BITS, Registers
+from .regs import REG_ADDR_BITS, Registers, info_word
 from .sequencer import Sequencer
 from .store_dma import StoreDma
 
@@ -55,10 +55,9 @@ class Accelerator(wiring.Component):
         m = Module()
         cfg = self._config
         bits = cfg.ddr_data_bits
-        info = cfg.pe | (bits // 8) << 8 | INFO_MAGIC << 16
 
         engine = m.submodules.engine = Engine(cfg)
-        regs = m.submodules.regs = Registers(info)
+        regs = m.submodules.regs = Registers(info_word(cfg.pe, bits // 8))
         seq = m.submodules.sequencer = Sequencer()
         fetch = m.submodules.fetch = InstructionFetch(bits)
         port = m.submodules.read_port = ReadPort(bits)

@@ -89,7 +89,7 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
                      workdir: Path | None = None, limit: int | None = None) -> RunResult:
     """Run every step of ``schedule`` (the first ``limit`` steps) on the RTL with ``sim``."""
     from hw.generate import emit_verilog
-    from hw.regs import INFO_MAGIC
+    from hw.regs import info_word
     from sim.runner import run_rtl
     from sim.system import (DDR_MODEL, SYSTEM_TOP, ddr_plusargs, ddr_words_log2, read_dump,
                             system_verilog, write_image)
@@ -112,7 +112,7 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
               "tiles": len(s.tiling.tiles), "predicted": s.cost.cycles}
              for s in schedule.steps][:limit]
     params = {"steps": steps, "progress": str(progress_path),
-              "info": config.pe | beat << 8 | INFO_MAGIC << 16}
+              "info": info_word(config.pe, beat)}
 
     stop = threading.Event()
     watcher = threading.Thread(target=_watch, args=(progress_path, progress, stop), daemon=True)
