@@ -22,8 +22,8 @@ from model import numerics
 from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resolution
 from model.tiling import channel_blocks, min_tile_words, network_steps
 
-__all__ = ["AcceleratorConfig", "Bank", "parse_size", "format_size", "ceil_log2",
-           "DDR_DATA_WIDTHS", "PARAM_LANE_BITS", "dsp_estimate"]
+__all__ = ["AcceleratorConfig", "Bank", "MultiplierPlan", "multiplier_plan", "parse_size",
+           "format_size", "ceil_log2", "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
 
 #: Bits per output channel of a parameter word: bias (32), multiplier (15), shift (6) and
 #: 3 bits of padding, so that a lane is 7 whole bytes and a word of pe lanes loads as 7
@@ -91,9 +91,59 @@ class Bank:
         return self.width // 8 * self.depth * self.copies
 
 
-def dsp_estimate(pe: int) -> int:
-    """18x18 multipliers of a ``pe``-lane design (see ``AcceleratorConfig.dsp_estimate``)."""
-    return pe * pe + 9 * pe + 2 * 2 * pe
+@dataclass(frozen=True)
+class MultiplierPlan:
+    """Where the multipliers of a ``pe``-lane design go: DSP blocks or LUTs.
+
+    A DSP here is one 18x18 (ECP5 MULT18X18D) or 25x18 (7-series DSP48E1) multiplier.
+    Each int8 product of the depthwise lanes has one; the pointwise array has one per
+    product, or with ``packed`` one per pair of products that share an activation (an
+    8 x 25-bit product, one DSP48E1; see ``hw.products``). Each requantiser lane's 32 x 15
+    product takes two, in both requantisers, and they always stay in DSPs. Under a DSP
+    limit the excess int8 multipliers are built in LUTs: the depthwise ones first (one DSP
+    saved per LUT multiplier, where a packed pointwise multiplier saves one per two).
+    """
+
+    pe: int
+    packed: bool
+    requant_dsps: int
+    depthwise: int  # multipliers of the depthwise lanes
+    depthwise_lut: int  # of them, in LUTs
+    pointwise: int  # multipliers of the pointwise array
+    pointwise_lut: int  # of them, in LUTs
+
+    @property
+    def dsps(self) -> int:
+        return self.requant_dsps + self.depthwise - self.depthwise_lut + self.pointwise - self.pointwise_lut
+
+    @property
+    def lut_products(self) -> int:
+        """int8 products computed in LUTs."""
+        return self.depthwise_lut + self.pointwise_lut * (2 if self.packed else 1)
+
+    def describe(self) -> str:
+        parts = [f"{self.dsps} DSP multipliers: pointwise {self.pointwise - self.pointwise_lut}"
+                 f"{' (two int8 products each)' if self.packed else ''}, depthwise "
+                 f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 15 bits)"]
+        if self.lut_products:
+            parts.append(f"{self.lut_products} int8 products in LUTs (depthwise {self.depthwise_lut}, "
+                         f"pointwise {self.pointwise_lut * (2 if self.packed else 1)})")
+        return "; ".join(parts)
+
+
+def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None) -> MultiplierPlan:
+    """The :class:`MultiplierPlan` of a ``pe``-lane design with at most ``dsp_limit`` DSPs."""
+    from .pointwise import PointwiseArray
+
+    requant = 2 * 2 * pe
+    depthwise, pointwise = 9 * pe, PointwiseArray.multipliers(pe, packed)
+    excess = 0 if dsp_limit is None else requant + depthwise + pointwise - dsp_limit
+    if excess > depthwise + pointwise:
+        raise ValueError(f"dsp_limit must be at least {requant} at pe {pe} (the requantisers' "
+                         f"2 x 2 x pe multipliers of 32 x 15 bits stay in DSPs), not {dsp_limit}")
+    depthwise_lut = min(depthwise, max(0, excess))
+    return MultiplierPlan(pe, packed, requant, depthwise, depthwise_lut, pointwise,
+                          max(0, excess - depthwise_lut))
 
 
 def _positive_int(name, value, maximum=None):
@@ -124,6 +174,11 @@ class AcceleratorConfig:
         Cycles from a read request to its first data beat.
     clock_mhz : float
         Clock used only to turn cycles into seconds and frames/s in reports.
+    dsp_limit : int or None
+        At most this many DSP multipliers; the int8 products beyond it are built in LUTs
+        (:class:`MultiplierPlan`). None: every multiplier in a DSP.
+    dsp_packing : bool
+        Two pointwise int8 products per DSP (needs a 25x18 multiplier: 7-series DSP48E1).
     """
 
     pe: int = 16
@@ -134,6 +189,8 @@ class AcceleratorConfig:
     ddr_bytes_per_cycle: float | None = None  # None: 5, or the port's peak when that is less
     ddr_latency_cycles: int = 64
     clock_mhz: float = 200.0
+    dsp_limit: int | None = None
+    dsp_packing: bool = False
 
     def __post_init__(self):
         _positive_int("pe", self.pe, maximum=64)
@@ -159,6 +216,12 @@ class AcceleratorConfig:
             raise ValueError(f"ddr_latency_cycles must be a non-negative integer, not {self.ddr_latency_cycles!r}")
         if not isinstance(self.clock_mhz, (int, float)) or self.clock_mhz <= 0:
             raise ValueError(f"clock_mhz must be positive, not {self.clock_mhz!r}")
+        if self.dsp_limit is not None:
+            if isinstance(self.dsp_limit, bool) or not isinstance(self.dsp_limit, int) or self.dsp_limit < 0:
+                raise ValueError(f"dsp_limit must be a non-negative integer, not {self.dsp_limit!r}")
+        if not isinstance(self.dsp_packing, bool):
+            raise ValueError(f"dsp_packing must be true or false, not {self.dsp_packing!r}")
+        self.multipliers  # validates dsp_limit against pe
         self._check_sram()
 
     # -- numerics (fixed by the design, recorded for the consumers of config.json) -----
@@ -180,12 +243,15 @@ class AcceleratorConfig:
 
     requant_param_bits = PARAM_LANE_BITS
 
+    @cached_property
+    def multipliers(self) -> MultiplierPlan:
+        return multiplier_plan(self.pe, self.dsp_packing, self.dsp_limit)
+
     @property
     def dsp_estimate(self) -> int:
-        """18x18 multipliers the design needs: one per int8 product of the pointwise array
-        and of the depthwise lanes, two per 32 x 15-bit requantiser lane (two
-        requantisers). Yosys maps pe 4 to exactly this count (68 MULT18X18D)."""
-        return dsp_estimate(self.pe)
+        """DSP multipliers the design needs (:class:`MultiplierPlan`); nothing else in it
+        multiplies (the DMA's constant multiples are shifts and adds)."""
+        return self.multipliers.dsps
 
     @cached_property
     def network(self):
@@ -296,6 +362,7 @@ class AcceleratorConfig:
             "pointwise_macs_per_cycle": self.pointwise_macs_per_cycle,
             "depthwise_macs_per_cycle": self.depthwise_macs_per_cycle,
             "dsp_estimate": self.dsp_estimate,
+            "multipliers": asdict(self.multipliers),
             "sram_min_bytes": self.sram_min_bytes,
             "sram_used_bytes": sum(bank.bytes for bank in self.banks),
             "banks": [{**asdict(bank), "addr_width": bank.addr_width, "bytes": bank.bytes}

@@ -11,12 +11,12 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .pointwise import check_pe, discard_on_error, tree_sum
+from .pointwise import check_multipliers, check_pe, discard_on_error
+from .products import PRODUCT_BITS, dsp_product, lut_product, tree_sum
 
 __all__ = ["DepthwiseLanes", "depthwise_input_layout", "TAPS"]
 
 TAPS = 9
-PRODUCT_BITS = ACT_BITS + WEIGHT_BITS
 
 
 def depthwise_input_layout(pe):
@@ -37,10 +37,15 @@ class DepthwiseLanes(wiring.Component):
     Two stages: registered products (with the bias), then the registered sum on
     ``o_stream``. One beat per cycle; each stage holds its beat while the next stalls.
 
+    Every product has its own multiplier (``hw.products``); the first
+    ``lut_multipliers`` of them, in the order (channel, tap), are built in LUTs.
+
     Parameters
     ----------
     pe : int
         Channel lanes.
+    lut_multipliers : int
+        Multipliers built in LUTs instead of DSP blocks (at most ``9 * pe``).
 
     Members
     -------
@@ -52,10 +57,11 @@ class DepthwiseLanes(wiring.Component):
 
     LATENCY = 2
 
-    def __init__(self, pe):
+    def __init__(self, pe, *, lut_multipliers=0):
         with discard_on_error(self):
             check_pe(pe)
-            self._pe = pe
+            check_multipliers(lut_multipliers, TAPS * pe)
+            self._pe, self._lut = pe, lut_multipliers
             super().__init__({
                 "i_stream": In(stream.Signature(depthwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
@@ -82,7 +88,8 @@ class DepthwiseLanes(wiring.Component):
             m.d.sync += [s1_valid.eq(self.i_stream.valid), s1_bias.eq(beat.bias)]
             for c in range(pe):
                 for t in range(TAPS):
-                    m.d.sync += s1_products[c][t].eq(beat.window[t][c] * beat.weights[t][c])
+                    build = lut_product if c * TAPS + t < self._lut else dsp_product
+                    m.d.sync += s1_products[c][t].eq(build(beat.window[t][c], beat.weights[t][c]))
 
         with m.If(s2_ready):
             m.d.sync += self.o_stream.valid.eq(s1_valid)

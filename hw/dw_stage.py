@@ -29,6 +29,8 @@ CENTRE_TAP = 4
 class DepthwiseStage(wiring.Component):
     """Depthwise convolution of windows, or their centre pixels passed through.
 
+    ``lut_multipliers`` of the lanes' products are built in LUTs (:class:`DepthwiseLanes`).
+
     Members
     -------
     i_stream : In(stream.Signature(window_output_layout(pe, tag bits)))
@@ -52,8 +54,8 @@ class DepthwiseStage(wiring.Component):
             return cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + Requantizer.LATENCY
         return cls.LOOKUP_LATENCY
 
-    def __init__(self, pe, block_depth):
-        self._pe = pe
+    def __init__(self, pe, block_depth, *, lut_multipliers=0):
+        self._pe, self._lut = pe, lut_multipliers
         tag_bits = data.Layout.cast(window_tag_layout()).size
         super().__init__({
             "i_stream": In(stream.Signature(window_output_layout(pe, tag_bits))),
@@ -71,7 +73,7 @@ class DepthwiseStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
-        lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe),
+        lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe, lut_multipliers=self._lut),
                                             channel_params_tag(pe, "run_end", "tile_end"))
         requant = m.submodules.requant = Tagged(
             Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))

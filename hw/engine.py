@@ -68,10 +68,13 @@ class Engine(wiring.Component):
             pe, bank["pw_weights"].depth, blocks, cfg.load_addr_bits)
         seq = m.submodules.window_sequencer = WindowSequencer(act_depth)
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
-        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks)
+        mult = cfg.multipliers
+        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut)
         pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth)
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
-                                                     bank["pw_weights"].depth, blocks)
+                                                     bank["pw_weights"].depth, blocks,
+                                                     packed=mult.packed,
+                                                     lut_multipliers=mult.pointwise_lut)
         cmd = ctrl.cmd
 
         wiring.connect(m, wiring.flipped(self.cmd), ctrl.cmd_stream)

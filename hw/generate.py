@@ -21,7 +21,8 @@ from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
 from .regs import REGISTERS
 
 __all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME",
-           "add_accelerator_arguments", "add_ddr_arguments", "config_from_args"]
+           "add_accelerator_arguments", "add_ddr_arguments", "add_multiplier_arguments",
+           "config_from_args"]
 
 TOP_NAME = "mnaccel"
 
@@ -95,19 +96,36 @@ def add_ddr_arguments(parser) -> None:
                         help="clock for reporting time and frames/s (default: 200)")
 
 
+def add_multiplier_arguments(parser) -> None:
+    """--dsp-limit, --dsp-packing: where the multipliers go (shared with ``hw.synth`` and
+    ``sw.run``); results and cycles are the same either way."""
+    parser.add_argument("--dsp-limit", type=_parse("dsp limit", _int), default=None, metavar="N",
+                        help="use at most N DSP multipliers (18x18 on ECP5, DSP48E1 on 7-series): "
+                             "the int8 products beyond them are built in LUTs as Booth "
+                             "multipliers, depthwise ones first; the requantisers' 4 x pe "
+                             "multipliers always stay in DSPs (default: no limit, pe^2 + 13 pe)")
+    parser.add_argument("--dsp-packing", action="store_true",
+                        help="two pointwise int8 products that share an activation per DSP "
+                             "(an 8 x 25-bit product: one 7-series DSP48E1; an ECP5 18x18 "
+                             "multiplier cannot, so this saves nothing there)")
+
+
 def config_from_args(args) -> AcceleratorConfig:
     """The configuration the command line describes (DDR defaults follow ``--pe``)."""
     return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
                              resolution=args.resolution, ddr_data_bits=args.ddr_width,
                              ddr_bytes_per_cycle=args.ddr_bandwidth,
                              ddr_latency_cycles=args.ddr_latency,
-                             clock_mhz=args.clock_mhz)
+                             clock_mhz=args.clock_mhz,
+                             dsp_limit=getattr(args, "dsp_limit", None),
+                             dsp_packing=getattr(args, "dsp_packing", False))
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="python -m hw.generate", description=DESCRIPTION)
     add_accelerator_arguments(parser)
     add_ddr_arguments(parser)
+    add_multiplier_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: build/mnaccel_pe<N>); it gets config.json")
     return parser
@@ -126,6 +144,7 @@ def describe(config: AcceleratorConfig) -> str:
         f"(peak {config.pointwise_macs_per_cycle * config.clock_mhz / 1e3:.1f} GMAC/s at "
         f"{config.clock_mhz:g} MHz)",
         f"  requantise {pe} lanes: int32 x uint{config.mult_bits} >> shift, zero point, clamp",
+        f"  multipliers: {config.multipliers.describe()}",
         "",
         "SRAM banks",
     ]

@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 from .axi import AXI_ADDR_BITS, BOUNDARY_BYTES, MAX_BURST_BEATS
 from .command import Target, load_layout
 from .instruction import WORD_COUNT_BITS, load_desc_layout, slices_per_word
+from .products import times_constant
 from .read_port import burst_layout
 
 __all__ = ["LoadDma"]
@@ -63,7 +64,7 @@ class LoadDma(wiring.Component):
         with m.Switch(d.target):
             for target in Target:
                 with m.Case(target):
-                    m.d.comb += slices.eq(d.words * slices_per_word(target, pe))
+                    m.d.comb += slices.eq(times_constant(d.words, slices_per_word(target, pe)))
         accept = self.desc.valid & (left == 0) & queue.w_rdy
         m.d.comb += [self.desc.ready.eq(accept), queue.w_en.eq(accept), queue.w_data.eq(d)]
 
@@ -77,9 +78,9 @@ class LoadDma(wiring.Component):
             self.req.payload.addr.eq(addr), self.req.payload.len.eq(burst - 1),
         ]
         with m.If(accept):
-            m.d.sync += [addr.eq(d.addr), left.eq(slices * beats_per_slice)]
+            m.d.sync += [addr.eq(d.addr), left.eq(times_constant(slices, beats_per_slice))]
         with m.Elif(self.req.valid & self.req.ready):
-            m.d.sync += [addr.eq(addr + burst * beat_bytes), left.eq(left - burst)]
+            m.d.sync += [addr.eq(addr + times_constant(burst, beat_bytes)), left.eq(left - burst)]
 
         # -- data side ------------------------------------------------------------------
         cur = Signal(load_desc_layout())

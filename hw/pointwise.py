@@ -15,15 +15,24 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-__all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "discard_on_error", "tree_sum"]
+from .products import (PACKED_BITS, PRODUCT_BITS, dsp_product, lut_product, packed_products,
+                       tree_sum, unpack_products)
 
-PRODUCT_BITS = ACT_BITS + WEIGHT_BITS
+__all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
+           "discard_on_error"]
 
 
 def check_pe(pe):
     """Raise TypeError unless ``pe`` is a positive integer."""
     if not isinstance(pe, int) or isinstance(pe, bool) or pe <= 0:
         raise TypeError(f"pe must be a positive integer, not {pe!r}")
+
+
+def check_multipliers(lut_multipliers, total):
+    """Raise TypeError unless ``lut_multipliers`` is an integer in 0 .. ``total``."""
+    if not isinstance(lut_multipliers, int) or isinstance(lut_multipliers, bool) or \
+            not 0 <= lut_multipliers <= total:
+        raise TypeError(f"lut_multipliers must be an integer in 0..{total}, not {lut_multipliers!r}")
 
 
 @contextlib.contextmanager
@@ -62,10 +71,20 @@ class PointwiseArray(wiring.Component):
     is one beat per cycle; each stage holds its beat while the next stalls, and
     ``o_stream.valid`` is a register.
 
+    The products come from :meth:`multipliers` multipliers (``hw.products``): one per
+    product, or with ``packed`` one per input channel and pair of output channels
+    ``(2j, 2j + 1)``; the first ``lut_multipliers`` of them, in the order (column group,
+    input channel), are built in LUTs. None of this changes a result or a cycle.
+
     Parameters
     ----------
     pe : int
         Channel lanes.
+    packed : bool
+        Two products that share an activation per multiplier (8 x 25 bits: one 7-series
+        DSP48E1).
+    lut_multipliers : int
+        Multipliers built in LUTs instead of DSP blocks.
 
     Members
     -------
@@ -78,10 +97,13 @@ class PointwiseArray(wiring.Component):
     #: Cycles from accepting a ``last`` beat to its sums being valid (no stalls).
     LATENCY = 3
 
-    def __init__(self, pe):
+    def __init__(self, pe, *, packed=False, lut_multipliers=0):
         with discard_on_error(self):
             check_pe(pe)
-            self._pe = pe
+            if not isinstance(packed, bool):
+                raise TypeError(f"packed must be a bool, not {packed!r}")
+            check_multipliers(lut_multipliers, self.multipliers(pe, packed))
+            self._pe, self._packed, self._lut = pe, packed, lut_multipliers
             super().__init__({
                 "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
@@ -91,6 +113,18 @@ class PointwiseArray(wiring.Component):
     def pe(self):
         return self._pe
 
+    @staticmethod
+    def column_groups(pe, packed):
+        """Output channels that share a multiplier: pairs when ``packed`` (an odd last
+        one alone), else single channels."""
+        step = 2 if packed else 1
+        return [tuple(range(o, min(o + step, pe))) for o in range(0, pe, step)]
+
+    @classmethod
+    def multipliers(cls, pe, packed=False):
+        """Multipliers of the array: one per input channel and column group."""
+        return pe * len(cls.column_groups(pe, packed))
+
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
@@ -98,7 +132,6 @@ class PointwiseArray(wiring.Component):
         sum_bits = PRODUCT_BITS + max(1, (pe - 1).bit_length())
 
         s1_valid = Signal()
-        s1_products = Signal(data.ArrayLayout(data.ArrayLayout(signed(PRODUCT_BITS), pe), pe))
         s1_bias = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
         s1_first, s1_last = Signal(), Signal()
 
@@ -121,9 +154,26 @@ class PointwiseArray(wiring.Component):
                 s1_first.eq(beat.first),
                 s1_last.eq(beat.last),
             ]
+        # products[o][i]: a * w as stage 2 sees it (a register, or a field of one).
+        products = [[None] * pe for _ in range(pe)]
+        unit = 0
+        for group in self.column_groups(pe, self._packed):
             for i in range(pe):
-                for o in range(pe):
-                    m.d.sync += s1_products[o][i].eq(beat.act[i] * beat.weights[i][o])
+                a = beat.act[i]
+                if unit < self._lut or len(group) == 1:
+                    build = lut_product if unit < self._lut else dsp_product
+                    for o in group:
+                        reg = Signal(signed(PRODUCT_BITS), name=f"product_{i}_{o}")
+                        with m.If(s1_ready):
+                            m.d.sync += reg.eq(build(a, beat.weights[i][o]))
+                        products[o][i] = reg
+                else:
+                    lo, hi = group
+                    reg = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
+                    with m.If(s1_ready):
+                        m.d.sync += reg.eq(packed_products(a, beat.weights[i][lo], beat.weights[i][hi]))
+                    products[lo][i], products[hi][i] = unpack_products(reg)
+                unit += 1
 
         with m.If(s2_ready):
             m.d.sync += [
@@ -133,7 +183,7 @@ class PointwiseArray(wiring.Component):
                 s2_last.eq(s1_last),
             ]
             for o in range(pe):
-                m.d.sync += s2_sums[o].eq(tree_sum([s1_products[o][i] for i in range(pe)]))
+                m.d.sync += s2_sums[o].eq(tree_sum(products[o]))
 
         with m.If(s3_ready):
             m.d.sync += self.o_stream.valid.eq(s2_valid & s2_last)
@@ -144,10 +194,3 @@ class PointwiseArray(wiring.Component):
                     m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
         return m
 
-
-def tree_sum(terms):
-    """Balanced adder tree (the width grows one bit per level)."""
-    while len(terms) > 1:
-        paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0]

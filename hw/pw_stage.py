@@ -30,6 +30,8 @@ def store_layout(pe):
 class PointwiseStage(wiring.Component):
     """Sequence, look up and multiply-accumulate the pointwise side of a tile.
 
+    ``packed`` and ``lut_multipliers`` choose the array's multipliers (:class:`PointwiseArray`).
+
     Members
     -------
     cmd : In(command_layout())
@@ -47,8 +49,9 @@ class PointwiseStage(wiring.Component):
     LOOKUP_LATENCY = 1
     LATENCY = LOOKUP_LATENCY + PointwiseArray.LATENCY + Requantizer.LATENCY
 
-    def __init__(self, pe, pixel_depth, pw_depth, block_depth):
+    def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0):
         self._pe = pe
+        self._array = dict(packed=packed, lut_multipliers=lut_multipliers)
         super().__init__({
             "cmd": In(command_layout()),
             "start": In(1),
@@ -71,7 +74,7 @@ class PointwiseStage(wiring.Component):
         m = Module()
         pe, cmd = self._pe, self.cmd
         pool = cmd.mode == Mode.POOL
-        array = m.submodules.array = Tagged(PointwiseArray(pe), channel_params_tag(pe, "tile_end"),
+        array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
         requant = m.submodules.requant = Tagged(Requantizer(pe), data.StructLayout({"tile_end": 1}))
 

@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from .axi import (AXI_ADDR_BITS, BOUNDARY_BYTES, BURST_INCR, CACHE_MODIFIABLE, MAX_BURST_BEATS,
                   axi4_write_signature)
 from .instruction import SEGMENT_BITS, store_desc_layout
+from .products import times_constant
 from .pw_stage import store_layout
 
 __all__ = ["StoreDma"]
@@ -92,7 +93,7 @@ class StoreDma(wiring.Component):
                 m.d.sync += [segments.eq(segments - 1), seg_addr.eq(next_seg), addr.eq(next_seg),
                              left.eq(seg_beats)]
             with m.Else():
-                m.d.sync += [addr.eq(addr + burst * beat_bytes), left.eq(left - burst)]
+                m.d.sync += [addr.eq(addr + times_constant(burst, beat_bytes)), left.eq(left - burst)]
         with m.Elif(axi.awready):
             m.d.sync += axi.awvalid.eq(0)
 

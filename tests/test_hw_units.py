@@ -1,12 +1,17 @@
 """hw/ components in Amaranth's simulator: MAC arrays and the window generator against
 NumPy, with and without random stalls, and their throughput without stalls."""
 
+import re
+
 import numpy as np
 import pytest
+from amaranth.hdl import Const, Module, Signal, signed
+from amaranth.sim import Simulator
 
 from hw.act_buffer import sub_bank_address
 from hw.depthwise import DepthwiseLanes
 from hw.pointwise import PointwiseArray
+from hw.products import lut_product, packed_products, times_constant, unpack_products
 from hw.window import window_request
 from hw.window_harness import WindowHarness
 
@@ -23,24 +28,38 @@ def _ints(view):
         return int(view)
 
 
+# (pe, packed, lut_multipliers): every way a product can be built, in one array too.
+MAPPINGS = [(4, False, 0), (5, True, 0), (5, False, 7), (5, True, 6), (4, False, 16)]
+
+
+@pytest.mark.parametrize("pe, packed, lut", MAPPINGS)
 @pytest.mark.parametrize("idle, stall", PAUSES)
-def test_pointwise_array_accumulates_runs(idle, stall):
-    pe, rng = 4, np.random.default_rng(3)
+def test_pointwise_array_accumulates_runs(idle, stall, pe, packed, lut):
+    rng = np.random.default_rng(3)
     beats, expected = [], []
     for run_length in [1, 3, 2, 5]:
         act = rng.integers(-128, 128, (run_length, pe))
         weights = rng.integers(-128, 128, (run_length, pe, pe))
+        act[0, 0], weights[0, 0] = -128, -128  # the one product that needs 16 signed bits
         bias = rng.integers(-2**20, 2**20, pe)
         for k in range(run_length):
             beats.append({"act": act[k].tolist(), "weights": weights[k].tolist(),
                           "bias": bias.tolist() if k == 0 else [0] * pe,
                           "first": k == 0, "last": k == run_length - 1})
         expected.append((bias + np.einsum("ki,kio->o", act, weights)).tolist())
-    out, cycles = run_stream(PointwiseArray(pe), beats, expect=len(expected), idle=idle,
+    dut = PointwiseArray(pe, packed=packed, lut_multipliers=lut)
+    out, cycles = run_stream(dut, beats, expect=len(expected), idle=idle,
                              stall=stall, unpack=_ints, seed=int(idle * 10 + stall * 100))
     assert out == expected
     if idle == stall == 0:
         assert cycles == len(beats) + PointwiseArray.LATENCY
+
+
+def test_pointwise_multiplier_count():
+    assert PointwiseArray.multipliers(16) == 256
+    assert PointwiseArray.multipliers(16, packed=True) == 128
+    assert PointwiseArray.column_groups(5, True) == [(0, 1), (2, 3), (4,)]
+    assert PointwiseArray.multipliers(5, packed=True) == 15
 
 
 def test_pointwise_array_saturation_corner():
@@ -51,8 +70,9 @@ def test_pointwise_array_saturation_corner():
     assert out == [[2**31 - 1 - 2**17 + pe * 2**14] * pe]
 
 
+@pytest.mark.parametrize("lut", [0, 13, 36])
 @pytest.mark.parametrize("idle, stall", PAUSES)
-def test_depthwise_lanes(idle, stall):
+def test_depthwise_lanes(idle, stall, lut):
     pe, rng = 4, np.random.default_rng(5)
     window = rng.integers(-128, 128, (20, 9, pe))
     window[0] = -128
@@ -62,7 +82,7 @@ def test_depthwise_lanes(idle, stall):
     beats = [{"window": window[k].tolist(), "weights": weights[k].tolist(), "bias": bias[k].tolist()}
              for k in range(20)]
     expected = (bias + np.einsum("ktc,ktc->kc", window, weights)).tolist()
-    out, cycles = run_stream(DepthwiseLanes(pe), beats, expect=20, idle=idle, stall=stall,
+    out, cycles = run_stream(DepthwiseLanes(pe, lut_multipliers=lut), beats, expect=20, idle=idle, stall=stall,
                              unpack=_ints)
     assert out == expected
     if idle == stall == 0:
@@ -114,3 +134,61 @@ def test_components_reject_bad_pe():
     for bad in (0, -3, 2.0, None):
         with pytest.raises(TypeError, match=f"pe must be a positive integer, not {bad!r}"):
             PointwiseArray(bad)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: PointwiseArray(4, lut_multipliers=17), "lut_multipliers must be an integer in 0..16, not 17"),
+    (lambda: PointwiseArray(4, packed=True, lut_multipliers=9),
+     "lut_multipliers must be an integer in 0..8, not 9"),
+    (lambda: PointwiseArray(4, packed=1), "packed must be a bool, not 1"),
+    (lambda: DepthwiseLanes(2, lut_multipliers=-1), "lut_multipliers must be an integer in 0..18, not -1"),
+])
+def test_multiplier_options_rejected(make, message):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        make()
+
+
+def test_booth_and_packed_products_exhaustively():
+    """Every int8 pair through hw.products' LUT multiplier and DSP packing (with the
+    high weight at its extremes and in between), evaluated by Amaranth's simulator."""
+    m = Module()
+    b, w_hi = Signal(signed(8)), Signal(signed(8))
+    outs = []
+    for a_value in range(-128, 128):
+        a = Const(a_value, signed(8))
+        booth, lo, hi = Signal(signed(16)), Signal(signed(16)), Signal(signed(16))
+        packed_lo, packed_hi = unpack_products(packed_products(a, b, w_hi))
+        m.d.comb += [booth.eq(lut_product(a, b)), lo.eq(packed_lo), hi.eq(packed_hi)]
+        outs.append((a_value, booth, lo, hi))
+    wrong = []
+
+    async def testbench(ctx):
+        for hi_value in (-128, -1, 0, 1, 85, 127):
+            ctx.set(w_hi, hi_value)
+            for b_value in range(-128, 128):
+                ctx.set(b, b_value)
+                for a_value, booth, lo, hi in outs:
+                    got = (ctx.get(booth), ctx.get(lo), ctx.get(hi))
+                    if got != (a_value * b_value, a_value * b_value, a_value * hi_value):
+                        wrong.append((a_value, b_value, hi_value, got))
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert wrong == []
+
+
+def test_times_constant():
+    for k in (0, 1, 7, 9, 16, 56, 255):
+        m = Module()
+        x, y = Signal(12), Signal(24)
+        m.d.comb += y.eq(times_constant(x, k))
+        seen = []
+
+        async def testbench(ctx):
+            for value in (0, 1, 5, 4095):
+                ctx.set(x, value)
+                seen.append(ctx.get(y))
+        sim = Simulator(m)
+        sim.add_testbench(testbench)
+        sim.run()
+        assert seen == [v * k for v in (0, 1, 5, 4095)]

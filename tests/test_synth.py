@@ -1,6 +1,7 @@
-"""hw.synth: Yosys from the yowasp packages on a small real design, the resource parser,
-the fit report and the command's errors. (Synthesis of a whole accelerator is a
-benchmark-sized run: python -m hw.synth.)"""
+"""hw.synth: Yosys from the yowasp packages on small real designs (the multiplier options,
+the smallest whole accelerator's DSPs), the resource parser, the fit report and the
+command's errors. (Synthesis of a full-size accelerator is a benchmark-sized run:
+python -m hw.synth.)"""
 
 import subprocess
 import sys
@@ -8,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from hw.config import AcceleratorConfig
+from hw.generate import TOP_NAME
+from hw.generate import emit_verilog as generate_verilog
 from hw.pointwise import PointwiseArray
-from hw.synth import DEVICES, Resources, fit_report, parse_stat, synthesize
+from hw.synth import DEVICES, Resources, fit_report, fitted, parse_stat, synthesize
 from sim.runner import emit_verilog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +33,7 @@ def test_parse_stat_both_formats():
        82   DP16KD\n    11730   LUT4\n       68   MULT18X18D\n       44   TRELLIS_DPR16X4\n
      3720   TRELLIS_FF\n"""
     r = parse_stat(new, "ecp5")
-    assert (r.luts, r.ffs, r.dsps, r.brams) == (11730 + 88, 3720, 68, 82)
+    assert (r.luts, r.ffs, r.dsps, r.brams) == (11730 + 2 * 1377 + 88, 3720, 68, 82)
     old = """=== top ===\n   Number of cells: 30\n     DSP48E1 256\n     FDRE 100\n     FDSE 4\n
      LUT2 10\n     LUT6 20\n     RAMB36E1 3\n     RAMB18E1 2\n"""
     r = parse_stat(old, "xilinx")
@@ -49,6 +53,10 @@ def test_fit_report_says_by_how_much():
     (["--target", "xilinx", "--device", "85k"], "device 85k is not a xilinx device"),
     (["--pe", "0"], "pe must be a positive integer, not 0"),
     (["--target", "asic"], "argument --target: invalid choice: 'asic' (choose from 'ecp5', 'xilinx')"),
+    (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
+                        "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
+    (["--dsp-limit", "63"], "dsp_limit must be at least 64 at pe 16 (the requantisers' 2 x 2 x pe "
+                            "multipliers of 32 x 15 bits stay in DSPs), not 63"),
 ])
 def test_bad_input_one_line(args, message):
     result = subprocess.run([sys.executable, "-m", "hw.synth", *args], cwd=ROOT,
@@ -57,10 +65,38 @@ def test_bad_input_one_line(args, message):
     assert result.stderr.strip().splitlines()[-1] == f"python -m hw.synth: error: {message}"
 
 
-def test_lut_multipliers_use_no_dsp(tmp_path):
-    verilog = emit_verilog(PointwiseArray(1), "pw1")
-    with_dsp = synthesize(verilog, "pw1", "ecp5", tmp_path / "a", progress=lambda text: None)
-    in_luts = synthesize(verilog, "pw1", "ecp5", tmp_path / "b", progress=lambda text: None,
-                         lut_multipliers=True)
-    assert in_luts.dsps == 0 and with_dsp.dsps == 1
-    assert in_luts.luts > with_dsp.luts + 30  # an 8x8 multiplier is dozens of LUT4s
+def test_lut_and_packed_multipliers_map_as_planned(tmp_path):
+    """The array's multiplier options do to Yosys' DSP mapping what the plan says."""
+    quiet = {"progress": lambda text: None}
+    lut = synthesize(emit_verilog(PointwiseArray(2, lut_multipliers=3), "pw2"), "pw2", "ecp5",
+                     tmp_path / "lut", **quiet)
+    assert lut.dsps == 1  # three of four products in LUTs
+    plain = synthesize(emit_verilog(PointwiseArray(4), "pw4"), "pw4", "xilinx", tmp_path / "x", **quiet)
+    packed = synthesize(emit_verilog(PointwiseArray(4, packed=True), "pw4"), "pw4", "xilinx",
+                        tmp_path / "p", **quiet)
+    assert (plain.dsps, packed.dsps) == (16, 8)
+
+
+def test_whole_accelerator_uses_the_dsps_its_configuration_plans(tmp_path):
+    """Nothing but the planned multipliers takes a DSP (the DMA's constant multiples are
+    shifts and adds): the smallest accelerator, on 7-series, packed and under a limit."""
+    config = AcceleratorConfig(pe=4, sram_bytes=60_000, alpha=0.25, resolution=32,
+                               dsp_packing=True, dsp_limit=40)
+    plan = config.multipliers
+    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 8, 36, 20)
+    resources = synthesize(generate_verilog(config), TOP_NAME, "xilinx", tmp_path,
+                           progress=lambda text: None)
+    assert resources.dsps == config.dsp_estimate == 40
+
+
+def test_fit_packs_then_limits():
+    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
+    assert config.dsp_estimate == 464
+    on_7series = fitted(config, DEVICES["xc7a100t"])  # 240 DSP48E1
+    assert on_7series.dsp_packing and on_7series.dsp_limit == 240 and on_7series.dsp_estimate == 240
+    assert fitted(config, DEVICES["xc7a200t"]) == config  # 464 of 740: nothing to do
+    on_ecp5 = fitted(config, DEVICES["85k"])
+    assert not on_ecp5.dsp_packing and on_ecp5.dsp_estimate == 156
+    assert on_ecp5.multipliers.lut_products == 464 - 156
+    assert fitted(AcceleratorConfig(pe=4, sram_bytes=100_000, alpha=0.25, resolution=64),
+                  DEVICES["85k"]).dsp_limit is None
