@@ -129,7 +129,7 @@ class LoadDma(wiring.Component):
                 self.load.payload.half.eq(cur.half),
                 self.load.payload.slice.eq(s),
                 self.load.payload.data.eq(data),
-                self.load.payload.bank.eq(Mux(is_act, r3 * 3 + c3, 0)),
+                self.load.payload.bank.eq(Mux(is_act, times_constant(r3, 3) + c3, 0)),
                 self.load.payload.addr.eq(Mux(is_act, row_base + col_base + ib, word)),
             ]
             with m.If(s == per_word - 1):

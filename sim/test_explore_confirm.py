@@ -1,14 +1,18 @@
-"""sw.explore's RTL confirmation: a design point's steps run on the simulator from a Dask
-worker and agree with the cost model."""
+"""sw.explore's RTL confirmation: a design point's network runs from DDR on the simulator
+on a Dask worker, bit-exact and as the cost model predicts."""
 
 from sw.explore import confirm, evaluate
 
 
 def test_confirm_on_a_local_cluster(sim):
     from distributed import Client, LocalCluster
-    point = evaluate(4, 100_000, 0.25, 32)
+    settings = {"ddr_latency_cycles": 20}
+    point = evaluate(4, 60_000, 0.25, 32, settings=settings)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        [result] = confirm([point], ["avgpool"], client=client, sim=sim)
-    assert [row["step"] for row in result["steps"]] == ["avgpool"]
-    assert result["measured_cycles"] == result["predicted_cycles"] > 0
+        [result] = confirm([point], client=client, settings=settings, sim=sim, steps=2)
+    assert [step["name"] for step in result["steps"]] == ["conv1", "dw1+pw1"]
+    assert result["bit_exact"] and all(step["bit_exact"] for step in result["steps"])
+    # the step cycles are the cost model's to within the 2 % the system tests allow
+    assert all(abs(step["error"]) < 0.02 for step in result["steps"])
+    assert result["predicted_cycles"] == sum(step["predicted_cycles"] for step in result["steps"])

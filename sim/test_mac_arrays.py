@@ -29,11 +29,16 @@ def _check_cycles(run, test, latency):
     assert all(run.cycles[f"{test}/pause={p}"] > beats + latency for p in PAUSES if p != "none")
 
 
-@pytest.mark.parametrize("pe", [*PES, WIDE_PE])
-def test_pointwise_rtl(rtl, sim, pe):
+# (pe, packed, lut_multipliers): the default DSP products, and one array with every kind
+# (packed pairs, an odd column alone, LUT products) as the Verilog builds them.
+POINTWISE_BUILDS = [*((pe, False, 0) for pe in (*PES, WIDE_PE)), (5, True, 6)]
+
+
+@pytest.mark.parametrize("pe, packed, lut", POINTWISE_BUILDS)
+def test_pointwise_rtl(rtl, sim, pe, packed, lut):
     if pe == WIDE_PE and sim != "verilator":
         pytest.skip(f"pe={WIDE_PE} is built for Verilator only (Icarus is too slow at this width)")
-    dut = PointwiseArray(pe)
+    dut = PointwiseArray(pe, packed=packed, lut_multipliers=lut)
     run = rtl(dut, toplevel="pointwise", test_module="sim.pointwise_tb", params={
         "pe": pe,
         "beats": POINTWISE_BEATS,
@@ -46,9 +51,9 @@ def test_pointwise_rtl(rtl, sim, pe):
     _check_cycles(run, "runs", PointwiseArray.LATENCY)
 
 
-@pytest.mark.parametrize("pe", PES)
-def test_depthwise_rtl(rtl, sim, pe):
-    dut = DepthwiseLanes(pe)
+@pytest.mark.parametrize("pe, lut", [(pe, 0) for pe in PES] + [(4, 13)])
+def test_depthwise_rtl(rtl, sim, pe, lut):
+    dut = DepthwiseLanes(pe, lut_multipliers=lut)
     run = rtl(dut, toplevel="depthwise", test_module="sim.depthwise_tb", params={
         "pe": pe,
         "beats": DEPTHWISE_BEATS,

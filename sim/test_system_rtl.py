@@ -58,3 +58,23 @@ def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):
     config = _minimal(pe=8, alpha=0.25, resolution=64, ddr_data_bits=32, ddr_bytes_per_cycle=3.0,
                       ddr_latency_cycles=40)
     _check(execute(config, "verilator", seed=6, workdir=tmp_path), config)
+
+
+def test_network_from_ddr_with_packed_and_lut_multipliers(tmp_path):
+    """The multipliers as a DSP-limited 7-series build would have them: packed pointwise
+    pairs, all depthwise and some pointwise products in LUTs (``hw.products``). The
+    results and the cycles are those of the plain build; Verilator."""
+    from sim.toolchain import simulator_status
+
+    available, reason = simulator_status("verilator")
+    if not available:
+        pytest.skip(f"verilator: {reason}")
+    config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
+                      ddr_latency_cycles=20, dsp_packing=True, dsp_limit=16 + 5)
+    plan = config.multipliers
+    assert (plan.depthwise_lut, plan.pointwise_lut, plan.lut_products) == (36, 3, 42)
+    report = execute(config, "verilator", seed=7, workdir=tmp_path)
+    _check(report, config)
+    plain = dataclasses.replace(config, dsp_packing=False, dsp_limit=None)
+    assert [l["predicted_cycles"] for l in report["layers"]] == \
+        [l["predicted_cycles"] for l in execute(plain, "model", seed=7)["layers"]]

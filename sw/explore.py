@@ -1,14 +1,12 @@
 """``python -m sw.explore``: which MobileNet on which accelerator, by the cost model.
 
 Sweeps PE count x SRAM size x width multiplier x resolution, evaluates every design
-point with the analytical cost model (``model.cost``, the same tiling the driver runs),
-and writes ``sweep.csv`` and plots: the Pareto fronts of frames/s against SRAM and
-against DSPs, and the paper's ImageNet accuracy against frames/s (the accelerator-aware
-Figure 4). The sweep runs on a Dask cluster: a local one on this machine's cores by
-default, or an existing one with ``--scheduler``.
-
-Frames/s here are compute-bound (operands on chip, at ``--clock-mhz``): the DDR terms of
-the cost model are not there yet.
+point with the analytical cost model (``model.cost``: the tiling the driver runs, from
+DDR at the given bandwidth and latency), and writes ``sweep.csv`` and plots: the Pareto
+fronts of frames/s against SRAM and against DSPs, and the paper's ImageNet accuracy
+against frames/s (the accelerator-aware Figure 4). The sweep runs on a Dask cluster: a
+local one on this machine's cores by default, or an existing one with ``--scheduler``;
+``--confirm`` runs chosen points' networks from DDR on the RTL, on the workers.
 """
 
 from __future__ import annotations
@@ -46,6 +44,9 @@ class DesignPoint:
     sram_min_bytes: int | None
     dsps: int
     accuracy: float | None  # the paper's ImageNet top-1, where it prints one
+    compute_cycles: int | None = None  # the floor with every operand on chip
+    ddr_mb_per_frame: float | None = None
+    ddr_bound_steps: int | None = None  # steps whose DDR bytes take longer than their compute
 
 
 def _paper_accuracy():
@@ -54,35 +55,43 @@ def _paper_accuracy():
 
 
 def evaluate(pe: int, sram_bytes: int, alpha: float, resolution: int,
-             clock_mhz: float = 200.0) -> DesignPoint:
-    """One design point by the cost model (pure: safe to run on any worker)."""
-    from hw.config import AcceleratorConfig, dsp_estimate
+             settings: dict | None = None) -> DesignPoint:
+    """One design point by the cost model (pure: safe to run on any worker). ``settings``
+    are the other ``AcceleratorConfig`` fields (DDR, clock, multipliers) for every point."""
+    from hw.config import AcceleratorConfig, multiplier_plan
     from model.cost import network_cost
     from model.layers import mobilenet_v1
 
+    settings = settings or {}
     network = mobilenet_v1(alpha, resolution)
     accuracy = _paper_accuracy().get((alpha, resolution))
     base = dict(pe=pe, sram_bytes=sram_bytes, alpha=alpha, resolution=resolution,
-                mult_adds=network.mult_adds, params=network.params,
-                dsps=dsp_estimate(pe), accuracy=accuracy)
+                mult_adds=network.mult_adds, params=network.params, accuracy=accuracy)
     try:
         config = AcceleratorConfig(pe=pe, sram_bytes=sram_bytes, alpha=alpha,
-                                   resolution=resolution, clock_mhz=clock_mhz)
+                                   resolution=resolution, **settings)
     except ValueError as error:
+        try:
+            dsps = multiplier_plan(pe, settings.get("dsp_packing", False), settings.get("dsp_limit")).dsps
+        except ValueError:
+            dsps = multiplier_plan(pe, settings.get("dsp_packing", False)).dsps
         return DesignPoint(feasible=False, reason=str(error), cycles=None,
                            frames_per_second=None, array_utilisation=None,
-                           sram_min_bytes=None, **base)
+                           sram_min_bytes=None, dsps=dsps, **base)
     steps = network_cost(config)
     cycles = sum(step.cycles for step in steps)
     array_macs = sum(step.pointwise_macs for step in steps)
     return DesignPoint(feasible=True, reason="", cycles=cycles,
-                       frames_per_second=clock_mhz * 1e6 / cycles,
+                       frames_per_second=config.clock_mhz * 1e6 / cycles,
                        array_utilisation=array_macs / (cycles * pe * pe),
-                       sram_min_bytes=config.sram_min_bytes, **base)
+                       sram_min_bytes=config.sram_min_bytes, dsps=config.dsp_estimate,
+                       compute_cycles=sum(step.compute_cycles for step in steps),
+                       ddr_mb_per_frame=sum(step.ddr_bytes for step in steps) / 1e6,
+                       ddr_bound_steps=sum(step.bound == "ddr" for step in steps), **base)
 
 
-def evaluate_batch(points, clock_mhz: float = 200.0) -> list[DesignPoint]:
-    return [evaluate(*point, clock_mhz=clock_mhz) for point in points]
+def evaluate_batch(points, settings: dict | None = None) -> list[DesignPoint]:
+    return [evaluate(*point, settings=settings) for point in points]
 
 
 def pareto(points, cost, benefit):
@@ -97,13 +106,13 @@ def pareto(points, cost, benefit):
     return front
 
 
-def sweep(grid, *, client, clock_mhz=200.0, batch=16, progress=print) -> list[DesignPoint]:
+def sweep(grid, *, client, settings=None, batch=16, progress=print) -> list[DesignPoint]:
     """Evaluate every point of ``grid`` on the Dask ``client`` in batches, in grid order."""
     from distributed import as_completed
 
     grid = list(grid)
     batches = [grid[k:k + batch] for k in range(0, len(grid), batch)]
-    futures = client.map(evaluate_batch, batches, clock_mhz=clock_mhz, pure=False)
+    futures = client.map(evaluate_batch, batches, settings=settings, pure=False)
     index = {future.key: k for k, future in enumerate(futures)}
     results = [None] * len(batches)
     done = 0
@@ -114,24 +123,32 @@ def sweep(grid, *, client, clock_mhz=200.0, batch=16, progress=print) -> list[De
     return [point for chunk in results for point in chunk]
 
 
-def confirm_point(point: DesignPoint, steps, sim: str = "verilator") -> dict:
-    """Run ``steps`` of ``point``'s network on its accelerator in RTL simulation (on a
-    worker: it needs the simulators and this package) and return measured vs predicted."""
+def confirm_point(point: DesignPoint, settings: dict | None = None, sim: str = "verilator",
+                  steps: int | None = None) -> dict:
+    """Run ``point``'s network (its first ``steps`` steps; all when None) from DDR on its
+    accelerator in RTL simulation, as ``python -m sw.run`` does, and return measured vs
+    predicted cycles and whether every output was bit-exact. Runs on a worker: it needs
+    the simulators and this package there."""
     from hw.config import AcceleratorConfig
-    from sim.bench import run_network_rtl, select_steps
+    from sw.run import execute
 
     config = AcceleratorConfig(pe=point.pe, sram_bytes=point.sram_bytes, alpha=point.alpha,
-                               resolution=point.resolution)
-    result = run_network_rtl(config, select_steps(config, steps), sim, progress=lambda text: None)
+                               resolution=point.resolution, **(settings or {}))
+    report = execute(config, sim, limit=steps)
     return {"pe": point.pe, "sram_bytes": point.sram_bytes, "alpha": point.alpha,
-            "resolution": point.resolution, "steps": result.rows,
-            "measured_cycles": sum(r["measured_cycles"] for r in result.rows),
-            "predicted_cycles": sum(r["predicted_cycles"] for r in result.rows)}
+            "resolution": point.resolution, "sim": sim, "bit_exact": report["bit_exact"],
+            "steps": [{key: layer[key] for key in ("name", "measured_cycles", "predicted_cycles",
+                                                  "error", "bit_exact")}
+                      for layer in report["layers"]],
+            "measured_cycles": report["totals"]["measured_cycles"],
+            "predicted_cycles": report["totals"]["predicted_cycles"],
+            "frames_per_second": report["totals"]["frames_per_second"]}
 
 
-def confirm(points, steps, *, client, sim="verilator") -> list[dict]:
+def confirm(points, *, client, settings=None, sim="verilator", steps=None) -> list[dict]:
     """:func:`confirm_point` for every point, in parallel on the Dask ``client``."""
-    futures = [client.submit(confirm_point, point, steps, sim, pure=False) for point in points]
+    futures = [client.submit(confirm_point, point, settings, sim, steps, pure=False)
+               for point in points]
     return client.gather(futures)
 
 
@@ -144,7 +161,7 @@ def _plots(points, out: Path):
     written = []
     top_res = max(p.resolution for p in feasible)
     for name, cost, label, scale in (("pareto_sram.png", lambda p: p.sram_bytes, "SRAM (MB)", 1e6),
-                                     ("pareto_dsps.png", lambda p: p.dsps, "18x18 multipliers (DSPs)", 1)):
+                                     ("pareto_dsps.png", lambda p: p.dsps, "DSP multipliers", 1)):
         fig, ax = plt.subplots(figsize=(7, 5))
         ax.scatter([cost(p) / scale for p in feasible], [p.frames_per_second for p in feasible],
                    s=8, color="0.75", label="all design points")
@@ -157,7 +174,7 @@ def _plots(points, out: Path):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
-        ax.set_ylabel("frames/s (compute-bound)")
+        ax.set_ylabel("frames/s (cost model, from DDR)")
         ax.set_title(f"MobileNet-v1 on mnaccel: frames/s against {label.split(' (')[0]}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -183,7 +200,7 @@ def _plots(points, out: Path):
             ax.annotate(f"{p.alpha:g}-{p.resolution}", (p.frames_per_second, p.accuracy),
                         fontsize=6, xytext=(3, 2), textcoords="offset points")
     ax.set_xscale("log")
-    ax.set_xlabel("frames/s (compute-bound, best SRAM of the sweep)")
+    ax.set_xlabel("frames/s (cost model from DDR, best SRAM of the sweep)")
     ax.set_ylabel("ImageNet top-1 accuracy (%), paper Tables 6-8")
     ax.set_title("Accuracy against frames/s (accelerator-aware Figure 4)")
     ax.grid(True, which="both", alpha=0.3)
@@ -196,14 +213,16 @@ def _plots(points, out: Path):
 
 
 DESCRIPTION = """\
-Sweep PE count x SRAM size x width multiplier x resolution with the cost model and
-write DIR/sweep.csv (one row per design point) and plots: frames/s against SRAM and
-against DSPs with their Pareto fronts, and the paper's accuracy against frames/s.
-Runs on a local Dask cluster (this machine's cores) unless --scheduler names one.
+Sweep PE count x SRAM size x width multiplier x resolution with the cost model (frames/s
+from DDR at the given bandwidth and latency) and write DIR/sweep.csv (one row per design
+point) and plots: frames/s against SRAM and against DSPs with their Pareto fronts, and
+the paper's accuracy against frames/s. Runs on a local Dask cluster (this machine's
+cores) unless --scheduler names one; --confirm runs chosen points on the RTL there.
 
 examples:
   python -m sw.explore --out explore/
   python -m sw.explore --out explore/ --pe 8,16 --sram 512kB,1MB --scheduler tcp://10.0.0.5:8786
+  python -m sw.explore --out explore/ --alpha 0.25 --resolution 128 --confirm 2 --confirm-steps 4
 """
 
 
@@ -221,22 +240,24 @@ def _list(convert, what):
 
 def build_parser() -> Parser:
     from hw.config import parse_size
+    from hw.generate import add_ddr_arguments, add_multiplier_arguments
     parser = Parser(prog="python -m sw.explore", description=DESCRIPTION)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output folder for sweep.csv and the plots")
     parser.add_argument("--pe", type=_list(int, "pe"), default=[4, 8, 12, 16, 24, 32],
                         metavar="LIST", help="PE counts (default: 4,8,12,16,24,32)")
     parser.add_argument("--sram", type=_list(parse_size, "sram"),
-                        default=[parse_size(s) for s in
-                                 ("256kB", "384kB", "512kB", "768kB", "1MB", "1.5MB", "2MB", "4MB")],
-                        metavar="LIST", help="SRAM sizes (default: 256kB ... 4MB, 8 sizes)")
+                        default=[parse_size(s) for s in ("128kB", "256kB", "384kB", "512kB", "768kB",
+                                                         "1MB", "1.5MB", "2MB", "3MB", "4MB")],
+                        metavar="LIST", help="SRAM sizes (default: 128kB ... 4MB, 10 sizes)")
     parser.add_argument("--alpha", type=_list(float, "alpha"), default=[0.25, 0.5, 0.75, 1.0],
                         metavar="LIST", help="width multipliers (default: 0.25,0.5,0.75,1.0)")
     parser.add_argument("--resolution", type=_list(int, "resolution"),
-                        default=[128, 160, 192, 224], metavar="LIST",
-                        help="input resolutions (default: 128,160,192,224: the paper's 16 models)")
-    parser.add_argument("--clock-mhz", type=float, default=200.0, metavar="MHZ",
-                        help="clock for frames/s (default: 200)")
+                        default=[96, 128, 160, 192, 224], metavar="LIST",
+                        help="input resolutions (default: 96,128,160,192,224: with the default "
+                             "alphas the paper's 16 models and 4 more; 1,200 design points in all)")
+    add_ddr_arguments(parser)
+    add_multiplier_arguments(parser)
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="address of an existing Dask scheduler (default: start a local "
                              "cluster on this machine's cores)")
@@ -244,9 +265,11 @@ def build_parser() -> Parser:
                         help="local cluster workers (default: the number of cores)")
     parser.add_argument("--confirm", type=int, default=0, metavar="N",
                         help="confirm the N fastest points of the largest network's Pareto front "
-                             "by RTL simulation on the workers (default: 0)")
-    parser.add_argument("--confirm-steps", default="dw13+pw13,avgpool,fc", metavar="NAMES",
-                        help="steps the confirmation runs (default: dw13+pw13,avgpool,fc)")
+                             "by running their networks from DDR on the RTL (as python -m sw.run "
+                             "does), one point per worker; minutes per point (default: 0)")
+    parser.add_argument("--confirm-steps", type=int, default=None, metavar="K",
+                        help="confirmation runs only the first K steps of each network "
+                             "(default: all of them, logits included)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
                         help="simulator of the confirmation runs (default: verilator)")
     return parser
@@ -262,7 +285,12 @@ def main(argv=None) -> int:
     for pe in args.pe:
         if pe < 1 or pe > 64:
             raise UsageError(f"pe must be in 1..64, not {pe}")
+    if args.confirm < 0 or (args.confirm_steps is not None and args.confirm_steps < 1):
+        raise UsageError("--confirm and --confirm-steps must be positive")
     grid = list(itertools.product(args.pe, args.sram, args.alpha, args.resolution))
+    settings = {"ddr_data_bits": args.ddr_width, "ddr_bytes_per_cycle": args.ddr_bandwidth,
+                "ddr_latency_cycles": args.ddr_latency, "clock_mhz": args.clock_mhz,
+                "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing}
     from distributed import Client, LocalCluster
 
     start = time.perf_counter()
@@ -287,7 +315,7 @@ def main(argv=None) -> int:
             if tenth not in shown:
                 shown.add(tenth)
                 print(f"  evaluated {done}/{total} design points", flush=True)
-        points = sweep(grid, client=client, clock_mhz=args.clock_mhz, progress=progress)
+        points = sweep(grid, client=client, settings=settings, progress=progress)
         confirmed = []
         if args.confirm:
             feasible = [p for p in points if p.feasible]
@@ -295,10 +323,11 @@ def main(argv=None) -> int:
                        if (p.alpha, p.resolution) == (max(args.alpha), max(args.resolution))]
             front = pareto(largest, lambda p: p.sram_bytes, lambda p: p.frames_per_second)
             chosen = sorted(front, key=lambda p: -p.frames_per_second)[:args.confirm]
-            steps = [name.strip() for name in args.confirm_steps.split(",") if name.strip()]
-            print(f"confirming {len(chosen)} design points by RTL simulation ({args.sim}, steps "
-                  f"{', '.join(steps)}) on the workers ...", flush=True)
-            confirmed = confirm(chosen, steps, client=client, sim=args.sim)
+            which = f"first {args.confirm_steps} steps" if args.confirm_steps else "whole network"
+            print(f"confirming {len(chosen)} design points from DDR on the RTL ({args.sim}, "
+                  f"{which}) on the workers ...", flush=True)
+            confirmed = confirm(chosen, client=client, settings=settings, sim=args.sim,
+                                steps=args.confirm_steps)
     finally:
         client.close()
         if cluster is not None:
@@ -320,7 +349,8 @@ def main(argv=None) -> int:
               f"frames/s against SRAM:")
         for p in pareto(largest, lambda p: p.sram_bytes, lambda p: p.frames_per_second):
             print(f"  pe {p.pe:>2}, SRAM {p.sram_bytes / 1e6:>5.3g} MB: {p.frames_per_second:8.1f} "
-                  f"frames/s, {p.dsps} DSPs, array utilisation {100 * p.array_utilisation:.1f} %")
+                  f"frames/s, {p.dsps} DSPs, array utilisation {100 * p.array_utilisation:.1f} %, "
+                  f"DDR {p.ddr_mb_per_frame:.2f} MB/frame, {p.ddr_bound_steps} DDR-bound steps")
     known = [p for p in feasible if p.accuracy is not None]
     if known:
         print("Pareto front of accuracy against frames/s (paper accuracies):")
@@ -329,15 +359,17 @@ def main(argv=None) -> int:
                   f"SRAM {p.sram_bytes / 1e6:.3g} MB: {p.frames_per_second:.1f} frames/s")
     for result in confirmed:
         error = (result["measured_cycles"] - result["predicted_cycles"]) / result["predicted_cycles"]
-        print(f"RTL: pe {result['pe']}, SRAM {result['sram_bytes'] / 1e6:.3g} MB, "
-              f"{result['alpha']:g}-{result['resolution']}: measured {result['measured_cycles']:,} "
-              f"cycles, predicted {result['predicted_cycles']:,} ({100 * error:+.2f} %), "
-              f"bit-exact")
+        worst = max(result["steps"], key=lambda step: abs(step["error"]))
+        print(f"RTL from DDR: pe {result['pe']}, SRAM {result['sram_bytes'] / 1e6:.3g} MB, "
+              f"{result['alpha']:g}-{result['resolution']}, {len(result['steps'])} steps: measured "
+              f"{result['measured_cycles']:,} cycles, predicted {result['predicted_cycles']:,} "
+              f"({100 * error:+.2f} %; worst step {worst['name']} {100 * worst['error']:+.2f} %), "
+              f"{'bit-exact' if result['bit_exact'] else 'NOT BIT-EXACT'}")
     if confirmed:
         (args.out / "confirmed.json").write_text(json.dumps(confirmed, indent=2))
     for path in [args.out / "sweep.csv", *plots]:
         print(f"wrote {path}")
-    return 0
+    return 0 if all(result["bit_exact"] for result in confirmed) else 1
 
 
 if __name__ == "__main__":

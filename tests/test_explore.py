@@ -16,12 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_evaluate_is_the_cost_model():
-    point = evaluate(16, 1_000_000, 1.0, 224, clock_mhz=200.0)
+    point = evaluate(16, 1_000_000, 1.0, 224, settings={"clock_mhz": 200.0})
     config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
-    cycles = sum(step.cycles for step in network_cost(config))
+    steps = network_cost(config)
+    cycles = sum(step.cycles for step in steps)
     assert point.feasible and point.cycles == cycles
     assert point.frames_per_second == pytest.approx(200e6 / cycles)
     assert point.dsps == config.dsp_estimate == 16 * 16 + 9 * 16 + 4 * 16
+    assert point.compute_cycles == sum(step.compute_cycles for step in steps) < cycles
+    assert point.ddr_mb_per_frame == sum(step.ddr_bytes for step in steps) / 1e6
+    assert 0 < point.ddr_bound_steps < len(steps)
     assert point.accuracy == 70.6 and point.mult_adds == 568_740_352
     # 1 GB/s DDR: most layers are DDR-bound, so the array is busy well under 100 %
     assert 0.5 < point.array_utilisation < 0.9
@@ -31,6 +35,16 @@ def test_infeasible_point_says_why():
     point = evaluate(32, 100_000, 1.0, 224)
     assert not point.feasible and point.cycles is None
     assert "is too small" in point.reason
+
+
+def test_settings_reach_every_point():
+    slow = evaluate(16, 1_000_000, 1.0, 224, settings={"ddr_bytes_per_cycle": 2.0})
+    fast = evaluate(16, 1_000_000, 1.0, 224, settings={"ddr_bytes_per_cycle": 8.0, "ddr_data_bits": 64})
+    assert slow.frames_per_second < fast.frames_per_second
+    packed = evaluate(16, 1_000_000, 1.0, 224, settings={"dsp_packing": True, "dsp_limit": 300})
+    assert (packed.dsps, packed.cycles) == (300, evaluate(16, 1_000_000, 1.0, 224).cycles)
+    too_few = evaluate(16, 1_000_000, 1.0, 224, settings={"dsp_limit": 10})
+    assert not too_few.feasible and too_few.reason.startswith("dsp_limit must be at least 64")
 
 
 def _p(cost, fps):
@@ -75,6 +89,7 @@ def test_command_writes_csv_and_plots(tmp_path):
     (["--pe", "0"], "pe must be in 1..64, not 0"),
     (["--alpha", "1.5"], "alpha must be in (0, 1], not 1.5"),
     (["--sram", "lots"], "argument --sram: sram: size must be bytes with an optional unit"),
+    (["--confirm", "-1"], "--confirm and --confirm-steps must be positive"),
     (["--pe", "4", "--sram", "1MB", "--alpha", "0.25", "--resolution", "128",
       "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
 ])

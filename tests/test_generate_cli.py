@@ -48,6 +48,10 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
                          "e.g. 1MB, 512KiB, 1048576), not 'lots'"),
     (["--sram", "100kB"], "SRAM of 100 kB (100000 bytes) is too small: it needs at least"),
     (["--resolution", "100"], "resolution must be a multiple of 32 from 32 up, not 100"),
+    (["--dsp-limit", "-1"], "dsp_limit must be a non-negative integer, not -1"),
+    (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
+    (["--dsp-limit", "63"], "dsp_limit must be at least 64 at pe 16 (the requantisers' 2 x 2 x pe "
+                            "multipliers of 32 x 15 bits stay in DSPs), not 63"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
     out = tmp_path / "never"
@@ -62,5 +66,20 @@ def test_help_explains_units():
     result = run("--help")
     assert result.returncode == 0
     for text in ["--pe", "--sram", "1,000,000 B", "524,288 B", "--alpha", "--resolution",
-                 "--ddr-width", "--ddr-bandwidth", "--ddr-latency", "--clock-mhz", "--out"]:
+                 "--ddr-width", "--ddr-bandwidth", "--ddr-latency", "--clock-mhz", "--out",
+                 "--dsp-limit", "--dsp-packing"]:
         assert text in result.stdout
+
+
+def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
+    result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
+                 "--dsp-limit", "40", "--dsp-packing", "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert ("multipliers: 40 DSP multipliers: pointwise 8 (two int8 products each), depthwise 16, "
+            "requantisers 16 (32 x 15 bits); 20 int8 products in LUTs (depthwise 20, pointwise 0)"
+            in result.stdout)
+    document = json.loads((tmp_path / "config.json").read_text())
+    assert (document["dsp_limit"], document["dsp_packing"]) == (40, True)
+    assert document["derived"]["dsp_estimate"] == 40
+    assert document["derived"]["multipliers"]["depthwise_lut"] == 20
+    assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 40

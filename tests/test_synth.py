@@ -11,17 +11,16 @@ import pytest
 
 from hw.config import AcceleratorConfig
 from hw.generate import TOP_NAME
-from hw.generate import emit_verilog as generate_verilog
 from hw.pointwise import PointwiseArray
 from hw.synth import DEVICES, Resources, fit_report, fitted, parse_stat, synthesize
-from sim.runner import emit_verilog
+from hw.top import Accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_yosys_maps_the_pointwise_array_to_dsps(tmp_path):
     # 4 x 4 int8 products: sixteen 18x18 multipliers on ECP5, nothing else needs a DSP.
-    resources = synthesize(emit_verilog(PointwiseArray(4), "pw4"), "pw4", "ecp5", tmp_path,
+    resources = synthesize(PointwiseArray(4), "pw4", "ecp5", tmp_path,
                            progress=lambda text: None)
     assert resources.dsps == 16
     assert resources.ffs >= 4 * 4 * 16  # at least the registered products
@@ -68,24 +67,23 @@ def test_bad_input_one_line(args, message):
 def test_lut_and_packed_multipliers_map_as_planned(tmp_path):
     """The array's multiplier options do to Yosys' DSP mapping what the plan says."""
     quiet = {"progress": lambda text: None}
-    lut = synthesize(emit_verilog(PointwiseArray(2, lut_multipliers=3), "pw2"), "pw2", "ecp5",
+    lut = synthesize(PointwiseArray(2, lut_multipliers=3), "pw2", "ecp5",
                      tmp_path / "lut", **quiet)
     assert lut.dsps == 1  # three of four products in LUTs
-    plain = synthesize(emit_verilog(PointwiseArray(4), "pw4"), "pw4", "xilinx", tmp_path / "x", **quiet)
-    packed = synthesize(emit_verilog(PointwiseArray(4, packed=True), "pw4"), "pw4", "xilinx",
+    plain = synthesize(PointwiseArray(4), "pw4", "xilinx", tmp_path / "x", **quiet)
+    packed = synthesize(PointwiseArray(4, packed=True), "pw4", "xilinx",
                         tmp_path / "p", **quiet)
     assert (plain.dsps, packed.dsps) == (16, 8)
 
 
 def test_whole_accelerator_uses_the_dsps_its_configuration_plans(tmp_path):
     """Nothing but the planned multipliers takes a DSP (the DMA's constant multiples are
-    shifts and adds): the smallest accelerator, on 7-series, packed and under a limit."""
-    config = AcceleratorConfig(pe=4, sram_bytes=60_000, alpha=0.25, resolution=32,
-                               dsp_packing=True, dsp_limit=40)
+    shifts and adds): the smallest accelerator under a DSP limit, on ECP5, whose mapping
+    puts even a 2 x 2-bit product in a MULT18X18D."""
+    config = AcceleratorConfig(pe=4, sram_bytes=60_000, alpha=0.25, resolution=32, dsp_limit=40)
     plan = config.multipliers
-    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 8, 36, 20)
-    resources = synthesize(generate_verilog(config), TOP_NAME, "xilinx", tmp_path,
-                           progress=lambda text: None)
+    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 16, 36, 28)
+    resources = synthesize(Accelerator(config), TOP_NAME, "ecp5", tmp_path, progress=lambda text: None)
     assert resources.dsps == config.dsp_estimate == 40
 
 
