@@ -25,7 +25,7 @@ from pathlib import Path
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "parse_stat",
-           "fit_report", "fitted", "main"]
+           "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,28 @@ DEVICES = {
     "xc7z020": Device("XC7Z020", "xilinx", 53_200, 106_400, 220, 140),
 }
 DEFAULT_DEVICE = {"ecp5": "85k", "xilinx": "xc7a200t"}
+
+#: Block RAM shapes for a memory with one read and one write port, (depth, width) and
+#: the cost of one block in the device's BRAM unit: ECP5 DP16KD (512 x 36 in pseudo
+#: dual port mode) and 7-series RAMB18E1 (half a RAMB36E1) and RAMB36E1 (512 x 72 simple
+#: dual port).
+BRAM_SHAPES = {
+    "ecp5": [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1), (512, 36, 1)],
+    "xilinx": [(16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5),
+               (512, 36, 0.5), (32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1),
+               (2048, 18, 1), (1024, 36, 1), (512, 72, 1)],
+}
+
+
+def bram_estimate(config, target: str) -> float:
+    """Block RAMs the configuration's SRAM banks take on ``target``: each copy of a bank in
+    its cheapest shape. A bank costs whole blocks by its width (a 896-bit parameter word
+    takes 25 DP16KD even 64 words deep), so block RAMs fall less than proportionally with
+    the SRAM size. Yosys adds a few for the DMA's queues (pe 4 to 16: 2 to 16 DP16KD)."""
+    shapes = BRAM_SHAPES[target]
+    return sum(bank.copies * min(-(-bank.width // width) * -(-bank.depth // depth) * cost
+                                 for depth, width, cost in shapes)
+               for bank in config.banks)
 
 
 @dataclass(frozen=True)
@@ -273,6 +295,26 @@ def fitted(config, device: Device):
     return config
 
 
+def largest_sram(config, brams: float, target: str) -> int | None:
+    """The largest ``sram_bytes`` (a whole kB) whose banks, by :func:`bram_estimate`, take
+    at most ``brams`` blocks; None when even the network's minimum SRAM takes more."""
+    from dataclasses import replace
+
+    def blocks(kb):
+        return bram_estimate(replace(config, sram_bytes=kb * 1000), target)
+
+    low = -(-config.sram_min_bytes // 1000)
+    if blocks(low) > brams:
+        return None
+    high = max(low, config.sram_bytes // 1000)
+    while blocks(high) <= brams:
+        high *= 2
+    while high - low > 1:  # blocks(low) fits, blocks(high) does not
+        middle = (low + high) // 2
+        low, high = (middle, high) if blocks(middle) <= brams else (low, middle)
+    return low * 1000
+
+
 def _advice(config, resources: Resources, device: Device) -> list[str]:
     """What to change when the design does not fit ``device``."""
     from .config import format_size
@@ -283,16 +325,20 @@ def _advice(config, resources: Resources, device: Device) -> list[str]:
         advice.append(f"--fit (--dsp-limit {device.dsps}{packing}: the int8 products over the "
                       f"device's DSPs are built in LUTs) or a smaller --pe")
     if resources.brams > device.brams:
-        used = sum(bank.bytes for bank in config.banks)
-        guess = int(used * device.brams / resources.brams)
-        if guess >= config.sram_min_bytes:
-            advice.append(f"a smaller --sram: the buffer is nearly all block RAM, so about "
-                          f"{format_size(guess)} or less (this network needs at least "
+        # What Yosys adds beyond the banks (the DMA's queues) stays as it is.
+        others = max(0.0, resources.brams - bram_estimate(config, device.target))
+        fits = largest_sram(config, device.brams - others, device.target)
+        if fits is not None:
+            advice.append(f"--sram {format_size(fits).replace(' ', '')} or less (the banks' block RAMs "
+                          f"by their shapes; this network needs at least "
                           f"{format_size(config.sram_min_bytes)} at pe {config.pe})")
         else:
-            advice.append(f"a smaller --pe or a smaller network: this one needs at least "
-                          f"{format_size(config.sram_min_bytes)} of SRAM at pe {config.pe}, more "
-                          f"than the device's block RAM holds at this design's packing")
+            from dataclasses import replace
+            least = bram_estimate(replace(config, sram_bytes=config.sram_min_bytes), device.target)
+            advice.append(f"a smaller --pe or network: even the smallest SRAM for this one at pe "
+                          f"{config.pe} ({format_size(config.sram_min_bytes)}) takes {least + others:g} "
+                          f"block RAMs of the device's {device.brams} (the banks are {config.pe}-lane "
+                          f"wide: whole blocks by width)")
     if resources.luts > device.luts or resources.ffs > device.ffs:
         advice.append("a smaller --pe or a larger --device")
     return advice

@@ -12,7 +12,8 @@ import pytest
 from hw.config import AcceleratorConfig
 from hw.generate import TOP_NAME
 from hw.pointwise import PointwiseArray
-from hw.synth import DEVICES, Resources, fit_report, fitted, parse_stat, synthesize
+from hw.synth import (DEVICES, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
+                      synthesize)
 from hw.top import Accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,8 @@ def test_whole_accelerator_uses_the_dsps_its_configuration_plans(tmp_path):
     assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 16, 36, 28)
     resources = synthesize(Accelerator(config), TOP_NAME, "ecp5", tmp_path, progress=lambda text: None)
     assert resources.dsps == config.dsp_estimate == 40
+    # The banks take the block RAMs their shapes say; the DMA's queues add a few.
+    assert bram_estimate(config, "ecp5") <= resources.brams <= bram_estimate(config, "ecp5") + 4
 
 
 def test_fit_packs_then_limits():
@@ -98,3 +101,23 @@ def test_fit_packs_then_limits():
     assert on_ecp5.multipliers.lut_products == 464 - 156
     assert fitted(AcceleratorConfig(pe=4, sram_bytes=100_000, alpha=0.25, resolution=64),
                   DEVICES["85k"]).dsp_limit is None
+
+
+def test_bram_estimate_counts_whole_blocks_by_width():
+    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
+    # a 896-bit parameter word takes 25 DP16KD (512 x 36) or 13 RAMB36 (512 x 72), x 2 halves
+    params = config.bank["dw_params"]
+    assert (params.width, params.depth, params.copies) == (896, 64, 2)
+    assert bram_estimate(config, "ecp5") > config.sram_bytes * 8 / 18432  # more than bits / block
+    assert bram_estimate(config, "xilinx") < bram_estimate(config, "ecp5")
+
+
+def test_largest_sram_fits_and_the_next_kilobyte_does_not():
+    from dataclasses import replace
+    config = AcceleratorConfig(pe=8, sram_bytes=200_000, alpha=0.25, resolution=128)
+    size = largest_sram(config, 200, "ecp5")
+    assert config.sram_min_bytes <= size < 200_000
+    assert bram_estimate(replace(config, sram_bytes=size), "ecp5") <= 200
+    assert bram_estimate(replace(config, sram_bytes=size + 1000), "ecp5") > 200
+    # pe 16 at its minimum SRAM: the fixed banks alone need more than an 85k has
+    assert largest_sram(AcceleratorConfig(pe=16), 208, "ecp5") is None
