@@ -62,15 +62,21 @@ BRAM_SHAPES = {
 }
 
 
+#: Banks at most this deep go to distributed (LUT) RAM: ECP5's is 16 words deep
+#: (TRELLIS_DPR16X4), 7-series' 64 (RAM64M), where Yosys puts the 64-deep parameter banks.
+LUTRAM_DEPTH = {"ecp5": 16, "xilinx": 64}
+
+
 def bram_estimate(config, target: str) -> float:
     """Block RAMs the configuration's SRAM banks take on ``target``: each copy of a bank in
-    its cheapest shape. A bank costs whole blocks by its width (a 896-bit parameter word
-    takes 25 DP16KD even 64 words deep), so block RAMs fall less than proportionally with
-    the SRAM size. Yosys adds a few for the DMA's queues (pe 4 to 16: 2 to 16 DP16KD)."""
+    its cheapest shape. A bank costs whole blocks by its width (on ECP5 a 896-bit parameter
+    word takes 25 DP16KD even 64 words deep), so block RAMs fall less than proportionally
+    with the SRAM size. Yosys adds a few for the DMA's queues (ECP5, pe 4 to 16: 2 to 16
+    DP16KD)."""
     shapes = BRAM_SHAPES[target]
     return sum(bank.copies * min(-(-bank.width // width) * -(-bank.depth // depth) * cost
                                  for depth, width, cost in shapes)
-               for bank in config.banks)
+               for bank in config.banks if bank.depth > LUTRAM_DEPTH[target])
 
 
 @dataclass(frozen=True)
