@@ -25,7 +25,7 @@ from .config import ceil_log2
 __all__ = ["PixelBuffer", "pixel_word_layout", "SLACK"]
 
 #: Words of room beyond two runs: more than the depthwise stage's pipeline depth from the
-#: window sequencer to the buffer's write port (window 2, lookup 1, lanes 2, requant 2,
+#: window sequencer to the buffer's write port (window 2, lookup 1, lanes 2, requant 4,
 #: plus the tag FIFOs' output registers).
 SLACK = 16
 

@@ -2,7 +2,8 @@
 
 Implements the formula in :mod:`model.numerics` bit for bit (multiply by an unsigned
 15-bit multiplier, arithmetic right shift by 1..47 rounding half toward +infinity, add
-the output zero point, clamp to ``[lo, hi]``) as a two-stage stream pipeline.
+the output zero point, clamp to ``[lo, hi]``) as a four-stage stream pipeline: one
+carry chain or shifter per stage, so that it is not the design's critical path.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -55,9 +56,10 @@ class Requantizer(wiring.Component):
     """Requantise ``lanes`` int32 accumulators a beat to int8, as :func:`model.numerics.requantize`.
 
     Stage 1 registers the ``acc * multiplier`` products (47 bits) with the beat's shift,
-    zero point and bounds; stage 2 shifts with rounding, adds the zero point, clamps and
-    registers the result into ``o_stream``. Latency is :attr:`LATENCY` cycles, throughput
-    one beat per cycle. Each stage holds its beat while the next one is stalled, so both
+    zero point and bounds; stage 2 the product shifted right by ``shift - 1``; stage 3
+    that plus ``2 * zero_point + 1``, halved (the rounding and the zero point in one
+    adder); stage 4 the clamped result, into ``o_stream``. Latency is :attr:`LATENCY`
+    cycles, throughput one beat per cycle. Each stage holds its beat while the next one is stalled, so both
     streams tolerate arbitrary stalls; ``o_stream.valid`` comes from a register and never
     depends on ``o_stream.ready``, while ``i_stream.ready`` follows ``o_stream.ready``
     combinationally (a full pipeline accepts a beat in the cycle one leaves).
@@ -80,7 +82,7 @@ class Requantizer(wiring.Component):
     """
 
     #: Cycles from an accepted input beat to its output beat being valid (no stalls).
-    LATENCY = 2
+    LATENCY = 4
 
     def __init__(self, lanes):
         with discard_on_error(self):
@@ -100,41 +102,53 @@ class Requantizer(wiring.Component):
         lanes = self._lanes
         i_beat = self.i_stream.payload
 
-        # Stage 1: products and the parameters stage 2 needs.
-        s1_valid = Signal()
-        s1_product = Signal(data.ArrayLayout(signed(PRODUCT_BITS), lanes))
-        # Stored as shift - 1 (0..46): see the rounding identity in stage 2.
-        s1_shift_m1 = Signal(data.ArrayLayout(unsigned(SHIFT_BITS), lanes))
-        s1_zero_point = Signal(signed(ACT_BITS))
-        s1_lo = Signal(signed(ACT_BITS))
-        s1_hi = Signal(signed(ACT_BITS))
+        valid = [Signal(name=f"s{k}_valid") for k in range(1, 4)] + [self.o_stream.valid]
+        ready = [None] * 4  # ready[k]: stage k + 1 takes a beat this cycle
+        ready[3] = ~self.o_stream.valid | self.o_stream.ready
+        for k in (2, 1, 0):
+            ready[k] = ~valid[k] | ready[k + 1]
+        m.d.comb += self.i_stream.ready.eq(ready[0])
 
-        s2_ready = ~self.o_stream.valid | self.o_stream.ready
-        s1_ready = ~s1_valid | s2_ready
-        m.d.comb += self.i_stream.ready.eq(s1_ready)
+        def lanes_of(shape, name):
+            return Signal(data.ArrayLayout(shape, lanes), name=name)
 
-        with m.If(s1_ready):
-            m.d.sync += s1_valid.eq(self.i_stream.valid)
+        # Stage 1: products and the parameters the later stages need; the shift is kept
+        # as shift - 1 (0..46), see stage 2.
+        s1_product = lanes_of(signed(PRODUCT_BITS), "s1_product")
+        s1_shift_m1 = lanes_of(unsigned(SHIFT_BITS), "s1_shift_m1")
+        s1_zero_point, s1_lo, s1_hi = (Signal(signed(ACT_BITS), name=f"s1_{n}") for n in ("zp", "lo", "hi"))
+        with m.If(ready[0]):
+            m.d.sync += valid[0].eq(self.i_stream.valid)
             for lane in range(lanes):
                 m.d.sync += [
                     s1_product[lane].eq(i_beat.acc[lane] * i_beat.multiplier[lane]),
                     s1_shift_m1[lane].eq(i_beat.shift[lane] - 1),
                 ]
-            m.d.sync += [
-                s1_zero_point.eq(i_beat.zero_point),
-                s1_lo.eq(i_beat.lo),
-                s1_hi.eq(i_beat.hi),
-            ]
+            m.d.sync += [s1_zero_point.eq(i_beat.zero_point), s1_lo.eq(i_beat.lo), s1_hi.eq(i_beat.hi)]
 
-        # Stage 2: floor((p + 2**(s-1)) / 2**s) == floor((floor(p / 2**(s-1)) + 1) / 2),
-        # which needs no variable rounding constant, only a variable arithmetic shift.
-        with m.If(s2_ready):
-            m.d.sync += self.o_stream.valid.eq(s1_valid)
+        # floor((p + 2**(s-1)) / 2**s) + z == floor((floor(p / 2**(s-1)) + 1 + 2 z) / 2):
+        # a variable arithmetic shift (stage 2), then one adder and a fixed shift (stage 3).
+        s2_truncated = lanes_of(signed(PRODUCT_BITS), "s2_truncated")
+        s2_offset = Signal(signed(ACT_BITS + 2))  # 2 * zero_point + 1
+        s2_lo, s2_hi = Signal(signed(ACT_BITS)), Signal(signed(ACT_BITS))
+        with m.If(ready[1]):
+            m.d.sync += [valid[1].eq(valid[0]), s2_offset.eq(2 * s1_zero_point + 1),
+                         s2_lo.eq(s1_lo), s2_hi.eq(s1_hi)]
             for lane in range(lanes):
-                truncated = s1_product[lane] >> s1_shift_m1[lane]
-                rounded = (truncated + 1) >> 1
-                shifted = rounded + s1_zero_point
-                clamped = Mux(shifted < s1_lo, s1_lo, Mux(shifted > s1_hi, s1_hi, shifted))
+                m.d.sync += s2_truncated[lane].eq(s1_product[lane] >> s1_shift_m1[lane])
+
+        s3_shifted = lanes_of(signed(PRODUCT_BITS), "s3_shifted")
+        s3_lo, s3_hi = Signal(signed(ACT_BITS)), Signal(signed(ACT_BITS))
+        with m.If(ready[2]):
+            m.d.sync += [valid[2].eq(valid[1]), s3_lo.eq(s2_lo), s3_hi.eq(s2_hi)]
+            for lane in range(lanes):
+                m.d.sync += s3_shifted[lane].eq((s2_truncated[lane] + s2_offset) >> 1)
+
+        with m.If(ready[3]):
+            m.d.sync += valid[3].eq(valid[2])
+            for lane in range(lanes):
+                value = s3_shifted[lane]
+                clamped = Mux(value < s3_lo, s3_lo, Mux(value > s3_hi, s3_hi, value))
                 m.d.sync += self.o_stream.payload[lane].eq(clamped)
 
         return m

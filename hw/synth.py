@@ -149,15 +149,19 @@ def _run_logged(argv, workdir: Path, log_name: str, where, progress, label: str,
     with subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as process, ThreadPoolExecutor(1) as pool:
         outputs = pool.submit(process.communicate)
-        while True:
-            try:
-                stdout, stderr = outputs.result(timeout=every)
-                break
-            except FutureTimeout:
-                log = workdir / log_name
-                tail = log.read_text(errors="replace")[-200_000:] if log.exists() else ""
-                last = where(tail) or last
-                progress(f"  {label}: {last} ({time.perf_counter() - start:.0f} s)")
+        try:
+            while True:
+                try:
+                    stdout, stderr = outputs.result(timeout=every)
+                    break
+                except FutureTimeout:
+                    log = workdir / log_name
+                    tail = log.read_text(errors="replace")[-200_000:] if log.exists() else ""
+                    last = where(tail) or last
+                    progress(f"  {label}: {last} ({time.perf_counter() - start:.0f} s)")
+        except BaseException:  # interrupted or killed: the tool must not run on alone
+            process.kill()
+            raise
     return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
