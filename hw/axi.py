@@ -74,7 +74,7 @@ def connect_flat(m, component, prefix: str, interface) -> None:
     ``prefix_*`` (made with :func:`flat_members`), each in its own direction."""
     for name, member in interface.signature.members.items():
         inner = getattr(interface, name)
-        outer: Signal = getattr(component, f"{prefix}_{name}")
+        outer = getattr(component, f"{prefix}_{name}")
         if member.flow == Out:
             m.d.comb += outer.eq(inner)
         else:

@@ -1,7 +1,7 @@
 """The tile controller: accepts one tile command at a time, starts the stages, counts
 the tile's cycles and reports when its last output word has left."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 

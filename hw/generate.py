@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     config = config_from_args(args)
     print(describe(config))
     out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
-    print(f"\nemitting Verilog ...", end="", flush=True)
+    print("\nemitting Verilog ...", end="", flush=True)
     start = time.perf_counter()
     text = emit_verilog(config)
     seconds = time.perf_counter() - start

@@ -21,7 +21,7 @@ Packing is exact for every int8 operand: ``a * w`` lies in [-16256, 16384], whic
 borrow a negative low field took from it).
 """
 
-from amaranth.hdl import Cat, Mux, signed
+from amaranth.hdl import Cat, Mux
 
 from model.numerics import ACT_BITS, WEIGHT_BITS
 

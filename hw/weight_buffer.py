@@ -6,7 +6,7 @@ write granularity of one slice), so one narrow stream fills words of any width.
 """
 
 from amaranth.hdl import Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 

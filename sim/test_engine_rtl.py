@@ -10,7 +10,6 @@ purpose so that steps run as several row bands and output-channel groups.
 
 import json
 
-import numpy as np
 import pytest
 
 from hw.config import AcceleratorConfig

@@ -3,6 +3,7 @@ the smallest whole accelerator's DSPs), the resource parser, the fit report and 
 command's errors. (Synthesis of a full-size accelerator is a benchmark-sized run:
 python -m hw.synth.)"""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from hw.config import AcceleratorConfig
-from hw.generate import TOP_NAME
 from hw.pointwise import PointwiseArray
 from hw.synth import (DEVICES, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
                       synthesize)
-from hw.top import Accelerator
+from model.cost import network_cost
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,17 +77,27 @@ def test_lut_and_packed_multipliers_map_as_planned(tmp_path):
     assert (plain.dsps, packed.dsps) == (16, 8)
 
 
-def test_whole_accelerator_uses_the_dsps_its_configuration_plans(tmp_path):
-    """Nothing but the planned multipliers takes a DSP (the DMA's constant multiples are
-    shifts and adds): the smallest accelerator under a DSP limit, on ECP5, whose mapping
-    puts even a 2 x 2-bit product in a MULT18X18D."""
+def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tmp_path):
+    """``python -m hw.synth --json`` on the smallest accelerator under a DSP limit, on ECP5,
+    whose mapping puts even a 2 x 2-bit product in a MULT18X18D: nothing but the planned
+    multipliers takes a DSP (the DMA's constant multiples are shifts and adds), and the
+    banks take the block RAMs their shapes say (the DMA's queues add a few)."""
     config = AcceleratorConfig(pe=4, sram_bytes=60_000, alpha=0.25, resolution=32, dsp_limit=40)
     plan = config.multipliers
     assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 16, 36, 28)
-    resources = synthesize(Accelerator(config), TOP_NAME, "ecp5", tmp_path, progress=lambda text: None)
-    assert resources.dsps == config.dsp_estimate == 40
-    # The banks take the block RAMs their shapes say; the DMA's queues add a few.
-    assert bram_estimate(config, "ecp5") <= resources.brams <= bram_estimate(config, "ecp5") + 4
+    out = tmp_path / "synth.json"
+    result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "60kB",
+                             "--alpha", "0.25", "--resolution", "32", "--dsp-limit", "40",
+                             "--target", "ecp5", "--no-pnr", "--json", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(document)
+    assert document["fmax_mhz"] is None and document["fits"]
+    assert document["dsps"] == config.dsp_estimate == 40
+    assert bram_estimate(config, "ecp5") <= document["brams"] <= bram_estimate(config, "ecp5") + 4
+    assert document["predicted_cycles"] == sum(step.cycles for step in network_cost(config))
+    assert "  DSPs          40 of     156 ( 25.6 %)" in result.stdout
 
 
 def test_fit_packs_then_limits():
