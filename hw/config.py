@@ -133,10 +133,11 @@ class MultiplierPlan:
 
 def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None) -> MultiplierPlan:
     """The :class:`MultiplierPlan` of a ``pe``-lane design with at most ``dsp_limit`` DSPs."""
+    from .depthwise import TAPS
     from .pointwise import PointwiseArray
 
     requant = 2 * 2 * pe
-    depthwise, pointwise = 9 * pe, PointwiseArray.multipliers(pe, packed)
+    depthwise, pointwise = TAPS * pe, PointwiseArray.multipliers(pe, packed)
     excess = 0 if dsp_limit is None else requant + depthwise + pointwise - dsp_limit
     if excess > depthwise + pointwise:
         raise ValueError(f"dsp_limit must be at least {requant} at pe {pe} (the requantisers' "

