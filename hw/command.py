@@ -45,13 +45,14 @@ class Target(enum.Enum, shape=3):
 
 
 def param_lane_layout():
-    """One output channel's requantisation parameters (the bias feeds the accumulator)."""
-    from model.numerics import ACC_BITS, MULT_BITS, SHIFT_MAX
+    """One output channel's requantisation parameters (the bias feeds the accumulator):
+    bias, TFLite's ``M0`` and its exponent ``shift`` (signed; negative shifts right)."""
+    from model.numerics import ACC_BITS, MULT_BITS, SHIFT_BITS
     return data.StructLayout({
         "bias": signed(ACC_BITS),
         "multiplier": unsigned(MULT_BITS),
-        "shift": unsigned(SHIFT_MAX.bit_length()),
-        "pad": unsigned(PARAM_LANE_BITS - ACC_BITS - MULT_BITS - SHIFT_MAX.bit_length()),
+        "shift": signed(SHIFT_BITS),
+        "pad": unsigned(PARAM_LANE_BITS - ACC_BITS - MULT_BITS - SHIFT_BITS),
     })
 
 

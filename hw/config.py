@@ -19,16 +19,15 @@ from fractions import Fraction
 from functools import cached_property
 
 from model import numerics
-from model.layers import LayerKind, mobilenet_v1, validate_alpha, validate_resolution
+from model.layers import LayerKind, Network, mobilenet_v1, validate_alpha, validate_resolution
 from model.tiling import channel_blocks, min_tile_words, network_steps
 
 __all__ = ["AcceleratorConfig", "Bank", "MultiplierPlan", "multiplier_plan", "parse_size",
            "format_size", "ceil_log2", "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
 
-#: Bits per output channel of a parameter word: bias (32), multiplier (15), shift (6) and
-#: 3 bits of padding, so that a lane is 7 whole bytes and a word of pe lanes loads as 7
-#: slices of pe bytes.
-PARAM_LANE_BITS = 56
+#: Bits per output channel of a parameter word (``model.numerics``): a lane is 9 whole
+#: bytes, so a word of pe lanes loads as 9 slices of pe bytes.
+PARAM_LANE_BITS = numerics.PARAM_LANE_BITS
 
 DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
@@ -98,8 +97,9 @@ class MultiplierPlan:
     A DSP here is one 18x18 (ECP5 MULT18X18D) or 25x18 (7-series DSP48E1) multiplier.
     Each int8 product of the depthwise lanes has one; the pointwise array has one per
     product, or with ``packed`` one per pair of products that share an activation (an
-    8 x 25-bit product, one DSP48E1; see ``hw.products``). Each requantiser lane's 32 x 15
-    product takes two, in both requantisers, and they always stay in DSPs. Under a DSP
+    8 x 25-bit product, one DSP48E1; see ``hw.products``). Each requantiser lane's 32 x 31
+    product (TFLite's ``M0``) takes ``hw.requant.DSPS_PER_LANE`` (four 18x18), in both
+    requantisers, and they always stay in DSPs. Under a DSP
     limit the excess int8 multipliers are built in LUTs: the depthwise ones first (one DSP
     saved per LUT multiplier, where a packed pointwise multiplier saves one per two).
     """
@@ -124,7 +124,7 @@ class MultiplierPlan:
     def describe(self) -> str:
         parts = [f"{self.dsps} DSP multipliers: pointwise {self.pointwise - self.pointwise_lut}"
                  f"{' (two int8 products each)' if self.packed else ''}, depthwise "
-                 f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 15 bits)"]
+                 f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 31 bits)"]
         if self.lut_products:
             parts.append(f"{self.lut_products} int8 products in LUTs (depthwise {self.depthwise_lut}, "
                          f"pointwise {self.pointwise_lut * (2 if self.packed else 1)})")
@@ -136,12 +136,14 @@ def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None)
     from .depthwise import TAPS
     from .pointwise import PointwiseArray
 
-    requant = 2 * 2 * pe
+    from .requant import DSPS_PER_LANE
+
+    requant = 2 * DSPS_PER_LANE * pe
     depthwise, pointwise = TAPS * pe, PointwiseArray.multipliers(pe, packed)
     excess = 0 if dsp_limit is None else requant + depthwise + pointwise - dsp_limit
     if excess > depthwise + pointwise:
         raise ValueError(f"dsp_limit must be at least {requant} at pe {pe} (the requantisers' "
-                         f"2 x 2 x pe multipliers of 32 x 15 bits stay in DSPs), not {dsp_limit}")
+                         f"2 x {DSPS_PER_LANE} x pe multipliers of 32 x 31 bits stay in DSPs), not {dsp_limit}")
     depthwise_lut = min(depthwise, max(0, excess))
     return MultiplierPlan(pe, packed, requant, depthwise, depthwise_lut, pointwise,
                           max(0, excess - depthwise_lut))
@@ -166,7 +168,8 @@ class AcceleratorConfig:
         channels x 9 taps per cycle.
     sram_bytes : int
         Total on-chip buffer in bytes, shared by all banks.
-    alpha, resolution : the MobileNet-v1 whose layer table sizes the banks.
+    alpha, resolution : the built-in MobileNet-v1 whose layer table sizes the banks, when
+        ``network`` is not given (both become None for an imported network).
     ddr_data_bits : int
         AXI4 data width of the DDR port.
     ddr_bytes_per_cycle : float
@@ -180,6 +183,10 @@ class AcceleratorConfig:
         (:class:`MultiplierPlan`). None: every multiplier in a DSP.
     dsp_packing : bool
         Two pointwise int8 products per DSP (needs a 25x18 multiplier: 7-series DSP48E1).
+    network : model.layers.Network or None
+        The network that sizes the banks and that the tiler, cost model and scheduler
+        run: an imported one (``model.tflite.load_tflite``), or None for the built-in
+        ``mobilenet_v1(alpha, resolution)``.
     """
 
     pe: int = 16
@@ -192,12 +199,20 @@ class AcceleratorConfig:
     clock_mhz: float = 200.0
     dsp_limit: int | None = None
     dsp_packing: bool = False
+    network: Network | None = None
 
     def __post_init__(self):
         _positive_int("pe", self.pe, maximum=64)
         _positive_int("sram_bytes", self.sram_bytes)
-        validate_alpha(self.alpha)
-        validate_resolution(self.resolution)
+        if self.network is None:
+            validate_alpha(self.alpha)
+            validate_resolution(self.resolution)
+            object.__setattr__(self, "network", mobilenet_v1(self.alpha, self.resolution))
+        elif not isinstance(self.network, Network):
+            raise ValueError(f"network must be a model.layers.Network, not {type(self.network).__name__}")
+        else:
+            object.__setattr__(self, "alpha", None if self.network.alpha is None else float(self.network.alpha))
+            object.__setattr__(self, "resolution", self.network.resolution)
         if self.ddr_data_bits is None:
             object.__setattr__(self, "ddr_data_bits", min(64, 8 * self.pe))
         if self.ddr_bytes_per_cycle is None:
@@ -231,7 +246,7 @@ class AcceleratorConfig:
     acc_bits = numerics.ACC_BITS
     bias_bits = numerics.BIAS_BITS
     mult_bits = numerics.MULT_BITS
-    shift_bits = numerics.SHIFT_MAX.bit_length()
+    shift_bits = numerics.SHIFT_BITS
     taps = 9  # 3x3 depthwise window
 
     @property
@@ -253,10 +268,6 @@ class AcceleratorConfig:
         """DSP multipliers the design needs (:class:`MultiplierPlan`); nothing else in it
         multiplies (the DMA's constant multiples are shifts and adds)."""
         return self.multipliers.dsps
-
-    @cached_property
-    def network(self):
-        return mobilenet_v1(self.alpha, self.resolution)
 
     def blocks(self, channels: int) -> int:
         """Channel blocks of ``pe`` lanes covering ``channels``."""
@@ -289,8 +300,8 @@ class AcceleratorConfig:
                        layers[0])
         act_word, w_word = self.pe * self.act_bits, self.pe * self.pe * self.weight_bits
         # A run in the pixel buffer: one pixel's channel blocks, or a pooled map's pixels.
-        pool_pixels = max(layer.in_h * layer.in_w for layer in layers
-                          if layer.kind is LayerKind.AVGPOOL)
+        pool_pixels = max((layer.in_h * layer.in_w for layer in layers
+                           if layer.kind is LayerKind.AVGPOOL), default=1)
         pixel_depth = max(self.blocks(c_max), pool_pixels)
         fixed = [
             Bank("dw_weights", self.taps * self.pe * self.weight_bits, self.blocks(c_max), 2,
@@ -355,7 +366,8 @@ class AcceleratorConfig:
 
     # -- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["network"] = self.network.to_dict()
         data["derived"] = {
             "act_bits": self.act_bits, "weight_bits": self.weight_bits,
             "acc_bits": self.acc_bits, "bias_bits": self.bias_bits,
@@ -377,7 +389,14 @@ class AcceleratorConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "AcceleratorConfig":
         names = {f.name for f in fields(cls)}
-        config = cls(**{k: v for k, v in data.items() if k in names})
+        given = {k: v for k, v in data.items() if k in names}
+        table = given.pop("network", None)
+        if table is not None and table.get("alpha") is None:  # imported: the table is the network
+            given["network"] = Network.from_dict(table)
+        config = cls(**given)
+        if table is not None and Network.from_dict(table) != config.network:
+            raise ValueError("config.json's layer table disagrees with its alpha and resolution; "
+                             "regenerate it with python -m hw.generate")
         if "derived" in data and data["derived"] != config.to_dict()["derived"]:
             raise ValueError("config.json's derived sizes disagree with this version of mnaccel; "
                              "regenerate it with python -m hw.generate")

@@ -22,7 +22,7 @@ from .regs import REGISTERS
 
 __all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME",
            "add_accelerator_arguments", "add_ddr_arguments", "add_multiplier_arguments",
-           "config_from_args"]
+           "config_from_args", "imported_model"]
 
 TOP_NAME = "mnaccel"
 
@@ -33,8 +33,9 @@ DMA with an AXI4 master to DDR and AXI4-Lite control registers.
 
 Sizes use SI prefixes (1 kB = 1000 B, 1 MB = 1,000,000 B); KiB and MiB are binary.
 
-example:
-  python -m hw.generate --pe 16 --sram 1MB
+examples:
+  python -m hw.generate --pe 16 --sram 1MB                      # built-in 1.0-224
+  python -m hw.generate --tflite mobilenet_v1_int8.tflite --pe 16 --sram 1MB -o build/
 """
 
 
@@ -71,11 +72,16 @@ def add_accelerator_arguments(parser) -> None:
                         metavar="SIZE",
                         help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
                              "(1,000,000 B), 512KiB (524,288 B), 1048576 (default: 1MB)")
-    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
-                        help="MobileNet-v1 width multiplier in (0, 1] (its layer table sizes "
-                             "the SRAM banks) (default: 1.0)")
-    parser.add_argument("--resolution", type=_parse("resolution", _int), default=224, metavar="R",
-                        help="input resolution in pixels, a multiple of 32 (default: 224)")
+    parser.add_argument("--tflite", type=Path, default=None, metavar="FILE",
+                        help="a trained int8 .tflite MobileNet-v1 (full-integer quantisation, as "
+                             "TFLite's converter writes it): its layers size the SRAM banks and "
+                             "run with TFLite's arithmetic; replaces --alpha/--resolution")
+    parser.add_argument("--alpha", type=_parse("alpha", _float), default=None, metavar="A",
+                        help="width multiplier in (0, 1] of the built-in MobileNet-v1 (random "
+                             "weights) whose layer table sizes the SRAM banks (default: 1.0)")
+    parser.add_argument("--resolution", type=_parse("resolution", _int), default=None, metavar="R",
+                        help="input resolution of the built-in MobileNet-v1 in pixels, a "
+                             "multiple of 32 (default: 224)")
 
 
 def add_ddr_arguments(parser) -> None:
@@ -110,10 +116,26 @@ def add_multiplier_arguments(parser) -> None:
                              "multiplier cannot, so this saves nothing there)")
 
 
+def imported_model(args):
+    """The ``--tflite`` model (imported once per command line), or None."""
+    if getattr(args, "tflite", None) is None:
+        return None
+    if args.alpha is not None or args.resolution is not None:
+        raise ValueError("--tflite gives the network; drop --alpha and --resolution")
+    if getattr(args, "_imported", None) is None:
+        from model.tflite import load_tflite
+        args._imported = load_tflite(args.tflite)
+    return args._imported
+
+
 def config_from_args(args) -> AcceleratorConfig:
     """The configuration the command line describes (DDR defaults follow ``--pe``)."""
-    return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, alpha=args.alpha,
-                             resolution=args.resolution, ddr_data_bits=args.ddr_width,
+    model = imported_model(args)
+    network = dict(network=model.network) if model else dict(
+        alpha=1.0 if args.alpha is None else args.alpha,
+        resolution=224 if args.resolution is None else args.resolution)
+    return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, **network,
+                             ddr_data_bits=args.ddr_width,
                              ddr_bytes_per_cycle=args.ddr_bandwidth,
                              ddr_latency_cycles=args.ddr_latency,
                              clock_mhz=args.clock_mhz,
@@ -143,7 +165,8 @@ def describe(config: AcceleratorConfig) -> str:
         f"  pointwise  {pe} x {pe} = {config.pointwise_macs_per_cycle} int8 MAC/cycle "
         f"(peak {config.pointwise_macs_per_cycle * config.clock_mhz / 1e3:.1f} GMAC/s at "
         f"{config.clock_mhz:g} MHz)",
-        f"  requantise {pe} lanes: int32 x uint{config.mult_bits} >> shift, zero point, clamp",
+        f"  requantise 2 x {pe} lanes, TFLite's arithmetic: int32 << shift x M0 (uint{config.mult_bits}), "
+        f"two roundings, zero point, clamp",
         f"  multipliers: {config.multipliers.describe()}",
         "",
         "SRAM banks",

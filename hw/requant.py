@@ -1,26 +1,29 @@
 """Per-channel requantiser: int32 accumulators to int8 activations, ``lanes`` channels a beat.
 
-Implements the formula in :mod:`model.numerics` bit for bit (multiply by an unsigned
-15-bit multiplier, arithmetic right shift by 1..47 rounding half toward +infinity, add
-the output zero point, clamp to ``[lo, hi]``) as a four-stage stream pipeline: one
-carry chain or shifter per stage, so that it is not the design's critical path.
+Implements TFLite's requantisation as :func:`model.numerics.requantize` computes it, bit
+for bit: the accumulator shifted left (``shift > 0``, wrapping in 32 bits), multiplied by
+the 31-bit ``M0``, rounded to the high word (ties up), divided by ``2**-shift`` (ties
+away from zero), plus the output zero point, clamped to ``[lo, hi]``. An eight-stage
+stream pipeline with one carry chain, shifter or multiplier per stage, so that it is not
+the design's critical path.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
 
-from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_MAX
+from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX, SHIFT_MIN
 
 from .pointwise import discard_on_error
 
 __all__ = ["Requantizer", "requant_input_layout", "requant_output_layout", "channel_params_tag",
-           "unpack_params", "feed_requantizer"]
+           "unpack_params", "feed_requantizer", "DSPS_PER_LANE"]
 
-SHIFT_BITS = bits_for(SHIFT_MAX)  # 6: shifts 1..47
-# |acc * M| <= 2**31 * (2**15 - 1) < 2**46, so the product fits 47 signed bits.
-PRODUCT_BITS = ACC_BITS + MULT_BITS
+LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
+RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
+LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
+#: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
+DSPS_PER_LANE = 4
 
 
 def _check_lanes(lanes):
@@ -32,14 +35,15 @@ def requant_input_layout(lanes):
     """Layout of one input beat: ``lanes`` accumulators with their per-channel parameters.
 
     Fields, packed from the low bits in this order: ``acc`` (``lanes`` x signed 32),
-    ``multiplier`` (``lanes`` x unsigned 15), ``shift`` (``lanes`` x unsigned 6),
-    ``zero_point``, ``lo``, ``hi`` (signed 8 each, shared by the beat's channels).
+    ``multiplier`` (``lanes`` x unsigned 31, TFLite's ``M0``), ``shift`` (``lanes`` x
+    signed 6, TFLite's exponent: negative shifts right), ``zero_point``, ``lo``, ``hi``
+    (signed 8 each, shared by the beat's channels).
     """
     _check_lanes(lanes)
     return data.StructLayout({
         "acc": data.ArrayLayout(signed(ACC_BITS), lanes),
         "multiplier": data.ArrayLayout(unsigned(MULT_BITS), lanes),
-        "shift": data.ArrayLayout(unsigned(SHIFT_BITS), lanes),
+        "shift": data.ArrayLayout(signed(SHIFT_BITS), lanes),
         "zero_point": signed(ACT_BITS),
         "lo": signed(ACT_BITS),
         "hi": signed(ACT_BITS),
@@ -55,17 +59,28 @@ def requant_output_layout(lanes):
 class Requantizer(wiring.Component):
     """Requantise ``lanes`` int32 accumulators a beat to int8, as :func:`model.numerics.requantize`.
 
-    Stage 1 registers the ``acc * multiplier`` products (47 bits) with the beat's shift,
-    zero point and bounds; stage 2 the product shifted right by ``shift - 1``; stage 3
-    that plus ``2 * zero_point + 1``, halved (the rounding and the zero point in one
-    adder); stage 4 the clamped result, into ``o_stream``. Latency is :attr:`LATENCY`
-    cycles, throughput one beat per cycle. Each stage holds its beat while the next one is stalled, so both
-    streams tolerate arbitrary stalls; ``o_stream.valid`` comes from a register and never
-    depends on ``o_stream.ready``, while ``i_stream.ready`` follows ``o_stream.ready``
-    combinationally (a full pipeline accepts a beat in the cycle one leaves).
+    Stages, each a register:
 
-    Inputs outside the contract of :mod:`model.numerics` (shift 0 or above 47,
-    ``lo > hi``) give unspecified results.
+    1. ``x = acc << max(shift, 0)`` in 32 bits (wraps, as TFLite's int32 does), and the
+       right shift ``r = max(-shift, 0)``;
+    2. the partial products ``x[0:17] * M0`` (unsigned) and ``x[17:32] * M0`` (signed),
+       two 18x18 multipliers each (:data:`DSPS_PER_LANE`);
+    3. their sum ``s = x * M0`` (63 bits);
+    4. ``h = (s >> 31) + s[30]``: SaturatingRoundingDoublingHighMul (it cannot saturate,
+       ``M0 < 2**31``);
+    5. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
+    6. ``y = v >> r``: with 5, RoundingDivideByPOT;
+    7. ``y + zero_point``;
+    8. clamped to ``[lo, hi]``, into ``o_stream``.
+
+    Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. Each stage holds its
+    beat while the next one is stalled, so both streams tolerate arbitrary stalls;
+    ``o_stream.valid`` comes from a register and never depends on ``o_stream.ready``,
+    while ``i_stream.ready`` follows ``o_stream.ready`` combinationally (a full pipeline
+    accepts a beat in the cycle one leaves).
+
+    Inputs outside the contract of :mod:`model.numerics` (``M0`` in ``(0, 2**30)`` is
+    fine; a shift outside ``[-31, 7]``, ``lo > hi``) give unspecified results.
 
     Parameters
     ----------
@@ -82,7 +97,7 @@ class Requantizer(wiring.Component):
     """
 
     #: Cycles from an accepted input beat to its output beat being valid (no stalls).
-    LATENCY = 4
+    LATENCY = 8
 
     def __init__(self, lanes):
         with discard_on_error(self):
@@ -99,56 +114,115 @@ class Requantizer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes = self._lanes
+        lanes, stages = self._lanes, self.LATENCY
         i_beat = self.i_stream.payload
 
-        valid = [Signal(name=f"s{k}_valid") for k in range(1, 4)] + [self.o_stream.valid]
-        ready = [None] * 4  # ready[k]: stage k + 1 takes a beat this cycle
-        ready[3] = ~self.o_stream.valid | self.o_stream.ready
-        for k in (2, 1, 0):
+        valid = [Signal(name=f"s{k}_valid") for k in range(1, stages)] + [self.o_stream.valid]
+        ready = [None] * stages  # ready[k]: stage k + 1 takes a beat this cycle
+        ready[-1] = ~self.o_stream.valid | self.o_stream.ready
+        for k in reversed(range(stages - 1)):
             ready[k] = ~valid[k] | ready[k + 1]
         m.d.comb += self.i_stream.ready.eq(ready[0])
+
+        def stage(k, inputs_valid):
+            """Statements of stage ``k + 1`` go under ``with m.If(ready[k])``."""
+            m.d.sync += valid[k].eq(inputs_valid)
 
         def lanes_of(shape, name):
             return Signal(data.ArrayLayout(shape, lanes), name=name)
 
-        # Stage 1: products and the parameters the later stages need; the shift is kept
-        # as shift - 1 (0..46), see stage 2.
-        s1_product = lanes_of(signed(PRODUCT_BITS), "s1_product")
-        s1_shift_m1 = lanes_of(unsigned(SHIFT_BITS), "s1_shift_m1")
-        s1_zero_point, s1_lo, s1_hi = (Signal(signed(ACT_BITS), name=f"s1_{n}") for n in ("zp", "lo", "hi"))
+        def shared(prefix):
+            return [Signal(signed(ACT_BITS), name=f"{prefix}_{n}") for n in ("zp", "lo", "hi")]
+
+        def carry(src, dst):
+            m.d.sync += [d.eq(s) for d, s in zip(dst, src)]
+
+        # 1: left shift (wrapping) and the right shift's amount.
+        x, m0 = lanes_of(signed(ACC_BITS), "s1_x"), lanes_of(unsigned(MULT_BITS), "s1_m0")
+        r1 = lanes_of(unsigned(RIGHT_BITS), "s1_right")
+        p1 = shared("s1")
         with m.If(ready[0]):
-            m.d.sync += valid[0].eq(self.i_stream.valid)
+            stage(0, self.i_stream.valid)
+            carry([i_beat.zero_point, i_beat.lo, i_beat.hi], p1)
+            for lane in range(lanes):
+                shift = i_beat.shift[lane]
+                left = Mux(shift > 0, shift[:LEFT_BITS], 0)
+                m.d.sync += [
+                    x[lane].eq((i_beat.acc[lane] << left)[:ACC_BITS]),
+                    m0[lane].eq(i_beat.multiplier[lane]),
+                    r1[lane].eq(Mux(shift < 0, -shift, 0)),
+                ]
+
+        # 2: partial products.
+        low = lanes_of(unsigned(LOW_BITS + MULT_BITS), "s2_low")
+        high = lanes_of(signed(ACC_BITS - LOW_BITS + MULT_BITS + 1), "s2_high")
+        r2, p2 = lanes_of(unsigned(RIGHT_BITS), "s2_right"), shared("s2")
+        with m.If(ready[1]):
+            stage(1, valid[0])
+            carry(p1, p2)
             for lane in range(lanes):
                 m.d.sync += [
-                    s1_product[lane].eq(i_beat.acc[lane] * i_beat.multiplier[lane]),
-                    s1_shift_m1[lane].eq(i_beat.shift[lane] - 1),
+                    low[lane].eq(x[lane][:LOW_BITS] * m0[lane]),
+                    high[lane].eq(x[lane][LOW_BITS:].as_signed() * m0[lane]),
+                    r2[lane].eq(r1[lane]),
                 ]
-            m.d.sync += [s1_zero_point.eq(i_beat.zero_point), s1_lo.eq(i_beat.lo), s1_hi.eq(i_beat.hi)]
 
-        # floor((p + 2**(s-1)) / 2**s) + z == floor((floor(p / 2**(s-1)) + 1 + 2 z) / 2):
-        # a variable arithmetic shift (stage 2), then one adder and a fixed shift (stage 3).
-        s2_truncated = lanes_of(signed(PRODUCT_BITS), "s2_truncated")
-        s2_offset = Signal(signed(ACT_BITS + 2))  # 2 * zero_point + 1
-        s2_lo, s2_hi = Signal(signed(ACT_BITS)), Signal(signed(ACT_BITS))
-        with m.If(ready[1]):
-            m.d.sync += [valid[1].eq(valid[0]), s2_offset.eq(2 * s1_zero_point + 1),
-                         s2_lo.eq(s1_lo), s2_hi.eq(s1_hi)]
-            for lane in range(lanes):
-                m.d.sync += s2_truncated[lane].eq(s1_product[lane] >> s1_shift_m1[lane])
-
-        s3_shifted = lanes_of(signed(PRODUCT_BITS), "s3_shifted")
-        s3_lo, s3_hi = Signal(signed(ACT_BITS)), Signal(signed(ACT_BITS))
+        # 3: the 63-bit product.
+        product = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_product")
+        r3, p3 = lanes_of(unsigned(RIGHT_BITS), "s3_right"), shared("s3")
         with m.If(ready[2]):
-            m.d.sync += [valid[2].eq(valid[1]), s3_lo.eq(s2_lo), s3_hi.eq(s2_hi)]
+            stage(2, valid[1])
+            carry(p2, p3)
             for lane in range(lanes):
-                m.d.sync += s3_shifted[lane].eq((s2_truncated[lane] + s2_offset) >> 1)
+                m.d.sync += [product[lane].eq((high[lane] << LOW_BITS) + low[lane]),
+                             r3[lane].eq(r2[lane])]
 
+        # 4: the rounded high word: floor((s + 2**30) / 2**31).
+        high_word = lanes_of(signed(ACC_BITS), "s4_high_word")
+        r4, p4 = lanes_of(unsigned(RIGHT_BITS), "s4_right"), shared("s4")
         with m.If(ready[3]):
-            m.d.sync += valid[3].eq(valid[2])
+            stage(3, valid[2])
+            carry(p3, p4)
             for lane in range(lanes):
-                value = s3_shifted[lane]
-                clamped = Mux(value < s3_lo, s3_lo, Mux(value > s3_hi, s3_hi, value))
+                s = product[lane]
+                m.d.sync += [high_word[lane].eq(s[31:].as_signed() + s[30]), r4[lane].eq(r3[lane])]
+
+        # 5: the second rounding's offset, the sign as carry in.
+        biased = lanes_of(signed(ACC_BITS + 1), "s5_biased")
+        r5, p5 = lanes_of(unsigned(RIGHT_BITS), "s5_right"), shared("s5")
+        with m.If(ready[4]):
+            stage(4, valid[3])
+            carry(p4, p5)
+            for lane in range(lanes):
+                h, r = high_word[lane], r4[lane]
+                mask = Signal(ACC_BITS - 1, name=f"s5_mask{lane}")  # 2**(r-1) - 1, 0 for r = 0
+                m.d.comb += mask.eq(((Const(1, ACC_BITS) << r) - 1) >> 1)
+                m.d.sync += [biased[lane].eq(h + mask + ((r != 0) & (h >= 0))), r5[lane].eq(r)]
+
+        # 6: the right shift.
+        shifted = lanes_of(signed(ACC_BITS + 1), "s6_shifted")
+        p6 = shared("s6")
+        with m.If(ready[5]):
+            stage(5, valid[4])
+            carry(p5, p6)
+            for lane in range(lanes):
+                m.d.sync += shifted[lane].eq(biased[lane] >> r5[lane])
+
+        # 7: the zero point.
+        offset = lanes_of(signed(ACC_BITS + 2), "s7_offset")
+        lo7, hi7 = Signal(signed(ACT_BITS), name="s7_lo"), Signal(signed(ACT_BITS), name="s7_hi")
+        with m.If(ready[6]):
+            stage(6, valid[5])
+            m.d.sync += [lo7.eq(p6[1]), hi7.eq(p6[2])]
+            for lane in range(lanes):
+                m.d.sync += offset[lane].eq(shifted[lane] + p6[0])
+
+        # 8: the clamp.
+        with m.If(ready[7]):
+            m.d.sync += valid[7].eq(valid[6])
+            for lane in range(lanes):
+                value = offset[lane]
+                clamped = Mux(value < lo7, lo7, Mux(value > hi7, hi7, value))
                 m.d.sync += self.o_stream.payload[lane].eq(clamped)
 
         return m
@@ -161,7 +235,7 @@ def channel_params_tag(pe, *markers):
     MAC unit (``hw.tagged.Tagged``), to the requantiser; plus 1-bit ``markers``."""
     return data.StructLayout({
         "multiplier": data.ArrayLayout(unsigned(MULT_BITS), pe),
-        "shift": data.ArrayLayout(unsigned(SHIFT_BITS), pe),
+        "shift": data.ArrayLayout(signed(SHIFT_BITS), pe),
         **{marker: 1 for marker in markers},
     })
 

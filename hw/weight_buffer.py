@@ -37,12 +37,12 @@ class WeightBuffer(wiring.Component):
         Read the depthwise weights and parameters of channel block ``dw_addr``.
     dw_weights : Out(9 * pe * 8)
         Tap-major: bytes ``[t * pe + c]`` (slice ``t`` of the word).
-    dw_params : Out(pe * 56)
+    dw_params : Out(pe * PARAM_LANE_BITS)
         ``pe`` parameter lanes (``command.param_lane_layout``).
     pw_half, pw_weight_addr, pw_param_addr, pw_en : In
     pw_weights : Out(pe * pe * 8)
         Input-major: slice ``i`` holds input channel ``i``'s weights to the ``pe`` outputs.
-    pw_params : Out(pe * 56)
+    pw_params : Out(pe * PARAM_LANE_BITS)
     """
 
     def __init__(self, pe, pw_depth, block_depth, addr_bits):
@@ -92,7 +92,7 @@ class WeightBuffer(wiring.Component):
                 m.submodules[f"{target.name.lower()}_h{half}"] = mem
                 wr = mem.write_port(granularity=slice_bits)
                 slices = width // slice_bits
-                # A parameter word is 7 slices only when pe lanes x 56 bits == 7 x pe bytes.
+                # A parameter word is 9 slices: pe lanes x 72 bits == 9 x pe bytes.
                 m.d.comb += [
                     wr.addr.eq(beat.addr),
                     wr.data.eq(beat.data.as_value().replicate(slices)),

@@ -14,21 +14,20 @@ Accumulation
     contributes ``w * Z_in - w * Z_in = 0``: padding with ``Z_in`` is exact zero padding
     in the real domain. Global average pooling sums the whole map per channel and adds
     the bias (``-H * W * Z_in``); the division by ``H * W`` lives in the multiplier.
-    The final accumulator must fit int32; the RTL would wrap, so the model raises
-    ``OverflowError`` instead (partial sums may wrap: two's complement addition is
-    modular, so only the final value matters).
+    Accumulation is modulo 2**32, as in the RTL and in TFLite's int32 accumulators: the
+    final value equals TFLite's whenever TFLite's does not overflow.
 
-Requantisation (quoted from :mod:`model.numerics`, which implements it), per output
-channel ``c``::
+Requantisation (TFLite's reference kernels; :mod:`model.numerics` implements it and
+proves its rewrite), per output channel ``c``::
 
-    prod = acc * M[c]                          M[c] unsigned, 0 <= M[c] < 2**15
-    y    = (prod + 2**(S[c] - 1)) >> S[c]      arithmetic shift, 1 <= S[c] <= 47
-    y    = y + Z_out                           output zero point, -128 <= Z_out <= 127
-    out  = min(max(y, LO), HI)                 -128 <= LO <= HI <= 127
+    x    = acc * 2**max(shift[c], 0)                    in int32 (wraps)
+    h    = SaturatingRoundingDoublingHighMul(x, M0[c])  round(x * M0 / 2**31), ties up
+    y    = RoundingDivideByPOT(h, max(-shift[c], 0))    ties away from zero
+    out  = min(max(y + Z_out, LO), HI)
 
-The shift rounds half toward +infinity (``floor(prod / 2**S + 1/2)``). The clamp
-bounds express the activation: ReLU is ``LO = Z_out``, ReLU6 is ``LO = Z_out,
-HI = min(127, Z_out + round(6 / s_out))``, none is ``-128, 127``.
+``M0[c]`` is 0 or in ``[2**30, 2**31)``, ``-31 <= shift[c] <= 7``. The clamp bounds
+express the activation: ReLU is ``LO = Z_out``, ReLU6 is ``LO = Z_out, HI = min(127,
+Z_out + round(6 / s_out))``, none is ``-128, 127``.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from typing import Sequence
 import numpy as np
 
 from .layers import Layer, LayerKind
-from .numerics import INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN, check_requant_params, requantize
+from .numerics import INT8_MAX, INT8_MIN, check_requant_params, requantize, wrap_int32
 
 __all__ = ["QuantLayer", "accumulate", "run_layer", "run_network"]
 
@@ -72,9 +71,9 @@ class QuantLayer:
     bias : numpy.ndarray of int32, shape ``(out_c,)``
         Includes the input zero-point correction ``-Z_in * sum(w)``.
     multiplier : numpy.ndarray of int32, shape ``(out_c,)``
-        Requantisation multiplier ``M``, ``0 <= M < 2**15``.
+        TFLite's ``M0``: 0 or in ``[2**30, 2**31)``.
     shift : numpy.ndarray of int32, shape ``(out_c,)``
-        Requantisation right shift ``S``, ``1 <= S <= 47``.
+        TFLite's exponent, in ``[-31, 7]`` (negative: right shift).
     in_zero_point, out_zero_point : int
         Codes of real 0 at the input and the output, in ``[-128, 127]``.
     clamp_lo, clamp_hi : int
@@ -172,12 +171,7 @@ def accumulate(q: QuantLayer, x: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int64, shape ``q.layer.out_shape``
-        Every value inside int32.
-
-    Raises
-    ------
-    OverflowError
-        If an accumulator leaves int32 (the RTL would wrap).
+        Every value inside int32 (the sum modulo 2**32).
     """
     layer = q.layer
     x = _check_input(q, x)
@@ -198,11 +192,7 @@ def accumulate(q: QuantLayer, x: np.ndarray) -> np.ndarray:
         weights = q.weights.reshape(k * k * cin, layer.out_c).astype(np.float64)
         assert k * k * cin * 2**14 < 2**53
         acc = (patches @ weights).astype(np.int64).reshape(layer.out_shape) + bias
-    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
-        worst = acc.max() if acc.max() > INT32_MAX else acc.min()
-        raise OverflowError(f"layer {layer.name!r}: accumulator {worst} outside int32 "
-                            f"[{INT32_MIN}, {INT32_MAX}]: the RTL would wrap")
-    return acc
+    return wrap_int32(acc)
 
 
 def run_layer(q: QuantLayer, x: np.ndarray) -> np.ndarray:

@@ -146,20 +146,25 @@ class Layer:
             raise ValueError(f"layer {self.name!r}: {self.kind.value} needs kernel 1, not {self.kernel}")
         if self.kind is LayerKind.FC and (self.in_h, self.in_w) != (1, 1):
             raise ValueError(f"layer {self.name!r}: fc needs a 1x1 input map, not {self.in_h}x{self.in_w}")
-        if self.kind is LayerKind.AVGPOOL and (self.kernel, self.kernel) != (self.in_h, self.in_w):
-            raise ValueError(f"layer {self.name!r}: avgpool is global: kernel must equal the map "
-                             f"({self.in_h}x{self.in_w}), not {self.kernel}")
-        if self.in_h + self.padding.top + self.padding.bottom < self.kernel or \
-                self.in_w + self.padding.left + self.padding.right < self.kernel:
+        if self.kind is LayerKind.AVGPOOL and self.kernel != self.in_h:
+            raise ValueError(f"layer {self.name!r}: avgpool is global: kernel must be the map's "
+                             f"height ({self.in_h}x{self.in_w}), not {self.kernel}")
+        if self.kind is not LayerKind.AVGPOOL and (
+                self.in_h + self.padding.top + self.padding.bottom < self.kernel or
+                self.in_w + self.padding.left + self.padding.right < self.kernel):
             raise ValueError(f"layer {self.name!r}: padded input smaller than the {self.kernel}x{self.kernel} kernel")
 
     # -- shape ---------------------------------------------------------------------
     @property
     def out_h(self) -> int:
+        if self.kind is LayerKind.AVGPOOL:
+            return 1  # global, over a square or non-square map
         return (self.in_h + self.padding.top + self.padding.bottom - self.kernel) // self.stride + 1
 
     @property
     def out_w(self) -> int:
+        if self.kind is LayerKind.AVGPOOL:
+            return 1
         return (self.in_w + self.padding.left + self.padding.right - self.kernel) // self.stride + 1
 
     @property
@@ -242,7 +247,7 @@ class Layer:
         if self.kind is LayerKind.DEPTHWISE:
             return f"{k} x {k} x {self.in_c} dw"
         if self.kind is LayerKind.AVGPOOL:
-            return f"Pool {k} x {k}"
+            return f"Pool {self.in_h} x {self.in_w}"
         return f"1 x 1 x {self.in_c} x {self.out_c}" if self.kind is LayerKind.POINTWISE \
             else f"{self.in_c} x {self.out_c}"
 
@@ -299,12 +304,56 @@ def scale_channels(channels: int, alpha) -> int:
 
 @dataclass(frozen=True)
 class Network:
-    """An ordered list of layers with the multipliers that produced it."""
+    """An ordered chain of layers: the built-in MobileNet-v1 (with the multipliers that
+    produced it) or one imported from a ``.tflite`` file (``alpha`` and ``resolution``
+    None). ``outputs`` names the layers whose maps are the network's outputs (empty:
+    the last layer's)."""
 
     name: str
-    alpha: Fraction
-    resolution: int
+    alpha: Fraction | None
+    resolution: int | None
     layers: tuple[Layer, ...]
+    outputs: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        names = {layer.name for layer in self.layers}
+        unknown = [name for name in self.outputs if name not in names]
+        if unknown:
+            raise ValueError(f"network {self.name!r}: output {unknown[0]!r} is not one of its layers")
+        if self.layers and tuple(self.outputs) == (self.layers[-1].name,):
+            object.__setattr__(self, "outputs", ())  # the default, spelled one way
+
+    @property
+    def output_layers(self) -> tuple[str, ...]:
+        return self.outputs or (self.layers[-1].name,)
+
+    def to_dict(self) -> dict:
+        """The layer table as JSON-ready data (``config.json`` carries it)."""
+        return {
+            "name": self.name,
+            "alpha": None if self.alpha is None else str(self.alpha),
+            "resolution": self.resolution,
+            "outputs": list(self.output_layers),
+            "layers": [{"name": l.name, "kind": l.kind.value, "in_h": l.in_h, "in_w": l.in_w,
+                        "in_c": l.in_c, "out_c": l.out_c, "kernel": l.kernel, "stride": l.stride,
+                        "padding": list(l.padding.as_tuple()), "activation": l.activation.value}
+                       for l in self.layers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Network":
+        """Inverse of :meth:`to_dict`; raises ValueError on a malformed table."""
+        try:
+            layers = tuple(
+                Layer(l["name"], LayerKind(l["kind"]), l["in_h"], l["in_w"], l["in_c"], l["out_c"],
+                      l["kernel"], l["stride"], Padding(*l["padding"]), Activation(l["activation"]))
+                for l in data["layers"])
+            alpha = None if data["alpha"] is None else Fraction(data["alpha"])
+            outputs = tuple(data.get("outputs", ()))
+            network = cls(data["name"], alpha, data["resolution"], layers, outputs)
+        except (KeyError, TypeError, IndexError) as error:
+            raise ValueError(f"malformed network table ({type(error).__name__}: {error})") from None
+        return network
 
     def __iter__(self):
         return iter(self.layers)

@@ -26,7 +26,8 @@ import numpy as np
 
 from .golden import QuantLayer, run_layer
 from .layers import Activation, Layer, LayerKind, Network
-from .numerics import INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN, MULT_BITS, SHIFT_MAX, SHIFT_MIN
+from .numerics import (INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN, mean_multiplier,
+                       quantize_multiplier, wrap_int32)
 
 __all__ = [
     "WEIGHT_QMAX",
@@ -49,8 +50,6 @@ WEIGHT_QMAX = 127
 # quantisation, uint8 zero point 128 expressed in int8).
 INPUT_SCALE = 1 / 128
 INPUT_ZERO_POINT = 0
-
-_MULT_LIMIT = 1 << MULT_BITS  # m < 2**15
 
 
 # -- batch norm ----------------------------------------------------------------------------
@@ -88,49 +87,6 @@ def fold_batch_norm(w, b, gamma, beta, mean, var, eps: float = 1e-3):
     return w * factor, (b - np.asarray(mean, dtype=np.float64)) * factor + np.asarray(beta)
 
 
-# -- multiplier ----------------------------------------------------------------------------
-
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """Nearest ``m / 2**s`` to ``real`` with ``0 <= m < 2**15`` and ``1 <= s <= 47``.
-
-    The largest usable shift is taken, which normalises ``m`` into ``[2**14, 2**15)``
-    whenever ``2**-33 <= real`` (relative error at most ``2**-15``); smaller reals get
-    ``s = 47`` and fewer significant bits. Since the grid ``2**-s`` of a larger shift
-    contains every point of a smaller one, the largest shift is also the closest.
-    Ties round half up. ``real == 0`` gives ``(0, 1)``.
-
-    Raises
-    ------
-    ValueError
-        If ``real`` is not a finite non-negative number, is at least
-        ``(2**15 - 1/2) / 2`` (too large even at ``s = 1``), or is positive but rounds
-        to ``m = 0`` at ``s = 47`` (below ``2**-48``).
-    """
-    if isinstance(real, bool) or not isinstance(real, numbers.Real) or not math.isfinite(real):
-        raise ValueError(f"requant multiplier must be a finite real number, not {real!r}")
-    if real < 0:
-        raise ValueError(f"requant multiplier must be non-negative, not {real!r}")
-    if real == 0:
-        return 0, SHIFT_MIN
-    real = float(real)
-    _, exponent = math.frexp(real)  # real = f * 2**exponent, 0.5 <= f < 1
-    shift = MULT_BITS - exponent  # puts real * 2**shift into [2**14, 2**15)
-    shift = min(shift, SHIFT_MAX)
-    # real * 2**shift is exact in binary floating point; the +0.5 is too (< 2**16).
-    m = math.floor(math.ldexp(real, shift) + 0.5)
-    if m == _MULT_LIMIT:  # rounded up out of range: one less bit, m = 2**14 exactly
-        shift, m = shift - 1, _MULT_LIMIT >> 1
-    if shift < SHIFT_MIN:
-        largest = (_MULT_LIMIT - 1) / 2**SHIFT_MIN
-        raise ValueError(f"requant multiplier {real!r} is too large: the largest "
-                         f"representable is {largest} (m = 2**{MULT_BITS} - 1, "
-                         f"s = {SHIFT_MIN})")
-    if m == 0:
-        raise ValueError(f"requant multiplier {real!r} is too small: it rounds to 0 even "
-                         f"at the largest shift {SHIFT_MAX}")
-    return m, shift
-
-
 # -- layers --------------------------------------------------------------------------------
 
 def _check_scale(name: str, value) -> float:
@@ -163,12 +119,18 @@ def quantize_weights(w_float) -> tuple[np.ndarray, np.ndarray]:
     return w_q, scale
 
 
-def _clamp_bounds(activation: Activation, out_scale: float, out_zero_point: int):
-    """Clamp codes for the activation, as stated in :mod:`model.numerics`."""
+def activation_range(activation: Activation, out_scale: float, out_zero_point: int):
+    """Clamp codes ``(lo, hi)`` for the activation: TFLite's
+    ``CalculateActivationRangeQuantized`` (``Z + round(6 / s)`` in float32, ties away from
+    zero, within -128..127)."""
+    def quantize(real):
+        ratio = float(np.float32(real) / np.float32(out_scale))
+        return out_zero_point + int(math.copysign(math.floor(abs(ratio) + 0.5), ratio))
+
     if activation is Activation.RELU:
-        return out_zero_point, INT8_MAX
+        return max(INT8_MIN, quantize(0.0)), INT8_MAX
     if activation is Activation.RELU6:
-        return out_zero_point, min(INT8_MAX, out_zero_point + round(6 / out_scale))
+        return max(INT8_MIN, quantize(0.0)), min(INT8_MAX, quantize(6.0))
     return INT8_MIN, INT8_MAX
 
 
@@ -188,9 +150,10 @@ def quantize_layer(layer: Layer, w_float, b_float, in_scale: float, in_zero_poin
 
     Notes
     -----
-    ``bias[c] = round(b[c] / (in_scale * s_w[c])) - in_zero_point * sum(w_q[..., c])``:
-    the second term cancels ``Z_in`` in every tap, padded taps included, so the
-    accumulator is ``sum(w_q * (x - Z_in)) + round(b / (s_in s_w))``. Average pooling
+    ``bias[c] = round(b[c] / (in_scale * s_w[c])) - in_zero_point * sum(w_q[..., c])``
+    (modulo 2**32): the second term cancels ``Z_in`` in every tap, padded taps included,
+    so the accumulator is ``sum(w_q * (x - Z_in)) + round(b / (s_in s_w))``, TFLite's.
+    Multiplier and shift are TFLite's ``QuantizeMultiplier`` of the real multiplier. Average pooling
     has ``bias = -H*W*Z_in`` and multiplier ``in_scale / (H*W*out_scale)``.
     """
     if not isinstance(layer, Layer):
@@ -200,7 +163,7 @@ def quantize_layer(layer: Layer, w_float, b_float, in_scale: float, in_zero_poin
     in_zero_point = _check_zero_point("in_zero_point", in_zero_point)
     out_zero_point = _check_zero_point("out_zero_point", out_zero_point)
     out_c = layer.out_c
-    lo, hi = _clamp_bounds(layer.activation, out_scale, out_zero_point)
+    lo, hi = activation_range(layer.activation, out_scale, out_zero_point)
 
     if layer.kind is LayerKind.AVGPOOL:
         if w_float is not None or b_float is not None:
@@ -208,7 +171,15 @@ def quantize_layer(layer: Layer, w_float, b_float, in_scale: float, in_zero_poin
         window = layer.in_h * layer.in_w
         weights = None
         bias = np.full(out_c, -window * in_zero_point, dtype=np.int64)
-        real_multipliers = np.full(out_c, in_scale / (window * out_scale))
+        try:
+            pair = mean_multiplier(in_scale / out_scale, window)
+        except ValueError as error:
+            raise ValueError(f"layer {layer.name!r}: {error}") from None
+        return QuantLayer(layer=layer, weights=None, bias=bias.astype(np.int32),
+                          multiplier=np.full(out_c, pair[0], np.int32),
+                          shift=np.full(out_c, pair[1], np.int32), in_zero_point=in_zero_point,
+                          out_zero_point=out_zero_point, clamp_lo=int(lo), clamp_hi=int(hi),
+                          in_scale=in_scale, out_scale=out_scale)
     else:
         w = np.asarray(w_float, dtype=np.float64)
         if w.shape != layer.weight_shape:
@@ -221,13 +192,14 @@ def quantize_layer(layer: Layer, w_float, b_float, in_scale: float, in_zero_poin
         weights, w_scale = quantize_weights(w)
         reduce_axes = tuple(range(weights.ndim - 1))
         weight_sums = weights.astype(np.int64).sum(axis=reduce_axes)
-        bias = np.round(b / (in_scale * w_scale)).astype(np.int64) - in_zero_point * weight_sums
+        bias = np.round(b / (in_scale * w_scale)).astype(np.int64)
+        bad = np.flatnonzero((bias < INT32_MIN) | (bias > INT32_MAX))
+        if bad.size:
+            raise ValueError(f"layer {layer.name!r}: quantised bias of channel {bad[0]} is "
+                             f"{bias[bad[0]]}, outside int32")
+        bias = wrap_int32(bias - in_zero_point * weight_sums)
         real_multipliers = in_scale * w_scale / out_scale
 
-    bad = np.flatnonzero((bias < INT32_MIN) | (bias > INT32_MAX))
-    if bad.size:
-        raise ValueError(f"layer {layer.name!r}: quantised bias of channel {bad[0]} is "
-                         f"{bias[bad[0]]}, outside int32")
     pairs = []
     for channel, real in enumerate(real_multipliers):
         try:
@@ -296,17 +268,21 @@ def float_layer(layer: Layer, x_float, w_float, b_float) -> np.ndarray:
 
 # -- random networks -----------------------------------------------------------------------
 
-def random_input(network_or_layer, seed: int = 0) -> np.ndarray:
+def random_input(network_or_layer, seed: int = 0, *, scale: float = INPUT_SCALE,
+                 zero_point: int = INPUT_ZERO_POINT) -> np.ndarray:
     """An image-like int8 input for a network (its first layer) or a single layer.
 
     A random low-frequency field (bilinear upsampling of a coarse grid) plus pixel
-    noise, in ``[-1, 1)`` and quantised with ``INPUT_SCALE`` / ``INPUT_ZERO_POINT``:
-    spatially correlated like a photograph, and spanning most of the int8 range.
+    noise, in ``[-1, 1)`` and quantised with ``scale`` / ``zero_point`` (default: the
+    built-in networks' ``INPUT_SCALE`` / ``INPUT_ZERO_POINT``; an imported model's input
+    tensor gives its own): spatially correlated like a photograph, and spanning most of
+    the int8 range.
 
     Parameters
     ----------
     network_or_layer : Network, Layer, QuantLayer, or a sequence of Layer/QuantLayer
     seed : int
+    scale, zero_point : the input tensor's quantisation
     """
     target = network_or_layer
     if isinstance(target, Network) or (isinstance(target, (list, tuple)) and target):
@@ -328,7 +304,7 @@ def random_input(network_or_layer, seed: int = 0) -> np.ndarray:
         return np.take(a, i0, axis) * (1 - frac) + np.take(a, i0 + 1, axis) * frac
 
     field = upsample(upsample(coarse, h, 0), w, 1) + rng.normal(0.0, 0.15, (h, w, c))
-    codes = np.round(np.clip(field, -1.0, 1.0) / INPUT_SCALE) + INPUT_ZERO_POINT
+    codes = np.round(np.clip(field, -1.0, 1.0) / scale) + zero_point
     return np.clip(codes, INT8_MIN, INT8_MAX).astype(np.int8)
 
 

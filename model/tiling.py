@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layers import Layer, LayerKind
+from .numerics import PARAM_LANE_BITS
 
 __all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
            "tile_step", "tile_network", "min_tile_words", "channel_blocks", "weight_load_bytes",
@@ -160,14 +161,16 @@ def weight_buffers(step: Step) -> int:
 
 def weight_load_bytes(step: Step, blocks_out: int, pe: int) -> int:
     """DDR bytes a tile reads when it loads the weights of ``blocks_out`` output blocks:
-    the ``pe x pe`` pointwise blocks and their parameters (7 bytes per lane), and for a
-    fused step the depthwise weights (9 taps) and parameters of every input block."""
+    the ``pe x pe`` pointwise blocks and their parameters (``PARAM_LANE_BITS / 8`` bytes
+    per lane), and for a fused step the depthwise weights (9 taps) and parameters of
+    every input block."""
     blocks_in = channel_blocks(step.in_channels, pe)
+    param = PARAM_LANE_BITS // 8
     if step.weight_layer is None:  # pooling: one identity block, its parameters
-        return pe * pe + blocks_in * 7 * pe
-    total = blocks_out * (blocks_in * pe * pe + 7 * pe)
+        return pe * pe + blocks_in * param * pe
+    total = blocks_out * (blocks_in * pe * pe + param * pe)
     if step.fused:
-        total += blocks_in * (9 + 7) * pe
+        total += blocks_in * (9 + param) * pe
     return total
 
 

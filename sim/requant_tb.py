@@ -2,8 +2,8 @@
 
 Run through ``sim/test_requant.py`` (pytest builds the design and passes ``params``:
 ``lanes``, ``beats``, ``latency`` and the JSON layouts of both payloads). Each test
-drives random beats, including int32 extremes, shifts 1 and 47, multipliers 0 and
-2**15 - 1, rounding ties and every clamp kind, under one pause pattern (idle cycles on
+drives random beats, including int32 extremes, shifts -31 and 7, multipliers 0, 2**30
+and 2**31 - 1, ties in both roundings and every clamp kind, under one pause pattern (idle cycles on
 the input, backpressure on the output, both, or neither), and records its cycle count.
 """
 
@@ -20,7 +20,7 @@ from sim.runner import pack, record, test_params, unpack
 from sim.streams import CLOCK_NS, Pause, PipelineTB, is_high
 
 PARAMS = test_params()
-MULT_MAX = (1 << MULT_BITS) - 1
+M0_MIN, M0_MAX = 1 << (MULT_BITS - 1), (1 << MULT_BITS) - 1
 
 
 class RequantTB(PipelineTB):
@@ -38,25 +38,26 @@ class RequantTB(PipelineTB):
 
 
 def random_lane(rng: random.Random) -> tuple[int, int, int]:
-    """One channel's ``(acc, multiplier, shift)``, biased toward edges and unclamped results."""
+    """One channel's ``(acc, M0, shift)``, biased toward edges, rounding ties and
+    unclamped results."""
     kind = rng.random()
-    if kind < 0.06:  # a rounding tie: acc * M = (2k + 1) * 2**(s - 1)
-        shift = rng.randint(SHIFT_MIN, 31)
-        k = rng.randint(-(1 << (31 - shift)), (1 << (31 - shift)) - 1)
-        return max(INT32_MIN, min(INT32_MAX, (2 * k + 1) << (shift - 1))), 1, shift
+    if kind < 0.10:  # ties in both roundings: M0 = 2**30 halves x; h = (2k + 1) * 2**(r-1)
+        right = rng.randint(1, 20)
+        h = (2 * rng.randint(-(1 << (29 - right)), (1 << (29 - right)) - 1) + 1) << (right - 1)
+        return 2 * h - rng.randint(0, 1), 1 << 30, -right
     if kind < 0.20:
         acc = rng.choice([INT32_MIN, INT32_MAX, INT32_MIN + 1, 0, 1, -1])
     elif kind < 0.80:
         acc = rng.choice((-1, 1)) * rng.randrange(1 << rng.randint(0, 31))
     else:
         acc = rng.randint(INT32_MIN, INT32_MAX)
-    multiplier = rng.choice([0, 1, MULT_MAX, 1 << (MULT_BITS - 1)]) if rng.random() < 0.2 \
-        else rng.randint(0, MULT_MAX)
+    multiplier = rng.choice([0, M0_MIN, M0_MAX]) if rng.random() < 0.2 \
+        else rng.randint(M0_MIN, M0_MAX)
     pick = rng.random()
     if pick < 0.15:
-        shift = rng.choice([SHIFT_MIN, SHIFT_MIN + 1, SHIFT_MAX - 1, SHIFT_MAX])
+        shift = rng.choice([SHIFT_MIN, SHIFT_MIN + 1, -1, 0, 1, SHIFT_MAX])
     elif pick < 0.75:  # land the result near the int8 range so the clamp does not hide it
-        shift = abs(acc * multiplier).bit_length() - rng.randint(3, 9)
+        shift = 31 - abs(acc * multiplier).bit_length() + rng.randint(3, 9)
         shift = max(SHIFT_MIN, min(SHIFT_MAX, shift))
     else:
         shift = rng.randint(SHIFT_MIN, SHIFT_MAX)

@@ -7,7 +7,7 @@ from sw.explore import confirm, evaluate
 def test_confirm_on_a_local_cluster(sim):
     from distributed import Client, LocalCluster
     settings = {"ddr_latency_cycles": 20}
-    point = evaluate(4, 60_000, 0.25, 32, settings=settings)
+    point = evaluate(4, 70_000, 0.25, 32, settings=settings)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         [result] = confirm([point], client=client, settings=settings, sim=sim, steps=2)

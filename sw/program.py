@@ -64,19 +64,20 @@ class TileProgram:
 
 
 def param_bytes(q: QuantLayer, blocks: range, pe: int) -> np.ndarray:
-    """Parameter words of channel blocks ``blocks`` in load order, ``(words, 7, pe)`` bytes:
-    lane c = bias | multiplier << 32 | shift << 47 (56 bits, little-endian)."""
-    lanes = np.zeros((len(blocks), pe), dtype=np.uint64)
+    """Parameter words of channel blocks ``blocks`` in load order, ``(words, 9, pe)`` bytes:
+    lane c = bias | M0 << 32 | (shift & 63) << 63 (72 bits, little-endian;
+    ``hw.command.param_lane_layout``)."""
+    lane_bytes = PARAM_LANE_BITS // 8
+    raw = np.zeros((len(blocks), pe, lane_bytes), dtype=np.uint8)
     for word, block in enumerate(blocks):
         for lane in range(pe):
             c = block * pe + lane
-            if c < q.layer.out_c:
-                bias, mult, shift = int(q.bias[c]), int(q.multiplier[c]), int(q.shift[c])
-            else:
-                bias, mult, shift = 0, 0, 1  # padding channels: computed, never read
-            lanes[word, lane] = (bias & 0xFFFFFFFF) | mult << 32 | shift << 47
-    raw = lanes.astype("<u8").view(np.uint8).reshape(len(blocks), pe, 8)[:, :, :PARAM_LANE_BITS // 8]
-    return np.ascontiguousarray(raw.reshape(len(blocks), PARAM_LANE_BITS // 8, pe))
+            if c >= q.layer.out_c:
+                continue  # padding channels: all zero (M0 = 0), computed, never read
+            value = (int(q.bias[c]) & 0xFFFF_FFFF) | int(q.multiplier[c]) << 32 | (int(q.shift[c]) & 63) << 63
+            raw[word, lane] = np.frombuffer(value.to_bytes(lane_bytes, "little"), dtype=np.uint8)
+    # The word is its lanes' bytes in order, loaded in slices of pe bytes.
+    return raw.reshape(len(blocks), lane_bytes, pe)
 
 
 def weight_words(step: Step, qlayers: list[QuantLayer], out_blocks: tuple[int, int], pe: int):

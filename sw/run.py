@@ -9,7 +9,9 @@ Writes ``DIR/report.json``, ``DIR/layers.csv``, ``DIR/measured_vs_predicted.png`
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,21 +19,29 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import format_size
+from model.quantize import INPUT_SCALE, INPUT_ZERO_POINT
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
-                         add_multiplier_arguments, config_from_args)
+                         add_multiplier_arguments, config_from_args, imported_model)
 from model.cli import Parser, run_main
+from model.layers import LayerKind
+
+from .inputs import load_image, load_int8_array, parse_range
 
 __all__ = ["main", "build_parser", "execute", "write_report"]
 
 DESCRIPTION = """\
-Run MobileNet-v1 (random calibrated int8 weights, a random input) on an mnaccel
-accelerator: every step's program is fetched and executed by the accelerator from a
-DDR model with the given bandwidth and latency. Checks every layer's output and the
-logits against the golden model (softmax on the host), and compares the measured
-cycles of each layer (start to done) with the cost model.
+Run MobileNet-v1 on an mnaccel accelerator: a user's int8 .tflite model (--tflite) or
+the built-in network with random calibrated int8 weights (--alpha, --resolution). Every
+step's program is fetched and executed by the accelerator from a DDR model with the
+given bandwidth and latency. Checks every layer's output against the golden model and,
+for a .tflite model, against LiteRT's reference kernels; prints the top-5 classes (or
+the output shapes of a backbone) and compares the measured cycles of each layer (start
+to done) with the cost model.
 
-example:
+examples:
   python -m sw.run --pe 16 --sram 1MB --alpha 1.0 --resolution 224 --sim verilator --report out
+  python -m sw.run --tflite mobilenet_v1_int8.tflite --image cat.jpg --pe 16 --sram 1MB \\
+      --sim verilator --report out
 """
 
 
@@ -49,17 +59,42 @@ def build_parser() -> Parser:
                         help="write report.json, layers.csv and the plots here "
                              "(default: report/<network>_pe<N>)")
     parser.add_argument("--seed", type=_parse("seed", _int), default=0, metavar="S",
-                        help="seed of the random weights and input (default: 0)")
+                        help="seed of the random weights and test image (default: 0)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--image", type=Path, default=None, metavar="FILE",
+                        help="a PNG or JPEG photo: resized to the input (bilinear), pixels mapped "
+                             "to --input-range and quantised as the input tensor says "
+                             "(default: a deterministic test image)")
+    source.add_argument("--input", type=Path, default=None, metavar="X.npy",
+                        help="an int8 array already in the model's input shape (H x W x 3, a "
+                             "leading batch of 1 allowed), for exact tests")
+    parser.add_argument("--input-range", type=_parse("range", parse_range), default=(-1.0, 1.0),
+                        metavar="LO,HI",
+                        help="float range the image's pixels 0..255 map to before "
+                             "quantisation (default: -1,1, as Keras' MobileNet expects)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 
+def _top5(values: np.ndarray, scale: float, zero_point: int) -> list[dict]:
+    """The five largest logits, ties to the lower index, with softmax probabilities."""
+    logits = (values.astype(np.float64) - zero_point) * scale
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = np.argsort(-values.astype(np.int64), kind="stable")[:5]
+    return [{"class": int(c), "value": int(values[c]), "probability": float(probs[c])} for c in order]
+
+
 def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdir=None,
-            limit: int | None = None) -> dict:
+            limit: int | None = None, *, model=None, image=None) -> dict:
     """Run the network of ``config`` and return the report (``report.json``'s content).
-    ``limit`` runs only the first steps (the report then covers those; no logits)."""
+    ``model`` is the imported ``.tflite`` model (``model.tflite.ImportedModel``) whose
+    layers ``config.network`` holds; without it the network gets random weights from
+    ``seed``. ``image`` is the int8 input (default: a deterministic test image).
+    ``limit`` runs only the first steps (the report then covers those; no outputs)."""
     from model.golden import run_network
     from model.quantize import random_input, random_mobilenet
+    from model.tflite import reference_run
 
     from .driver import Progress, run_rtl_schedule
     from .fast_model import run_model_schedule
@@ -68,9 +103,12 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     progress = progress or Progress(0, enabled=False)
     network = config.network
     t0 = time.perf_counter()
-    qnet = random_mobilenet(network, seed=seed)
-    image = random_input(network, seed=seed)
+    qnet = list(model.qlayers) if model else random_mobilenet(network, seed=seed)
+    if image is None:
+        image = random_input(network, seed=seed, scale=qnet[0].in_scale,
+                             zero_point=qnet[0].in_zero_point)
     golden = run_network(qnet, image)
+    reference, reference_outputs = reference_run(model, image) if model else (None, None)
     schedule = build_schedule(config, qnet, image)
     host_seconds = time.perf_counter() - t0
     progress.total = len(schedule.steps)
@@ -84,13 +122,14 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     costs = [s.cost for s in schedule.steps]
 
     pe2 = config.pe * config.pe
-    layers, k = [], 0
+    layers, maps, k = [], {}, 0
     for index, (sched, measured, cost) in enumerate(zip(schedule.steps, result.steps, costs)):
-        k += len(sched.step.layers)
+        first, k = k, k + len(sched.step.layers)
         want = golden[k - 1]
         got = schedule.read_map(result.memory, index).reshape(want.shape)
+        maps[sched.step.last.name] = got
         mismatches = int(np.count_nonzero(got != want))
-        layers.append({
+        row = {
             "name": sched.name,
             "kind": cost.mode.name.lower(),
             "tiles": measured.tiles,
@@ -107,17 +146,39 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             "bound": cost.bound,
             "bit_exact": mismatches == 0,
             "mismatches": mismatches,
-        })
+        }
+        if reference is not None:
+            # Every layer of the step: the golden model's inner maps (the depthwise output
+            # never leaves the chip) and the accelerator's output, against TFLite's.
+            inner = all(np.array_equal(golden[j], reference[qnet[j].layer.name])
+                        for j in range(first, k))
+            row["tflite_exact"] = bool(inner and np.array_equal(got, reference[sched.step.last.name]))
+        layers.append(row)
     complete = len(layers) == len(schedule.steps)
-    logits_got = schedule.read_map(result.memory, len(schedule.steps) - 1).reshape(-1)
-    logits_want = golden[-1].reshape(-1)
-    bit_exact = all(l["bit_exact"] for l in layers) and (
-        not complete or bool(np.array_equal(logits_got, logits_want)))
-    q_fc = qnet[-1]
-    logits = (logits_got.astype(np.float64) - q_fc.out_zero_point) * q_fc.out_scale
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    top5 = [{"class": int(c), "probability": float(probs[c])} for c in np.argsort(-probs)[:5]]
+    bit_exact = all(l["bit_exact"] for l in layers)
+    tflite_exact = all(l.get("tflite_exact", True) for l in layers) if reference is not None else None
+
+    outputs = []
+    if complete:
+        scales = {q.layer.name: (q.out_scale, q.out_zero_point, q.layer.kind is LayerKind.FC)
+                  for q in qnet}
+        if model is not None and model.host_layers:  # a Dense classifier, on the host
+            maps.update(model.run_host(maps[network.layers[-1].name]))
+            scales.update({h.name: (h.out_scale, h.out_zero_point, True) for h in model.host_layers})
+        specs = [(o.name, o.layer, o.shape) for o in model.outputs] if model else \
+            [(name, name, maps[name].shape) for name in network.output_layers]
+        for name, layer_name, shape in specs:
+            tensor = np.ascontiguousarray(maps[layer_name]).reshape(shape)
+            scale, zero_point, classifier = scales[layer_name]
+            entry = {"name": name, "layer": layer_name, "shape": list(shape),
+                     "sha256": hashlib.sha256(tensor.astype(np.int8).tobytes()).hexdigest()}
+            if classifier:  # logits
+                entry["top5"] = _top5(tensor.reshape(-1), scale, zero_point)
+            if reference_outputs is not None:
+                entry["tflite_exact"] = bool(np.array_equal(tensor, reference_outputs[name]))
+                tflite_exact = tflite_exact and entry["tflite_exact"]
+            outputs.append(entry)
+    top5 = next((o["top5"] for o in outputs if "top5" in o), [])
 
     measured_total = sum(l["measured_cycles"] for l in layers)
     predicted_total = sum(l["predicted_cycles"] for l in layers)
@@ -150,8 +211,10 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         "host_seconds": round(host_seconds, 2),
     }
     return {"config": config.to_dict(), "network": network.name, "layers": layers,
-            "totals": totals, "bit_exact": bit_exact, "complete": complete,
-            "top5": top5 if complete else []}
+            "totals": totals, "bit_exact": bit_exact, "tflite_exact": tflite_exact,
+            "complete": complete, "outputs": outputs, "top5": top5,
+            "input": {"sha256": hashlib.sha256(np.ascontiguousarray(image, np.int8).tobytes()).hexdigest(),
+                      "scale": qnet[0].in_scale, "zero_point": qnet[0].in_zero_point}}
 
 
 def format_table(report: dict) -> str:
@@ -186,10 +249,11 @@ def format_table(report: dict) -> str:
         f"{t['frames_per_second']:.1f} frames/s at {t['clock_mhz']:g} MHz "
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
-        f"logits {'bit-exact with' if report['bit_exact'] else 'DIFFER from'} the golden model; "
-        f"top-1 class {report['top5'][0]['class']} (p = {report['top5'][0]['probability']:.3f})"
-        if report["top5"] else f"{len(report['layers'])} steps run (no logits); "
-        f"{'bit-exact' if report['bit_exact'] else 'NOT bit-exact'}",
+        f"every step {'bit-exact with' if report['bit_exact'] else 'NOT bit-exact with'} the golden "
+        f"model" + ("" if report.get("tflite_exact") is None else
+                    f"; every layer {'equal to' if report['tflite_exact'] else 'DIFFERENT from'} "
+                    f"TFLite's reference kernels (LiteRT BUILTIN_REF)"),
+        *_describe_outputs(report),
         f"simulation ({t['sim']}): {t['sim_cycles']:,} cycles in {t['sim_wall_seconds']:.1f} s "
         f"({sim_speed}); Verilog {t['verilog_emit_seconds']:.1f} s, build {t['build_seconds']:.1f} s",
     ]
@@ -197,6 +261,21 @@ def format_table(report: dict) -> str:
         lines.append("fast model: the data are computed and checked, the cycles are the cost "
                      "model's prediction (run --sim verilator to measure them)")
     return "\n".join(lines)
+
+
+def _describe_outputs(report: dict) -> list[str]:
+    if not report["complete"]:
+        return [f"{len(report['layers'])} steps run (no outputs)"]
+    lines = []
+    for output in report["outputs"]:
+        shape = "x".join(map(str, output["shape"]))
+        if "top5" in output:
+            classes = ", ".join(f"{c['class']} ({c['probability']:.3f})" for c in output["top5"])
+            lines.append(f"output {output['name']} ({shape} logits): top-5 classes {classes}")
+        else:
+            lines.append(f"output {output['name']}: {shape} int8 (layer {output['layer']}), "
+                         f"sha256 {output['sha256'][:16]}")
+    return lines
 
 
 def write_report(report: dict, out: Path) -> list[Path]:
@@ -272,18 +351,39 @@ def _plot_roofline(report, path):
     plt.close(fig)
 
 
+def _check_output_dir(out: Path) -> None:
+    """Refuse an output folder that cannot be written, before any work starts."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"--report {out}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--report {out}: {probe} is not writable")
+
+
 def main(argv=None) -> int:
     from .driver import Progress
 
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    out = args.report or Path("report") / f"{config.network.name}_pe{config.pe}"
+    model = imported_model(args)
+    out = args.report or Path("report") / f"{config.network.name.split(' ')[0]}_pe{config.pe}"
+    _check_output_dir(out)
+    first = config.network.layers[0]
+    scale, zero_point = (model.input_scale, model.input_zero_point) if model else \
+        (INPUT_SCALE, INPUT_ZERO_POINT)
+    image = None
+    if args.image is not None:
+        image = load_image(args.image, first.in_h, first.in_w, scale, zero_point, args.input_range)
+    elif args.input is not None:
+        image = load_int8_array(args.input, first.in_shape)
     progress = Progress(0, enabled=not args.quiet)
-    report = execute(config, args.sim, args.seed, progress)
+    report = execute(config, args.sim, args.seed, progress, model=model, image=image)
     print(format_table(report))
     for path in write_report(report, out):
         print(f"wrote {path}")
-    return 0 if report["bit_exact"] else 1
+    return 0 if report["bit_exact"] and report["tflite_exact"] is not False else 1
 
 
 if __name__ == "__main__":

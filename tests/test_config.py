@@ -78,7 +78,7 @@ def test_json_round_trip_and_derived_sizes(tmp_path):
     assert again == config
     derived = config.to_dict()["derived"]
     assert derived["pointwise_macs_per_cycle"] == 64 and derived["depthwise_macs_per_cycle"] == 72
-    assert derived["acc_bits"] == 32 and derived["mult_bits"] == 15
+    assert derived["acc_bits"] == 32 and derived["mult_bits"] == 31
 
 
 def test_stale_json_is_refused():

@@ -50,8 +50,8 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     (["--resolution", "100"], "resolution must be a multiple of 32 from 32 up, not 100"),
     (["--dsp-limit", "-1"], "dsp_limit must be a non-negative integer, not -1"),
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
-    (["--dsp-limit", "63"], "dsp_limit must be at least 64 at pe 16 (the requantisers' 2 x 2 x pe "
-                            "multipliers of 32 x 15 bits stay in DSPs), not 63"),
+    (["--dsp-limit", "127"], "dsp_limit must be at least 128 at pe 16 (the requantisers' 2 x 4 x pe "
+                             "multipliers of 32 x 31 bits stay in DSPs), not 127"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
     out = tmp_path / "never"
@@ -73,13 +73,13 @@ def test_help_explains_units():
 
 def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
     result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
-                 "--dsp-limit", "40", "--dsp-packing", "-o", str(tmp_path))
+                 "--dsp-limit", "56", "--dsp-packing", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert ("multipliers: 40 DSP multipliers: pointwise 8 (two int8 products each), depthwise 16, "
-            "requantisers 16 (32 x 15 bits); 20 int8 products in LUTs (depthwise 20, pointwise 0)"
+    assert ("multipliers: 56 DSP multipliers: pointwise 8 (two int8 products each), depthwise 16, "
+            "requantisers 32 (32 x 31 bits); 20 int8 products in LUTs (depthwise 20, pointwise 0)"
             in result.stdout)
     document = json.loads((tmp_path / "config.json").read_text())
-    assert (document["dsp_limit"], document["dsp_packing"]) == (40, True)
-    assert document["derived"]["dsp_estimate"] == 40
+    assert (document["dsp_limit"], document["dsp_packing"]) == (56, True)
+    assert document["derived"]["dsp_estimate"] == 56
     assert document["derived"]["multipliers"]["depthwise_lut"] == 20
-    assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 40
+    assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 56

@@ -127,7 +127,7 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
     from sw.run import main
 
     out = tmp_path / "report"
-    assert main(["--pe", "4", "--sram", "60kB", "--alpha", "0.25", "--resolution", "32",
+    assert main(["--pe", "4", "--sram", "70kB", "--alpha", "0.25", "--resolution", "32",
                  "--sim", "model", "--report", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["bit_exact"] is True

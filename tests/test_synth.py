@@ -56,8 +56,8 @@ def test_fit_report_says_by_how_much():
     (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
     (["--pnr-timeout", "0"], "--pnr-timeout must be positive, not 0"),
-    (["--dsp-limit", "63"], "dsp_limit must be at least 64 at pe 16 (the requantisers' 2 x 2 x pe "
-                            "multipliers of 32 x 15 bits stay in DSPs), not 63"),
+    (["--dsp-limit", "127"], "dsp_limit must be at least 128 at pe 16 (the requantisers' 2 x 4 x pe "
+                             "multipliers of 32 x 31 bits stay in DSPs), not 127"),
 ])
 def test_bad_input_one_line(args, message):
     result = subprocess.run([sys.executable, "-m", "hw.synth", *args], cwd=ROOT,
@@ -83,42 +83,42 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
     whose mapping puts even a 2 x 2-bit product in a MULT18X18D: nothing but the planned
     multipliers takes a DSP (the DMA's constant multiples are shifts and adds), and the
     banks take the block RAMs their shapes say (the DMA's queues add a few)."""
-    config = AcceleratorConfig(pe=4, sram_bytes=60_000, alpha=0.25, resolution=32, dsp_limit=40)
+    config = AcceleratorConfig(pe=4, sram_bytes=70_000, alpha=0.25, resolution=32, dsp_limit=56)
     plan = config.multipliers
-    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (16, 16, 36, 28)
+    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (32, 16, 36, 28)
     out = tmp_path / "synth.json"
-    result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "60kB",
-                             "--alpha", "0.25", "--resolution", "32", "--dsp-limit", "40",
+    result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "70kB",
+                             "--alpha", "0.25", "--resolution", "32", "--dsp-limit", "56",
                              "--target", "ecp5", "--no-pnr", "--json", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(document)
     assert document["fmax_mhz"] is None and document["fits"]
-    assert document["dsps"] == config.dsp_estimate == 40
+    assert document["dsps"] == config.dsp_estimate == 56
     assert bram_estimate(config, "ecp5") <= document["brams"] <= bram_estimate(config, "ecp5") + 4
     assert document["predicted_cycles"] == sum(step.cycles for step in network_cost(config))
-    assert "  DSPs          40 of     156 ( 25.6 %)" in result.stdout
+    assert "  DSPs          56 of     156 ( 35.9 %)" in result.stdout
 
 
 def test_fit_packs_then_limits():
     config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
-    assert config.dsp_estimate == 464
+    assert config.dsp_estimate == 256 + 144 + 128  # pointwise, depthwise, requantisers
     on_7series = fitted(config, DEVICES["xc7a100t"])  # 240 DSP48E1
     assert on_7series.dsp_packing and on_7series.dsp_limit == 240 and on_7series.dsp_estimate == 240
-    assert fitted(config, DEVICES["xc7a200t"]) == config  # 464 of 740: nothing to do
+    assert fitted(config, DEVICES["xc7a200t"]) == config  # 528 of 740: nothing to do
     on_ecp5 = fitted(config, DEVICES["85k"])
     assert not on_ecp5.dsp_packing and on_ecp5.dsp_estimate == 156
-    assert on_ecp5.multipliers.lut_products == 464 - 156
+    assert on_ecp5.multipliers.lut_products == 528 - 156
     assert fitted(AcceleratorConfig(pe=4, sram_bytes=100_000, alpha=0.25, resolution=64),
                   DEVICES["85k"]).dsp_limit is None
 
 
 def test_bram_estimate_counts_whole_blocks_by_width():
     config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
-    # a 896-bit parameter word takes 25 DP16KD (512 x 36) or 13 RAMB36 (512 x 72), x 2 halves
+    # a 1152-bit parameter word takes 32 DP16KD (512 x 36) or 16 RAMB36 (512 x 72), x 2 halves
     params = config.bank["dw_params"]
-    assert (params.width, params.depth, params.copies) == (896, 64, 2)
+    assert (params.width, params.depth, params.copies) == (1152, 64, 2)
     assert bram_estimate(config, "ecp5") > config.sram_bytes * 8 / 18432  # more than bits / block
     assert bram_estimate(config, "xilinx") < bram_estimate(config, "ecp5")
 

@@ -10,7 +10,7 @@ from model.tiling import channel_blocks, TilingError, network_steps, tile_networ
 
 CONFIGS = [
     AcceleratorConfig(pe=16, sram_bytes=1_000_000),
-    AcceleratorConfig(pe=4, alpha=0.25, resolution=64, sram_bytes=60_000),
+    AcceleratorConfig(pe=4, alpha=0.25, resolution=64, sram_bytes=70_000),
     AcceleratorConfig(pe=8, alpha=0.5, resolution=96, sram_bytes=150_000),
 ]
 
