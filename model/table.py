@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 
 from .cli import Parser, run_main
@@ -66,6 +67,9 @@ def build_parser() -> Parser:
                              "PyTorch-style 'symmetric' (default: same)")
     parser.add_argument("--activation", choices=["relu", "relu6"], default="relu6",
                         help="activation after each convolution (default: relu6)")
+    parser.add_argument("--tflite", type=Path, default=None, metavar="FILE",
+                        help="print the layer table of a user's int8 .tflite MobileNet-v1 "
+                             "instead of the built-in network's")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (keys: network, alpha, resolution, mult_adds, params, "
                              "layers) instead of the table")
@@ -135,10 +139,17 @@ def format_paper(rows) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    network = mobilenet_v1(args.alpha, args.resolution, num_classes=args.classes,
-                           padding=args.padding, activation=Activation(args.activation))
+    if args.tflite is not None:
+        from .tflite import load_tflite
+
+        network = load_tflite(args.tflite).network
+    else:
+        network = mobilenet_v1(args.alpha, args.resolution, num_classes=args.classes,
+                               padding=args.padding, activation=Activation(args.activation))
     if args.json:
-        document = {"network": network.name, "alpha": args.alpha, "resolution": args.resolution,
+        document = {"network": network.name,
+                    "alpha": None if args.tflite else args.alpha,
+                    "resolution": None if args.tflite else args.resolution,
                     "mult_adds": network.mult_adds, "params": network.params,
                     "layers": network_rows(network)}
         if args.paper:

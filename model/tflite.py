@@ -50,6 +50,8 @@ class ModelOutput:
     shape: tuple[int, ...]
     scale: float
     zero_point: int
+    tensor: int  # the TFLite tensor holding these values (before a SOFTMAX, if any)
+    softmax: bool = False  # the model applies SOFTMAX to it; the host does that in float
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +99,7 @@ class ImportedModel:
     outputs: tuple[ModelOutput, ...]
     tensor_of_layer: dict  # layer name -> TFLite tensor index of its output (reference checks)
     host_layers: tuple[HostFullyConnected, ...] = ()  # after the network's last layer
+    reference_content: bytes | None = None  # the model without SOFTMAX, for reference runs
 
     def run_host(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The host layers' outputs (by name) on the accelerator's last map ``x``."""
@@ -240,6 +243,29 @@ def _fully_connected(graph, op, refuse, index, name, current, in_scale, in_zero,
                               effective, out_zero, lo, hi, out_scale)
 
 
+def _without_softmax(graph: _Graph, outputs) -> bytes:
+    """The flatbuffer without its SOFTMAX ops (and what reads them), its outputs the
+    softmax inputs: LiteRT's reference int8 SOFTMAX aborts the process."""
+    import flatbuffers
+
+    schema = graph.schema
+    model = schema.ModelT.InitFromPackedBuf(graph.path.read_bytes(), 0)
+    sub = model.subgraphs[0]
+    dropped: set[int] = set()
+    kept = []
+    for op in sub.operators:
+        name = graph.op_name(op)
+        if name == "SOFTMAX" or any(int(i) in dropped for i in op.inputs):
+            dropped.update(int(o) for o in op.outputs)
+        else:
+            kept.append(op)
+    sub.operators = kept
+    sub.outputs = [o.tensor for o in outputs]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def load_tflite(path) -> ImportedModel:
     """Import ``path``; raise :class:`TFLiteImportError` (one line) if it cannot run."""
     path = Path(path)
@@ -259,7 +285,7 @@ def load_tflite(path) -> ImportedModel:
     qlayers: list[QuantLayer] = []
     tensor_of_layer: dict[str, int] = {}
     producer: dict[int, str] = {}  # tensor index -> layer name (or "input")
-    alias: dict[int, int] = {}  # host-side reshape outputs -> the tensor they reshape
+    host_source: dict[int, tuple[str, int]] = {}  # host op output -> (op, its data input)
     current = input_tensor  # the chain's head tensor
     cur_scale, cur_zero = in_scale, in_zero
     pending_pad = None  # (top, left, bottom, right) from a PAD op
@@ -274,8 +300,8 @@ def load_tflite(path) -> ImportedModel:
         outputs = [int(o) for o in op.outputs]
         if name in HOST_OPS:
             host_only = True
-            if name in ("RESHAPE", "SOFTMAX") and inputs and inputs[0] in producer | alias:
-                alias[outputs[0]] = alias.get(inputs[0], inputs[0])
+            for out in outputs:
+                host_source[out] = (name, inputs[0] if inputs else -1)
             continue
         if host_only:
             refuse(index, name, "runs after the host-side reshape/softmax ops; the accelerator's "
@@ -440,34 +466,46 @@ def load_tflite(path) -> ImportedModel:
         raise TFLiteImportError(f"{path.name}: the model ends in a PAD")
     model_outputs = []
     for tensor in graph.outputs:
-        source = alias.get(tensor, tensor)
+        value, source, softmax = tensor, tensor, False
+        while source in host_source:  # back through reshapes and a softmax to a layer
+            op_name, source = host_source[source]
+            if op_name == "SOFTMAX":
+                value, softmax = source, True
         if source not in producer or producer[source] == "input":
             raise TFLiteImportError(f"{path.name}: output {graph.tensor_name(tensor)!r} is not "
                                     f"the output of a layer the accelerator runs")
-        layer_name = producer[source]
-        scale, zero = graph.quant(tensor)
-        model_outputs.append(ModelOutput(graph.tensor_name(tensor), layer_name, graph.shape(tensor),
+        if math.prod(graph.shape(value)) != math.prod(graph.shape(source)):
+            raise TFLiteImportError(f"{path.name}: output {graph.tensor_name(tensor)!r} is not "
+                                    f"a reshape of a layer's output")
+        scale, zero = graph.quant(value)
+        model_outputs.append(ModelOutput(graph.tensor_name(tensor), producer[source],
+                                         graph.shape(value),
                                          float(scale[0]) if scale.size else 0.0,
-                                         int(zero[0]) if zero.size else 0))
+                                         int(zero[0]) if zero.size else 0, value, softmax))
+    reference_content = _without_softmax(graph, model_outputs) if any(
+        o.softmax for o in model_outputs) else None
     name = f"{path.stem} ({input_shape[1]}x{input_shape[2]})"
     host_names = {layer.name for layer in host_layers}
     network = Network(name, None, None, tuple(layers), outputs=tuple(dict.fromkeys(
         layers[-1].name if o.layer in host_names else o.layer for o in model_outputs)))
     return ImportedModel(path, graph.sha256, network, tuple(qlayers), graph.tensor_name(input_tensor),
                          input_shape, in_scale, in_zero, tuple(model_outputs), tensor_of_layer,
-                         tuple(host_layers))
+                         tuple(host_layers), reference_content)
 
 
 def reference_run(model: ImportedModel, image: np.ndarray) -> tuple[dict, dict]:
     """Run ``model`` on LiteRT's reference kernels (``OpResolverType.BUILTIN_REF``, not the
     default XNNPACK, which rounds differently) on the int8 ``image`` (H x W x 3).
 
-    Returns ``({layer name: its output map (H x W x C)}, {output name: tensor})``.
+    Returns ``({layer name: its output map (H x W x C)}, {output name: tensor})``; an
+    output the model passes through SOFTMAX is given before it (the logits), as the
+    accelerator reports it (LiteRT's reference int8 SOFTMAX aborts the process).
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(model.path),
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+    source = dict(model_content=model.reference_content) if model.reference_content else \
+        dict(model_path=str(model.path))
+    interpreter = Interpreter(**source, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
                               experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     index = interpreter.get_input_details()[0]["index"]
@@ -475,6 +513,5 @@ def reference_run(model: ImportedModel, image: np.ndarray) -> tuple[dict, dict]:
     interpreter.invoke()
     by_layer = {q.layer.name: interpreter.get_tensor(model.tensor_of_layer[q.layer.name]).reshape(
         q.layer.out_shape) for q in model.qlayers}
-    by_output = {detail["name"]: interpreter.get_tensor(detail["index"])
-                 for detail in interpreter.get_output_details()}
+    by_output = {o.name: interpreter.get_tensor(o.tensor) for o in model.outputs}
     return by_layer, by_output

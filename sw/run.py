@@ -165,13 +165,15 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         if model is not None and model.host_layers:  # a Dense classifier, on the host
             maps.update(model.run_host(maps[network.layers[-1].name]))
             scales.update({h.name: (h.out_scale, h.out_zero_point, True) for h in model.host_layers})
-        specs = [(o.name, o.layer, o.shape) for o in model.outputs] if model else \
-            [(name, name, maps[name].shape) for name in network.output_layers]
-        for name, layer_name, shape in specs:
+        specs = [(o.name, o.layer, o.shape, o.softmax) for o in model.outputs] if model else \
+            [(name, name, maps[name].shape, False) for name in network.output_layers]
+        for name, layer_name, shape, softmax in specs:
             tensor = np.ascontiguousarray(maps[layer_name]).reshape(shape)
             scale, zero_point, classifier = scales[layer_name]
             entry = {"name": name, "layer": layer_name, "shape": list(shape),
                      "sha256": hashlib.sha256(tensor.astype(np.int8).tobytes()).hexdigest()}
+            if softmax:
+                entry["before_softmax"] = True  # the model's SOFTMAX runs on the host, in float
             if classifier:  # logits
                 entry["top5"] = _top5(tensor.reshape(-1), scale, zero_point)
             if reference_outputs is not None:

@@ -131,3 +131,50 @@ def test_bad_files(tmp_path):
         truncated = tmp_path / f"cut{cut}.tflite"
         truncated.write_bytes(whole[:cut])
         assert message(truncated).startswith(f"{truncated}: corrupt or truncated TFLite flatbuffer")
+
+
+def _with_softmax(source: Path, target: Path) -> None:
+    """``source`` with an int8 SOFTMAX appended to its output, as a Keras model with the
+    default classifier activation converts (scale 1/256, zero point -128)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(source.read_bytes(), 0)
+    sub = model.subgraphs[0]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SOFTMAX
+    code.version = 2
+    model.operatorCodes.append(code)
+    logits = sub.tensors[sub.outputs[0]]
+    probs = schema.TensorT()
+    probs.shape, probs.type, probs.name = list(logits.shape), schema.TensorType.INT8, b"probs"
+    probs.buffer = 0
+    probs.quantization = schema.QuantizationParametersT()
+    probs.quantization.scale, probs.quantization.zeroPoint = [1 / 256], [-128]
+    sub.tensors.append(probs)
+    op = schema.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs, op.outputs = [sub.outputs[0]], [len(sub.tensors) - 1]
+    op.builtinOptionsType = schema.BuiltinOptions.SoftmaxOptions
+    op.builtinOptions = schema.SoftmaxOptionsT()
+    op.builtinOptions.beta = 1.0
+    sub.operators.append(op)
+    sub.outputs = [len(sub.tensors) - 1]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    target.write_bytes(bytes(builder.Output()))
+
+
+def test_a_softmax_output_is_reported_as_its_logits(tmp_path):
+    """LiteRT's reference int8 SOFTMAX aborts the process: the reference runs the model
+    without it, and the accelerator reports the logits (softmax is the host's)."""
+    path = tmp_path / "with_softmax.tflite"
+    _with_softmax(MODELS / "mnv1_a025_96.tflite", path)
+    model = load_tflite(path)
+    plain = load_tflite(MODELS / "mnv1_a025_96.tflite")
+    assert [(o.name, o.layer, o.shape, o.softmax) for o in model.outputs] == \
+        [("probs", "fc", (1, 10), True)]
+    x = inputs(model)[1]
+    _, with_softmax = reference_run(model, x)
+    _, without = reference_run(plain, x)
+    assert np.array_equal(with_softmax["probs"], next(iter(without.values())))

@@ -4,6 +4,15 @@ Run from the repository root with a Python that has TensorFlow (Keras 3),
 ai-edge-litert, scikit-image and pillow installed::
 
     /path/to/venv-with-tensorflow/bin/python tools/make_test_models.py [--out tests/models] [--only NAME ...]
+    /path/to/venv-with-tensorflow/bin/python tools/make_test_models.py --benchmark DIR
+
+``--benchmark DIR`` writes only ONE full-size model, ``DIR/mnv1_a100_224.tflite``
+(MobileNet-v1 alpha 1.0, 224x224x3, include_top, 1000 classes, no classifier
+activation; ~4.3 MB, too big to check in), built and converted exactly like the
+test models below (BN calibration, classifier calibration, a few dead channels,
+full-integer int8), checked the same way, and prints its entry (seed, sha256, op
+summary, check results) as JSON on stdout.  Nothing in tests/models (files or
+manifest.json) is touched.
 
 The models are random-weight ``keras.applications.MobileNet`` networks (or
 truncated backbones / small hand-built refusal cases).  A random network with
@@ -381,6 +390,12 @@ def m_refuse_maxpool(seed):
     return keras.Model(inp, _top(x, 10), name="refuse_maxpool"), (32, 32), []
 
 
+def m_a100_224(seed):
+    """Full-size benchmark model (--benchmark only; not in MODELS / tests/models)."""
+    return (mobilenet(1.0, 224, 224, True, 1000, seed), (224, 224),
+            ["conv_dw_2", "conv_pw_5", "conv_pw_11"])
+
+
 MODELS = {
     "mnv1_a025_96": m_a025_96,
     "mnv1_a050_128x96": m_a050_128x96,
@@ -393,20 +408,32 @@ MODELS = {
 }
 
 
-def build_one(name: str, idx: int, out_dir: str) -> dict:
-    seed = SEED + 1000 * idx
-    model, (h, w), dead_layers = MODELS[name](seed)
+BENCHMARK_NAME = "mnv1_a100_224"
+BENCHMARK_SEED = SEED + 1000 * 100     # fixed, independent of the MODELS order
+
+
+def build_one(name: str, idx: int, out_dir: str, factory=None, seed: int | None = None,
+              timings: dict | None = None) -> dict:
+    import time
+    t0 = time.time()
+    if seed is None:
+        seed = SEED + 1000 * idx
+    model, (h, w), dead_layers = (factory or MODELS[name])(seed)
     rng = np.random.default_rng(seed)
     x_bn = calibration_images(h, w, N_BN_CALIB, rng)
     dead = make_dead_channels(model, dead_layers, 3, rng) if dead_layers else {}
     nbn = calibrate_bn(model, x_bn, rng)
     clf = calibrate_classifier(model, x_bn)
     x_rep = calibration_images(h, w, N_REPR, rng)
+    t1 = time.time()
     data = convert(model, x_rep)
+    t2 = time.time()
     path = os.path.join(out_dir, name + ".tflite")
     with open(path, "wb") as f:
         f.write(data)
     chk = check_model(path, model, h, w)
+    if timings is not None:     # not part of the record (manifest.json stays unchanged)
+        timings.update(build_and_calibrate_s=t1 - t0, convert_s=t2 - t1, check_s=time.time() - t2)
     rec = {
         "file": os.path.basename(path), "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(), "seed": seed,
@@ -423,7 +450,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--only", nargs="*", default=None, help="subset of: " + ", ".join(MODELS))
     ap.add_argument("--verbose", action="store_true", help="print the full per-op listing")
+    ap.add_argument("--benchmark", metavar="DIR", default=None,
+                    help=f"write only the full-size {BENCHMARK_NAME}.tflite (MobileNet-v1 1.0, 224x224, "
+                         "1000 classes) into DIR and print its entry; tests/models is not touched")
     a = ap.parse_args(argv)
+    if a.benchmark is not None:
+        return _main_benchmark(a.benchmark, a.verbose)
     os.makedirs(a.out, exist_ok=True)
     from ai_edge_litert import __version__ as litert_version
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, ai-edge-litert {litert_version}, "
@@ -450,6 +482,33 @@ def main(argv=None) -> int:
         with open(man_path, "w") as f:
             json.dump(meta, f, indent=1)
         print(f"\nwrote {man_path}")
+    return 0
+
+
+def _main_benchmark(out_dir: str, verbose: bool) -> int:
+    import time
+    os.makedirs(out_dir, exist_ok=True)
+    from ai_edge_litert import __version__ as litert_version
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, ai-edge-litert {litert_version}, "
+          f"numpy {np.__version__}")
+    t0 = time.time()
+    tm: dict = {}
+    rec = build_one(BENCHMARK_NAME, -1, out_dir, factory=m_a100_224, seed=BENCHMARK_SEED, timings=tm)
+    dt = time.time() - t0
+    path = os.path.join(out_dir, rec["file"])
+    print(f"\nwrote {path}  ({rec['bytes']} bytes, sha256 {rec['sha256'][:16]})")
+    print(f"  time: build + BN/classifier calibration {tm['build_and_calibrate_s']:.1f} s, "
+          f"TFLite int8 conversion {tm['convert_s']:.1f} s, LiteRT BUILTIN_REF check {tm['check_s']:.1f} s, "
+          f"total {dt:.1f} s")
+    print(tflite_summary.describe(path, verbose=verbose))
+    print(f"  dead channels (kernel x1e-5): {rec['dead_channels']}")
+    for o in rec["check"]["outputs"]:
+        print(f"  check {o['name']} {o['shape']}: chelsea vs rocket differ in {o['frac_differing']:.1%} "
+              f"of elements (mean |diff| {o['mean_abs_diff_lsb']:.1f} LSB), int8 range {o['int8_range']}, "
+              f"vs float: corr {o['vs_float_corr']:.4f}, max rel err {o['vs_float_max_rel_err']:.3f}"
+              + (f", argmax {o['argmax']}" if "argmax" in o else ""))
+    print("\nentry (not written to any manifest):")
+    print(json.dumps({BENCHMARK_NAME: rec}, indent=1))
     return 0
 
 
