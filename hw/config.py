@@ -20,7 +20,7 @@ from functools import cached_property
 
 from model import numerics
 from model.layers import LayerKind, Network, mobilenet_v1, validate_alpha, validate_resolution
-from model.tiling import channel_blocks, min_tile_words, network_steps
+from model.tiling import channel_blocks, min_tile_words, network_steps, run_length
 
 __all__ = ["AcceleratorConfig", "Bank", "MultiplierPlan", "multiplier_plan", "parse_size",
            "format_size", "ceil_log2", "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
@@ -30,6 +30,8 @@ __all__ = ["AcceleratorConfig", "Bank", "MultiplierPlan", "multiplier_plan", "pa
 PARAM_LANE_BITS = numerics.PARAM_LANE_BITS
 
 DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
+#: The pointwise requantiser shares its multipliers between at most this many lane groups.
+MAX_REQUANT_SHARE = 4
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
           "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3}
 
@@ -111,6 +113,7 @@ class MultiplierPlan:
     depthwise_lut: int  # of them, in LUTs
     pointwise: int  # multipliers of the pointwise array
     pointwise_lut: int  # of them, in LUTs
+    requant_share: int = 1  # lane groups sharing the pointwise requantiser's multipliers
 
     @property
     def dsps(self) -> int:
@@ -124,29 +127,33 @@ class MultiplierPlan:
     def describe(self) -> str:
         parts = [f"{self.dsps} DSP multipliers: pointwise {self.pointwise - self.pointwise_lut}"
                  f"{' (two int8 products each)' if self.packed else ''}, depthwise "
-                 f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 31 bits)"]
+                 f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 31 bits"
+                 f"{f'; the pointwise one shared by {self.requant_share} lane groups' if self.requant_share > 1 else ''})"]
         if self.lut_products:
             parts.append(f"{self.lut_products} int8 products in LUTs (depthwise {self.depthwise_lut}, "
                          f"pointwise {self.pointwise_lut * (2 if self.packed else 1)})")
         return "; ".join(parts)
 
 
-def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None) -> MultiplierPlan:
-    """The :class:`MultiplierPlan` of a ``pe``-lane design with at most ``dsp_limit`` DSPs."""
+def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None,
+                    pw_share: int = 1) -> MultiplierPlan:
+    """The :class:`MultiplierPlan` of a ``pe``-lane design with at most ``dsp_limit`` DSPs,
+    its pointwise requantiser shared by ``pw_share`` lane groups."""
     from .depthwise import TAPS
     from .pointwise import PointwiseArray
 
     from .requant import DSPS_PER_LANE
 
-    requant = 2 * DSPS_PER_LANE * pe
+    requant = DSPS_PER_LANE * (pe + pe // pw_share)
     depthwise, pointwise = TAPS * pe, PointwiseArray.multipliers(pe, packed)
     excess = 0 if dsp_limit is None else requant + depthwise + pointwise - dsp_limit
     if excess > depthwise + pointwise:
         raise ValueError(f"dsp_limit must be at least {requant} at pe {pe} (the requantisers' "
-                         f"2 x {DSPS_PER_LANE} x pe multipliers of 32 x 31 bits stay in DSPs), not {dsp_limit}")
+                         f"{requant // DSPS_PER_LANE} lanes of 32 x 31 bits, {DSPS_PER_LANE} "
+                         f"multipliers each, stay in DSPs), not {dsp_limit}")
     depthwise_lut = min(depthwise, max(0, excess))
     return MultiplierPlan(pe, packed, requant, depthwise, depthwise_lut, pointwise,
-                          max(0, excess - depthwise_lut))
+                          max(0, excess - depthwise_lut), pw_share)
 
 
 def _positive_int(name, value, maximum=None):
@@ -260,8 +267,19 @@ class AcceleratorConfig:
     requant_param_bits = PARAM_LANE_BITS
 
     @cached_property
+    def pw_requant_share(self) -> int:
+        """Lane groups sharing the pointwise requantiser's multipliers: the largest power
+        of two (at most :data:`MAX_REQUANT_SHARE`) dividing ``pe`` that no step's run is
+        shorter than. The array emits one word per run, so sharing costs no cycle."""
+        shortest = min(run_length(step, self.pe) for step in self.steps)
+        share = 1
+        while share * 2 <= min(shortest, MAX_REQUANT_SHARE) and self.pe % (share * 2) == 0:
+            share *= 2
+        return share
+
+    @cached_property
     def multipliers(self) -> MultiplierPlan:
-        return multiplier_plan(self.pe, self.dsp_packing, self.dsp_limit)
+        return multiplier_plan(self.pe, self.dsp_packing, self.dsp_limit, self.pw_requant_share)
 
     @property
     def dsp_estimate(self) -> int:

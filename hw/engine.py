@@ -74,7 +74,8 @@ class Engine(wiring.Component):
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
                                                      bank["pw_weights"].depth, blocks,
                                                      packed=mult.packed,
-                                                     lut_multipliers=mult.pointwise_lut)
+                                                     lut_multipliers=mult.pointwise_lut,
+                                                     requant_share=cfg.pw_requant_share)
         cmd = ctrl.cmd
 
         wiring.connect(m, wiring.flipped(self.cmd), ctrl.cmd_stream)

@@ -16,7 +16,7 @@ from model.numerics import ACT_BITS
 from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_lane_layout
 from .config import ceil_log2
 from .pointwise import PointwiseArray
-from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
+from .requant import channel_params_tag, feed_requantizer, requant_latency, requantizer, unpack_params
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -30,7 +30,9 @@ def store_layout(pe):
 class PointwiseStage(wiring.Component):
     """Sequence, look up and multiply-accumulate the pointwise side of a tile.
 
-    ``packed`` and ``lut_multipliers`` choose the array's multipliers (:class:`PointwiseArray`).
+    ``packed`` and ``lut_multipliers`` choose the array's multipliers (:class:`PointwiseArray`);
+    ``requant_share`` shares the requantiser's multipliers between that many groups of
+    lanes (:class:`SharedRequantizer`): free when every run has at least that many words.
 
     Members
     -------
@@ -44,13 +46,18 @@ class PointwiseStage(wiring.Component):
     o_stream : Out(stream.Signature(store_layout(pe)))
     """
 
-    #: Cycles from issuing a run's last read to its output word on ``o_stream`` (no
-    #: stalls): the lookup register, the array, the requantiser.
     LOOKUP_LATENCY = 1
-    LATENCY = LOOKUP_LATENCY + PointwiseArray.LATENCY + Requantizer.LATENCY
 
-    def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0):
-        self._pe = pe
+    @classmethod
+    def latency(cls, requant_share=1):
+        """Cycles from issuing a run's last read to its output word on ``o_stream`` (no
+        stalls): the lookup register, the array, the (shared) requantiser."""
+        return cls.LOOKUP_LATENCY + PointwiseArray.LATENCY + requant_latency(requant_share)
+
+    def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0,
+                 requant_share=1):
+        self._pe, self._share = pe, requant_share
+        self.LATENCY = self.latency(requant_share)
         self._array = dict(packed=packed, lut_multipliers=lut_multipliers)
         super().__init__({
             "cmd": In(command_layout()),
@@ -76,7 +83,8 @@ class PointwiseStage(wiring.Component):
         pool = cmd.mode == Mode.POOL
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
-        requant = m.submodules.requant = Tagged(Requantizer(pe), data.StructLayout({"tile_end": 1}))
+        requant = m.submodules.requant = Tagged(requantizer(pe, self._share),
+                                                data.StructLayout({"tile_end": 1}))
 
         # -- sequencer -------------------------------------------------------------
         k = Signal(2 * COUNT_BITS)  # word within the run

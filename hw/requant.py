@@ -8,7 +8,7 @@ stream pipeline with one carry chain, shifter or multiplier per stage, so that i
 the design's critical path.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,8 +16,9 @@ from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX,
 
 from .pointwise import discard_on_error
 
-__all__ = ["Requantizer", "requant_input_layout", "requant_output_layout", "channel_params_tag",
-           "unpack_params", "feed_requantizer", "DSPS_PER_LANE"]
+__all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_layout",
+           "requant_output_layout", "requant_latency", "channel_params_tag", "unpack_params",
+           "feed_requantizer", "DSPS_PER_LANE"]
 
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
@@ -226,6 +227,102 @@ class Requantizer(wiring.Component):
                 m.d.sync += self.o_stream.payload[lane].eq(clamped)
 
         return m
+
+
+class SharedRequantizer(wiring.Component):
+    """:class:`Requantizer`'s function on ``lanes`` channels with ``lanes / share``
+    multipliers: one beat every ``share`` cycles.
+
+    Where beats arrive no faster than that (the pointwise array emits one every
+    ``blocks_in`` cycles, the pool one every ``pixels``), sharing costs no cycle but the
+    latency and saves ``1 - 1/share`` of the requantiser's DSPs. A beat is held; its
+    ``share`` groups of lanes enter an inner :class:`Requantizer` one a cycle; their
+    results are gathered and the whole beat leaves from a register. Latency
+    ``Requantizer.LATENCY + share + 1``; streams tolerate arbitrary stalls.
+
+    Parameters
+    ----------
+    lanes : int
+    share : int
+        Divides ``lanes``; at least 2 (use :class:`Requantizer` for 1).
+
+    Members
+    -------
+    i_stream, o_stream : as :class:`Requantizer`'s.
+    """
+
+    def __init__(self, lanes, share):
+        with discard_on_error(self):
+            _check_lanes(lanes)
+            if isinstance(share, bool) or not isinstance(share, int) or share < 2 or lanes % share:
+                raise ValueError(f"share must be an integer >= 2 that divides lanes ({lanes}), "
+                                 f"not {share!r}")
+            self._lanes, self._share = lanes, share
+            self.LATENCY = requant_latency(share)
+            super().__init__({
+                "i_stream": In(stream.Signature(requant_input_layout(lanes))),
+                "o_stream": Out(stream.Signature(requant_output_layout(lanes))),
+            })
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes, share = self._lanes, self._share
+        group = lanes // share
+        inner = m.submodules.inner = Requantizer(group)
+
+        # Hold the beat and feed its groups, one a cycle.
+        hold = Signal(requant_input_layout(lanes))
+        hold_valid = Signal()
+        feed = Signal(range(share))
+        last_feed = inner.i_stream.valid & inner.i_stream.ready & (feed == share - 1)
+        m.d.comb += self.i_stream.ready.eq(~hold_valid | last_feed)
+        beat = inner.i_stream.payload
+        m.d.comb += [inner.i_stream.valid.eq(hold_valid), beat.zero_point.eq(hold.zero_point),
+                     beat.lo.eq(hold.lo), beat.hi.eq(hold.hi)]
+        with m.Switch(feed):
+            for g in range(share):
+                with m.Case(g):
+                    for lane in range(group):
+                        m.d.comb += [beat.acc[lane].eq(hold.acc[g * group + lane]),
+                                     beat.multiplier[lane].eq(hold.multiplier[g * group + lane]),
+                                     beat.shift[lane].eq(hold.shift[g * group + lane])]
+        with m.If(inner.i_stream.valid & inner.i_stream.ready):
+            m.d.sync += feed.eq(Mux(feed == share - 1, 0, feed + 1))
+        with m.If(self.i_stream.valid & self.i_stream.ready):
+            m.d.sync += [hold.eq(self.i_stream.payload), hold_valid.eq(1)]
+        with m.Elif(last_feed):
+            m.d.sync += hold_valid.eq(0)
+
+        # Gather the groups; the last one completes the output beat.
+        gathered = Signal(data.ArrayLayout(signed(ACT_BITS), lanes - group))
+        gather = Signal(range(share))
+        last_group = gather == share - 1
+        m.d.comb += inner.o_stream.ready.eq(~last_group | ~self.o_stream.valid | self.o_stream.ready)
+        with m.If(self.o_stream.valid & self.o_stream.ready):
+            m.d.sync += self.o_stream.valid.eq(0)
+        with m.If(inner.o_stream.valid & inner.o_stream.ready):
+            m.d.sync += gather.eq(Mux(last_group, 0, gather + 1))
+            with m.Switch(gather):
+                for g in range(share - 1):
+                    with m.Case(g):
+                        for lane in range(group):
+                            m.d.sync += gathered[g * group + lane].eq(inner.o_stream.payload[lane])
+                with m.Case(share - 1):
+                    m.d.sync += [self.o_stream.valid.eq(1),
+                                 self.o_stream.payload.as_value().eq(
+                                     Cat(gathered.as_value(), inner.o_stream.payload.as_value()))]
+        return m
+
+
+def requant_latency(share=1):
+    """Latency of :func:`requantizer`'s result: the held beat's ``share`` groups enter
+    one a cycle, and the gathered beat leaves from a register."""
+    return Requantizer.LATENCY if share == 1 else Requantizer.LATENCY + share + 1
+
+
+def requantizer(lanes, share=1):
+    """A :class:`Requantizer`, or a :class:`SharedRequantizer` when ``share > 1``."""
+    return Requantizer(lanes) if share == 1 else SharedRequantizer(lanes, share)
 
 
 # -- wiring shared by the stages that requantise a MAC unit's accumulators ----------------

@@ -30,7 +30,7 @@ from hw.pw_stage import PointwiseStage
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
-from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, tile_step
+from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "DdrTiming", "program_cycles", "plan_step", "plan_network"]
@@ -48,19 +48,20 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
     mode = step_mode(step)
     if mode is Mode.POOL:
         pixels = step.first.in_h * step.first.in_w
-        return blocks_in * pixels, pixels
+        return blocks_in * pixels, run_length(step, pe)
     if mode is Mode.FUSED:
         pixels = (tile.out_rows[1] - tile.out_rows[0]) * step.first.out_w
     else:
         pixels = (tile.in_rows[1] - tile.in_rows[0]) * step.in_width
-    return pixels * blocks_in * (tile.out_blocks[1] - tile.out_blocks[0]), blocks_in
+    return pixels * blocks_in * (tile.out_blocks[1] - tile.out_blocks[0]), run_length(step, pe)
 
 
-def tile_cycles(mode: Mode, beats: int, run_len: int) -> int:
-    """Cycles from command to last output word (see the module docstring)."""
+def tile_cycles(mode: Mode, beats: int, run_len: int, pw_share: int = 1) -> int:
+    """Cycles from command to last output word (see the module docstring); ``pw_share``
+    is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
     fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode)
             + run_len - 1 + PixelBuffer.HANDOVER_LATENCY)
-    return fill + beats + PointwiseStage.LATENCY + Controller.COUNT_INCLUSIVE
+    return fill + beats + PointwiseStage.latency(pw_share) + Controller.COUNT_INCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -166,15 +167,16 @@ class StepCost:
         return self.pointwise_macs / (self.cycles * self.pe * self.pe)
 
 
-def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None) -> StepCost:
+def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1) -> StepCost:
     """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
-    and stores overlapped), else of its tiles back to back with operands on chip."""
+    and stores overlapped), else of its tiles back to back with operands on chip.
+    ``pw_share``: the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
     step = tiling.step
     mode = step_mode(step)
     tiles = []
     for tile in tiling.tiles:
         beats, run_len = tile_beats(step, tile, pe)
-        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len)))
+        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pw_share)))
     compute = [tile.cycles for tile in tiles]
     # DDR reads of a tile: its operands and its instructions (fetched from DDR too).
     reads = [t.act_bytes + t.weight_bytes + t.instructions * INSTRUCTION_BYTES for t in tiling.tiles]
@@ -201,7 +203,7 @@ TRAFFIC_SLACK = 1.2
 
 
 def plan_step(step: Step, pe: int, act_depth: int, weight_depth: int,
-              ddr: DdrTiming) -> StepTiling:
+              ddr: DdrTiming, pw_share: int = 1) -> StepTiling:
     """The tiling of ``step`` the accelerator runs: of the band heights ``tallest / k``
     (k = 1 .. BAND_CANDIDATES) that move at most TRAFFIC_SLACK times the DDR bytes of the
     tallest, the one with the fewest predicted cycles. Taller bands
@@ -214,7 +216,7 @@ def plan_step(step: Step, pe: int, act_depth: int, weight_depth: int,
     tilings = [tallest] + [tile_step(step, pe, act_depth, weight_depth, max_band=b) for b in bands[1:]]
     budget = TRAFFIC_SLACK * _traffic(tallest)
     return min((t for t in tilings if _traffic(t) <= budget),
-               key=lambda tiling: step_cost(tiling, pe, ddr).cycles)
+               key=lambda tiling: step_cost(tiling, pe, ddr, pw_share).cycles)
 
 
 def _traffic(tiling: StepTiling) -> int:
@@ -225,7 +227,8 @@ def plan_network(config) -> list[StepTiling]:
     """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR:
     what the scheduler programs and what the cost model predicts."""
     ddr = DdrTiming.of(config)
-    return [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth, ddr)
+    return [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth, ddr,
+                      config.pw_requant_share)
             for step in network_steps(config.network)]
 
 
@@ -233,4 +236,4 @@ def network_cost(config) -> list[StepCost]:
     """Every step of ``config.network`` as planned (:func:`plan_network`), run from DDR at
     ``config``'s bandwidth and latency."""
     ddr = DdrTiming.of(config)
-    return [step_cost(tiling, config.pe, ddr) for tiling in plan_network(config)]
+    return [step_cost(tiling, config.pe, ddr, config.pw_requant_share) for tiling in plan_network(config)]

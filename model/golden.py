@@ -25,7 +25,7 @@ proves its rewrite), per output channel ``c``::
     y    = RoundingDivideByPOT(h, max(-shift[c], 0))    ties away from zero
     out  = min(max(y + Z_out, LO), HI)
 
-``M0[c]`` is 0 or in ``[2**30, 2**31)``, ``-31 <= shift[c] <= 7``. The clamp bounds
+``0 <= M0[c] < 2**31``, ``-31 <= shift[c] <= 7``. The clamp bounds
 express the activation: ReLU is ``LO = Z_out``, ReLU6 is ``LO = Z_out, HI = min(127,
 Z_out + round(6 / s_out))``, none is ``-128, 127``.
 """
@@ -71,7 +71,8 @@ class QuantLayer:
     bias : numpy.ndarray of int32, shape ``(out_c,)``
         Includes the input zero-point correction ``-Z_in * sum(w)``.
     multiplier : numpy.ndarray of int32, shape ``(out_c,)``
-        TFLite's ``M0``: 0 or in ``[2**30, 2**31)``.
+        TFLite's ``M0``: in ``[2**30, 2**31)`` from QuantizeMultiplier, or 0; MEAN's
+        folded multiplier may be smaller (any value in ``[0, 2**31)`` is legal).
     shift : numpy.ndarray of int32, shape ``(out_c,)``
         TFLite's exponent, in ``[-31, 7]`` (negative: right shift).
     in_zero_point, out_zero_point : int

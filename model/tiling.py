@@ -102,6 +102,14 @@ def network_steps(network) -> list[Step]:
     return steps
 
 
+def run_length(step: Step, pe: int) -> int:
+    """Array beats per output word of ``step``: its input channel blocks, or the pooled
+    map's pixels. The pointwise requantiser sees one word per run at most."""
+    if step.first.kind is LayerKind.AVGPOOL:
+        return step.first.in_h * step.first.in_w
+    return channel_blocks(step.in_channels, pe)
+
+
 def band_input_rows(step: Step, out_start: int, out_stop: int) -> tuple[int, int]:
     """Input rows ``[start, stop)`` that output rows ``[out_start, out_stop)`` read."""
     layer = step.first

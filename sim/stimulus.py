@@ -22,7 +22,7 @@ def step_stimulus(config, step, qlayers, x_in, golden, tiling, *, first_tile=0, 
     pe = config.pe
     load_desc = describe_layout(load_layout(pe, config.load_addr_bits))
     cmd_desc = describe_layout(command_layout())
-    cost = step_cost(tiling, pe)
+    cost = step_cost(tiling, pe, pw_share=config.pw_requant_share)
     golden = golden.reshape(step.last.out_shape)
     programs = step_programs(step, qlayers, x_in, tiling, pe, first_tile=first_tile)
     return [{

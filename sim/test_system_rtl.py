@@ -70,7 +70,7 @@ def test_network_from_ddr_with_packed_and_lut_multipliers(tmp_path):
     if not available:
         pytest.skip(f"verilator: {reason}")
     config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
-                      ddr_latency_cycles=20, dsp_packing=True, dsp_limit=16 + 5)
+                      ddr_latency_cycles=20, dsp_packing=True, dsp_limit=32 + 5)
     plan = config.multipliers
     assert (plan.depthwise_lut, plan.pointwise_lut, plan.lut_products) == (36, 3, 42)
     report = execute(config, "verilator", seed=7, workdir=tmp_path)

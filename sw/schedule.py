@@ -180,7 +180,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         out_shape = (out.out_h, out.out_w, cb_out * pe)
         out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
-                             program=Region("", 0, 0), cost=step_cost(tiling, pe, ddr))
+                             program=Region("", 0, 0), cost=step_cost(tiling, pe, ddr, config.pw_requant_share))
         _program_step(config, sched, q, in_shape, alloc, beat)
         steps.append(sched)
         in_region, in_shape = out_region, out_shape

@@ -93,7 +93,8 @@ def test_step_bit_exact(alpha, resolution, sram, pe, padding, name, stall):
     want = outputs[index + len(step.layers) - 1].reshape(got.shape)
     assert np.array_equal(got, want)
     predicted = step_cost(tile_step(step, pe, config.bank["act"].depth,
-                                    config.bank["pw_weights"].depth), pe)
+                                    config.bank["pw_weights"].depth), pe,
+                          pw_share=config.pw_requant_share)
     if stall == 0:
         assert cycles == [tile.cycles for tile in predicted.tiles]
     else:

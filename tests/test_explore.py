@@ -23,7 +23,8 @@ def test_evaluate_is_the_cost_model():
     cycles = sum(step.cycles for step in steps)
     assert point.feasible and point.cycles == cycles
     assert point.frames_per_second == pytest.approx(200e6 / cycles)
-    assert point.dsps == config.dsp_estimate == 16 * 16 + 9 * 16 + 2 * DSPS_PER_LANE * 16
+    assert point.dsps == config.dsp_estimate == 16 * 16 + 9 * 16 + DSPS_PER_LANE * (16 + 8)
+    assert config.pw_requant_share == 2
     assert point.compute_cycles == sum(step.compute_cycles for step in steps) < cycles
     assert point.ddr_mb_per_frame == sum(step.ddr_bytes for step in steps) / 1e6
     assert 0 < point.ddr_bound_steps < len(steps)
@@ -45,7 +46,7 @@ def test_settings_reach_every_point():
     packed = evaluate(16, 1_000_000, 1.0, 224, settings={"dsp_packing": True, "dsp_limit": 300})
     assert (packed.dsps, packed.cycles) == (300, evaluate(16, 1_000_000, 1.0, 224).cycles)
     too_few = evaluate(16, 1_000_000, 1.0, 224, settings={"dsp_limit": 10})
-    assert not too_few.feasible and too_few.reason.startswith("dsp_limit must be at least 128")
+    assert not too_few.feasible and too_few.reason.startswith("dsp_limit must be at least 96")
 
 
 def _p(cost, fps):

@@ -50,8 +50,8 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     (["--resolution", "100"], "resolution must be a multiple of 32 from 32 up, not 100"),
     (["--dsp-limit", "-1"], "dsp_limit must be a non-negative integer, not -1"),
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
-    (["--dsp-limit", "127"], "dsp_limit must be at least 128 at pe 16 (the requantisers' 2 x 4 x pe "
-                             "multipliers of 32 x 31 bits stay in DSPs), not 127"),
+    (["--dsp-limit", "95"], "dsp_limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
     out = tmp_path / "never"
@@ -75,11 +75,11 @@ def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
     result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
                  "--dsp-limit", "56", "--dsp-packing", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert ("multipliers: 56 DSP multipliers: pointwise 8 (two int8 products each), depthwise 16, "
-            "requantisers 32 (32 x 31 bits); 20 int8 products in LUTs (depthwise 20, pointwise 0)"
-            in result.stdout)
+    assert ("multipliers: 56 DSP multipliers: pointwise 8 (two int8 products each), depthwise 24, "
+            "requantisers 24 (32 x 31 bits; the pointwise one shared by 2 lane groups); 12 int8 "
+            "products in LUTs (depthwise 12, pointwise 0)" in result.stdout)
     document = json.loads((tmp_path / "config.json").read_text())
     assert (document["dsp_limit"], document["dsp_packing"]) == (56, True)
     assert document["derived"]["dsp_estimate"] == 56
-    assert document["derived"]["multipliers"]["depthwise_lut"] == 20
+    assert document["derived"]["multipliers"]["depthwise_lut"] == 12
     assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 56

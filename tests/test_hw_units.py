@@ -192,3 +192,48 @@ def test_times_constant():
         sim.add_testbench(testbench)
         sim.run()
         assert seen == [v * k for v in (0, 1, 5, 4095)]
+
+
+# -- requantisers --------------------------------------------------------------------------
+
+def _requant_beats(lanes, count, seed):
+    from model.numerics import requantize
+
+    rng = np.random.default_rng(seed)
+    beats, expected = [], []
+    for _ in range(count):
+        acc = rng.integers(-2**31, 2**31, lanes)
+        m0 = rng.integers(2**30, 2**31, lanes)
+        shift = rng.integers(-31, 8, lanes)
+        # most results near the int8 range, so the clamp does not hide them
+        shift = np.where(rng.random(lanes) < 0.7, np.clip(
+            31 - np.array([int(abs(int(a) * int(m))).bit_length() for a, m in zip(acc, m0)]) + 6,
+            -31, 7), shift)
+        zp, (lo, hi) = int(rng.integers(-128, 128)), sorted(int(v) for v in rng.integers(-128, 128, 2))
+        beats.append({"acc": acc.tolist(), "multiplier": m0.tolist(), "shift": shift.tolist(),
+                      "zero_point": zp, "lo": lo, "hi": hi})
+        expected.append(requantize(acc, m0, shift, zp, lo, hi).tolist())
+    return beats, expected
+
+
+@pytest.mark.parametrize("lanes, share", [(4, 1), (4, 2), (8, 4), (6, 3)])
+@pytest.mark.parametrize("idle, stall", PAUSES)
+def test_requantizer_shared_or_not(lanes, share, idle, stall):
+    """The shared requantiser gives the plain one's results: one beat every ``share``
+    cycles, its declared latency, any stall pattern."""
+    from hw.requant import requantizer
+
+    beats, expected = _requant_beats(lanes, 40, seed=lanes * 10 + share)
+    dut = requantizer(lanes, share)
+    out, cycles = run_stream(dut, beats, expect=len(expected), idle=idle, stall=stall,
+                             unpack=_ints, seed=int(idle * 10 + stall * 100))
+    assert out == expected
+    if idle == stall == 0:
+        assert cycles == share * (len(beats) - 1) + 1 + dut.LATENCY
+
+
+def test_shared_requantizer_rejects_bad_share():
+    from hw.requant import SharedRequantizer
+
+    with pytest.raises(ValueError, match=r"^share must be an integer >= 2 that divides lanes \(6\), not 4$"):
+        SharedRequantizer(6, 4)

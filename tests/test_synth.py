@@ -56,8 +56,8 @@ def test_fit_report_says_by_how_much():
     (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
     (["--pnr-timeout", "0"], "--pnr-timeout must be positive, not 0"),
-    (["--dsp-limit", "127"], "dsp_limit must be at least 128 at pe 16 (the requantisers' 2 x 4 x pe "
-                             "multipliers of 32 x 31 bits stay in DSPs), not 127"),
+    (["--dsp-limit", "95"], "dsp_limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
 ])
 def test_bad_input_one_line(args, message):
     result = subprocess.run([sys.executable, "-m", "hw.synth", *args], cwd=ROOT,
@@ -103,13 +103,13 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
 
 def test_fit_packs_then_limits():
     config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
-    assert config.dsp_estimate == 256 + 144 + 128  # pointwise, depthwise, requantisers
+    assert config.dsp_estimate == 256 + 144 + 96  # pointwise, depthwise, requantisers (shared)
     on_7series = fitted(config, DEVICES["xc7a100t"])  # 240 DSP48E1
     assert on_7series.dsp_packing and on_7series.dsp_limit == 240 and on_7series.dsp_estimate == 240
-    assert fitted(config, DEVICES["xc7a200t"]) == config  # 528 of 740: nothing to do
+    assert fitted(config, DEVICES["xc7a200t"]) == config  # 496 of 740: nothing to do
     on_ecp5 = fitted(config, DEVICES["85k"])
     assert not on_ecp5.dsp_packing and on_ecp5.dsp_estimate == 156
-    assert on_ecp5.multipliers.lut_products == 528 - 156
+    assert on_ecp5.multipliers.lut_products == 496 - 156
     assert fitted(AcceleratorConfig(pe=4, sram_bytes=100_000, alpha=0.25, resolution=64),
                   DEVICES["85k"]).dsp_limit is None
 
