@@ -69,10 +69,11 @@ LUTRAM_DEPTH = {"ecp5": 16, "xilinx": 64}
 
 def bram_estimate(config, target: str) -> float:
     """Block RAMs the configuration's SRAM banks take on ``target``: each copy of a bank in
-    its cheapest shape. A bank costs whole blocks by its width (on ECP5 a 896-bit parameter
-    word takes 25 DP16KD even 64 words deep), so block RAMs fall less than proportionally
-    with the SRAM size. Yosys adds a few for the DMA's queues (ECP5, pe 4 to 16: 2 to 16
-    DP16KD)."""
+    its cheapest shape. A bank costs whole blocks by its width (on ECP5 a 1152-bit parameter
+    word takes 32 DP16KD even 64 words deep), so block RAMs fall less than proportionally
+    with the SRAM size. Yosys adds a few for the DMA's queues and the two FIFOs that carry
+    each channel's multiplier and shift past the MAC arrays (37 x pe + 1 bits wide; ECP5,
+    pe 4: 6 DP16KD beyond this estimate)."""
     shapes = BRAM_SHAPES[target]
     return sum(bank.copies * min(-(-bank.width // width) * -(-bank.depth // depth) * cost
                                  for depth, width, cost in shapes)

@@ -75,6 +75,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha, resolution, sram, pe, padding, name, stall", CASES,
                          ids=[f"{c[5]}-pe{c[3]}-{c[4]}" for c in CASES])
 def test_step_bit_exact(alpha, resolution, sram, pe, padding, name, stall):

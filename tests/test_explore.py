@@ -71,6 +71,7 @@ def test_sweep_on_a_local_dask_cluster_matches_serial_evaluation():
     assert seen[-1] == len(grid)
 
 
+@pytest.mark.slow
 def test_command_writes_csv_and_plots(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sw.explore", "--out", str(tmp_path), "--pe", "4,8",
@@ -87,6 +88,7 @@ def test_command_writes_csv_and_plots(tmp_path):
     assert "Pareto front of 1 MobileNet-224" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--pe", "0"], "pe must be in 1..64, not 0"),
     (["--alpha", "1.5"], "alpha must be in (0, 1], not 1.5"),

@@ -17,6 +17,7 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     out = tmp_path / "pe4"
     result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
@@ -71,6 +72,7 @@ def test_help_explains_units():
         assert text in result.stdout
 
 
+@pytest.mark.slow
 def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
     result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
                  "--dsp-limit", "56", "--dsp-packing", "-o", str(tmp_path))

@@ -148,6 +148,7 @@ def test_multiplier_options_rejected(make, message):
         make()
 
 
+@pytest.mark.slow
 def test_booth_and_packed_products_exhaustively():
     """Every int8 pair through hw.products' LUT multiplier and DSP packing (with the
     high weight at its extremes and in between), evaluated by Amaranth's simulator."""

@@ -27,6 +27,7 @@ def command(module, *args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_generate_sizes_the_banks_from_the_model(tmp_path):
     model = MODELS / "mnv1_a050_128x96.tflite"
     out = tmp_path / "build"
@@ -113,6 +114,7 @@ def _bad_inputs(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "report"
     for args, message in _bad_inputs(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from hw.act_buffer import sub_bank_address
 from hw.config import AcceleratorConfig
 from model.layers import LayerKind, mobilenet_v1
+from model.numerics import PARAM_LANE_BITS
 from model.tiling import channel_blocks, TilingError, network_steps, tile_network, tile_step
 
 CONFIGS = [
@@ -69,12 +70,13 @@ def test_every_byte_is_read_at_least_once_and_written_once(config):
         inputs = step.in_height * step.in_width * cb_in * pe
         if step.first.kind is LayerKind.FC:
             inputs = cb_in * pe
+        param = PARAM_LANE_BITS // 8  # bytes of one channel's bias, multiplier and shift
         if step.weight_layer:
-            weights = cb_out * cb_in * pe * pe + cb_out * 7 * pe
+            weights = cb_out * cb_in * pe * pe + cb_out * param * pe
         else:
-            weights = pe * pe + cb_in * 7 * pe  # pooling: the identity block
+            weights = pe * pe + cb_in * param * pe  # pooling: the identity block
         if step.fused:
-            weights += cb_in * (9 + 7) * pe
+            weights += cb_in * (9 + param) * pe
         assert tiling.ddr_read_bytes >= inputs + weights
         assert tiling.ddr_write_bytes == step.last.out_h * step.last.out_w * cb_out * pe
         if len(tiling.tiles) == 1:
