@@ -198,8 +198,8 @@ class AcceleratorConfig:
 
     pe: int = 16
     sram_bytes: int = 1_000_000
-    alpha: float = 1.0
-    resolution: int = 224
+    alpha: float | None = None  # None: 1.0 for the built-in network
+    resolution: int | None = None  # None: 224 for the built-in network
     ddr_data_bits: int | None = None  # None: 64, or 8 x pe when that is less
     ddr_bytes_per_cycle: float | None = None  # None: 5, or the port's peak when that is less
     ddr_latency_cycles: int = 64
@@ -211,15 +211,30 @@ class AcceleratorConfig:
     def __post_init__(self):
         _positive_int("pe", self.pe, maximum=64)
         _positive_int("sram_bytes", self.sram_bytes)
-        if self.network is None:
-            validate_alpha(self.alpha)
-            validate_resolution(self.resolution)
-            object.__setattr__(self, "network", mobilenet_v1(self.alpha, self.resolution))
+        if self.network is None:  # the built-in MobileNet-v1 (1.0-224 unless told)
+            alpha = 1.0 if self.alpha is None else self.alpha
+            resolution = 224 if self.resolution is None else self.resolution
+            validate_alpha(alpha)
+            validate_resolution(resolution)
+            object.__setattr__(self, "alpha", alpha)
+            object.__setattr__(self, "resolution", resolution)
+            object.__setattr__(self, "network", mobilenet_v1(alpha, resolution))
         elif not isinstance(self.network, Network):
             raise ValueError(f"network must be a model.layers.Network, not {type(self.network).__name__}")
-        else:
-            object.__setattr__(self, "alpha", None if self.network.alpha is None else float(self.network.alpha))
-            object.__setattr__(self, "resolution", self.network.resolution)
+        elif self.network.alpha is None:  # imported: alpha and resolution do not apply
+            if self.alpha is not None or self.resolution is not None:
+                raise ValueError(f"alpha and resolution describe the built-in MobileNet-v1; this "
+                                 f"configuration's network is {self.network.name!r} (set network=None "
+                                 f"to use them)")
+        else:  # a built-in network object: it must be the one alpha and resolution say
+            given = (self.network.alpha, self.network.resolution)
+            if self.alpha is None and self.resolution is None:
+                object.__setattr__(self, "alpha", float(self.network.alpha))
+                object.__setattr__(self, "resolution", self.network.resolution)
+            elif (validate_alpha(self.alpha), self.resolution) != given:
+                raise ValueError(f"alpha {self.alpha} and resolution {self.resolution} disagree with "
+                                 f"the network {self.network.name!r}; give one or the other "
+                                 f"(network=None to build it from alpha and resolution)")
         if self.ddr_data_bits is None:
             object.__setattr__(self, "ddr_data_bits", min(64, 8 * self.pe))
         if self.ddr_bytes_per_cycle is None:

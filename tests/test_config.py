@@ -1,5 +1,8 @@
 """AcceleratorConfig: validation messages, size parsing, the SRAM plan and its JSON."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from hw.config import AcceleratorConfig, format_size, parse_size
@@ -86,3 +89,23 @@ def test_stale_json_is_refused():
     data["derived"]["banks"][0]["depth"] += 1
     with pytest.raises(ValueError, match="derived sizes disagree"):
         AcceleratorConfig.from_dict(data)
+
+
+def test_the_network_is_the_input_and_alpha_resolution_cannot_contradict_it():
+    import dataclasses
+
+    from model.tflite import load_tflite
+
+    built_in = AcceleratorConfig(pe=4, alpha=0.25, resolution=64, sram_bytes=200_000)
+    assert built_in.network.name == "MobileNet-v1 0.25-64"
+    assert dataclasses.replace(built_in, sram_bytes=300_000).network == built_in.network
+    with pytest.raises(ValueError, match=r"^alpha 0.5 and resolution 64 disagree with the network "
+                                         r"'MobileNet-v1 0.25-64'; give one or the other"):
+        dataclasses.replace(built_in, alpha=0.5)
+    imported = load_tflite(Path(__file__).parent / "models" / "mnv1_a025_96.tflite").network
+    config = AcceleratorConfig(pe=4, sram_bytes=200_000, network=imported)
+    assert (config.alpha, config.resolution) == (None, None)
+    assert config.bank["act"].sized_by.startswith(("conv1", "dw", "pw"))
+    assert AcceleratorConfig.from_dict(json.loads(config.to_json())) == config
+    with pytest.raises(ValueError, match=r"^alpha and resolution describe the built-in MobileNet-v1"):
+        dataclasses.replace(config, resolution=96)
