@@ -178,3 +178,21 @@ def test_a_softmax_output_is_reported_as_its_logits(tmp_path):
     _, with_softmax = reference_run(model, x)
     _, without = reference_run(plain, x)
     assert np.array_equal(with_softmax["probs"], next(iter(without.values())))
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_every_model_through_the_accelerators_programs(name):
+    """The schedule's programs on the fast model (the accelerator's tiling, DDR layout and
+    arithmetic): every step equal to the golden model and to TFLite's reference kernels,
+    every model output equal to the interpreter's."""
+    from hw.config import AcceleratorConfig
+    from sw.run import execute
+
+    model = load_tflite(MODELS / f"{name}.tflite")
+    base = AcceleratorConfig(pe=8, sram_bytes=10**6, network=model.network)
+    config = AcceleratorConfig(pe=8, sram_bytes=base.sram_min_bytes, network=model.network)
+    report = execute(config, "model", seed=2, model=model)
+    assert report["bit_exact"] and report["tflite_exact"]
+    assert all(layer["tflite_exact"] for layer in report["layers"])
+    assert [o["name"] for o in report["outputs"]] == [o.name for o in model.outputs]
+    assert all(o["tflite_exact"] for o in report["outputs"])
