@@ -68,19 +68,16 @@ def _load(path: Path, shape) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate(config, model, x, y, sim: str = "model", progress=None) -> dict:
     """Accuracy of the accelerator and of TFLite on ``x``, ``y``; the agreement."""
-    from model.tflite import reference_run
-
     from .run import execute
 
     ours, theirs, exact = [], [], 0
     start = time.perf_counter()
     for index, image in enumerate(x):
+        # execute() runs LiteRT's reference kernels on the same image once.
         report = execute(config, sim, model=model, image=image)
-        logits = report["outputs"][0]["top5"][0]["class"]
-        _, outputs = reference_run(model, image)
-        reference = next(iter(outputs.values())).reshape(-1)
-        ours.append(logits)
-        theirs.append(int(np.argmax(reference)))
+        output = report["outputs"][0]
+        ours.append(output["top5"][0]["class"])
+        theirs.append(output["tflite_top5"][0]["class"])
         exact += bool(report["bit_exact"] and report["tflite_exact"])
         if progress:
             progress(index + 1, len(x), time.perf_counter() - start)

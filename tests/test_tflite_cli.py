@@ -142,3 +142,14 @@ def test_generate_refuses_in_one_line(tmp_path, args, message):
     result = command("hw.generate", *args, "-o", str(out))
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_accuracy_command_agrees_with_tflite_image_for_image():
+    result = command("sw.accuracy", "--tflite", str(MODELS / "digits_a025_32.tflite"), "--data",
+                     str(MODELS / "digits_heldout.npz"), "--pe", "8", "--sram", "300kB",
+                     "--limit", "12")
+    assert result.returncode == 0, result.stderr
+    assert "predictions agree on 100.00 %; 12 of 12 images bit-exact on every layer" in result.stdout
+    refused = command("sw.accuracy", "--tflite", str(MODELS / "mnv1_a025_ssd_2out.tflite"),
+                      "--data", str(MODELS / "digits_heldout.npz"))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
