@@ -131,9 +131,9 @@ def imported_model(args):
 def config_from_args(args) -> AcceleratorConfig:
     """The configuration the command line describes (DDR defaults follow ``--pe``)."""
     model = imported_model(args)
-    network = dict(network=model.network) if model else dict(
-        alpha=1.0 if args.alpha is None else args.alpha,
-        resolution=224 if args.resolution is None else args.resolution)
+    # Without --tflite: the built-in network; AcceleratorConfig fills in 1.0-224.
+    network = dict(network=model.network) if model else dict(alpha=args.alpha,
+                                                              resolution=args.resolution)
     return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, **network,
                              ddr_data_bits=args.ddr_width,
                              ddr_bytes_per_cycle=args.ddr_bandwidth,
