@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
@@ -102,11 +103,9 @@ def main(argv=None) -> int:
     if not any(o.layer.startswith("fc") for o in model.outputs):
         raise ValueError(f"{args.tflite}: not a classifier (its outputs are feature maps)")
 
-    def progress(done, total, seconds):
-        print(f"\r{done}/{total} images, {seconds:.0f} s", end="", file=sys.stderr, flush=True)
-
-    figures = evaluate(config, model, x, y, args.sim, progress)
-    print(file=sys.stderr)
+    with tqdm(total=len(x), unit="image", file=sys.stderr, dynamic_ncols=True) as bar:
+        figures = evaluate(config, model, x, y, args.sim,
+                           lambda done, total, seconds: bar.update(done - bar.n))
     print(f"{figures['images']} images on {args.sim}: accelerator accuracy "
           f"{100 * figures['accelerator_accuracy']:.2f} %, TFLite (reference kernels) "
           f"{100 * figures['tflite_accuracy']:.2f} %; predictions agree on "

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from hw.config import AcceleratorConfig
 
 from .schedule import Schedule
@@ -42,35 +44,40 @@ class RunResult:
 
 
 class Progress:
-    """``[####......] 5/16 steps  dw4+pw4  12.3 s`` on one line of a terminal (stderr);
-    one line per step when stderr is not a terminal."""
+    """The steps of a run as a tqdm bar on stderr (``5/16 steps [00:12, dw4+pw4 12,345
+    cycles]``); one line per step when stderr is not a terminal (a log file, CI)."""
 
     def __init__(self, total: int, stream=None, enabled: bool = True):
-        self.total, self.done, self.stream, self.enabled = total, 0, stream or sys.stderr, enabled
-        self.start = time.perf_counter()
+        self.stream, self.enabled, self.done = stream or sys.stderr, enabled, 0
         self.tty = self.stream.isatty()
+        self.start = time.perf_counter()
+        self.bar = tqdm(total=total or None, unit="step", file=self.stream, leave=True,
+                        disable=not (enabled and self.tty), dynamic_ncols=True)
+
+    @property
+    def total(self) -> int:
+        return self.bar.total or 0
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self.bar.total = value
+        self.bar.refresh()
 
     def update(self, name: str, detail: str = "") -> None:
         self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        width = 24
-        filled = width * self.done // max(1, self.total)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} steps  "
-                f"{name:<12} {detail} {elapsed:6.1f} s")
-        if self.tty:
-            self.stream.write("\r" + line.ljust(100))
-            if self.done == self.total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self.bar.set_postfix_str(f"{name} {detail.strip()}", refresh=False)
+        self.bar.update(1)
+        if self.enabled and not self.tty:
+            elapsed = time.perf_counter() - self.start
+            self.stream.write(f"{self.done}/{self.total} steps  {name:<12} {detail} "
+                              f"{elapsed:6.1f} s\n")
+            self.stream.flush()
+        if self.done == self.total:
+            self.bar.close()
 
     def note(self, text: str) -> None:
         if self.enabled:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            self.bar.write(text, file=self.stream)
 
 
 def _watch(path: Path, progress: Progress, stop: threading.Event) -> None:

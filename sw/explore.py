@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["DesignPoint", "evaluate", "evaluate_batch", "sweep", "pareto", "confirm_point",
@@ -308,14 +310,10 @@ def main(argv=None) -> int:
         client = Client(cluster)
         print(f"local Dask cluster: {workers} worker processes", flush=True)
     try:
-        shown = set()
-
-        def progress(done, total):
-            tenth = 10 * done // total
-            if tenth not in shown:
-                shown.add(tenth)
-                print(f"  evaluated {done}/{total} design points", flush=True)
-        points = sweep(grid, client=client, settings=settings, progress=progress)
+        with tqdm(total=len(grid), unit="point", desc="design points", dynamic_ncols=True,
+                  mininterval=1.0) as bar:
+            points = sweep(grid, client=client, settings=settings,
+                           progress=lambda done, total: bar.update(done - bar.n))
         confirmed = []
         if args.confirm:
             feasible = [p for p in points if p.feasible]

@@ -2,8 +2,9 @@
 by step from DDR, checked bit-exactly against the golden model; measured cycles against
 the cost model's prediction.
 
-Writes ``DIR/report.json``, ``DIR/layers.csv``, ``DIR/measured_vs_predicted.png`` and
-``DIR/roofline.png``, and prints the per-layer table.
+Writes ``DIR/report.json``, ``DIR/layers.csv``, ``DIR/measured_vs_predicted.png`` (on the
+fast model, which measures nothing: ``DIR/predicted_cycles.png``) and ``DIR/roofline.png``,
+and prints the per-layer table. ``report.json``'s ``sources`` says what produced each figure.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     costs = [s.cost for s in schedule.steps]
 
     pe2 = config.pe * config.pe
+    rtl = sim != "model"
+    basis = "measured" if rtl else "predicted"  # what every cycle-derived figure rests on
     layers, maps, k = [], {}, 0
     for index, (sched, measured, cost) in enumerate(zip(schedule.steps, result.steps, costs)):
         first, k = k, k + len(sched.step.layers)
@@ -129,13 +132,12 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         got = schedule.read_map(result.memory, index).reshape(want.shape)
         maps[sched.step.last.name] = got
         mismatches = int(np.count_nonzero(got != want))
-        row = {
-            "name": sched.name,
-            "kind": cost.mode.name.lower(),
-            "tiles": measured.tiles,
-            "measured_cycles": measured.cycles,
+        row = {"name": sched.name, "kind": cost.mode.name.lower(), "tiles": measured.tiles}
+        if rtl:  # the fast model measures nothing: its cycles are the prediction itself
+            row.update(measured_cycles=measured.cycles,
+                       error=(measured.cycles - cost.cycles) / cost.cycles)
+        row.update({
             "predicted_cycles": cost.cycles,
-            "error": (measured.cycles - cost.cycles) / cost.cycles,
             "compute_floor_cycles": cost.compute_cycles,
             "ddr_floor_cycles": round(cost.ddr_cycles, 1),
             "ddr_bytes": sched.read_bytes + sched.write_bytes,
@@ -146,7 +148,7 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             "bound": cost.bound,
             "bit_exact": mismatches == 0,
             "mismatches": mismatches,
-        }
+        })
         if reference is not None:
             # Every layer of the step: the golden model's inner maps (the depthwise output
             # never leaves the chip) and the accelerator's output, against TFLite's.
@@ -184,28 +186,30 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             outputs.append(entry)
     top5 = next((o["top5"] for o in outputs if "top5" in o), [])
 
-    measured_total = sum(l["measured_cycles"] for l in layers)
+    cycles = sum(l[f"{basis}_cycles"] for l in layers)
     predicted_total = sum(l["predicted_cycles"] for l in layers)
     roofline = sum(max(l["compute_floor_cycles"], l["ddr_floor_cycles"]) for l in layers)
     ddr_bytes = sum(l["ddr_bytes"] for l in layers)
     pw_macs = sum(c.pointwise_macs for c in costs[:len(layers)])
     wall = result.seconds.get("run", 0.0)
-    totals = {
-        "measured_cycles": measured_total,
+    totals = {"cycles_basis": basis}
+    if rtl:
+        totals.update(measured_cycles=cycles,
+                      error=(cycles - predicted_total) / predicted_total,
+                      max_layer_error=max(abs(l["error"]) for l in layers))
+    totals.update({
         "predicted_cycles": predicted_total,
-        "error": (measured_total - predicted_total) / predicted_total,
-        "max_layer_error": max(abs(l["error"]) for l in layers),
         "roofline_cycles": round(roofline),
-        "measured_over_roofline": measured_total / roofline,
+        f"{basis}_over_roofline": cycles / roofline,
         "compute_floor_cycles": sum(l["compute_floor_cycles"] for l in layers),
         "ddr_floor_cycles": round(sum(l["ddr_floor_cycles"] for l in layers)),
         "ddr_bytes": ddr_bytes,
         "ddr_mb_per_frame": ddr_bytes / 1e6,
         "mult_adds": sum(l["mult_adds"] for l in layers),
-        "mac_utilisation": pw_macs / (measured_total * pe2),
+        "mac_utilisation": pw_macs / (cycles * pe2),
         "clock_mhz": config.clock_mhz,
-        "frames_per_second": config.clock_mhz * 1e6 / measured_total,
-        "latency_ms": measured_total / (config.clock_mhz * 1e3),
+        "frames_per_second": config.clock_mhz * 1e6 / cycles,
+        "latency_ms": cycles / (config.clock_mhz * 1e3),
         "sim": sim,
         "sim_wall_seconds": round(wall, 2),
         "sim_cycles": result.sim_cycles,
@@ -213,29 +217,57 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         "verilog_emit_seconds": round(result.seconds.get("emit", 0.0), 2),
         "build_seconds": round(result.seconds.get("build", 0.0), 2),
         "host_seconds": round(host_seconds, 2),
-    }
+    })
     return {"config": config.to_dict(), "network": network.name, "layers": layers,
-            "totals": totals, "bit_exact": bit_exact, "tflite_exact": tflite_exact,
+            "totals": totals, "sources": _sources(sim, config.clock_mhz),
+            "bit_exact": bit_exact, "tflite_exact": tflite_exact,
             "complete": complete, "outputs": outputs, "top5": top5,
             "input": {"sha256": hashlib.sha256(np.ascontiguousarray(image, np.int8).tobytes()).hexdigest(),
                       "scale": qnet[0].in_scale, "zero_point": qnet[0].in_zero_point}}
 
 
+def _sources(sim: str, clock_mhz: float) -> dict:
+    """What produced each figure of the report (``report.json``'s ``sources``)."""
+    if sim == "model":
+        basis = "predicted cycles"
+        sources = {"outputs": "fast model: the schedule's instructions decoded and executed in "
+                              "Python with the golden model's arithmetic",
+                   "cycles": "cost model (model/cost.py) only; nothing was measured"}
+    else:
+        basis = "measured cycles"
+        sources = {"outputs": f"{sim} simulation of the generated RTL on the DDR model "
+                              "(sim/hdl/axi_ddr.v)",
+                   "measured_cycles": f"{sim} simulation: the accelerator's CYCLES register, "
+                                      "start to done of each step",
+                   "predicted_cycles": "cost model (model/cost.py)"}
+    return {**sources,
+            "frames_per_second": f"{basis} at {clock_mhz:g} MHz (--clock-mhz)",
+            "mac_utilisation": f"pointwise Mult-Adds over {basis} x pe x pe",
+            "ddr_bytes": "the schedule (sw/schedule.py): the bytes each step's program moves"}
+
+
 def format_table(report: dict) -> str:
-    head = ("layer", "tiles", "measured", "predicted", "error", "compute", "DDR floor",
-            "DDR read", "DDR write", "util", "bound", "exact")
-    rows = [(l["name"], str(l["tiles"]), f"{l['measured_cycles']:,}", f"{l['predicted_cycles']:,}",
-             f"{100 * l['error']:+.2f}%", f"{l['compute_floor_cycles']:,}",
+    t = report["totals"]
+    measured = t["cycles_basis"] == "measured"
+    layers = report["layers"]
+    cycle_head = ("measured", "predicted", "error") if measured else ("predicted",)
+
+    def cycle_cells(l):
+        if not measured:
+            return (f"{l['predicted_cycles']:,}",)
+        return f"{l['measured_cycles']:,}", f"{l['predicted_cycles']:,}", f"{100 * l['error']:+.2f}%"
+
+    head = ("layer", "tiles", *cycle_head, "compute", "DDR floor", "DDR read", "DDR write",
+            "util", "bound", "exact")
+    rows = [(l["name"], str(l["tiles"]), *cycle_cells(l), f"{l['compute_floor_cycles']:,}",
              f"{l['ddr_floor_cycles']:,.0f}", format_size(l["ddr_read_bytes"]),
              format_size(l["ddr_write_bytes"]), f"{100 * l['mac_utilisation']:.1f}%", l["bound"],
-             "yes" if l["bit_exact"] else f"NO ({l['mismatches']})") for l in report["layers"]]
-    t = report["totals"]
-    rows.append(("total", str(sum(l["tiles"] for l in report["layers"])),
-                 f"{t['measured_cycles']:,}", f"{t['predicted_cycles']:,}",
-                 f"{100 * t['error']:+.2f}%", f"{t['compute_floor_cycles']:,}",
+             "yes" if l["bit_exact"] else f"NO ({l['mismatches']})") for l in layers]
+    rows.append(("total", str(sum(l["tiles"] for l in layers)), *cycle_cells(
+                     {**t, "error": t.get("error")}), f"{t['compute_floor_cycles']:,}",
                  f"{t['ddr_floor_cycles']:,}",
-                 format_size(sum(l["ddr_read_bytes"] for l in report["layers"])),
-                 format_size(sum(l["ddr_write_bytes"] for l in report["layers"])),
+                 format_size(sum(l["ddr_read_bytes"] for l in layers)),
+                 format_size(sum(l["ddr_write_bytes"] for l in layers)),
                  f"{100 * t['mac_utilisation']:.1f}%", "", "yes" if report["bit_exact"] else "NO"))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = []
@@ -243,14 +275,17 @@ def format_table(report: dict) -> str:
         if n == len(rows):
             lines.append("  ".join("-" * w for w in widths))
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    sim_speed = (f"{t['sim_cycles'] / t['sim_wall_seconds'] / 1e3:,.0f} k cycles/s"
-                 if t["sim_wall_seconds"] else "n/a")
+    basis = t["cycles_basis"]
+    if measured:
+        cycles = (f"cycles {t['measured_cycles']:,} measured, {t['predicted_cycles']:,} predicted "
+                  f"({100 * t['error']:+.2f}%, worst layer {100 * t['max_layer_error']:.2f}%)")
+    else:
+        cycles = f"cycles {t['predicted_cycles']:,} predicted by the cost model"
     lines += [
         "",
-        f"cycles {t['measured_cycles']:,} measured, {t['predicted_cycles']:,} predicted "
-        f"({100 * t['error']:+.2f}%, worst layer {100 * t['max_layer_error']:.2f}%); roofline "
-        f"{t['roofline_cycles']:,} (measured = {t['measured_over_roofline']:.3f} x roofline)",
-        f"{t['frames_per_second']:.1f} frames/s at {t['clock_mhz']:g} MHz "
+        f"{cycles}; roofline {t['roofline_cycles']:,} ({basis} = "
+        f"{t[f'{basis}_over_roofline']:.3f} x roofline)",
+        f"{t['frames_per_second']:.1f} frames/s ({basis}) at {t['clock_mhz']:g} MHz "
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
         f"every step {'bit-exact with' if report['bit_exact'] else 'NOT bit-exact with'} the golden "
@@ -258,12 +293,17 @@ def format_table(report: dict) -> str:
                     f"; every layer {'equal to' if report['tflite_exact'] else 'DIFFERENT from'} "
                     f"TFLite's reference kernels (LiteRT BUILTIN_REF)"),
         *_describe_outputs(report),
-        f"simulation ({t['sim']}): {t['sim_cycles']:,} cycles in {t['sim_wall_seconds']:.1f} s "
-        f"({sim_speed}); Verilog {t['verilog_emit_seconds']:.1f} s, build {t['build_seconds']:.1f} s",
     ]
-    if t["sim"] == "model":
-        lines.append("fast model: the data are computed and checked, the cycles are the cost "
-                     "model's prediction (run --sim verilator to measure them)")
+    if measured:
+        sim_speed = (f"{t['sim_cycles'] / t['sim_wall_seconds'] / 1e3:,.0f} k cycles/s"
+                     if t["sim_wall_seconds"] else "n/a")
+        lines.append(f"simulation ({t['sim']}): {t['sim_cycles']:,} cycles in "
+                     f"{t['sim_wall_seconds']:.1f} s ({sim_speed}); Verilog "
+                     f"{t['verilog_emit_seconds']:.1f} s, build {t['build_seconds']:.1f} s")
+    else:
+        lines.append("fast model: the data are computed and checked; every cycle figure is the "
+                     "cost model's prediction, nothing was measured (run --sim verilator to "
+                     "measure)")
     return "\n".join(lines)
 
 
@@ -284,8 +324,9 @@ def _describe_outputs(report: dict) -> list[str]:
 
 def write_report(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "report.json", out / "layers.csv", out / "measured_vs_predicted.png",
-             out / "roofline.png"]
+    cycles_plot = ("measured_vs_predicted.png" if report["totals"]["cycles_basis"] == "measured"
+                   else "predicted_cycles.png")
+    paths = [out / "report.json", out / "layers.csv", out / cycles_plot, out / "roofline.png"]
     paths[0].write_text(json.dumps(report, indent=2) + "\n")
     with open(paths[1], "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(report["layers"][0]))
@@ -302,21 +343,30 @@ def _plot_cycles(report, path):
     import matplotlib.pyplot as plt
 
     layers = report["layers"]
+    measured = report["totals"]["cycles_basis"] == "measured"
     x = np.arange(len(layers))
     fig, ax = plt.subplots(figsize=(12, 5))
-    ax.bar(x - 0.2, [l["measured_cycles"] for l in layers], 0.4, label="measured (RTL)")
-    ax.bar(x + 0.2, [l["predicted_cycles"] for l in layers], 0.4, label="predicted (cost model)")
+    predicted = [l["predicted_cycles"] for l in layers]
+    if measured:
+        ax.bar(x - 0.2, [l["measured_cycles"] for l in layers], 0.4,
+               label=f"measured ({report['totals']['sim']} RTL)")
+        ax.bar(x + 0.2, predicted, 0.4, label="predicted (cost model)")
+        for i, l in enumerate(layers):
+            ax.annotate(f"{100 * l['error']:+.1f}%", (i, max(l["measured_cycles"], predicted[i])),
+                        ha="center", va="bottom", fontsize=7)
+        tops = [max(l["measured_cycles"], l["predicted_cycles"]) for l in layers]
+        what = "measured vs predicted per layer"
+    else:
+        ax.bar(x, predicted, 0.6, label="predicted (cost model; fast model run, nothing measured)")
+        tops, what = predicted, "predicted cycles per layer"
     ax.plot(x, [max(l["compute_floor_cycles"], l["ddr_floor_cycles"]) for l in layers], "k_",
             markersize=18, label="roofline bound max(compute, DDR)")
-    for i, l in enumerate(layers):
-        ax.annotate(f"{100 * l['error']:+.1f}%", (i, max(l["measured_cycles"], l["predicted_cycles"])),
-                    ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [l["name"] for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("cycles")
-    ax.set_ylim(0, 1.2 * max(max(l["measured_cycles"], l["predicted_cycles"]) for l in layers))
+    ax.set_ylim(0, 1.2 * max(tops))
     cfg = report["config"]
     ax.set_title(f"{report['network']} on pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}, "
-                 f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: measured vs predicted per layer")
+                 f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: {what}")
     ax.legend(loc="upper center", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -333,8 +383,9 @@ def _plot_roofline(report, path):
     peak = cfg["derived"]["pointwise_macs_per_cycle"] + cfg["derived"]["depthwise_macs_per_cycle"]
     bw = cfg["ddr_bytes_per_cycle"]
     layers = [l for l in report["layers"] if l["mult_adds"]]
+    basis = report["totals"]["cycles_basis"]
     intensity = [l["mult_adds"] / l["ddr_bytes"] for l in layers]
-    achieved = [l["mult_adds"] / l["measured_cycles"] for l in layers]
+    achieved = [l["mult_adds"] / l[f"{basis}_cycles"] for l in layers]
     fig, ax = plt.subplots(figsize=(8, 6))
     xs = np.logspace(np.log10(min(intensity) / 2), np.log10(max(intensity) * 2), 200)
     ax.loglog(xs, np.minimum(peak, bw * xs), "k-", label=f"roof: min({peak} MAC/cycle, "
@@ -346,7 +397,8 @@ def _plot_roofline(report, path):
     for bound, colour in colours.items():
         ax.scatter([], [], color=colour, label=f"{bound}-bound (cost model)")
     ax.set_xlabel("operational intensity (Mult-Adds per DDR byte)")
-    ax.set_ylabel("achieved Mult-Adds per cycle (measured)")
+    ax.set_ylabel(f"Mult-Adds per cycle ({basis}"
+                  + (f", {report['totals']['sim']} RTL)" if basis == "measured" else ", cost model)"))
     ax.set_title(f"Roofline: {report['network']}, pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)

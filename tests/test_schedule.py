@@ -133,14 +133,23 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
     assert report["bit_exact"] is True
     assert len(report["layers"]) == 16
     for layer in report["layers"]:
-        assert {"name", "measured_cycles", "predicted_cycles", "ddr_bytes", "mac_utilisation",
-                "bound"} <= set(layer)
+        assert {"name", "predicted_cycles", "ddr_bytes", "mac_utilisation", "bound"} <= set(layer)
         assert layer["bound"] in ("compute", "ddr")
-    assert report["totals"]["measured_cycles"] == sum(l["measured_cycles"] for l in report["layers"])
-    for name in ("layers.csv", "measured_vs_predicted.png", "roofline.png"):
+    assert report["totals"]["predicted_cycles"] == sum(l["predicted_cycles"] for l in report["layers"])
+    for name in ("layers.csv", "predicted_cycles.png", "roofline.png"):
         assert (out / name).stat().st_size > 0
     printed = capsys.readouterr().out
     assert "frames/s" in printed and "dw13+pw13" in printed
+    # The fast model measures nothing: no figure may be called measured, nor an error shown.
+    assert report["totals"]["cycles_basis"] == "predicted"
+    assert "measured" not in printed.replace("nothing was measured", "")
+    assert "error" not in printed
+    csv_text = (out / "layers.csv").read_text()
+    assert "measured" not in csv_text and "error" not in csv_text
+    assert not any(key.startswith("measured") or key.endswith("error")
+                   for part in (report["totals"], *report["layers"]) for key in part)
+    assert "cost model" in report["sources"]["cycles"] and "measured_cycles" not in report["sources"]
+    assert not (out / "measured_vs_predicted.png").exists()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -166,3 +175,27 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_progress_prints_one_line_per_step_off_a_terminal():
+    """In a log (stderr not a terminal) the tqdm bar gives way to one line per step, with
+    the step, its cycles and the time; a disabled Progress prints nothing."""
+    import io
+
+    from sw.driver import Progress
+
+    stream = io.StringIO()
+    progress = Progress(0, stream=stream)
+    progress.total = 2
+    progress.note("net: 2 steps")
+    progress.update("conv1", "     1,234 cycles")
+    progress.update("dw1+pw1", "        56 cycles")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "net: 2 steps"
+    assert lines[1].startswith("1/2 steps  conv1") and "1,234 cycles" in lines[1] and lines[1].endswith(" s")
+    assert lines[2].startswith("2/2 steps  dw1+pw1") and "56 cycles" in lines[2]
+    silent = io.StringIO()
+    quiet = Progress(2, stream=silent, enabled=False)
+    quiet.note("x")
+    quiet.update("conv1", "1 cycles")
+    assert silent.getvalue() == ""
