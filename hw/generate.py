@@ -2,7 +2,9 @@
 
 Validates the configuration (one-line errors, exit code 2, nothing written on error),
 prints what gets built (MAC arrays, every SRAM bank and the layer that sized it, peak
-throughput) and writes ``config.json``, the one configuration every other part reads.
+throughput) and writes the build folder: ``mnaccel.v``, ``config.json`` (the one
+configuration every other part reads) and ``mnaccel_regs.h`` (the register map for
+firmware, from ``hw.regs.REGISTER_MAP``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 from model.cli import Parser, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
-from .regs import REGISTERS
+from .regs import c_header, register_table
 
-__all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME",
+__all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME", "REGS_HEADER",
            "add_accelerator_arguments", "add_ddr_arguments", "add_multiplier_arguments",
            "config_from_args", "imported_model"]
 
 TOP_NAME = "mnaccel"
+REGS_HEADER = "mnaccel_regs.h"
 
 DESCRIPTION = """\
 Generate an mnaccel accelerator for MobileNet-v1: a fused depthwise + pointwise engine
@@ -149,7 +152,8 @@ def build_parser() -> Parser:
     add_ddr_arguments(parser)
     add_multiplier_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
-                        help="output folder (default: build/mnaccel_pe<N>); it gets config.json")
+                        help="output folder (default: build/mnaccel_pe<N>); it gets mnaccel.v, "
+                             "config.json and mnaccel_regs.h (the register map as a C header)")
     return parser
 
 
@@ -187,8 +191,9 @@ def describe(config: AcceleratorConfig) -> str:
         f"  {config.ddr_data_bits}-bit; the cost model and the DDR model assume "
         f"{config.ddr_bytes_per_cycle:g} B/cycle ({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} "
         f"GB/s at {config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",
-        "Control port: AXI4-Lite s_axil_* (32-bit), interrupt irq",
-        *(f"  0x{offset:02X} {name}" for name, offset in REGISTERS.items()),
+        "Control port: AXI4-Lite s_axil_* (32-bit), interrupt irq; registers (also in "
+        f"{REGS_HEADER}):",
+        *(f"  {line}" for line in register_table().splitlines()),
     ]
     return "\n".join(lines)
 
@@ -233,7 +238,8 @@ def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None =
     """Write the build folder atomically: files appear only when all are complete."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    files = [("config.json", config.to_json() + "\n")]
+    files = [("config.json", config.to_json() + "\n"),
+             (REGS_HEADER, c_header(config.pe, config.ddr_data_bits // 8))]
     if verilog_text is not None:
         files.insert(0, (f"{TOP_NAME}.v", verilog_text))
     for name, text in files:

@@ -1,19 +1,14 @@
 """The host's control port: AXI4-Lite registers (32-bit, byte addresses).
 
-======  ==========  =====  ==========================================================
-offset  name        host   meaning
-======  ==========  =====  ==========================================================
-0x00    CONTROL     W      bit 0: start the program at PROG_ADDR (ignored while busy)
-0x04    STATUS      R      bit 0: busy; bit 1: done (the last program finished; also
-                           the ``irq`` output); cleared by the next start
-0x08    PROG_ADDR   R/W    DDR byte address of the first instruction (64-byte aligned)
-0x0C    PROG_COUNT  R/W    instructions in the program
-0x10    CYCLES      R      cycles of the last (or running) program, start to done
-0x14    EXECS       R      tiles completed by the last (or running) program
-0x18    INFO        R      pe (bits 0-7), DDR data bits / 8 (bits 8-15), 0x4D4E ("MN")
-                           in bits 16-31
-======  ==========  =====  ==========================================================
+The register map is described once, in :data:`REGISTER_MAP`: the RTL below takes its
+offsets and bit positions from it, ``python -m hw.generate`` prints it and writes it as a
+C header for firmware (:func:`c_header`, ``mnaccel_regs.h``), and the testbenches and the
+driver address registers by its names. The table:
+
+{table}
 """
+
+from dataclasses import dataclass
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
@@ -21,18 +16,134 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import AXI_ADDR_BITS, RESP_OKAY, axi4_lite_slave_signature
 
-__all__ = ["Registers", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word"]
+__all__ = ["Registers", "REGISTER_MAP", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word",
+           "Register", "Field", "field", "c_header", "register_table"]
 
 REG_ADDR_BITS = 8
-REGISTERS = {"CONTROL": 0x00, "STATUS": 0x04, "PROG_ADDR": 0x08, "PROG_COUNT": 0x0C,
-             "CYCLES": 0x10, "EXECS": 0x14, "INFO": 0x18}
-INFO_MAGIC = 0x4D4E
+INFO_MAGIC = 0x4D4E  # "MN"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int
+    doc: str
+
+    @property
+    def mask(self) -> int:
+        """The field's mask, unshifted."""
+        return (1 << self.width) - 1
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    offset: int
+    access: str  # "R", "W" or "RW", seen from the host
+    doc: str
+    fields: tuple[Field, ...] = ()
+
+
+REGISTER_MAP = (
+    Register("CONTROL", 0x00, "W", "control",
+             (Field("START", 0, 1, "1: start the program at PROG_ADDR (ignored while busy)"),)),
+    Register("STATUS", 0x04, "R", "status; cleared by the next start",
+             (Field("BUSY", 0, 1, "a program is running"),
+              Field("DONE", 1, 1, "the last program finished; also the irq output"))),
+    Register("PROG_ADDR", 0x08, "RW", "DDR byte address of the first instruction (64-byte aligned)"),
+    Register("PROG_COUNT", 0x0C, "RW", "instructions in the program"),
+    Register("CYCLES", 0x10, "R", "cycles of the last (or running) program, start to done"),
+    Register("EXECS", 0x14, "R", "tiles completed by the last (or running) program"),
+    Register("INFO", 0x18, "R", "what this accelerator is",
+             (Field("PE", 0, 8, "processing elements per array side (pe)"),
+              Field("BEAT_BYTES", 8, 8, "DDR data bits / 8"),
+              Field("MAGIC", 16, 16, f"0x{INFO_MAGIC:04X} (\"MN\")"))),
+)
+REGISTERS = {r.name: r.offset for r in REGISTER_MAP}
+
+
+def field(register: str, name: str) -> Field:
+    """The field ``name`` of ``register`` in :data:`REGISTER_MAP`."""
+    reg = next(r for r in REGISTER_MAP if r.name == register)
+    return next(f for f in reg.fields if f.name == name)
 
 
 def info_word(pe: int, beat_bytes: int) -> int:
     """The INFO register's value for an accelerator of ``pe`` lanes and a DDR beat of
     ``beat_bytes`` bytes."""
-    return pe | beat_bytes << 8 | INFO_MAGIC << 16
+    return pe << field("INFO", "PE").lsb | beat_bytes << field("INFO", "BEAT_BYTES").lsb \
+        | INFO_MAGIC << field("INFO", "MAGIC").lsb
+
+
+def register_table() -> str:
+    """The register map as a plain-text table (offset, name, access, meaning, fields)."""
+    lines = []
+    for r in REGISTER_MAP:
+        lines.append(f"0x{r.offset:02X}  {r.name:<10}  {r.access:<2}  {r.doc}")
+        for f in r.fields:
+            bits = f"bit {f.lsb}" if f.width == 1 else f"bits {f.lsb}-{f.lsb + f.width - 1}"
+            lines.append(f"{'':<18}{bits}: {f.name} - {f.doc}")
+    return "\n".join(lines)
+
+
+__doc__ = __doc__.replace("{table}", "::\n\n" + "\n".join("    " + line for line in register_table().splitlines()))
+
+
+def c_header(pe: int | None = None, beat_bytes: int | None = None) -> str:
+    """``mnaccel_regs.h``: offsets, field positions and masks, INFO decoding, and (given
+    ``pe`` and ``beat_bytes``) the INFO value this build answers with."""
+    lines = [
+        "/* mnaccel_regs.h: the AXI4-Lite register map of an mnaccel accelerator.",
+        " * Generated by python -m hw.generate from hw/regs.py (REGISTER_MAP); do not edit.",
+        " * 32-bit registers at byte offsets from the s_axil_* base address. */",
+        "#ifndef MNACCEL_REGS_H",
+        "#define MNACCEL_REGS_H",
+        "",
+        "#include <stdint.h>",
+        "",
+    ]
+    for r in REGISTER_MAP:
+        lines.append(f"/* {r.name} ({r.access}): {r.doc} */")
+        lines.append(f"#define MNACCEL_{r.name} 0x{r.offset:02X}u")
+        for f in r.fields:
+            stem = f"MNACCEL_{r.name}_{f.name}"
+            lines.append(f"#define {stem}_LSB {f.lsb}u  /* {f.doc} */")
+            lines.append(f"#define {stem}_MASK 0x{f.mask:X}u")
+            lines.append(f"#define {stem}_GET(value) (((uint32_t)(value) >> {stem}_LSB) & {stem}_MASK)")
+        lines.append("")
+    lines += [
+        f"#define MNACCEL_INFO_MAGIC_VALUE 0x{INFO_MAGIC:04X}u",
+        "/* Nonzero when an INFO value comes from an mnaccel accelerator. */",
+        "#define MNACCEL_INFO_IS_MNACCEL(value) (MNACCEL_INFO_MAGIC_GET(value) == MNACCEL_INFO_MAGIC_VALUE)",
+        "/* DDR data width in bits, from an INFO value. */",
+        "#define MNACCEL_INFO_DDR_DATA_BITS(value) (8u * MNACCEL_INFO_BEAT_BYTES_GET(value))",
+    ]
+    if pe is not None and beat_bytes is not None:
+        lines += [
+            "",
+            "/* This build: what INFO must read. */",
+            f"#define MNACCEL_BUILD_PE {pe}u",
+            f"#define MNACCEL_BUILD_DDR_DATA_BITS {8 * beat_bytes}u",
+            f"#define MNACCEL_BUILD_INFO 0x{info_word(pe, beat_bytes):08X}u",
+        ]
+    lines += [
+        "",
+        "/* Register access on a memory-mapped base (volatile, 32-bit). */",
+        "static inline uint32_t mnaccel_read(volatile uint32_t *base, uint32_t offset)",
+        "{",
+        "    return base[offset / 4u];",
+        "}",
+        "",
+        "static inline void mnaccel_write(volatile uint32_t *base, uint32_t offset, uint32_t value)",
+        "{",
+        "    base[offset / 4u] = value;",
+        "}",
+        "",
+        "#endif /* MNACCEL_REGS_H */",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 class Registers(wiring.Component):
@@ -75,7 +186,7 @@ class Registers(wiring.Component):
             m.d.sync += bus.bvalid.eq(1)
             with m.Switch(bus.awaddr[2:]):
                 with m.Case(REGISTERS["CONTROL"] >> 2):
-                    m.d.sync += self.start.eq(bus.wdata[0] & ~self.busy)
+                    m.d.sync += self.start.eq(bus.wdata[field("CONTROL", "START").lsb] & ~self.busy)
                 with m.Case(REGISTERS["PROG_ADDR"] >> 2):
                     m.d.sync += self.prog_addr.eq(bus.wdata)
                 with m.Case(REGISTERS["PROG_COUNT"] >> 2):
@@ -89,7 +200,8 @@ class Registers(wiring.Component):
             m.d.sync += bus.rvalid.eq(1)
             with m.Switch(bus.araddr[2:]):
                 with m.Case(REGISTERS["STATUS"] >> 2):
-                    m.d.sync += bus.rdata.eq(self.busy | self.done << 1)
+                    m.d.sync += bus.rdata.eq(self.busy << field("STATUS", "BUSY").lsb
+                                             | self.done << field("STATUS", "DONE").lsb)
                 with m.Case(REGISTERS["PROG_ADDR"] >> 2):
                     m.d.sync += bus.rdata.eq(self.prog_addr)
                 with m.Case(REGISTERS["PROG_COUNT"] >> 2):
