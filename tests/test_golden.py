@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import examples
+
 from model.golden import QuantLayer, accumulate, run_layer, run_network
 from model.layers import Layer, LayerKind, Padding, mobilenet_v1
 from model.numerics import (INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, requantize,
@@ -135,7 +137,7 @@ def layer_cases(draw, kind: LayerKind):
 
 
 @pytest.mark.parametrize("kind", list(LayerKind), ids=lambda k: k.value)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=st.data())
 def test_accumulate_matches_naive_loops(kind, data):
     layer, seed = data.draw(layer_cases(kind))
@@ -149,7 +151,7 @@ def test_accumulate_matches_naive_loops(kind, data):
 
 
 @pytest.mark.parametrize("kind", list(LayerKind), ids=lambda k: k.value)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(data=st.data())
 def test_run_layer_matches_exact_requantisation(kind, data):
     layer, seed = data.draw(layer_cases(kind))

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import examples
+
 from model.numerics import (INT32_MAX, INT32_MIN, SHIFT_MAX, SHIFT_MIN, mean_multiplier,
                             multiply_by_quantized_multiplier, quantize_multiplier, requantize,
                             rounding_divide_by_pot, saturating_rounding_doubling_high_mul)
@@ -29,14 +31,14 @@ def unclamped(acc, m0, shift):
     return int(got[0]) - zp, max(-128, min(127, expected + zp)) - zp
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(acc=st.integers(INT32_MIN, INT32_MAX), m0=M0, shift=SHIFT)
 def test_rewrite_equals_two_steps(acc, m0, shift):
     got, expected = unclamped(acc, m0, shift)
     assert got == expected
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(k=st.integers(-(1 << 28), (1 << 28) - 1), right=st.integers(1, 28), odd=st.booleans())
 def test_rewrite_equals_two_steps_on_ties(k, right, odd):
     # M0 = 2**30 halves x: an odd x is a tie of the first rounding (ties up), and
@@ -56,7 +58,7 @@ def test_tie_directions_of_the_two_roundings():
     assert [rounding_divide_by_pot(x, 1) for x in (-3, -1, 1, 3)] == [-2, -1, 1, 2]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(acc=st.lists(st.integers(INT32_MIN, INT32_MAX), min_size=1, max_size=6), m0=M0,
        shift=SHIFT, zp=st.integers(-128, 127),
        bounds=st.tuples(st.integers(-128, 127), st.integers(-128, 127)).map(sorted))

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import examples
+
 from model.golden import QuantLayer, accumulate, run_layer, run_network
 from model.layers import Activation, Layer, LayerKind, Padding, mobilenet_v1
 from model.numerics import mean_multiplier
@@ -50,7 +52,7 @@ def test_fold_batch_norm_messages():
 
 # -- multiplier ----------------------------------------------------------------------------
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(log2=st.floats(-31, 6.99, allow_nan=False))
 def test_quantize_multiplier_normalised_round_trip(log2):
     real = 2.0**log2
@@ -321,7 +323,7 @@ def _assert_healthy(q, out):
 
 @pytest.mark.parametrize("alpha, resolution, padding", [
     (0.25, 64, "same"),
-    (0.5, 96, "symmetric"),
+    pytest.param(0.5, 96, "symmetric", marks=pytest.mark.slow),
 ])
 def test_random_mobilenet_activations_are_healthy(alpha, resolution, padding):
     net = mobilenet_v1(alpha, resolution, padding=padding)

@@ -31,9 +31,12 @@ def _config(pe=4, alpha=0.25, resolution=32, bits=32, minimal=True, **ddr):
 CONFIGS = [_config(), _config(pe=8, bits=32), _config(pe=8, alpha=0.5, resolution=64, bits=64),
            _config(pe=16, alpha=1.0, resolution=224, bits=64, minimal=False)]
 IDS = [f"pe{c.pe}-{c.alpha}-{c.resolution}-{c.sram_bytes}B" for c in CONFIGS]
+# The full-size network takes most of this file's time: the full run only.
+PARAMS = [pytest.param(c, id=i, marks=[pytest.mark.slow] if c.resolution == 224 else [])
+          for c, i in zip(CONFIGS, IDS)]
 
 
-@pytest.fixture(scope="module", params=CONFIGS, ids=IDS)
+@pytest.fixture(scope="module", params=PARAMS)
 def scheduled(request):
     config = request.param
     qnet = random_mobilenet(config.network, seed=3)
