@@ -8,13 +8,14 @@ throughput) and writes ``config.json``, the one configuration every other part r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from model.atomic import atomic_write
 from model.cli import Parser, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
@@ -236,12 +237,10 @@ def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None =
     files = [("config.json", config.to_json() + "\n")]
     if verilog_text is not None:
         files.insert(0, (f"{TOP_NAME}.v", verilog_text))
-    for name, text in files:
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.replace(tmp, out / name)
-        written.append(out / name)
+    with contextlib.ExitStack() as complete:  # renamed together once every file is written
+        for name, text in files:
+            complete.enter_context(atomic_write(out / name)).write(text)
+            written.append(out / name)
     return written
 
 
