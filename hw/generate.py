@@ -10,13 +10,14 @@ firmware, from ``hw.regs.REGISTER_MAP``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from model.atomic import atomic_write
 from model.cli import Parser, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
@@ -242,12 +243,10 @@ def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None =
              (REGS_HEADER, c_header(config.pe, config.ddr_data_bits // 8))]
     if verilog_text is not None:
         files.insert(0, (f"{TOP_NAME}.v", verilog_text))
-    for name, text in files:
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.replace(tmp, out / name)
-        written.append(out / name)
+    with contextlib.ExitStack() as complete:  # renamed together once every file is written
+        for name, text in files:
+            complete.enter_context(atomic_write(out / name)).write(text)
+            written.append(out / name)
     return written
 
 

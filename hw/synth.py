@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from model.atomic import write_text
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "parse_stat",
@@ -431,7 +432,7 @@ def main(argv=None) -> int:
                 "pnr_note": pnr_note,
                 "cells": resources.cells}
     if args.json:
-        args.json.write_text(json.dumps(document, indent=2))
+        write_text(args.json, json.dumps(document, indent=2))
         print(f"wrote {args.json}")
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 __all__ = ["Parser", "UsageError", "run_main"]
 
@@ -38,5 +39,8 @@ def run_main(prog: str, main, argv=None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
+        # Objects left half-made (Amaranth's "created but never used") warn as the
+        # interpreter exits: say only this.
+        warnings.simplefilter("ignore")
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

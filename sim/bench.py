@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.atomic import write_text
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["main", "run_network_rtl", "select_steps", "NetworkRun"]
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
           f"{', reused' if result.reused_build else ''})")
     print(f"every output word matched the golden model ({result.tiles} tiles)")
     if args.json:
-        args.json.write_text(json.dumps({
+        write_text(args.json, json.dumps({
             "network": config.network.name, "pe": config.pe, "sram_bytes": config.sram_bytes,
             "sim": args.sim, "verilog_emit_seconds": result.emit_seconds, "steps": rows,
             "sim_cycles": result.sim_cycles, "sim_seconds": result.run_seconds,

@@ -41,8 +41,8 @@ message carries the failing tests' messages and the end of ``sim.log``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree
+
+from model.atomic import file_lock, write_text
 
 __all__ = [
     "PARAMS_ENV",
@@ -193,7 +195,7 @@ def _cache_dir() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     ignore = cache / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# build products of sim/runner.py\n*\n")
+        write_text(ignore, "# build products of sim/runner.py\n*\n")
     return cache
 
 
@@ -258,16 +260,6 @@ def _make_runner(sim: str):
     return _runner_classes()[sim]()
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def build(design, *, toplevel: str, sim: str, extra_sources: Sequence[os.PathLike | str] = (),
           build_args: Sequence[str] = (), public: str = "top", waves: bool | None = None) -> Build:
     """Build ``design`` for ``sim`` unless an identical build is cached; return the build.
@@ -318,9 +310,19 @@ def build(design, *, toplevel: str, sim: str, extra_sources: Sequence[os.PathLik
     stamp = build_dir / _STAMP
     build_dir.parent.mkdir(parents=True, exist_ok=True)
 
-    with _locked(build_dir.parent / f"{build_dir.name}.lock"):
-        if stamp.is_file() and not _env_flag(REBUILD_ENV):
-            stamp.touch()  # marks it as in use for _prune_cache
+    # The stamp, written last, marks a finished build (an interrupted one has none and is
+    # built again). Builders hold the entry's lock exclusively, so concurrent builders of
+    # one design wait for the first and reuse its build; runs hold it shared (run_rtl),
+    # so a rebuild waits for them and runs of a finished build do not wait for each other.
+    rebuild = _env_flag(REBUILD_ENV)
+    if not rebuild:
+        with file_lock(_lock_path(build_dir), shared=True):
+            if stamp.is_file():
+                stamp.touch()  # marks it as in use for _prune_cache
+                return Build(sim, toplevel, build_dir, reused=True, seconds=0.0, waves=waves)
+    with file_lock(_lock_path(build_dir)):
+        if stamp.is_file() and not rebuild:
+            stamp.touch()
             return Build(sim, toplevel, build_dir, reused=True, seconds=0.0, waves=waves)
         if build_dir.exists():
             shutil.rmtree(build_dir)
@@ -349,23 +351,36 @@ def build(design, *, toplevel: str, sim: str, extra_sources: Sequence[os.PathLik
             raise SimulationFailed(f"{sim} build of {toplevel} failed ({exc}); {log}:\n"
                                    f"{_tail(log)}") from None
         seconds = time.perf_counter() - start
-        stamp.write_text(json.dumps({"sim": sim, "toplevel": toplevel, "waves": waves,
-                                     "build_args": list(build_args), "seconds": seconds}))
+        write_text(stamp, json.dumps({"sim": sim, "toplevel": toplevel, "waves": waves,
+                                      "build_args": list(build_args), "seconds": seconds}))
     _prune_cache(build_dir.parent)
     return Build(sim, toplevel, build_dir, reused=False, seconds=seconds, waves=waves)
 
 
+def _lock_path(build_dir: Path) -> Path:
+    return build_dir.parent / f"{build_dir.name}.lock"
+
+
 def _prune_cache(cache: Path) -> None:
-    """Delete builds unused for a week: every design change leaves one behind."""
+    """Delete builds unused for a week: every design change leaves one behind. A build
+    that another process holds (building or running) is left alone."""
     cutoff = time.time() - _UNUSED_BUILD_DAYS * 86400
-    for stamp in cache.glob(f"*/{_STAMP}"):
+
+    def stale(stamp: Path) -> bool:
         try:
-            stale = stamp.stat().st_mtime < cutoff
+            return stamp.stat().st_mtime < cutoff
         except OSError:
+            return False
+
+    for stamp in cache.glob(f"*/{_STAMP}"):
+        if not stale(stamp):
             continue
-        if stale:
-            shutil.rmtree(stamp.parent, ignore_errors=True)
-            (cache / f"{stamp.parent.name}.lock").unlink(missing_ok=True)
+        lock = _lock_path(stamp.parent)
+        with file_lock(lock, blocking=False) as acquired:
+            if acquired and stale(stamp):  # nobody touched it since
+                stamp.unlink()  # first: a half-deleted build is never trusted
+                shutil.rmtree(stamp.parent, ignore_errors=True)
+                lock.unlink(missing_ok=True)  # file_lock's waiters then lock a new file
 
 
 def _test_dir_name() -> str:
@@ -457,14 +472,45 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
         start = time.perf_counter()
         design = emit_verilog(design, toplevel)
         seconds["emit"] = time.perf_counter() - start
-    built = build(design, toplevel=toplevel, sim=sim, extra_sources=extra_sources,
-                  build_args=build_args, public=public, waves=waves)
-    seconds["build"] = built.seconds
+    with contextlib.ExitStack() as held:
+        for _ in range(3):
+            built = build(design, toplevel=toplevel, sim=sim, extra_sources=extra_sources,
+                          build_args=build_args, public=public, waves=waves)
+            # Keep the build from being rebuilt or pruned under this run.
+            held.enter_context(file_lock(_lock_path(built.build_dir), shared=True))
+            if (built.build_dir / _STAMP).is_file():
+                break
+            held.close()  # rebuilt or pruned between the two locks: build again
+        else:
+            raise SimulationFailed(f"{sim} build of {toplevel} in {built.build_dir} keeps "
+                                   f"disappearing (another process rebuilding it?)")
+        test_dir = held.enter_context(_run_folder(built.build_dir / "runs", _test_dir_name()))
+        return _run(built, test_dir, toplevel=toplevel, test_module=test_module, sim=sim,
+                    params=params, testcase=testcase, seed=seed, seconds=seconds,
+                    require_cycles=require_cycles, plusargs=plusargs)
 
-    test_dir = built.build_dir / "runs" / _test_dir_name()
-    if test_dir.exists():
-        shutil.rmtree(test_dir)
-    test_dir.mkdir(parents=True)
+
+@contextlib.contextmanager
+def _run_folder(runs: Path, name: str):
+    """A fresh folder ``runs/name`` for one run, held (locked) until the run ends; when
+    another process runs there at the same time, ``name-2``, ``name-3``, ... instead."""
+    runs.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        folder = runs / (name if n == 1 else f"{name}-{n}")
+        with file_lock(runs / f"{folder.name}.lock", blocking=False) as acquired:
+            if not acquired:
+                continue
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir()
+            yield folder
+            return
+
+
+def _run(built: Build, test_dir: Path, *, toplevel, test_module, sim, params, testcase, seed,
+         seconds, require_cycles, plusargs) -> SimRun:
+    __tracebackhide__ = True
+    seconds["build"] = built.seconds
     results_xml = test_dir / "results.xml"
     records_path = test_dir / "records.jsonl"
     log = test_dir / "sim.log"

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
+from model.atomic import write_text
 from model.cli import Parser, run_main
 
 __all__ = ["main", "evaluate"]
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
           f"{100 * figures['agreement']:.2f} %; {figures['bit_exact_images']} of "
           f"{figures['images']} images bit-exact on every layer; {figures['seconds']} s")
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_text(args.json, json.dumps(figures, indent=2) + "\n")
     return 0 if figures["agreement"] == 1.0 and figures["bit_exact_images"] == len(x) else 1
 
 

@@ -10,6 +10,7 @@ stays off the per-cycle path. A progress line shows steps as they finish.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import threading
@@ -84,7 +85,8 @@ def _watch(path: Path, progress: Progress, stop: threading.Event) -> None:
     seen = 0
     while not stop.is_set():
         if path.is_file():
-            lines = path.read_text().splitlines()
+            text = path.read_text()
+            lines = text[:text.rfind("\n") + 1].splitlines()  # a line being written waits
             for line in lines[seen:]:
                 record = json.loads(line)
                 progress.update(record["name"], f"{record['cycles']:>10,} cycles")
@@ -94,7 +96,16 @@ def _watch(path: Path, progress: Progress, stop: threading.Event) -> None:
 
 def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progress | None = None,
                      workdir: Path | None = None, limit: int | None = None) -> RunResult:
-    """Run every step of ``schedule`` (the first ``limit`` steps) on the RTL with ``sim``."""
+    """Run every step of ``schedule`` (the first ``limit`` steps) on the RTL with ``sim``.
+
+    The DDR image, its dump and ``progress.jsonl`` go to ``workdir``; without one, to a
+    temporary folder deleted afterwards (also when the run fails or is interrupted)."""
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="mnaccel-run-"))
+        try:
+            return run_rtl_schedule(schedule, sim, progress, workdir, limit)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     from hw.generate import emit_verilog
     from hw.regs import info_word
     from sim.runner import run_rtl
@@ -104,11 +115,12 @@ def run_rtl_schedule(schedule: Schedule, sim: str = "verilator", progress: Progr
     config: AcceleratorConfig = schedule.config
     beat = config.ddr_data_bits // 8
     progress = progress or Progress(len(schedule.steps), enabled=False)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="mnaccel-run-"))
+    workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     image_path, dump_path = workdir / "ddr_image.hex", workdir / "ddr_dump.hex"
     progress_path = workdir / "progress.jsonl"
     progress_path.unlink(missing_ok=True)
+    dump_path.unlink(missing_ok=True)  # an earlier run's DDR contents are never read back
     words = write_image(image_path, schedule.image, beat)
 
     start = time.perf_counter()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from model.atomic import atomic_write, write_text
 from model.cli import Parser, UsageError, run_main
 
 __all__ = ["DesignPoint", "evaluate", "evaluate_batch", "sweep", "pareto", "confirm_point",
@@ -181,7 +182,8 @@ def _plots(points, out: Path):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / name, dpi=120)
+        with atomic_write(out / name, "wb") as file:
+            fig.savefig(file, format="png", dpi=120)
         plt.close(fig)
         written.append(out / name)
 
@@ -208,7 +210,8 @@ def _plots(points, out: Path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "accuracy_fps.png", dpi=120)
+    with atomic_write(out / "accuracy_fps.png", "wb") as file:
+        fig.savefig(file, format="png", dpi=120)
     plt.close(fig)
     written.append(out / "accuracy_fps.png")
     return written
@@ -333,7 +336,7 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "sweep.csv", "w", newline="") as file:
+    with atomic_write(args.out / "sweep.csv", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(asdict(points[0])))
         writer.writeheader()
         for point in points:
@@ -364,7 +367,7 @@ def main(argv=None) -> int:
               f"({100 * error:+.2f} %; worst step {worst['name']} {100 * worst['error']:+.2f} %), "
               f"{'bit-exact' if result['bit_exact'] else 'NOT BIT-EXACT'}")
     if confirmed:
-        (args.out / "confirmed.json").write_text(json.dumps(confirmed, indent=2))
+        write_text(args.out / "confirmed.json", json.dumps(confirmed, indent=2))
     for path in [args.out / "sweep.csv", *plots]:
         print(f"wrote {path}")
     return 0 if all(result["bit_exact"] for result in confirmed) else 1

@@ -23,6 +23,7 @@ from hw.config import format_size
 from model.quantize import INPUT_SCALE, INPUT_ZERO_POINT
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
+from model.atomic import atomic_write
 from model.cli import Parser, run_main
 from model.layers import LayerKind
 
@@ -323,17 +324,21 @@ def _describe_outputs(report: dict) -> list[str]:
 
 
 def write_report(report: dict, out: Path) -> list[Path]:
+    """Write the report's files into ``out``. Each appears whole or not at all (a
+    temporary file renamed when complete), ``report.json`` last: an interrupted call
+    leaves the previous report.json (or none) beside whatever files it completed."""
     out.mkdir(parents=True, exist_ok=True)
     cycles_plot = ("measured_vs_predicted.png" if report["totals"]["cycles_basis"] == "measured"
                    else "predicted_cycles.png")
     paths = [out / "report.json", out / "layers.csv", out / cycles_plot, out / "roofline.png"]
-    paths[0].write_text(json.dumps(report, indent=2) + "\n")
-    with open(paths[1], "w", newline="") as file:
+    with atomic_write(paths[1], newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(report["layers"][0]))
         writer.writeheader()
         writer.writerows(report["layers"])
     _plot_cycles(report, paths[2])
     _plot_roofline(report, paths[3])
+    with atomic_write(paths[0]) as file:
+        file.write(json.dumps(report, indent=2) + "\n")
     return paths
 
 
@@ -369,7 +374,8 @@ def _plot_cycles(report, path):
                  f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: {what}")
     ax.legend(loc="upper center", ncol=3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_write(path, "wb") as file:
+        fig.savefig(file, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -403,7 +409,8 @@ def _plot_roofline(report, path):
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_write(path, "wb") as file:
+        fig.savefig(file, format="png", dpi=120)
     plt.close(fig)
 
 
