@@ -1,0 +1,253 @@
+"""Every bad input, every command (issue #13, item 3).
+
+A table of bad values for every option of every command: each one must end in one line
+on stderr and exit code 2, with no traceback, nothing written, and no expensive work
+started (no Verilog emission, simulation, synthesis or sweep: they are replaced here by
+stand-ins that fail the test). Options are read from each command's own parser, so a
+new option without a row in the table fails :func:`test_the_table_covers_every_option`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.cli import run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "tests" / "models"
+DIGITS = str(MODELS / "digits_a025_32.tflite")
+HELDOUT = str(MODELS / "digits_heldout.npz")
+UNWRITABLE = "/proc/mnaccel/x"  # no one can create anything under /proc
+
+COMMANDS = ["model.table", "hw.generate", "hw.synth", "sim.bench", "sw.run", "sw.explore",
+            "sw.accuracy"]
+
+# Good values that let a command get as far as the option under test (small networks:
+# fast to configure).
+BASE = {
+    "model.table": [],
+    "hw.generate": ["--pe", "4", "--sram", "100kB", "--alpha", "0.25", "--resolution", "32"],
+    "hw.synth": ["--pe", "4", "--sram", "100kB", "--alpha", "0.25", "--resolution", "32"],
+    "sim.bench": ["--pe", "4", "--sram", "100kB", "--alpha", "0.25", "--resolution", "32"],
+    "sw.run": ["--pe", "4", "--sram", "100kB", "--alpha", "0.25", "--resolution", "32",
+               "--sim", "model"],
+    "sw.explore": ["--out", "explore", "--pe", "4", "--sram", "100kB", "--alpha", "0.25",
+                   "--resolution", "32"],
+    "sw.accuracy": ["--tflite", DIGITS, "--data", HELDOUT, "--pe", "4", "--sram", "100kB"],
+}
+
+# Bad values by kind. "{F}" is replaced by the fixture folder (see ``fixtures``).
+INT = ["0", "-1", "10**12", "1000000000000", "nan", "inf", "1.5", "many", ""]
+COUNT = ["-1", "nan", "1.5", "many", ""]  # non-negative integers where 0 and huge are fine
+POSITIVE = ["0", "-1", "nan", "inf", "1.5", "many", ""]  # where huge means "all"
+FINITE = ["0", "-1", "nan", "inf", "=-inf", "1e400", "many", ""]
+SIZE = ["0", "-1", "1e30", "10000000000000000000000", "nan", "1MiBs", "5 parsecs", "1.5B", ""]
+FLAG = ["=yes"]
+FILE_IN = ["{F}/missing", "{F}/folder", "{F}/garbage"]
+FILE_OUT = [UNWRITABLE, "{F}/folder", "{F}/garbage/x"]
+DIR_OUT = [UNWRITABLE, "{F}/garbage", "{F}/garbage/x", "{F}/full"]
+
+ACCELERATOR = {
+    "--pe": INT + ["3", "5", "65"],
+    "--sram": SIZE + ["1kB"],
+    "--tflite": FILE_IN + [str(MODELS / "refuse_maxpool.tflite")],
+    "--alpha": FINITE + ["1.5", "1e30"],
+    "--resolution": INT + ["100", "16"],
+}
+DDR = {
+    "--ddr-width": ["0", "-1", "24", "48", "1024", "10**12", "nan", "64bits", "many"],
+    "--ddr-bandwidth": FINITE + ["1e30", "100"],
+    "--ddr-latency": COUNT + ["10**12", "1000000000000"],
+    "--clock-mhz": FINITE + ["200MHz"],
+}
+MULTIPLIERS = {
+    "--dsp-limit": COUNT + ["1"],
+    "--dsp-packing": FLAG,
+}
+
+TABLE = {
+    "model.table": {
+        "--alpha": FINITE + ["1.5"],
+        "--resolution": INT + ["100"],
+        "--classes": INT,
+        "--padding": ["valid", ""],
+        "--activation": ["sigmoid", ""],
+        "--tflite": FILE_IN + [str(MODELS / "refuse_maxpool.tflite")],
+        "--json": FLAG,
+        "--paper": FLAG,
+    },
+    "hw.generate": {
+        **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--out": DIR_OUT,
+    },
+    "hw.synth": {
+        **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--target": ["asic", ""],
+        "--device": ["huge", "xc7a200t"],  # the second: not an ecp5 device
+        "--fit": FLAG,
+        "--freq": FINITE + ["100MHz"],
+        "--no-pnr": FLAG,
+        "--pnr-timeout": FINITE + ["1h"],
+        "--json": FILE_OUT,
+    },
+    "sim.bench": {
+        "--pe": INT + ["3", "5", "65"],
+        "--sram": SIZE + ["1kB"],
+        "--alpha": FINITE + ["1.5"],
+        "--resolution": INT + ["100"],
+        "--sim": ["model", "ghdl", ""],
+        "--steps": ["dw99", "conv1,nosuch", ",", ""],
+        "--json": FILE_OUT,
+    },
+    "sw.run": {
+        **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--sim": ["ghdl", ""],
+        "--report": DIR_OUT,
+        "--seed": ["-1", "nan", "1.5", "many", ""],
+        "--image": FILE_IN,
+        "--input": FILE_IN + ["{F}/floats.npy", "{F}/wrong_shape.npy"],
+        "--input-range": ["1,-1", "0,0", "nan,1", "0,inf", "1", "1,2,3", "a,b", ""],
+        "--quiet": FLAG,
+    },
+    "sw.explore": {
+        "--out": DIR_OUT,
+        "--pe": INT + ["4,,0", "3", "65", ","],
+        "--sram": SIZE + [","],
+        "--alpha": FINITE + ["1.5", ","],
+        "--resolution": INT + ["100", ","],
+        **DDR, **MULTIPLIERS,
+        "--scheduler": ["", "tcp://127.0.0.1:9"],
+        "--workers": INT,
+        "--confirm": COUNT,
+        "--confirm-steps": POSITIVE,
+        "--sim": ["model", "ghdl", ""],
+    },
+    "sw.accuracy": {
+        **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--data": FILE_IN + ["{F}/no_labels.npz", "{F}/wrong_shape.npz"],
+        "--limit": POSITIVE,
+        "--sim": ["ghdl", ""],
+        "--json": FILE_OUT,
+    },
+}
+
+
+def _options(name):
+    """The long option strings of command ``name``'s parser, --help excepted."""
+    parser = importlib.import_module(name).build_parser()
+    return {max(action.option_strings, key=len) for action in parser._actions
+            if action.option_strings and action.dest != "help"}
+
+
+def test_the_table_covers_every_option():
+    for name in COMMANDS:
+        assert set(TABLE[name]) == _options(name), name
+
+
+def _value(text):
+    return str(10 ** 12) if text == "10**12" else text
+
+
+# Options that only make sense (or only get checked) with another one.
+CONTEXT = {
+    ("sw.explore", "--confirm-steps"): ["--confirm", "1"],
+    ("sw.explore", "--sim"): ["--confirm", "1"],
+    ("hw.synth", "--device"): ["--target", "ecp5"],
+}
+
+CASES = [(name, option, value) for name in COMMANDS for option, values in TABLE[name].items()
+         for value in values]
+
+
+def _argv(name, option, value, folder):
+    value = _value(value).replace("{F}", str(folder))
+    base = list(BASE[name])
+    if option in base:  # the bad value replaces the good one
+        index = base.index(option)
+        del base[index:index + 2]
+    if name != "sw.accuracy" and option == "--tflite":
+        for drop in ("--alpha", "--resolution"):
+            if drop in base:
+                index = base.index(drop)
+                del base[index:index + 2]
+    given = [option + value] if value.startswith("=") else [option, value]
+    return base + CONTEXT.get((name, option), []) + given
+
+
+@pytest.fixture
+def fixtures(tmp_path):
+    folder = tmp_path / "fixtures"
+    folder.mkdir()
+    (folder / "folder").mkdir()
+    (folder / "full").mkdir()
+    (folder / "full" / "notes.txt").write_text("someone's work\n")
+    (folder / "garbage").write_bytes(b"not what you think\n")
+    np.save(folder / "floats.npy", np.zeros((32, 32, 3), np.float32))
+    np.save(folder / "wrong_shape.npy", np.zeros((31, 32, 3), np.int8))
+    np.savez(folder / "no_labels.npz", x=np.zeros((2, 32, 32, 3), np.int8))
+    np.savez(folder / "wrong_shape.npz", x=np.zeros((2, 31, 32, 3), np.int8), y=np.zeros(2))
+    return folder
+
+
+def _expensive(what):
+    def stand_in(*args, **kwargs):
+        raise AssertionError(f"{what} started before the bad value was refused")
+    return stand_in
+
+
+@pytest.fixture
+def no_expensive_work(monkeypatch):
+    """Stand-ins for every step that takes more than a moment."""
+    import distributed
+
+    import hw.generate
+    import hw.synth
+    import sim.bench
+    import sim.toolchain
+    import sw.accuracy
+    import sw.explore
+    import sw.run
+
+    monkeypatch.setattr(hw.generate, "emit_verilog", _expensive("Verilog emission"))
+    monkeypatch.setattr(hw.synth, "synthesize", _expensive("synthesis"))
+    monkeypatch.setattr(hw.synth, "place_and_route", _expensive("place and route"))
+    monkeypatch.setattr(sim.bench, "run_network_rtl", _expensive("the RTL simulation"))
+    monkeypatch.setattr(sw.run, "execute", _expensive("the network run"))
+    monkeypatch.setattr(sw.accuracy, "evaluate", _expensive("the accuracy run"))
+    monkeypatch.setattr(sw.explore, "sweep", _expensive("the sweep"))
+    monkeypatch.setattr(distributed, "LocalCluster", _expensive("a local Dask cluster"))
+
+    def unreachable(address, *args, **kwargs):
+        raise OSError(f"Timed out trying to connect to {address}")
+    monkeypatch.setattr(distributed, "Client", unreachable)
+    # Simulators count as installed, so each bad value is what gets refused.
+    monkeypatch.setattr(sim.toolchain, "simulator_status", lambda sim: (True, f"{sim} found"))
+
+
+@pytest.mark.parametrize("name, option, value", CASES,
+                         ids=[f"{n}-{o}-{v!r}" for n, o, v in CASES])
+def test_bad_value_is_one_line_exit_2_nothing_written(name, option, value, fixtures, tmp_path,
+                                                     monkeypatch, capsys, no_expensive_work):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = sorted(p.relative_to(fixtures) for p in fixtures.rglob("*"))
+    argv = _argv(name, option, value, fixtures)
+    module = importlib.import_module(name)
+    try:
+        code = run_main(f"python -m {name}", module.main, argv)
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    assert code == 2, (argv, out[-2000:], err)
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m {name}: error: "), (argv, err)
+    assert lines[0] != f"python -m {name}: error: ", argv
+    assert not any(work.iterdir()), (argv, list(work.iterdir()))
+    assert sorted(p.relative_to(fixtures) for p in fixtures.rglob("*")) == before, argv
