@@ -264,7 +264,7 @@ def build_parser() -> Parser:
                         help="address of an existing Dask scheduler (default: start a local "
                              "cluster on this machine's cores)")
     parser.add_argument("--workers", type=_parse("workers", _int), default=None, metavar="N",
-                        help="local cluster workers, at most the number of cores (default: "
+                        help="local cluster workers, at most 4 x the number of cores (default: "
                              "the number of cores)")
     parser.add_argument("--confirm", type=_parse("confirm", _int), default=0, metavar="N",
                         help="confirm the N fastest points of the largest network's Pareto front "
@@ -294,8 +294,14 @@ def _check(args) -> None:
             except ValueError as error:
                 raise UsageError(f"{option}: {error}") from None
     for pe in args.pe:
-        check_accelerator_options(pe, args.ddr_width, args.ddr_bandwidth, args.ddr_latency,
-                                  args.clock_mhz, args.dsp_limit)
+        # The DDR and DSP options must suit every --pe of the list (the message names it).
+        try:
+            check_accelerator_options(pe, args.ddr_width, args.ddr_bandwidth, args.ddr_latency,
+                                      args.clock_mhz, args.dsp_limit)
+        except UsageError as error:
+            message = str(error)
+            raise UsageError(message if message.startswith("--pe ") else
+                             f"with --pe {pe}: {message}") from None
         # The DSP limit against the most sharing any network allows this pe.
         share = max(s for s in (1, 2, 4, 8) if s <= MAX_REQUANT_SHARE and pe % s == 0)
         try:
@@ -306,8 +312,9 @@ def _check(args) -> None:
         raise UsageError("--scheduler needs an address, e.g. tcp://10.0.0.5:8786 (leave it out "
                          "for a local cluster)")
     cores = os.cpu_count() or 1
-    if args.workers is not None and not 1 <= args.workers <= cores:
-        raise UsageError(f"--workers must be 1..{cores} (this machine's cores), not {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= 4 * cores:
+        raise UsageError(f"--workers must be 1..{4 * cores} (4 x this machine's {cores} cores), "
+                         f"not {args.workers}")
     if args.confirm < 0:
         raise UsageError(f"--confirm must be a non-negative integer, not {args.confirm}")
     if args.confirm_steps is not None and args.confirm_steps < 1:

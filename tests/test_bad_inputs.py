@@ -42,14 +42,15 @@ BASE = {
 }
 
 # Bad values by kind. "{F}" is replaced by the fixture folder (see ``fixtures``).
-INT = ["0", "-1", "10**12", "1000000000000", "nan", "inf", "1.5", "many", ""]
+HUGE = "1000000000000"
+INT = ["0", "-1", HUGE, "nan", "inf", "1.5", "many", ""]
 COUNT = ["-1", "nan", "1.5", "many", ""]  # non-negative integers where 0 and huge are fine
 POSITIVE = ["0", "-1", "nan", "inf", "1.5", "many", ""]  # where huge means "all"
 FINITE = ["0", "-1", "nan", "inf", "=-inf", "1e400", "many", ""]
 SIZE = ["0", "-1", "1e30", "10000000000000000000000", "nan", "1MiBs", "5 parsecs", "1.5B", ""]
 FLAG = ["=yes"]
 FILE_IN = ["{F}/missing", "{F}/folder", "{F}/garbage"]
-FILE_OUT = [UNWRITABLE, "{F}/folder", "{F}/garbage/x"]
+FILE_OUT = [UNWRITABLE, "/proc/version", "{F}/folder", "{F}/garbage/x"]
 DIR_OUT = [UNWRITABLE, "{F}/garbage", "{F}/garbage/x", "{F}/full"]
 
 ACCELERATOR = {
@@ -60,9 +61,9 @@ ACCELERATOR = {
     "--resolution": INT + ["100", "16"],
 }
 DDR = {
-    "--ddr-width": ["0", "-1", "24", "48", "1024", "10**12", "nan", "64bits", "many"],
+    "--ddr-width": ["0", "-1", "24", "48", "1024", HUGE, "nan", "64bits", "many"],
     "--ddr-bandwidth": FINITE + ["1e30", "100"],
-    "--ddr-latency": COUNT + ["10**12", "1000000000000"],
+    "--ddr-latency": COUNT + [HUGE],
     "--clock-mhz": FINITE + ["200MHz"],
 }
 MULTIPLIERS = {
@@ -149,10 +150,6 @@ def test_the_table_covers_every_option():
         assert set(TABLE[name]) == _options(name), name
 
 
-def _value(text):
-    return str(10 ** 12) if text == "10**12" else text
-
-
 # Options that only make sense (or only get checked) with another one.
 CONTEXT = {
     ("sw.explore", "--confirm-steps"): ["--confirm", "1"],
@@ -165,7 +162,7 @@ CASES = [(name, option, value) for name in COMMANDS for option, values in TABLE[
 
 
 def _argv(name, option, value, folder):
-    value = _value(value).replace("{F}", str(folder))
+    value = value.replace("{F}", str(folder))
     base = list(BASE[name])
     if option in base:  # the bad value replaces the good one
         index = base.index(option)
@@ -251,3 +248,32 @@ def test_bad_value_is_one_line_exit_2_nothing_written(name, option, value, fixtu
     assert lines[0] != f"python -m {name}: error: ", argv
     assert not any(work.iterdir()), (argv, list(work.iterdir()))
     assert sorted(p.relative_to(fixtures) for p in fixtures.rglob("*")) == before, argv
+
+
+def test_explore_writes_nothing_when_no_point_is_feasible(tmp_path, monkeypatch, capsys):
+    """Infeasible points are results, but a sweep with none has nothing to plot: one line,
+    exit 2, no folder."""
+    import distributed
+
+    import sw.explore
+
+    class Stub:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    def sweep(grid, **kwargs):
+        return [sw.explore.evaluate(*point, settings=kwargs["settings"]) for point in grid]
+    monkeypatch.setattr(distributed, "LocalCluster", Stub)
+    monkeypatch.setattr(distributed, "Client", Stub)
+    monkeypatch.setattr(sw.explore, "sweep", sweep)
+    out = tmp_path / "explore"
+    code = run_main("python -m sw.explore", sw.explore.main,
+                    ["--out", str(out), "--pe", "4", "--sram", "1kB", "--alpha", "0.25",
+                     "--resolution", "32"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "no design point is feasible (e.g. pe 4, 0.25-32: SRAM of 1 kB" in err
+    assert not out.exists()
