@@ -40,7 +40,7 @@ def build_parser() -> Parser:
 
     parser = Parser(prog="python -m sim.bench", description=DESCRIPTION)
     parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes of the accelerator, 4..64 (default: 16)")
+                        help="channel lanes of the engine, 4..64 (default: 16)")
     parser.add_argument("--sram", type=_parse("size", parse_sram), default=parse_sram("1MB"),
                         metavar="SIZE",
                         help="on-chip buffer, e.g. 1MB = 1,000,000 B (default: 1MB)")
@@ -154,6 +154,9 @@ def main(argv=None) -> int:
 
     if args.json:
         check_output_file("--json", args.json)
+    # The engine alone has no DDR port: pe 5..7 (no AXI4 width of 8 x pe bits) get the
+    # narrowest one, which nothing here uses.
+    args.ddr_width = 32 if 4 <= args.pe < 8 else None
     config = config_from_args(args)
     names = None
     if args.steps is not None:
