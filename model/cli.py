@@ -6,6 +6,7 @@ User mistakes end in one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -42,6 +43,9 @@ def finite_float(text) -> float:
     return value
 
 
+_WHY = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
 def _creatable(option: str, path: Path) -> None:
     """Refuse ``path`` unless its nearest existing ancestor is a folder we can create in.
     The probe creates and removes a temporary file there (permission bits alone do not
@@ -56,8 +60,9 @@ def _creatable(option: str, path: Path) -> None:
     try:
         fd, name = tempfile.mkstemp(dir=probe, prefix=".mnaccel-probe-")
     except OSError as error:
-        raise UsageError(f"{option} {path}: cannot write in {probe} "
-                         f"({error.strerror or type(error).__name__})") from None
+        # /proc answers ENOENT; say why only when the reason means something here.
+        why = f" ({error.strerror.lower()})" if error.errno in _WHY and error.strerror else ""
+        raise UsageError(f"{option} {path}: cannot write in {probe}{why}") from None
     os.close(fd)
     os.unlink(name)
 
@@ -71,7 +76,12 @@ def check_output_dir(option: str, path: Path, marker: str) -> None:
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             raise UsageError(f"{option} {path}: is a file, not a folder")
-        if any(path.iterdir()) and not (path / marker).is_file():
+        try:
+            used = any(path.iterdir())
+        except OSError as error:
+            raise UsageError(f"{option} {path}: cannot read the folder "
+                             f"({error.strerror or type(error).__name__})") from None
+        if used and not (path / marker).is_file():
             raise UsageError(f"{option} {path}: folder is not empty and holds no {marker} of a "
                              f"previous run; give a new or empty folder")
     _creatable(option, path)
@@ -92,8 +102,8 @@ def check_output_file(option: str, path: Path) -> None:
             with open(path, "a"):
                 pass
         except OSError as error:
-            raise UsageError(f"{option} {path}: cannot write it "
-                             f"({error.strerror or type(error).__name__})") from None
+            why = f" ({error.strerror.lower()})" if error.errno in _WHY and error.strerror else ""
+            raise UsageError(f"{option} {path}: cannot write it{why}") from None
     else:
         _creatable(option, path)
 

@@ -57,17 +57,17 @@ ACCELERATOR = {
     "--pe": INT + ["3", "5", "65"],
     "--sram": SIZE + ["1kB"],
     "--tflite": FILE_IN + [str(MODELS / "refuse_maxpool.tflite")],
-    "--alpha": FINITE + ["1.5", "1e30"],
-    "--resolution": INT + ["100", "16"],
+    "--alpha": FINITE + ["1.5", "1e30", "50%"],
+    "--resolution": INT + ["100", "16", "224px", "8192"],
 }
 DDR = {
     "--ddr-width": ["0", "-1", "24", "48", "1024", HUGE, "nan", "64bits", "many"],
-    "--ddr-bandwidth": FINITE + ["1e30", "100"],
-    "--ddr-latency": COUNT + [HUGE],
+    "--ddr-bandwidth": FINITE + ["1e30", "100", "1GB/s"],
+    "--ddr-latency": COUNT + [HUGE, "64cycles", "1us"],
     "--clock-mhz": FINITE + ["200MHz"],
 }
 MULTIPLIERS = {
-    "--dsp-limit": COUNT + ["1"],
+    "--dsp-limit": COUNT + ["1", "156DSPs"],
     "--dsp-packing": FLAG,
 }
 
