@@ -10,7 +10,8 @@ new option without a row in the table fails :func:`test_the_table_covers_every_o
 from __future__ import annotations
 
 import importlib
-import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,7 @@ TABLE = {
         "--sim": ["ghdl", ""],
         "--report": DIR_OUT,
         "--seed": ["-1", "nan", "1.5", "many", ""],
-        "--image": FILE_IN,
+        "--image": FILE_IN + ["{F}/bomb.png"],
         "--input": FILE_IN + ["{F}/floats.npy", "{F}/wrong_shape.npy"],
         "--input-range": ["1,-1", "0,0", "nan,1", "0,inf", "1", "1,2,3", "a,b", ""],
         "--quiet": FLAG,
@@ -199,6 +200,12 @@ def fixtures(tmp_path):
     (folder / "full").mkdir()
     (folder / "full" / "notes.txt").write_text("someone's work\n")
     (folder / "garbage").write_bytes(b"not what you think\n")
+    # A PNG header claiming 20000 x 20000 pixels: Pillow refuses it as a decompression bomb.
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    (folder / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
     np.save(folder / "floats.npy", np.zeros((32, 32, 3), np.float32))
     np.save(folder / "wrong_shape.npy", np.zeros((31, 32, 3), np.int8))
     np.savez(folder / "no_labels.npz", x=np.zeros((2, 32, 32, 3), np.int8))
