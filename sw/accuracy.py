@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     config = config_from_args(args)
     model = imported_model(args)
     if not any(o.layer.startswith("fc") for o in model.outputs):
-        raise UsageError(f"{args.tflite}: not a classifier (its outputs are feature maps)")
+        raise UsageError(f"--tflite {args.tflite}: not a classifier (its outputs are feature maps)")
     x, y = _load(args.data, config.network.layers[0].in_shape)
     if args.limit is not None:
         x, y = x[:args.limit], y[:args.limit]

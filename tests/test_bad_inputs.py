@@ -51,13 +51,15 @@ FINITE = ["0", "-1", "nan", "inf", "=-inf", "1e400", "many", ""]
 SIZE = ["0", "-1", "1e30", "10000000000000000000000", "nan", "1MiBs", "5 parsecs", "1.5B", ""]
 FLAG = ["=yes"]
 FILE_IN = ["{F}/missing", "{F}/folder", "{F}/garbage"]
+MODEL_IN = FILE_IN + ["{F}/truncated.tflite", str(MODELS / "refuse_maxpool.tflite"),
+                      str(MODELS / "refuse_residual.tflite")]
 FILE_OUT = [UNWRITABLE, "/proc/version", "{F}/folder", "{F}/garbage/x"]
 DIR_OUT = [UNWRITABLE, "{F}/garbage", "{F}/garbage/x", "{F}/full"]
 
 ACCELERATOR = {
     "--pe": INT + ["3", "5", "65"],
     "--sram": SIZE + ["1kB"],
-    "--tflite": FILE_IN + [str(MODELS / "refuse_maxpool.tflite")],
+    "--tflite": MODEL_IN,
     "--alpha": FINITE + ["1.5", "1e30", "50%"],
     "--resolution": INT + ["100", "16", "224px", "8192"],
 }
@@ -79,7 +81,7 @@ TABLE = {
         "--classes": INT,
         "--padding": ["valid", ""],
         "--activation": ["sigmoid", ""],
-        "--tflite": FILE_IN + [str(MODELS / "refuse_maxpool.tflite")],
+        "--tflite": MODEL_IN,
         "--json": FLAG,
         "--paper": FLAG,
     },
@@ -131,6 +133,7 @@ TABLE = {
     },
     "sw.accuracy": {
         **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--tflite": MODEL_IN + [str(MODELS / "mnv1_a025_ssd_2out.tflite")],  # not a classifier
         "--data": FILE_IN + ["{F}/no_labels.npz", "{F}/wrong_shape.npz"],
         "--limit": POSITIVE,
         "--sim": ["ghdl", ""],
@@ -200,6 +203,8 @@ def fixtures(tmp_path):
     (folder / "full").mkdir()
     (folder / "full" / "notes.txt").write_text("someone's work\n")
     (folder / "garbage").write_bytes(b"not what you think\n")
+    data = Path(DIGITS).read_bytes()
+    (folder / "truncated.tflite").write_bytes(data[:len(data) // 2])
     # A PNG header claiming 20000 x 20000 pixels: Pillow refuses it as a decompression bomb.
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
