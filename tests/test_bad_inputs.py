@@ -304,3 +304,29 @@ def test_explore_writes_nothing_when_no_point_is_feasible(tmp_path, monkeypatch,
     assert code == 2 and err.count("\n") == 1
     assert "no design point is feasible (e.g. pe 4, 0.25-32: SRAM of 1 kB" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_exits_0(name, capsys):
+    with pytest.raises(SystemExit) as exit:
+        importlib.import_module(name).main(["--help"])
+    assert exit.value.code == 0 and "usage: python -m " + name in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, extra", [("sim.bench", []), ("sw.run", ["--sim", "verilator"]),
+                                         ("sw.accuracy", ["--sim", "icarus"]),
+                                         ("sw.explore", ["--confirm", "1"])])
+def test_a_missing_simulator_is_refused_before_any_work(name, extra, tmp_path, monkeypatch,
+                                                        capsys, no_expensive_work):
+    import sim.toolchain
+
+    monkeypatch.setattr(sim.toolchain, "simulator_status",
+                        lambda sim: (False, f"{sim} is not installed: pip install it"))
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in BASE[name] if a != "model"]
+    if "--sim" in argv:
+        argv.remove("--sim")
+    code = run_main(f"python -m {name}", importlib.import_module(name).main, argv + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is not installed: pip install it" in err, err
+    assert not any(tmp_path.iterdir())
