@@ -371,7 +371,7 @@ def _advice(config, resources: Resources, device: Device) -> list[str]:
 def main(argv=None) -> int:
     from model.cost import network_cost
 
-    from .config import format_size
+    from .config import format_size, multiplier_plan
     from .generate import TOP_NAME, config_from_args
     from .top import Accelerator
 
@@ -392,7 +392,14 @@ def main(argv=None) -> int:
         raise UsageError("--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                          "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5")
     if args.fit:
-        config = fitted(config, device)
+        try:
+            config = fitted(config, device)
+        except ValueError:  # the requantisers alone need more DSPs than the device has
+            least = multiplier_plan(config.pe, config.dsp_packing, None,
+                                    config.pw_requant_share).requant_dsps
+            raise UsageError(f"--fit: the {device.name}'s {device.dsps} DSPs are fewer than the "
+                             f"requantisers need at pe {config.pe} ({least}; they stay in DSPs): "
+                             f"a smaller --pe or a larger --device") from None
     cycles = sum(step.cycles for step in network_cost(config))
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")

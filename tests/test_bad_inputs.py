@@ -253,15 +253,10 @@ def no_expensive_work(monkeypatch):
     monkeypatch.setattr(sim.toolchain, "simulator_status", lambda sim: (True, f"{sim} found"))
 
 
-@pytest.mark.parametrize("name, option, value", CASES,
-                         ids=[f"{n}-{o}-{v!r}" for n, o, v in CASES])
-def test_bad_value_is_one_line_exit_2_nothing_written(name, option, value, fixtures, tmp_path,
-                                                     monkeypatch, capsys, no_expensive_work):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
+def _refused(name, argv, fixtures, work, capsys):
+    """Run ``name`` on ``argv`` in the empty folder ``work``: one line, exit 2, nothing
+    written there or among the fixtures."""
     before = sorted(p.relative_to(fixtures) for p in fixtures.rglob("*"))
-    argv = _argv(name, option, value, fixtures)
     module = importlib.import_module(name)
     try:
         code = run_main(f"python -m {name}", module.main, argv)
@@ -275,6 +270,50 @@ def test_bad_value_is_one_line_exit_2_nothing_written(name, option, value, fixtu
     assert lines[0] != f"python -m {name}: error: ", argv
     assert not any(work.iterdir()), (argv, list(work.iterdir()))
     assert sorted(p.relative_to(fixtures) for p in fixtures.rglob("*")) == before, argv
+    return lines[0]
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize("name, option, value", CASES,
+                         ids=[f"{n}-{o}-{v!r}" for n, o, v in CASES])
+def test_bad_value_is_one_line_exit_2_nothing_written(name, option, value, fixtures, work,
+                                                     capsys, no_expensive_work):
+    _refused(name, _argv(name, option, value, fixtures), fixtures, work, capsys)
+
+
+# Values good alone, bad together: (command, extra options, what the line must say).
+COMBINATIONS = [
+    ("hw.generate", ["--ddr-width", "64"], "with --pe 4 use --ddr-width 32"),
+    ("hw.generate", ["--tflite", DIGITS], "--tflite gives the network; drop --alpha"),
+    ("hw.synth", ["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier"),
+    ("hw.synth", ["--target", "xilinx", "--device", "85k"], "give --target ecp5"),
+    ("hw.synth", ["--device", "25k", "--fit"], "fewer than the requantisers need at pe 4"),
+    ("sw.run", ["--image", "{F}/garbage", "--input", "{F}/floats.npy"], "not allowed with"),
+    ("sw.run", ["--ddr-width", "32", "--ddr-bandwidth", "5"], "at most 4 bytes per cycle"),
+    ("sw.explore", ["--pe", "4,8", "--ddr-bandwidth", "5"], "with --pe 4: --ddr-bandwidth"),
+    ("sw.explore", ["--pe", "8,16", "--ddr-width", "128"], "with --pe 8 use --ddr-width 32 or 64"),
+    ("sw.accuracy", ["--tflite", str(MODELS / "mnv1_a025_96.tflite")], "x must be int8 N x 96"),
+]
+
+
+@pytest.mark.parametrize("name, extra, message", COMBINATIONS,
+                         ids=[f"{n}-{' '.join(e)}" for n, e, _ in COMBINATIONS])
+def test_bad_combination_is_one_line_exit_2_nothing_written(name, extra, message, fixtures, work,
+                                                           capsys, no_expensive_work):
+    base = list(BASE[name])
+    for option in ("--pe", "--tflite"):  # an extra option replaces the base's
+        if option in extra and option in base:
+            index = base.index(option)
+            del base[index:index + 2]
+    argv = base + [e.replace("{F}", str(fixtures)) for e in extra]
+    assert message in _refused(name, argv, fixtures, work, capsys)
 
 
 def test_explore_writes_nothing_when_no_point_is_feasible(tmp_path, monkeypatch, capsys):
