@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
 from model.atomic import atomic_write
-from model.cli import Parser, run_main
+from model.cli import Parser, UsageError, check_output_dir, finite_float, run_main
 
 from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
 from .regs import c_header, register_table
 
 __all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME", "REGS_HEADER",
            "add_accelerator_arguments", "add_ddr_arguments", "add_multiplier_arguments",
-           "config_from_args", "imported_model"]
+           "config_from_args", "imported_model", "check_accelerator_options", "parse_sram",
+           "in_option_terms", "MAX_SRAM_BYTES", "MAX_DDR_LATENCY"]
 
 TOP_NAME = "mnaccel"
 REGS_HEADER = "mnaccel_regs.h"
@@ -61,21 +61,35 @@ def _int(text):
 
 
 def _float(text):
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, not {text!r}") from None
+    return finite_float(text)
+
+
+#: The largest --sram: on-chip RAM, more than any FPGA has.
+MAX_SRAM_BYTES = 256 * 1000 ** 2
+#: The largest --ddr-latency in cycles (the DDR model keeps it in a Verilog integer).
+MAX_DDR_LATENCY = 1_000_000
+
+
+def parse_sram(text) -> int:
+    """``--sram``: :func:`hw.config.parse_size`, at most :data:`MAX_SRAM_BYTES`."""
+    value = parse_size(text)
+    if value > MAX_SRAM_BYTES:
+        raise ValueError(f"size must be at most {format_size(MAX_SRAM_BYTES).replace(' ', '')} "
+                         f"(on-chip RAM), not {text!r}")
+    return value
 
 
 def add_accelerator_arguments(parser) -> None:
     """--pe, --sram, --alpha, --resolution: shared with ``sw.run``."""
     parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes, 1..64: the pointwise array does N x N int8 MACs per "
-                             "cycle, the depthwise stage N channels x 9 taps (default: 16)")
-    parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
+                        help="channel lanes, 4..64: the pointwise array does N x N int8 MACs per "
+                             "cycle, the depthwise stage N channels x 9 taps; 5..7 need "
+                             "--ddr-width 32 (default: 16)")
+    parser.add_argument("--sram", type=_parse("size", parse_sram), default=parse_size("1MB"),
                         metavar="SIZE",
                         help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
-                             "(1,000,000 B), 512KiB (524,288 B), 1048576 (default: 1MB)")
+                             "(1,000,000 B), 512KiB (524,288 B), 1048576; at most 256MB "
+                             "(default: 1MB)")
     parser.add_argument("--tflite", type=Path, default=None, metavar="FILE",
                         help="a trained int8 .tflite MobileNet-v1 (full-integer quantisation, as "
                              "TFLite's converter writes it): its layers size the SRAM banks and "
@@ -101,9 +115,9 @@ def add_ddr_arguments(parser) -> None:
                              "writes, for the cost model and the DDR model (default: 5, i.e. "
                              "1 GB/s at 200 MHz, or the port's peak if that is less)")
     parser.add_argument("--ddr-latency", type=_parse("latency", _int), default=64, metavar="CYCLES",
-                        help="DDR read latency in cycles (default: 64)")
+                        help="DDR read latency in cycles, 0..1,000,000 (default: 64)")
     parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
-                        help="clock for reporting time and frames/s (default: 200)")
+                        help="clock for reporting time and frames/s, positive (default: 200)")
 
 
 def add_multiplier_arguments(parser) -> None:
@@ -127,24 +141,92 @@ def imported_model(args):
     if args.alpha is not None or args.resolution is not None:
         raise ValueError("--tflite gives the network; drop --alpha and --resolution")
     if getattr(args, "_imported", None) is None:
-        from model.tflite import load_tflite
-        args._imported = load_tflite(args.tflite)
+        from model.tflite import TFLiteImportError, load_tflite
+        try:
+            args._imported = load_tflite(args.tflite)
+        except TFLiteImportError as error:
+            raise UsageError(f"--tflite {error}") from None
     return args._imported
 
 
+def _widths(widths) -> str:
+    widths = [str(w) for w in widths]
+    return widths[0] if len(widths) == 1 else f"{', '.join(widths[:-1])} or {widths[-1]}"
+
+
+def check_accelerator_options(pe, ddr_width=None, ddr_bandwidth=None, ddr_latency=64,
+                              clock_mhz=200.0, dsp_limit=None) -> None:
+    """Refuse bad --pe, --ddr-* , --clock-mhz and --dsp-limit values in the options' own
+    terms (UsageError), before the configuration is built: what the user can change."""
+    if pe < 1:
+        raise UsageError(f"--pe must be a positive integer, not {pe}")
+    if pe > 64:
+        raise UsageError(f"--pe must be at most 64, not {pe}")
+    fitting = [w for w in DDR_DATA_WIDTHS if w <= 8 * pe]  # a beat holds at most one word
+    if not fitting:
+        raise UsageError(f"--pe {pe} is too few lanes for the DDR port: an AXI4 beat holds at "
+                         f"most one pe-byte word ({8 * pe} bits) and is at least "
+                         f"{DDR_DATA_WIDTHS[0]} bits, so --pe must be at least "
+                         f"{DDR_DATA_WIDTHS[0] // 8}")
+    if ddr_width is None and min(64, 8 * pe) not in DDR_DATA_WIDTHS:
+        raise UsageError(f"--pe {pe} needs --ddr-width {_widths(fitting)}: the default DDR width, "
+                         f"8 x pe = {8 * pe} bits, is not an AXI4 width "
+                         f"({', '.join(map(str, DDR_DATA_WIDTHS))}); --pe 4 or 8 and up work "
+                         f"with the default")
+    if ddr_width is not None and ddr_width > 8 * pe:
+        raise UsageError(f"--ddr-width {ddr_width} needs --pe {ddr_width // 8} or more (a DDR "
+                         f"beat holds at most one pe-byte word); with --pe {pe} use "
+                         f"--ddr-width {_widths(fitting)}")
+    width = ddr_width or min(64, 8 * pe)
+    if ddr_bandwidth is not None and not 0 < ddr_bandwidth <= width // 8:
+        raise UsageError(f"--ddr-bandwidth must be more than 0 and at most {width // 8} bytes per "
+                         f"cycle (the {width}-bit port's peak; --ddr-width sets it), not "
+                         f"{ddr_bandwidth:g}")
+    if not 0 <= ddr_latency <= MAX_DDR_LATENCY:
+        raise UsageError(f"--ddr-latency must be 0..{MAX_DDR_LATENCY:,} cycles, not {ddr_latency}")
+    if not clock_mhz > 0:
+        raise UsageError(f"--clock-mhz must be positive, not {clock_mhz:g}")
+    if dsp_limit is not None and dsp_limit < 0:
+        raise UsageError(f"--dsp-limit must be a non-negative integer, not {dsp_limit}")
+
+
 def config_from_args(args) -> AcceleratorConfig:
-    """The configuration the command line describes (DDR defaults follow ``--pe``)."""
+    """The configuration the command line describes (DDR defaults follow ``--pe``); a bad
+    value is refused naming its option."""
+    options = dict(ddr_width=getattr(args, "ddr_width", None),
+                   ddr_bandwidth=getattr(args, "ddr_bandwidth", None),
+                   ddr_latency=getattr(args, "ddr_latency", 64),
+                   clock_mhz=getattr(args, "clock_mhz", 200.0),
+                   dsp_limit=getattr(args, "dsp_limit", None))
+    check_accelerator_options(args.pe, **options)
     model = imported_model(args)
     # Without --tflite: the built-in network; AcceleratorConfig fills in 1.0-224.
     network = dict(network=model.network) if model else dict(alpha=args.alpha,
                                                               resolution=args.resolution)
-    return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, **network,
-                             ddr_data_bits=args.ddr_width,
-                             ddr_bytes_per_cycle=args.ddr_bandwidth,
-                             ddr_latency_cycles=args.ddr_latency,
-                             clock_mhz=args.clock_mhz,
-                             dsp_limit=getattr(args, "dsp_limit", None),
-                             dsp_packing=getattr(args, "dsp_packing", False))
+    try:
+        return AcceleratorConfig(pe=args.pe, sram_bytes=args.sram, **network,
+                                 ddr_data_bits=options["ddr_width"],
+                                 ddr_bytes_per_cycle=options["ddr_bandwidth"],
+                                 ddr_latency_cycles=options["ddr_latency"],
+                                 clock_mhz=options["clock_mhz"],
+                                 dsp_limit=options["dsp_limit"],
+                                 dsp_packing=getattr(args, "dsp_packing", False))
+    except ValueError as error:
+        raise UsageError(in_option_terms(str(error))) from None
+
+
+def in_option_terms(message: str) -> str:
+    """AcceleratorConfig's message with its field named as the option that sets it."""
+    for field, option in (("dsp_limit", "--dsp-limit"), ("alpha", "--alpha"),
+                          ("resolution", "--resolution")):
+        if message.startswith(f"{field} "):
+            return option + message[len(field):]
+    if message.startswith("SRAM of "):
+        need = re.search(r"needs at least (\d+) bytes", message)
+        if need:
+            kb = -(-int(need.group(1)) // 1000)
+            return f"--sram: {message}; give --sram {kb}kB or more"
+    return message
 
 
 def build_parser() -> Parser:
@@ -154,7 +236,9 @@ def build_parser() -> Parser:
     add_multiplier_arguments(parser)
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: build/mnaccel_pe<N>); it gets mnaccel.v, "
-                             "config.json and mnaccel_regs.h (the register map as a C header)")
+                             "config.json and mnaccel_regs.h (the register map as a C header), "
+                             "replacing those of a previous build there; a folder with other "
+                             "files and no config.json is refused")
     return parser
 
 
@@ -253,8 +337,9 @@ def write_build(config: AcceleratorConfig, out: Path, verilog_text: str | None =
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    print(describe(config))
     out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
+    check_output_dir("--out", out, "config.json")
+    print(describe(config))
     print("\nemitting Verilog ...", end="", flush=True)
     start = time.perf_counter()
     text = emit_verilog(config)

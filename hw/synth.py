@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from model.atomic import write_text
-from model.cli import Parser, UsageError, run_main
+from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
@@ -282,7 +282,8 @@ examples:
 
 
 def build_parser() -> Parser:
-    from .generate import add_accelerator_arguments, add_ddr_arguments, add_multiplier_arguments
+    from .generate import (_parse, add_accelerator_arguments, add_ddr_arguments,
+                           add_multiplier_arguments)
 
     parser = Parser(prog="python -m hw.synth", description=DESCRIPTION)
     add_accelerator_arguments(parser)
@@ -296,16 +297,19 @@ def build_parser() -> Parser:
     parser.add_argument("--fit", action="store_true",
                         help="keep the DSPs within the device's: on xilinx first --dsp-packing, "
                              "then (on both) --dsp-limit set to the device's DSP count")
-    parser.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
-                        help="clock constraint for place and route (default: 100)")
+    parser.add_argument("--freq", type=_parse("frequency", finite_float), default=100.0,
+                        metavar="MHZ",
+                        help="clock constraint for place and route, positive (default: 100)")
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
-    parser.add_argument("--pnr-timeout", type=float, default=60.0, metavar="MIN",
+    parser.add_argument("--pnr-timeout", type=_parse("minutes", finite_float), default=60.0,
+                        metavar="MIN",
                         help="stop place and route after this many minutes and report no Fmax "
                              "(a design with every DSP or nearly every block RAM in use can route "
                              "for hours) (default: 60)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="write luts, ffs, dsps, brams, fmax_mhz (null without place and "
-                             "route) and the fit, cycles and frames/s figures as JSON")
+                             "route) and the fit, cycles and frames/s figures as JSON (checked "
+                             "before synthesis starts; an existing file is replaced)")
     return parser
 
 
@@ -368,22 +372,35 @@ def _advice(config, resources: Resources, device: Device) -> list[str]:
 def main(argv=None) -> int:
     from model.cost import network_cost
 
-    from .config import format_size
+    from .config import format_size, multiplier_plan
     from .generate import TOP_NAME, config_from_args
     from .top import Accelerator
 
     args = build_parser().parse_args(argv)
     device = DEVICES[args.device or DEFAULT_DEVICE[args.target]]
     if device.target != args.target:
-        raise UsageError(f"device {args.device} is not a {args.target} device")
+        raise UsageError(f"--device {args.device} is a {device.target} device, not {args.target}: "
+                         f"give --target {device.target}, or one of "
+                         f"{', '.join(k for k, d in DEVICES.items() if d.target == args.target)}")
     if args.pnr_timeout <= 0:
         raise UsageError(f"--pnr-timeout must be positive, not {args.pnr_timeout:g}")
+    if args.freq <= 0:
+        raise UsageError(f"--freq must be positive, not {args.freq:g}")
+    if args.json:
+        check_output_file("--json", args.json)
     config = config_from_args(args)
     if args.dsp_packing and args.target == "ecp5":
         raise UsageError("--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                          "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5")
     if args.fit:
-        config = fitted(config, device)
+        try:
+            config = fitted(config, device)
+        except ValueError:  # the requantisers alone need more DSPs than the device has
+            least = multiplier_plan(config.pe, config.dsp_packing, None,
+                                    config.pw_requant_share).requant_dsps
+            raise UsageError(f"--fit: the {device.name}'s {device.dsps} DSPs are fewer than the "
+                             f"requantisers need at pe {config.pe} ({least}; they stay in DSPs): "
+                             f"a smaller --pe or a larger --device") from None
     cycles = sum(step.cycles for step in network_cost(config))
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")

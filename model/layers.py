@@ -283,11 +283,17 @@ def validate_alpha(alpha) -> Fraction:
     return exact
 
 
+#: The largest built-in input resolution (a 4096 x 4096 x 32 map is already 537 MB).
+MAX_RESOLUTION = 4096
+
+
 def validate_resolution(resolution) -> int:
-    """Return the resolution, or raise ValueError: a multiple of 32, at least 32."""
+    """Return the resolution, or raise ValueError: a multiple of 32, 32..MAX_RESOLUTION."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) \
             or resolution < 32 or resolution % 32:
         raise ValueError(f"resolution must be a multiple of 32 from 32 up, not {resolution!r}")
+    if resolution > MAX_RESOLUTION:
+        raise ValueError(f"resolution must be at most {MAX_RESOLUTION}, not {resolution!r}")
     return resolution
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import sys
 
 from .cli import Parser, run_main
-from .layers import Activation, PaddingStyle, mobilenet_v1, validate_alpha
+from .layers import (MAX_RESOLUTION, Activation, PaddingStyle, mobilenet_v1, validate_alpha,
+                     validate_resolution)
 from .paper import paper_comparison
 
 __all__ = ["main", "network_rows", "format_table"]
@@ -47,8 +48,23 @@ def _resolution(text):
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"resolution must be a multiple of 32 from 32 up, not {text!r}")
-    if value < 32 or value % 32:
-        raise argparse.ArgumentTypeError(f"resolution must be a multiple of 32 from 32 up, not {value}")
+    try:
+        return validate_resolution(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+#: The most --classes: more than any classification data set has.
+MAX_CLASSES = 1_000_000
+
+
+def _classes(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+    if not 1 <= value <= MAX_CLASSES:
+        raise argparse.ArgumentTypeError(f"classes must be 1..{MAX_CLASSES:,}, not {value}")
     return value
 
 
@@ -58,10 +74,10 @@ def build_parser() -> Parser:
                         help="width multiplier in (0, 1]; channels become floor(A * channels) "
                              "(default: 1.0)")
     parser.add_argument("--resolution", type=_resolution, default=224, metavar="R",
-                        help="input height and width in pixels, a multiple of 32 from 32 up "
-                             "(default: 224)")
-    parser.add_argument("--classes", type=int, default=1000, metavar="N",
-                        help="outputs of the final FC layer (default: 1000, ImageNet)")
+                        help=f"input height and width in pixels, a multiple of 32 from 32 to "
+                             f"{MAX_RESOLUTION} (default: 224)")
+    parser.add_argument("--classes", type=_classes, default=1000, metavar="N",
+                        help="outputs of the final FC layer, 1..1,000,000 (default: 1000, ImageNet)")
     parser.add_argument("--padding", choices=[s.value for s in PaddingStyle], default="same",
                         help="3x3 padding: TensorFlow 'same' (stride 2 pads bottom/right only) or "
                              "PyTorch-style 'symmetric' (default: same)")
@@ -140,9 +156,12 @@ def format_paper(rows) -> str:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.tflite is not None:
-        from .tflite import load_tflite
+        from .tflite import TFLiteImportError, load_tflite
 
-        network = load_tflite(args.tflite).network
+        try:
+            network = load_tflite(args.tflite).network
+        except TFLiteImportError as error:
+            raise ValueError(f"--tflite {error}") from None
     else:
         network = mobilenet_v1(args.alpha, args.resolution, num_classes=args.classes,
                                padding=args.padding, activation=Activation(args.activation))

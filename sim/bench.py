@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.atomic import write_text
-from model.cli import Parser, UsageError, run_main
+from model.cli import Parser, UsageError, check_output_file, run_main
 
 __all__ = ["main", "run_network_rtl", "select_steps", "NetworkRun"]
 
@@ -37,14 +37,17 @@ example:
 
 
 def build_parser() -> Parser:
+    from hw.generate import _float, _int, _parse, parse_sram
+
     parser = Parser(prog="python -m sim.bench", description=DESCRIPTION)
-    parser.add_argument("--pe", type=int, default=16, metavar="N",
-                        help="channel lanes of the accelerator (default: 16)")
-    parser.add_argument("--sram", default="1MB", metavar="SIZE",
+    parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
+                        help="channel lanes of the engine, 4..64 (default: 16)")
+    parser.add_argument("--sram", type=_parse("size", parse_sram), default=parse_sram("1MB"),
+                        metavar="SIZE",
                         help="on-chip buffer, e.g. 1MB = 1,000,000 B (default: 1MB)")
-    parser.add_argument("--alpha", type=float, default=1.0, metavar="A",
+    parser.add_argument("--alpha", type=_parse("alpha", _float), default=1.0, metavar="A",
                         help="width multiplier (default: 1.0, the real channel counts)")
-    parser.add_argument("--resolution", type=int, default=64, metavar="R",
+    parser.add_argument("--resolution", type=_parse("resolution", _int), default=64, metavar="R",
                         help="input resolution, a multiple of 32; 224 is the real network, "
                              "smaller keeps the run short (default: 64)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
@@ -52,7 +55,8 @@ def build_parser() -> Parser:
     parser.add_argument("--steps", default=None, metavar="NAMES",
                         help="comma-separated steps to run, e.g. conv1,dw2+pw2,fc (default: all)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
-                        help="also write the figures as JSON")
+                        help="also write the figures as JSON (its folder must exist; an "
+                             "existing file is replaced)")
     return parser
 
 
@@ -146,16 +150,27 @@ def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> N
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from hw.config import AcceleratorConfig, parse_size
+    from hw.generate import config_from_args
     from sim.toolchain import simulator_status
 
+    if args.json:
+        check_output_file("--json", args.json)
+    # The engine alone has no DDR port: pe 5..7 (no AXI4 width of 8 x pe bits) get the
+    # narrowest one, which nothing here uses.
+    args.ddr_width = 32 if 4 <= args.pe < 8 else None
+    config = config_from_args(args)
+    names = None
+    if args.steps is not None:
+        names = [name.strip() for name in args.steps.split(",") if name.strip()]
+        if not names:
+            raise UsageError(f"--steps names no step ({args.steps!r}); leave it out to run all")
+    try:
+        steps = select_steps(config, names)
+    except ValueError as error:
+        raise UsageError(f"--steps: {error}") from None
     available, reason = simulator_status(args.sim)
     if not available:
         raise UsageError(reason)
-    config = AcceleratorConfig(pe=args.pe, sram_bytes=parse_size(args.sram), alpha=args.alpha,
-                               resolution=args.resolution)
-    names = [name.strip() for name in args.steps.split(",") if name.strip()] if args.steps else None
-    steps = select_steps(config, names)
     print(f"{config.network.name} on pe {config.pe}, SRAM {config.sram_bytes:,} B, {args.sim}")
     result = run_network_rtl(config, steps, args.sim, progress=lambda text: print(text, flush=True))
     rows = result.rows

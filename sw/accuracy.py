@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
 from model.atomic import write_text
-from model.cli import Parser, run_main
+from model.cli import Parser, UsageError, check_output_file, run_main
 
 __all__ = ["main", "evaluate"]
 
@@ -44,26 +45,34 @@ def build_parser() -> Parser:
                         help="labelled images: x (N x H x W x 3 int8, quantised to the model's "
                              "input) and y (N integer labels)")
     parser.add_argument("--limit", type=_parse("limit", _int), default=None, metavar="N",
-                        help="only the first N images (default: all)")
+                        help="only the first N images, N >= 1 (default: all)")
     parser.add_argument("--sim", choices=["verilator", "icarus", "model"], default="model",
                         help="the RTL on a DDR model, or the fast model (default: model)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
-                        help="also write the figures as JSON")
+                        help="also write the figures as JSON (its folder must exist; an "
+                             "existing file is replaced)")
     return parser
 
 
 def _load(path: Path, shape) -> tuple[np.ndarray, np.ndarray]:
     try:
         data = np.load(path, allow_pickle=False)
-        x, y = data["x"], data["y"]
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except KeyError as error:
-        raise ValueError(f"{path}: has no array {error}; it needs x and y") from None
+        raise ValueError(f"--data {path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"--data {path}: is a folder, not an .npz file") from None
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a NumPy .npz file ({type(error).__name__})") from None
+        raise ValueError(f"--data {path}: not a NumPy .npz file ({type(error).__name__})") from None
+    missing = [name for name in ("x", "y") if name not in getattr(data, "files", ())]
+    if missing:
+        raise ValueError(f"--data {path}: has no array {' or '.join(missing)}; it needs x "
+                         f"(images) and y (labels)")
+    try:
+        x, y = data["x"], data["y"]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"--data {path}: not a NumPy .npz file ({type(error).__name__})") from None
     if x.dtype != np.int8 or x.shape[1:] != tuple(shape) or len(y) != len(x):
-        raise ValueError(f"{path}: x must be int8 N x {' x '.join(map(str, shape))} with one "
+        raise ValueError(f"--data {path}: x must be int8 N x {' x '.join(map(str, shape))} with one "
                          f"label per image, not {x.dtype} {x.shape} and {len(y)} labels")
     return x, y
 
@@ -92,19 +101,27 @@ def evaluate(config, model, x, y, sim: str = "model", progress=None) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    model = imported_model(args)
-    if model is None:
-        raise ValueError("--tflite is required: accuracy needs a trained model")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be a positive integer, not {args.limit}")
+    if args.json:
+        check_output_file("--json", args.json)
+    if args.tflite is None:
+        raise UsageError("--tflite is required: accuracy needs a trained model")
     config = config_from_args(args)
+    model = imported_model(args)
+    if not any(o.layer.startswith("fc") for o in model.outputs):
+        raise UsageError(f"--tflite {args.tflite}: not a classifier (its outputs are feature maps)")
     x, y = _load(args.data, config.network.layers[0].in_shape)
     if args.limit is not None:
-        if args.limit < 1:
-            raise ValueError(f"--limit must be a positive integer, not {args.limit}")
         x, y = x[:args.limit], y[:args.limit]
-    if not any(o.layer.startswith("fc") for o in model.outputs):
-        raise ValueError(f"{args.tflite}: not a classifier (its outputs are feature maps)")
+    if args.sim != "model":
+        from sim.toolchain import simulator_status
 
-    with tqdm(total=len(x), unit="image", file=sys.stderr, dynamic_ncols=True) as bar:
+        available, reason = simulator_status(args.sim)
+        if not available:
+            raise UsageError(f"--sim {args.sim}: {reason}")
+
+    with tqdm(total=len(x), unit="image", file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
         figures = evaluate(config, model, x, y, args.sim,
                            lambda done, total, seconds: bar.update(done - bar.n))
     print(f"{figures['images']} images on {args.sim}: accelerator accuracy "

@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model.atomic import atomic_write, write_text
-from model.cli import Parser, UsageError, run_main
+from model.cli import Parser, UsageError, check_output_dir, finite_float, run_main
 
 __all__ = ["DesignPoint", "evaluate", "evaluate_batch", "sweep", "pareto", "confirm_point",
            "confirm", "main"]
@@ -245,19 +245,21 @@ def _list(convert, what):
 
 def build_parser() -> Parser:
     from hw.config import parse_size
-    from hw.generate import add_ddr_arguments, add_multiplier_arguments
+    from hw.generate import _int, _parse, add_ddr_arguments, add_multiplier_arguments, parse_sram
     parser = Parser(prog="python -m sw.explore", description=DESCRIPTION)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="output folder for sweep.csv and the plots")
-    parser.add_argument("--pe", type=_list(int, "pe"), default=[4, 8, 12, 16, 24, 32],
-                        metavar="LIST", help="PE counts (default: 4,8,12,16,24,32)")
-    parser.add_argument("--sram", type=_list(parse_size, "sram"),
+                        help="output folder for sweep.csv and the plots, checked before the "
+                             "sweep starts: a folder with other files and no sweep.csv is "
+                             "refused, a previous sweep's files are replaced")
+    parser.add_argument("--pe", type=_list(_int, "pe"), default=[4, 8, 12, 16, 24, 32],
+                        metavar="LIST", help="PE counts, each 4..64 (default: 4,8,12,16,24,32)")
+    parser.add_argument("--sram", type=_list(parse_sram, "sram"),
                         default=[parse_size(s) for s in ("128kB", "256kB", "384kB", "512kB", "768kB",
                                                          "1MB", "1.5MB", "2MB", "3MB", "4MB")],
                         metavar="LIST", help="SRAM sizes (default: 128kB ... 4MB, 10 sizes)")
-    parser.add_argument("--alpha", type=_list(float, "alpha"), default=[0.25, 0.5, 0.75, 1.0],
+    parser.add_argument("--alpha", type=_list(finite_float, "alpha"), default=[0.25, 0.5, 0.75, 1.0],
                         metavar="LIST", help="width multipliers (default: 0.25,0.5,0.75,1.0)")
-    parser.add_argument("--resolution", type=_list(int, "resolution"),
+    parser.add_argument("--resolution", type=_list(_int, "resolution"),
                         default=[96, 128, 160, 192, 224], metavar="LIST",
                         help="input resolutions (default: 96,128,160,192,224: with the default "
                              "alphas the paper's 16 models and 4 more; 1,200 design points in all)")
@@ -266,13 +268,15 @@ def build_parser() -> Parser:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="address of an existing Dask scheduler (default: start a local "
                              "cluster on this machine's cores)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="local cluster workers (default: the number of cores)")
-    parser.add_argument("--confirm", type=int, default=0, metavar="N",
+    parser.add_argument("--workers", type=_parse("workers", _int), default=None, metavar="N",
+                        help="local cluster workers, at most 4 x the number of cores (default: "
+                             "the number of cores)")
+    parser.add_argument("--confirm", type=_parse("confirm", _int), default=0, metavar="N",
                         help="confirm the N fastest points of the largest network's Pareto front "
                              "by running their networks from DDR on the RTL (as python -m sw.run "
                              "does), one point per worker; minutes per point (default: 0)")
-    parser.add_argument("--confirm-steps", type=int, default=None, metavar="K",
+    parser.add_argument("--confirm-steps", type=_parse("confirm steps", _int), default=None,
+                        metavar="K",
                         help="confirmation runs only the first K steps of each network "
                              "(default: all of them, logits included)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
@@ -280,22 +284,61 @@ def build_parser() -> Parser:
     return parser
 
 
+def _check(args) -> None:
+    """Every option's value, before the cluster starts: one line naming the option."""
+    from hw.config import MAX_REQUANT_SHARE, multiplier_plan
+    from hw.generate import check_accelerator_options, in_option_terms
+    from model.layers import validate_alpha, validate_resolution
+
+    check_output_dir("--out", args.out, "sweep.csv")
+    for option, values, validate in (("--alpha", args.alpha, validate_alpha),
+                                     ("--resolution", args.resolution, validate_resolution)):
+        for value in values:
+            try:
+                validate(value)
+            except ValueError as error:
+                raise UsageError(f"{option}: {error}") from None
+    for pe in args.pe:
+        # The DDR and DSP options must suit every --pe of the list (the message names it).
+        try:
+            check_accelerator_options(pe, args.ddr_width, args.ddr_bandwidth, args.ddr_latency,
+                                      args.clock_mhz, args.dsp_limit)
+        except UsageError as error:
+            message = str(error)
+            raise UsageError(message if message.startswith("--pe ") else
+                             f"with --pe {pe}: {message}") from None
+        # The DSP limit against the most sharing any network allows this pe.
+        share = max(s for s in (1, 2, 4, 8) if s <= MAX_REQUANT_SHARE and pe % s == 0)
+        try:
+            multiplier_plan(pe, args.dsp_packing, args.dsp_limit, share)
+        except ValueError as error:
+            raise UsageError(in_option_terms(str(error))) from None
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise UsageError("--scheduler needs an address, e.g. tcp://10.0.0.5:8786 (leave it out "
+                         "for a local cluster)")
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= 4 * cores:
+        raise UsageError(f"--workers must be 1..{4 * cores} (4 x this machine's {cores} cores), "
+                         f"not {args.workers}")
+    if args.confirm < 0:
+        raise UsageError(f"--confirm must be a non-negative integer, not {args.confirm}")
+    if args.confirm_steps is not None and args.confirm_steps < 1:
+        raise UsageError(f"--confirm-steps must be a positive integer, not {args.confirm_steps}")
+    if args.confirm and args.scheduler is None:  # the local workers simulate here
+        from sim.toolchain import simulator_status
+
+        available, reason = simulator_status(args.sim)
+        if not available:
+            raise UsageError(f"--sim {args.sim}: {reason}")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from model.layers import validate_alpha, validate_resolution
-    for alpha in args.alpha:
-        validate_alpha(alpha)
-    for resolution in args.resolution:
-        validate_resolution(resolution)
-    for pe in args.pe:
-        if pe < 1 or pe > 64:
-            raise UsageError(f"pe must be in 1..64, not {pe}")
-    if args.confirm < 0 or (args.confirm_steps is not None and args.confirm_steps < 1):
-        raise UsageError("--confirm and --confirm-steps must be positive")
     grid = list(itertools.product(args.pe, args.sram, args.alpha, args.resolution))
     settings = {"ddr_data_bits": args.ddr_width, "ddr_bytes_per_cycle": args.ddr_bandwidth,
                 "ddr_latency_cycles": args.ddr_latency, "clock_mhz": args.clock_mhz,
                 "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing}
+    _check(args)
     from distributed import Client, LocalCluster
 
     start = time.perf_counter()
@@ -314,7 +357,7 @@ def main(argv=None) -> int:
         print(f"local Dask cluster: {workers} worker processes", flush=True)
     try:
         with tqdm(total=len(grid), unit="point", desc="design points", dynamic_ncols=True,
-                  mininterval=1.0) as bar:
+                  mininterval=1.0, delay=1.0) as bar:
             points = sweep(grid, client=client, settings=settings,
                            progress=lambda done, total: bar.update(done - bar.n))
         confirmed = []
@@ -334,6 +377,10 @@ def main(argv=None) -> int:
         if cluster is not None:
             cluster.close()
     seconds = time.perf_counter() - start
+    if not any(p.feasible for p in points):
+        raise UsageError(f"no design point is feasible (e.g. pe {points[0].pe}, "
+                         f"{points[0].alpha:g}-{points[0].resolution}: {points[0].reason}); "
+                         f"nothing written")
 
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_write(args.out / "sweep.csv", newline="") as file:

@@ -49,6 +49,9 @@ def load_image(path, height: int, width: int, scale: float, zero_point: int,
         raise ValueError(f"{path}: no such image file") from None
     except IsADirectoryError:
         raise ValueError(f"{path}: is a directory, not an image") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{path}: too big an image to load (more than "
+                         f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"{path}: not a readable PNG or JPEG image "
                          f"({type(error).__name__})") from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from model.quantize import INPUT_SCALE, INPUT_ZERO_POINT
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
 from model.atomic import atomic_write
-from model.cli import Parser, run_main
+from model.cli import Parser, UsageError, check_output_dir, run_main
 from model.layers import LayerKind
 
 from .inputs import load_image, load_int8_array, parse_range
@@ -58,10 +57,13 @@ def build_parser() -> Parser:
                              "with the golden model's arithmetic, cycles from the cost model) "
                              "(default: verilator)")
     parser.add_argument("--report", type=Path, default=None, metavar="DIR",
-                        help="write report.json, layers.csv and the plots here "
-                             "(default: report/<network>_pe<N>)")
+                        help="write report.json, layers.csv and the plots here (default: "
+                             "report/<network>_pe<N>); checked before the run starts: a folder "
+                             "with other files and no report.json is refused, a previous "
+                             "report's files are replaced")
     parser.add_argument("--seed", type=_parse("seed", _int), default=0, metavar="S",
-                        help="seed of the random weights and test image (default: 0)")
+                        help="seed of the random weights and test image, a non-negative "
+                             "integer (default: 0)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--image", type=Path, default=None, metavar="FILE",
                         help="a PNG or JPEG photo: resized to the input (bilinear), pixels mapped "
@@ -414,33 +416,34 @@ def _plot_roofline(report, path):
     plt.close(fig)
 
 
-def _check_output_dir(out: Path) -> None:
-    """Refuse an output folder that cannot be written, before any work starts."""
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ValueError(f"--report {out}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"--report {out}: {probe} is not writable")
-
-
 def main(argv=None) -> int:
     from .driver import Progress
 
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     model = imported_model(args)
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")
     out = args.report or Path("report") / f"{config.network.name.split(' ')[0]}_pe{config.pe}"
-    _check_output_dir(out)
+    check_output_dir("--report", out, "report.json")
+    if args.sim != "model":
+        from sim.toolchain import simulator_status
+
+        available, reason = simulator_status(args.sim)
+        if not available:
+            raise UsageError(f"--sim {args.sim}: {reason}")
     first = config.network.layers[0]
     scale, zero_point = (model.input_scale, model.input_zero_point) if model else \
         (INPUT_SCALE, INPUT_ZERO_POINT)
     image = None
-    if args.image is not None:
-        image = load_image(args.image, first.in_h, first.in_w, scale, zero_point, args.input_range)
-    elif args.input is not None:
-        image = load_int8_array(args.input, first.in_shape)
+    try:
+        if args.image is not None:
+            image = load_image(args.image, first.in_h, first.in_w, scale, zero_point,
+                               args.input_range)
+        elif args.input is not None:
+            image = load_int8_array(args.input, first.in_shape)
+    except ValueError as error:
+        raise UsageError(f"--{'image' if args.image is not None else 'input'} {error}") from None
     progress = Progress(0, enabled=not args.quiet)
     report = execute(config, args.sim, args.seed, progress, model=model, image=image)
     print(format_table(report))

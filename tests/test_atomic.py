@@ -170,15 +170,15 @@ def test_run_interrupted_while_writing_its_report(tmp_path):
     assert "Traceback" not in process.stderr
     # report.json comes last: the old one stays; the files written before are complete.
     assert json.loads((out / "report.json").read_text()) == {"old": True}
-    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "measured_vs_predicted.png",
+    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "predicted_cycles.png",
                                                      "report.json"]
-    assert (out / "measured_vs_predicted.png").read_bytes().endswith(b"IEND\xaeB`\x82")
+    assert (out / "predicted_cycles.png").read_bytes().endswith(b"IEND\xaeB`\x82")
 
     again = subprocess.run([sys.executable, "-m", "sw.run", *_SMALL_RUN, "--report", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "report.json").read_text())["bit_exact"]
-    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "measured_vs_predicted.png",
+    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "predicted_cycles.png",
                                                      "report.json", "roofline.png"]
 
 
@@ -193,7 +193,7 @@ def test_build_folder_files_change_together(tmp_path, monkeypatch):
     config = AcceleratorConfig(pe=4, sram_bytes=10**6, alpha=0.25, resolution=32)
     hw.generate.write_build(config, tmp_path, "// old\n")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert sorted(before) == ["config.json", "mnaccel.v"]
+    assert sorted(before) == ["config.json", "mnaccel.v", "mnaccel_regs.h"]
     real, opened = hw.generate.atomic_write, []
 
     @contextlib.contextmanager

@@ -90,10 +90,10 @@ def test_command_writes_csv_and_plots(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
-    (["--pe", "0"], "pe must be in 1..64, not 0"),
-    (["--alpha", "1.5"], "alpha must be in (0, 1], not 1.5"),
+    (["--pe", "0"], "--pe must be a positive integer, not 0"),
+    (["--alpha", "1.5"], "--alpha: alpha must be in (0, 1], not 1.5"),
     (["--sram", "lots"], "argument --sram: sram: size must be bytes with an optional unit"),
-    (["--confirm", "-1"], "--confirm and --confirm-steps must be positive"),
+    (["--confirm", "-1"], "--confirm must be a non-negative integer, not -1"),
     (["--pe", "4", "--sram", "1MB", "--alpha", "0.25", "--resolution", "128",
       "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
 ])

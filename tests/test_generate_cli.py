@@ -42,16 +42,22 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--pe", "0"], "pe must be a positive integer, not 0"),
-    (["--pe", "-3"], "pe must be a positive integer, not -3"),
+    (["--pe", "0"], "--pe must be a positive integer, not 0"),
+    (["--pe", "-3"], "--pe must be a positive integer, not -3"),
+    (["--pe", "3"], "--pe 3 is too few lanes for the DDR port"),
+    (["--pe", "6"], "--pe 6 needs --ddr-width 32: the default DDR width, 8 x pe = 48 bits, is not "
+                    "an AXI4 width"),
+    (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 needs --pe 8 or more (a DDR beat holds "
+                                         "at most one pe-byte word); with --pe 4 use --ddr-width 32"),
+    (["--clock-mhz", "nan"], "argument --clock-mhz: expected a finite number, not 'nan'"),
     (["--pe", "many"], "argument --pe: expected an integer, not 'many'"),
     (["--sram", "lots"], "argument --sram: size must be bytes with an optional unit (kB, MB, KiB, MiB; "
                          "e.g. 1MB, 512KiB, 1048576), not 'lots'"),
-    (["--sram", "100kB"], "SRAM of 100 kB (100000 bytes) is too small: it needs at least"),
-    (["--resolution", "100"], "resolution must be a multiple of 32 from 32 up, not 100"),
-    (["--dsp-limit", "-1"], "dsp_limit must be a non-negative integer, not -1"),
+    (["--sram", "100kB"], "--sram: SRAM of 100 kB (100000 bytes) is too small: it needs at least"),
+    (["--resolution", "100"], "--resolution must be a multiple of 32 from 32 up, not 100"),
+    (["--dsp-limit", "-1"], "--dsp-limit must be a non-negative integer, not -1"),
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
-    (["--dsp-limit", "95"], "dsp_limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+    (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
                             "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):

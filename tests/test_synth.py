@@ -51,13 +51,14 @@ def test_fit_report_says_by_how_much():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target", "xilinx", "--device", "85k"], "device 85k is not a xilinx device"),
-    (["--pe", "0"], "pe must be a positive integer, not 0"),
+    (["--target", "xilinx", "--device", "85k"], "--device 85k is a ecp5 device, not xilinx: give "
+                                                "--target ecp5, or one of xc7a100t, xc7a200t, xc7z020"),
+    (["--pe", "0"], "--pe must be a positive integer, not 0"),
     (["--target", "asic"], "argument --target: invalid choice: 'asic' (choose from 'ecp5', 'xilinx')"),
     (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
     (["--pnr-timeout", "0"], "--pnr-timeout must be positive, not 0"),
-    (["--dsp-limit", "95"], "dsp_limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+    (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
                             "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
 ])
 def test_bad_input_one_line(args, message):

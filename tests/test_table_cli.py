@@ -49,7 +49,7 @@ def test_paper_flag_reports_agreement():
     (["--alpha", "big"], "argument --alpha: alpha must be a number in (0, 1], not 'big'"),
     (["--resolution", "100"], "argument --resolution: resolution must be a multiple of 32 from 32 up, not 100"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["--classes", "0"], "num_classes must be a positive integer, not 0"),
+    (["--classes", "0"], "argument --classes: classes must be 1..1,000,000, not 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run(*args)
