@@ -100,6 +100,10 @@ def add_ddr_arguments(parser) -> None:
                         help="DDR read latency in cycles (default: 64)")
     parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
                         help="clock for reporting time and frames/s (default: 200)")
+    parser.add_argument("--axi-id-bits", type=_parse("id bits", _int), default=1, metavar="BITS",
+                        help="width of the AXI4 master's ID signals (m_axi_awid, bid, arid, "
+                             "rid), 1..32; the core drives ID 0 and flags a response with "
+                             "another ID, or not OKAY, in STATUS.error (default: 1)")
 
 
 def add_multiplier_arguments(parser) -> None:
@@ -139,6 +143,7 @@ def config_from_args(args) -> AcceleratorConfig:
                              ddr_bytes_per_cycle=args.ddr_bandwidth,
                              ddr_latency_cycles=args.ddr_latency,
                              clock_mhz=args.clock_mhz,
+                             axi_id_bits=getattr(args, "axi_id_bits", 1),
                              dsp_limit=getattr(args, "dsp_limit", None),
                              dsp_packing=getattr(args, "dsp_packing", False))
 
@@ -183,7 +188,8 @@ def describe(config: AcceleratorConfig) -> str:
     lines += [
         "",
         "DDR port: AXI4 master m_axi_* (reads: instruction fetch and load DMA; writes: store",
-        "  DMA), INCR bursts of up to 256 beats, never across 4 KiB",
+        f"  DMA), INCR bursts of up to 256 beats, never across 4 KiB, {config.axi_id_bits}-bit IDs "
+        f"(driven 0)",
         f"  {config.ddr_data_bits}-bit; the cost model and the DDR model assume "
         f"{config.ddr_bytes_per_cycle:g} B/cycle ({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} "
         f"GB/s at {config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",

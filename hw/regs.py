@@ -5,7 +5,10 @@ offset  name        host   meaning
 ======  ==========  =====  ==========================================================
 0x00    CONTROL     W      bit 0: start the program at PROG_ADDR (ignored while busy)
 0x04    STATUS      R      bit 0: busy; bit 1: done (the last program finished; also
-                           the ``irq`` output); cleared by the next start
+                           the ``irq`` output); bit 2: error (a DDR read or write
+                           response was not OKAY, or had an ID other than 0, since
+                           the last start); done and error are cleared by the next
+                           start
 0x08    PROG_ADDR   R/W    DDR byte address of the first instruction (64-byte aligned)
 0x0C    PROG_COUNT  R/W    instructions in the program
 0x10    CYCLES      R      cycles of the last (or running) program, start to done
@@ -21,12 +24,15 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import AXI_ADDR_BITS, RESP_OKAY, axi4_lite_slave_signature
 
-__all__ = ["Registers", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word"]
+__all__ = ["Registers", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word", "STATUS_BUSY",
+           "STATUS_DONE", "STATUS_ERROR"]
 
 REG_ADDR_BITS = 8
 REGISTERS = {"CONTROL": 0x00, "STATUS": 0x04, "PROG_ADDR": 0x08, "PROG_COUNT": 0x0C,
              "CYCLES": 0x10, "EXECS": 0x14, "INFO": 0x18}
 INFO_MAGIC = 0x4D4E
+#: STATUS bits.
+STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
 
 
 def info_word(pe: int, beat_bytes: int) -> int:
@@ -46,6 +52,8 @@ class Registers(wiring.Component):
     prog_addr : Out(32)
     prog_count : Out(32)
     busy, done : In(1)
+    error : In(1)
+        STATUS.error (held by its sources until the next start).
     cycles, execs : In(32)
     """
 
@@ -56,7 +64,7 @@ class Registers(wiring.Component):
             "start": Out(1),
             "prog_addr": Out(AXI_ADDR_BITS),
             "prog_count": Out(32),
-            "busy": In(1), "done": In(1),
+            "busy": In(1), "done": In(1), "error": In(1),
             "cycles": In(32), "execs": In(32),
         })
 
@@ -89,7 +97,7 @@ class Registers(wiring.Component):
             m.d.sync += bus.rvalid.eq(1)
             with m.Switch(bus.araddr[2:]):
                 with m.Case(REGISTERS["STATUS"] >> 2):
-                    m.d.sync += bus.rdata.eq(self.busy | self.done << 1)
+                    m.d.sync += bus.rdata.eq(self.busy | self.done << 1 | self.error << 2)
                 with m.Case(REGISTERS["PROG_ADDR"] >> 2):
                     m.d.sync += bus.rdata.eq(self.prog_addr)
                 with m.Case(REGISTERS["PROG_COUNT"] >> 2):
