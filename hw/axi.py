@@ -5,16 +5,23 @@ level exposes them as flat ``m_axi_arvalid`` / ``s_axil_awaddr`` ports, the name
 Vivado and Quartus infer interfaces from, with :func:`flat_members` and
 :func:`connect_flat`.
 
-Only what the core uses is present: one ID (all transactions in order), INCR bursts,
-full-width beats, ``*cache``/``*prot`` driven to their usual defaults.
+Only what the core uses is present: INCR bursts, full-width beats, ``*cache``/``*prot``
+driven to their usual defaults, and the ID signals (``awid``, ``bid``, ``arid``, ``rid``;
+``id_bits`` wide, default 1), which interconnects and verification IP expect. The core
+uses one ID (all transactions in order): it drives ``awid`` and ``arid`` to 0 and treats a
+``bid`` or ``rid`` other than 0, like a response other than OKAY, as an error
+(``hw.regs`` STATUS.error).
 """
 
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .config import AXI_ID_BITS, MAX_ID_BITS
+
 __all__ = ["AXI_ADDR_BITS", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "axi4_master_signature",
            "axi4_read_signature", "axi4_write_signature", "BURST_INCR", "CACHE_MODIFIABLE",
-           "axi4_lite_slave_signature", "flat_members", "connect_flat", "RESP_OKAY"]
+           "axi4_lite_slave_signature", "flat_members", "connect_flat", "RESP_OKAY",
+           "AXI_ID_BITS", "MAX_ID_BITS"]
 
 #: Byte address width of the DDR port.
 AXI_ADDR_BITS = 32
@@ -26,31 +33,34 @@ BURST_INCR = 1
 CACHE_MODIFIABLE = 0b0011  # normal non-cacheable bufferable (the usual DMA default)
 
 
-def axi4_read_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS) -> wiring.Signature:
+def axi4_read_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS,
+                        id_bits: int = AXI_ID_BITS) -> wiring.Signature:
     """AR and R of an AXI4 master (seen from the master)."""
     return wiring.Signature({
-        "araddr": Out(addr_bits), "arlen": Out(8), "arsize": Out(3), "arburst": Out(2),
-        "arcache": Out(4), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
-        "rdata": In(data_bits), "rresp": In(2), "rlast": In(1), "rvalid": In(1),
-        "rready": Out(1),
+        "arid": Out(id_bits), "araddr": Out(addr_bits), "arlen": Out(8), "arsize": Out(3),
+        "arburst": Out(2), "arcache": Out(4), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
+        "rid": In(id_bits), "rdata": In(data_bits), "rresp": In(2), "rlast": In(1),
+        "rvalid": In(1), "rready": Out(1),
     })
 
 
-def axi4_write_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS) -> wiring.Signature:
+def axi4_write_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS,
+                         id_bits: int = AXI_ID_BITS) -> wiring.Signature:
     """AW, W and B of an AXI4 master (seen from the master)."""
     return wiring.Signature({
-        "awaddr": Out(addr_bits), "awlen": Out(8), "awsize": Out(3), "awburst": Out(2),
-        "awcache": Out(4), "awprot": Out(3), "awvalid": Out(1), "awready": In(1),
+        "awid": Out(id_bits), "awaddr": Out(addr_bits), "awlen": Out(8), "awsize": Out(3),
+        "awburst": Out(2), "awcache": Out(4), "awprot": Out(3), "awvalid": Out(1), "awready": In(1),
         "wdata": Out(data_bits), "wstrb": Out(data_bits // 8), "wlast": Out(1),
         "wvalid": Out(1), "wready": In(1),
-        "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+        "bid": In(id_bits), "bresp": In(2), "bvalid": In(1), "bready": Out(1),
     })
 
 
-def axi4_master_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS) -> wiring.Signature:
+def axi4_master_signature(data_bits: int, addr_bits: int = AXI_ADDR_BITS,
+                          id_bits: int = AXI_ID_BITS) -> wiring.Signature:
     """A whole AXI4 master: the write channels, then the read channels."""
-    return wiring.Signature({**axi4_write_signature(data_bits, addr_bits).members,
-                             **axi4_read_signature(data_bits, addr_bits).members})
+    return wiring.Signature({**axi4_write_signature(data_bits, addr_bits, id_bits).members,
+                             **axi4_read_signature(data_bits, addr_bits, id_bits).members})
 
 
 def axi4_lite_slave_signature(addr_bits: int = 8) -> wiring.Signature:

@@ -23,13 +23,17 @@ from model.layers import LayerKind, Network, mobilenet_v1, validate_alpha, valid
 from model.tiling import channel_blocks, min_tile_words, network_steps, run_length
 
 __all__ = ["AcceleratorConfig", "Bank", "MultiplierPlan", "multiplier_plan", "parse_size",
-           "format_size", "ceil_log2", "DDR_DATA_WIDTHS", "PARAM_LANE_BITS"]
+           "format_size", "ceil_log2", "DDR_DATA_WIDTHS", "PARAM_LANE_BITS", "AXI_ID_BITS",
+           "MAX_ID_BITS"]
 
 #: Bits per output channel of a parameter word (``model.numerics``): a lane is 9 whole
 #: bytes, so a word of pe lanes loads as 9 slices of pe bytes.
 PARAM_LANE_BITS = numerics.PARAM_LANE_BITS
 
 DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
+#: Default and largest width of the AXI4 master's ID signals (``hw.axi``).
+AXI_ID_BITS = 1
+MAX_ID_BITS = 32
 #: The pointwise requantiser shares its multipliers between at most this many lane groups.
 MAX_REQUANT_SHARE = 4
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
@@ -194,6 +198,10 @@ class AcceleratorConfig:
         The network that sizes the banks and that the tiler, cost model and scheduler
         run: an imported one (``model.tflite.load_tflite``), or None for the built-in
         ``mobilenet_v1(alpha, resolution)``.
+    axi_id_bits : int
+        Width of the DDR port's AXI4 ID signals (``m_axi_awid``, ``bid``, ``arid``,
+        ``rid``), 1..32. The core drives ID 0 and reports a response with another ID as
+        an error (STATUS.error).
     """
 
     pe: int = 16
@@ -207,9 +215,11 @@ class AcceleratorConfig:
     dsp_limit: int | None = None
     dsp_packing: bool = False
     network: Network | None = None
+    axi_id_bits: int = AXI_ID_BITS
 
     def __post_init__(self):
         _positive_int("pe", self.pe, maximum=64)
+        _positive_int("axi_id_bits", self.axi_id_bits, maximum=MAX_ID_BITS)
         _positive_int("sram_bytes", self.sram_bytes)
         if self.network is None:  # the built-in MobileNet-v1 (1.0-224 unless told)
             alpha = 1.0 if self.alpha is None else self.alpha

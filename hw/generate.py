@@ -19,7 +19,7 @@ from pathlib import Path
 from model.atomic import atomic_write
 from model.cli import Parser, UsageError, check_output_dir, finite_float, run_main
 
-from .config import DDR_DATA_WIDTHS, AcceleratorConfig, format_size, parse_size
+from .config import DDR_DATA_WIDTHS, MAX_ID_BITS, AcceleratorConfig, format_size, parse_size
 from .regs import c_header, register_table
 
 __all__ = ["main", "describe", "write_build", "emit_verilog", "verilog_ports", "TOP_NAME", "REGS_HEADER",
@@ -118,6 +118,10 @@ def add_ddr_arguments(parser) -> None:
                         help="DDR read latency in cycles, 0..1,000,000 (default: 64)")
     parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
                         help="clock for reporting time and frames/s, positive (default: 200)")
+    parser.add_argument("--axi-id-bits", type=_parse("id bits", _int), default=1, metavar="BITS",
+                        help="width of the AXI4 master's ID signals (m_axi_awid, bid, arid, "
+                             "rid), 1..32; the core drives ID 0 and flags a response with "
+                             "another ID, or not OKAY, in STATUS.error (default: 1)")
 
 
 def add_multiplier_arguments(parser) -> None:
@@ -155,7 +159,7 @@ def _widths(widths) -> str:
 
 
 def check_accelerator_options(pe, ddr_width=None, ddr_bandwidth=None, ddr_latency=64,
-                              clock_mhz=200.0, dsp_limit=None) -> None:
+                              clock_mhz=200.0, dsp_limit=None, axi_id_bits=1) -> None:
     """Refuse bad --pe, --ddr-* , --clock-mhz and --dsp-limit values in the options' own
     terms (UsageError), before the configuration is built: what the user can change."""
     if pe < 1:
@@ -188,6 +192,8 @@ def check_accelerator_options(pe, ddr_width=None, ddr_bandwidth=None, ddr_latenc
         raise UsageError(f"--clock-mhz must be positive, not {clock_mhz:g}")
     if dsp_limit is not None and dsp_limit < 0:
         raise UsageError(f"--dsp-limit must be a non-negative integer, not {dsp_limit}")
+    if not 1 <= axi_id_bits <= MAX_ID_BITS:
+        raise UsageError(f"--axi-id-bits must be 1..{MAX_ID_BITS}, not {axi_id_bits}")
 
 
 def config_from_args(args) -> AcceleratorConfig:
@@ -197,7 +203,8 @@ def config_from_args(args) -> AcceleratorConfig:
                    ddr_bandwidth=getattr(args, "ddr_bandwidth", None),
                    ddr_latency=getattr(args, "ddr_latency", 64),
                    clock_mhz=getattr(args, "clock_mhz", 200.0),
-                   dsp_limit=getattr(args, "dsp_limit", None))
+                   dsp_limit=getattr(args, "dsp_limit", None),
+                   axi_id_bits=getattr(args, "axi_id_bits", 1))
     check_accelerator_options(args.pe, **options)
     model = imported_model(args)
     # Without --tflite: the built-in network; AcceleratorConfig fills in 1.0-224.
@@ -209,6 +216,7 @@ def config_from_args(args) -> AcceleratorConfig:
                                  ddr_bytes_per_cycle=options["ddr_bandwidth"],
                                  ddr_latency_cycles=options["ddr_latency"],
                                  clock_mhz=options["clock_mhz"],
+                                 axi_id_bits=options["axi_id_bits"],
                                  dsp_limit=options["dsp_limit"],
                                  dsp_packing=getattr(args, "dsp_packing", False))
     except ValueError as error:
@@ -218,7 +226,7 @@ def config_from_args(args) -> AcceleratorConfig:
 def in_option_terms(message: str) -> str:
     """AcceleratorConfig's message with its field named as the option that sets it."""
     for field, option in (("dsp_limit", "--dsp-limit"), ("alpha", "--alpha"),
-                          ("resolution", "--resolution")):
+                          ("resolution", "--resolution"), ("axi_id_bits", "--axi-id-bits")):
         if message.startswith(f"{field} "):
             return option + message[len(field):]
     if message.startswith("SRAM of "):
@@ -272,7 +280,8 @@ def describe(config: AcceleratorConfig) -> str:
     lines += [
         "",
         "DDR port: AXI4 master m_axi_* (reads: instruction fetch and load DMA; writes: store",
-        "  DMA), INCR bursts of up to 256 beats, never across 4 KiB",
+        f"  DMA), INCR bursts of up to 256 beats, never across 4 KiB, {config.axi_id_bits}-bit IDs "
+        f"(driven 0)",
         f"  {config.ddr_data_bits}-bit; the cost model and the DDR model assume "
         f"{config.ddr_bytes_per_cycle:g} B/cycle ({config.ddr_bytes_per_cycle * config.clock_mhz / 1e3:.2f} "
         f"GB/s at {config.clock_mhz:g} MHz), latency {config.ddr_latency_cycles} cycles",

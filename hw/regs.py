@@ -17,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 from .axi import AXI_ADDR_BITS, RESP_OKAY, axi4_lite_slave_signature
 
 __all__ = ["Registers", "REGISTER_MAP", "REGISTERS", "REG_ADDR_BITS", "INFO_MAGIC", "info_word",
-           "Register", "Field", "field", "c_header", "register_table"]
+           "Register", "Field", "field", "c_header", "register_table", "STATUS_BUSY",
+           "STATUS_DONE", "STATUS_ERROR"]
 
 REG_ADDR_BITS = 8
 INFO_MAGIC = 0x4D4E  # "MN"
@@ -48,9 +49,11 @@ class Register:
 REGISTER_MAP = (
     Register("CONTROL", 0x00, "W", "control",
              (Field("START", 0, 1, "1: start the program at PROG_ADDR (ignored while busy)"),)),
-    Register("STATUS", 0x04, "R", "status; cleared by the next start",
+    Register("STATUS", 0x04, "R", "status; done and error are cleared by the next start",
              (Field("BUSY", 0, 1, "a program is running"),
-              Field("DONE", 1, 1, "the last program finished; also the irq output"))),
+              Field("DONE", 1, 1, "the last program finished; also the irq output"),
+              Field("ERROR", 2, 1, "a DDR read or write response was not OKAY, or had an ID "
+                                   "other than 0, since the last start"))),
     Register("PROG_ADDR", 0x08, "RW", "DDR byte address of the first instruction (64-byte aligned)"),
     Register("PROG_COUNT", 0x0C, "RW", "instructions in the program"),
     Register("CYCLES", 0x10, "R", "cycles of the last (or running) program, start to done"),
@@ -67,6 +70,10 @@ def field(register: str, name: str) -> Field:
     """The field ``name`` of ``register`` in :data:`REGISTER_MAP`."""
     reg = next(r for r in REGISTER_MAP if r.name == register)
     return next(f for f in reg.fields if f.name == name)
+
+
+#: STATUS bits, as masks.
+STATUS_BUSY, STATUS_DONE, STATUS_ERROR = (1 << field("STATUS", n).lsb for n in ("BUSY", "DONE", "ERROR"))
 
 
 def info_word(pe: int, beat_bytes: int) -> int:
@@ -157,6 +164,8 @@ class Registers(wiring.Component):
     prog_addr : Out(32)
     prog_count : Out(32)
     busy, done : In(1)
+    error : In(1)
+        STATUS.error (held by its sources until the next start).
     cycles, execs : In(32)
     """
 
@@ -167,7 +176,7 @@ class Registers(wiring.Component):
             "start": Out(1),
             "prog_addr": Out(AXI_ADDR_BITS),
             "prog_count": Out(32),
-            "busy": In(1), "done": In(1),
+            "busy": In(1), "done": In(1), "error": In(1),
             "cycles": In(32), "execs": In(32),
         })
 
@@ -201,7 +210,8 @@ class Registers(wiring.Component):
             with m.Switch(bus.araddr[2:]):
                 with m.Case(REGISTERS["STATUS"] >> 2):
                     m.d.sync += bus.rdata.eq(self.busy << field("STATUS", "BUSY").lsb
-                                             | self.done << field("STATUS", "DONE").lsb)
+                                             | self.done << field("STATUS", "DONE").lsb
+                                             | self.error << field("STATUS", "ERROR").lsb)
                 with m.Case(REGISTERS["PROG_ADDR"] >> 2):
                     m.d.sync += bus.rdata.eq(self.prog_addr)
                 with m.Case(REGISTERS["PROG_COUNT"] >> 2):

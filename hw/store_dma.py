@@ -6,7 +6,8 @@ the ``H x W x C`` map), one per pixel for a tile of a group of output channel bl
 The address side cuts runs into bursts (at most 256 beats, never across 4 KiB) and
 queues each burst's length for the data side, which sends every output word as
 ``pe / beat bytes`` beats and marks each burst's last. Write responses are counted; the
-DMA is idle when every burst issued has been acknowledged.
+DMA is idle when every burst issued has been acknowledged. AWID is 0; a write response
+with another BID or a BRESP other than OKAY sets ``error`` (sticky until ``clear``).
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -14,8 +15,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .axi import (AXI_ADDR_BITS, BOUNDARY_BYTES, BURST_INCR, CACHE_MODIFIABLE, MAX_BURST_BEATS,
-                  axi4_write_signature)
+from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BOUNDARY_BYTES, BURST_INCR, CACHE_MODIFIABLE,
+                  MAX_BURST_BEATS, RESP_OKAY, axi4_write_signature)
 from .instruction import SEGMENT_BITS, store_desc_layout
 from .products import times_constant
 from .pw_stage import store_layout
@@ -34,9 +35,13 @@ class StoreDma(wiring.Component):
     axi : Out(axi4_write_signature(data_bits))
     idle : Out(1)
         No descriptor in progress and every write acknowledged.
+    error : Out(1)
+        Set by a write response whose BRESP is not OKAY or whose BID is not 0; held until
+        ``clear``.
+    clear : In(1)
     """
 
-    def __init__(self, pe: int, data_bits: int):
+    def __init__(self, pe: int, data_bits: int, id_bits: int = AXI_ID_BITS):
         if data_bits > 8 * pe or (8 * pe) % data_bits:
             raise ValueError(f"a DDR beat ({data_bits} bits) must divide an output word of "
                              f"pe bytes ({8 * pe} bits)")
@@ -44,8 +49,10 @@ class StoreDma(wiring.Component):
         super().__init__({
             "desc": In(stream.Signature(store_desc_layout())),
             "store": In(stream.Signature(store_layout(pe))),
-            "axi": Out(axi4_write_signature(data_bits)),
+            "axi": Out(axi4_write_signature(data_bits, id_bits=id_bits)),
             "idle": Out(1),
+            "error": Out(1),
+            "clear": In(1),
         })
 
     def elaborate(self, platform):
@@ -57,7 +64,7 @@ class StoreDma(wiring.Component):
         m.d.comb += [
             axi.awsize.eq(beat_bytes.bit_length() - 1), axi.awburst.eq(BURST_INCR),
             axi.awcache.eq(CACHE_MODIFIABLE), axi.awprot.eq(0),
-            axi.wstrb.eq(-1), axi.bready.eq(1),
+            axi.wstrb.eq(-1), axi.bready.eq(1), axi.awid.eq(0),
         ]
 
         # -- address side -------------------------------------------------------------
@@ -123,6 +130,10 @@ class StoreDma(wiring.Component):
             m.d.sync += issued.eq(issued + 1)
         with m.Elif(b_done & ~aw_done):
             m.d.sync += issued.eq(issued - 1)
+        with m.If(self.clear):
+            m.d.sync += self.error.eq(0)
+        with m.Elif(b_done & ((axi.bresp != RESP_OKAY) | (axi.bid != 0))):
+            m.d.sync += self.error.eq(1)
         m.d.comb += self.idle.eq(~active & ~self.desc.valid & ~axi.awvalid & ~lengths.r_rdy
                                  & (issued == 0))
         return m

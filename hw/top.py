@@ -33,7 +33,8 @@ class Accelerator(wiring.Component):
 
     Members
     -------
-    m_axi_* : the AXI4 master to DDR (``config.ddr_data_bits`` data, 32-bit addresses)
+    m_axi_* : the AXI4 master to DDR (``config.ddr_data_bits`` data, 32-bit addresses,
+        ``config.axi_id_bits`` ID bits)
     s_axil_* : the AXI4-Lite control registers (``hw.regs``)
     irq : Out(1)
         High when the last program has finished (STATUS.done).
@@ -42,7 +43,8 @@ class Accelerator(wiring.Component):
     def __init__(self, config: AcceleratorConfig):
         self._config = config
         super().__init__({
-            **flat_members("m_axi", axi4_master_signature(config.ddr_data_bits)),
+            **flat_members("m_axi", axi4_master_signature(config.ddr_data_bits,
+                                                          id_bits=config.axi_id_bits)),
             **flat_members("s_axil", axi4_lite_slave_signature(REG_ADDR_BITS)),
             "irq": Out(1),
         })
@@ -60,9 +62,9 @@ class Accelerator(wiring.Component):
         regs = m.submodules.regs = Registers(info_word(cfg.pe, bits // 8))
         seq = m.submodules.sequencer = Sequencer()
         fetch = m.submodules.fetch = InstructionFetch(bits)
-        port = m.submodules.read_port = ReadPort(bits)
+        port = m.submodules.read_port = ReadPort(bits, id_bits=cfg.axi_id_bits)
         load = m.submodules.load_dma = LoadDma(cfg.pe, bits, cfg.load_addr_bits)
-        store = m.submodules.store_dma = StoreDma(cfg.pe, bits)
+        store = m.submodules.store_dma = StoreDma(cfg.pe, bits, id_bits=cfg.axi_id_bits)
 
         connect_flat(m, self, "s_axil", regs.axil)
         connect_flat(m, self, "m_axi", port.axi)
@@ -72,6 +74,8 @@ class Accelerator(wiring.Component):
             fetch.count.eq(regs.prog_count),
             seq.start.eq(regs.start), seq.count.eq(regs.prog_count),
             regs.busy.eq(seq.busy), regs.done.eq(seq.done),
+            port.clear.eq(regs.start), store.clear.eq(regs.start),
+            regs.error.eq(port.error | store.error),
             regs.cycles.eq(seq.cycles), regs.execs.eq(seq.execs),
             self.irq.eq(seq.done),
             seq.load_done.eq(load.done), seq.load_idle.eq(load.idle),

@@ -41,7 +41,7 @@ def system_verilog(config: AcceleratorConfig, words_log2: int, accelerator_veril
         from hw.generate import emit_verilog
 
         accelerator_verilog = emit_verilog(config)
-    members = axi4_master_signature(config.ddr_data_bits).members
+    members = axi4_master_signature(config.ddr_data_bits, id_bits=config.axi_id_bits).members
     wires = "\n".join(f"    wire [{Shape.cast(m.shape).width - 1}:0] m_axi_{name};" for name, m in members.items())
     accel_ports = ",\n".join(f"        .m_axi_{name}(m_axi_{name})" for name in members)
     ddr_ports = ",\n".join(f"        .s_axi_{name}(m_axi_{name})" for name in members)
@@ -69,7 +69,8 @@ module {SYSTEM_TOP} (
 {accel_ports},
 {lite_conn}
     );
-    axi_ddr #(.DATA_BITS({config.ddr_data_bits}), .WORDS_LOG2({words_log2})) ddr (
+    axi_ddr #(.DATA_BITS({config.ddr_data_bits}), .ID_BITS({config.axi_id_bits}),
+              .WORDS_LOG2({words_log2})) ddr (
         .clk(clk), .rst(rst), .dump(dump),
 {ddr_ports}
     );

@@ -302,7 +302,7 @@ def _check(args) -> None:
         # The DDR and DSP options must suit every --pe of the list (the message names it).
         try:
             check_accelerator_options(pe, args.ddr_width, args.ddr_bandwidth, args.ddr_latency,
-                                      args.clock_mhz, args.dsp_limit)
+                                      args.clock_mhz, args.dsp_limit, args.axi_id_bits)
         except UsageError as error:
             message = str(error)
             raise UsageError(message if message.startswith("--pe ") else
@@ -337,7 +337,8 @@ def main(argv=None) -> int:
     grid = list(itertools.product(args.pe, args.sram, args.alpha, args.resolution))
     settings = {"ddr_data_bits": args.ddr_width, "ddr_bytes_per_cycle": args.ddr_bandwidth,
                 "ddr_latency_cycles": args.ddr_latency, "clock_mhz": args.clock_mhz,
-                "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing}
+                "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing,
+                "axi_id_bits": args.axi_id_bits}
     _check(args)
     from distributed import Client, LocalCluster
 

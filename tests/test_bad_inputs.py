@@ -68,6 +68,7 @@ DDR = {
     "--ddr-bandwidth": FINITE + ["1e30", "100", "1GB/s"],
     "--ddr-latency": COUNT + [HUGE, "64cycles", "1us"],
     "--clock-mhz": FINITE + ["200MHz"],
+    "--axi-id-bits": INT + ["33", "4bits"],
 }
 MULTIPLIERS = {
     "--dsp-limit": COUNT + ["1", "156DSPs"],

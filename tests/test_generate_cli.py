@@ -33,6 +33,7 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     assert "module mnaccel(" in verilog and verilog.rstrip().endswith("endmodule")
     # Every port the summary lists is a port of the module, with its width.
     for name, width in [("m_axi_araddr", 32), ("m_axi_wdata", 32), ("m_axi_rvalid", 1),
+                        ("m_axi_awid", 1), ("m_axi_bid", 1), ("m_axi_arid", 1), ("m_axi_rid", 1),
                         ("s_axil_wdata", 32), ("s_axil_awaddr", 8), ("irq", 1)]:
         assert f" {name}[{width}]" in result.stdout if width > 1 else f" {name}" in result.stdout
         if width > 1:
@@ -59,6 +60,9 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
     (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
                             "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
+    (["--axi-id-bits", "0"], "axi_id_bits must be a positive integer, not 0"),
+    (["--axi-id-bits", "33"], "axi_id_bits must be at most 32, not 33"),
+    (["--axi-id-bits", "two"], "argument --axi-id-bits: expected an integer, not 'two'"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
     out = tmp_path / "never"
@@ -74,7 +78,7 @@ def test_help_explains_units():
     assert result.returncode == 0
     for text in ["--pe", "--sram", "1,000,000 B", "524,288 B", "--alpha", "--resolution",
                  "--ddr-width", "--ddr-bandwidth", "--ddr-latency", "--clock-mhz", "--out",
-                 "--dsp-limit", "--dsp-packing"]:
+                 "--dsp-limit", "--dsp-packing", "--axi-id-bits"]:
         assert text in result.stdout
 
 
@@ -91,3 +95,24 @@ def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
     assert document["derived"]["dsp_estimate"] == 56
     assert document["derived"]["multipliers"]["depthwise_lut"] == 12
     assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 56
+
+
+def test_axi_id_bits_reach_the_config_and_the_ports():
+    from hw.generate import build_parser, config_from_args
+    from amaranth.hdl import Shape
+
+    from hw.top import Accelerator
+
+    args = build_parser().parse_args(["--pe", "4", "--alpha", "0.25", "--resolution", "32",
+                                      "--sram", "200kB", "--axi-id-bits", "4"])
+    config = config_from_args(args)
+    assert config.axi_id_bits == 4
+    assert AcceleratorConfig.from_dict(config.to_dict()).axi_id_bits == 4
+    accelerator = Accelerator(config)
+    accelerator._MustUse__silence = True  # only its ports are looked at (Amaranth's own switch)
+    members = accelerator.signature.members
+    widths = [Shape.cast(members[f"m_axi_{name}"].shape).width for name in ("awid", "bid", "arid", "rid")]
+    assert widths == [4] * 4
+    default = config_from_args(build_parser().parse_args(["--pe", "4", "--alpha", "0.25",
+                                                          "--resolution", "32", "--sram", "200kB"]))
+    assert default.axi_id_bits == 1
