@@ -34,6 +34,7 @@ def _check_cycles(run, test, latency):
 POINTWISE_BUILDS = [*((pe, False, 0) for pe in (*PES, WIDE_PE)), (5, True, 6)]
 
 
+@pytest.mark.quick_case(sim="icarus", pe=4, packed=False, lut=0)
 @pytest.mark.parametrize("pe, packed, lut", POINTWISE_BUILDS)
 def test_pointwise_rtl(rtl, sim, pe, packed, lut):
     if pe == WIDE_PE and sim != "verilator":
@@ -51,6 +52,7 @@ def test_pointwise_rtl(rtl, sim, pe, packed, lut):
     _check_cycles(run, "runs", PointwiseArray.LATENCY)
 
 
+@pytest.mark.quick_case(sim="icarus", pe=4, lut=0)
 @pytest.mark.parametrize("pe, lut", [(pe, 0) for pe in PES] + [(4, 13)])
 def test_depthwise_rtl(rtl, sim, pe, lut):
     dut = DepthwiseLanes(pe, lut_multipliers=lut)

@@ -12,6 +12,7 @@ BEATS = 300  # per pause pattern; Python drives every cycle, so Icarus sets the 
 PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 
 
+@pytest.mark.quick_case(sim="icarus", lanes=4)
 @pytest.mark.parametrize("lanes", LANES)
 def test_requant_rtl(rtl, sim, lanes):
     run = rtl(Requantizer(lanes), toplevel="requant", test_module="sim.requant_tb",

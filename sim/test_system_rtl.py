@@ -47,6 +47,24 @@ def test_network_from_ddr_pe4(sim, tmp_path):
     _check(report, config)
 
 
+def test_first_step_from_ddr_on_icarus(tmp_path):
+    """The quick tier's whole-system run: conv1 of 0.25-32 at pe 4 (every tile through
+    instruction fetch, load DMA, engine and store DMA on the DDR model), on Icarus."""
+    from sim.toolchain import simulator_status
+
+    available, reason = simulator_status("icarus")
+    if not available:
+        pytest.skip(f"icarus: {reason}")
+    config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
+                      ddr_latency_cycles=20)
+    report = execute(config, "icarus", seed=5, workdir=tmp_path, limit=1)
+    assert [l["name"] for l in report["layers"]] == ["conv1"]
+    _check(report, config)
+
+
+test_first_step_from_ddr_on_icarus = pytest.mark.quick(test_first_step_from_ddr_on_icarus)
+
+
 def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):
     """pe 8 on a 32-bit port (two beats per slice and per output word), 3 B/cycle
     (the DDR model's credit runs at 3/4 of the port), latency 40; Verilator."""

@@ -18,6 +18,7 @@ PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 LAYERS = ("5x7x(pe+2)/s1", "6x9x(2pe-1)/s2", "7x5x3/s2-from-0", "4x11xpe/s1")  # window_tb.layers
 
 
+@pytest.mark.quick_case(sim="icarus", pe=4)
 @pytest.mark.parametrize("pe", PES)
 def test_window_rtl(rtl, sim, pe):
     dut = WindowHarness(pe, DEPTH, TAG_BITS)

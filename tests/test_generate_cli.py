@@ -60,8 +60,8 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
     (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
                             "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
-    (["--axi-id-bits", "0"], "axi_id_bits must be a positive integer, not 0"),
-    (["--axi-id-bits", "33"], "axi_id_bits must be at most 32, not 33"),
+    (["--axi-id-bits", "0"], "--axi-id-bits must be 1..32, not 0"),
+    (["--axi-id-bits", "33"], "--axi-id-bits must be 1..32, not 33"),
     (["--axi-id-bits", "two"], "argument --axi-id-bits: expected an integer, not 'two'"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
