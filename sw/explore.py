@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -188,6 +189,8 @@ def _plots(points, out: Path):
         written.append(out / name)
 
     known = [p for p in feasible if p.accuracy is not None]
+    if not known:  # no swept network is one of the paper's: no accuracy to plot
+        return written
     fig, ax = plt.subplots(figsize=(7, 5))
     for pe in sorted({p.pe for p in known}):
         group = [p for p in known if p.pe == pe]
@@ -352,8 +355,14 @@ def main(argv=None) -> int:
         cluster = None
     else:
         workers = args.workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        # The workers ignore Ctrl-C (it reaches the whole process group): this process
+        # alone stops the sweep and closes the cluster, so nothing prints a traceback.
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, handler)
         client = Client(cluster)
         print(f"local Dask cluster: {workers} worker processes", flush=True)
     try:

@@ -209,3 +209,62 @@ def test_build_folder_files_change_together(tmp_path, monkeypatch):
         hw.generate.write_build(AcceleratorConfig(pe=8, sram_bytes=10**6, alpha=0.25, resolution=32),
                                 tmp_path, "// new\n")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_sweep_interrupted_leaves_no_results(tmp_path):
+    """Ctrl-C (to the process group, as a terminal sends it) during sw.explore's sweep on
+    a local Dask cluster: exit 130, one line, no traceback, no sweep.csv or plot, and the
+    worker processes gone."""
+    out = tmp_path / "explore"
+    process = subprocess.Popen([sys.executable, "-m", "sw.explore", "--out", str(out), "--workers", "1"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    _wait_for_line(process, "local Dask cluster")
+    time.sleep(2)  # inside the sweep (it takes tens of seconds)
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("sw.explore did not stop after Ctrl-C")
+    assert process.returncode == 130, stderr
+    assert stderr.replace("\r", "\n").strip().splitlines()[-1] == "python -m sw.explore: interrupted"
+    assert "Traceback" not in stderr
+    assert not out.exists() or not any(out.iterdir())
+    deadline = time.monotonic() + 30  # nothing of the session left running
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("Dask worker processes outlived sw.explore by 30 s")
+
+
+@pytest.mark.slow
+def test_synthesis_interrupted_leaves_no_json(tmp_path):
+    """Ctrl-C while Yosys runs under hw.synth: the tool is stopped, exit 130, one line,
+    no --json file, no tool left running."""
+    out = tmp_path / "synth.json"
+    process = subprocess.Popen([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "100kB",
+                                "--alpha", "0.25", "--resolution", "32", "--no-pnr", "--json", str(out)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    _wait_for_line(process, "yosys:", timeout=180)
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("hw.synth did not stop after Ctrl-C")
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "python -m hw.synth: interrupted"
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
