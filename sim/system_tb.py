@@ -3,7 +3,7 @@
 The DDR model starts with the image the scheduler wrote (weights, the input, the
 programs). For each step the testbench does what a host CPU does: it writes PROG_ADDR
 and PROG_COUNT and sets CONTROL.start through AXI4-Lite, waits for ``irq``, and reads
-CYCLES and EXECS. Between those few register accesses Python does not touch the clock:
+STATUS (done, no DDR response error), CYCLES and EXECS (``sim.host``). Between those few register accesses Python does not touch the clock:
 the accelerator and the DDR model run on their own. At the end it has the DDR model
 dump its memory for the host to check against the golden model.
 
@@ -18,9 +18,10 @@ import json
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hw.regs import REGISTERS
+from sim.host import run_step
 from sim.runner import record, test_params
 
 PARAMS = test_params()
@@ -89,20 +90,8 @@ async def network(dut):
     info = await host.read(REGISTERS["INFO"])
     assert info == PARAMS["info"], f"INFO register reads {info:#x}, expected {PARAMS['info']:#x}"
     for step in PARAMS["steps"]:
-        await host.write(REGISTERS["PROG_ADDR"], step["addr"])
-        await host.write(REGISTERS["PROG_COUNT"], step["count"])
-        await host.write(REGISTERS["CONTROL"], 1)
-        budget = 20 * step["predicted"] + 200_000
-        try:
-            await with_timeout(RisingEdge(dut.irq), budget * CLOCK_NS, "ns")
-        except cocotb.triggers.SimTimeoutError:
-            status = await host.read(REGISTERS["STATUS"])
-            execs = await host.read(REGISTERS["EXECS"])
-            raise AssertionError(f"{step['name']}: not done after {budget} cycles (STATUS {status:#x}, "
-                                 f"{execs} of {step['tiles']} tiles complete)") from None
-        cycles = await host.read(REGISTERS["CYCLES"])
-        execs = await host.read(REGISTERS["EXECS"])
-        assert execs == step["tiles"], f"{step['name']}: {execs} tiles ran, the program has {step['tiles']}"
+        cycles, execs = await run_step(dut.irq, host.read, host.write, step,
+                                       20 * step["predicted"] + 200_000, CLOCK_NS)
         now = int(cocotb.utils.get_sim_time(unit="ns")) // CLOCK_NS
         record(step["name"], cycles=cycles, tiles=execs, sim_cycle=now)
         with open(PARAMS["progress"], "a") as file:

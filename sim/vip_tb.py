@@ -24,10 +24,11 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles
 
-from hw.regs import REGISTERS, STATUS_DONE, STATUS_ERROR
+from hw.regs import REGISTERS
 from sim.axi_monitor import AxiChecker, watch
+from sim.host import run_step
 from sim.runner import record, test_params
 
 PARAMS = test_params()
@@ -70,23 +71,8 @@ async def network_on_axi_vip(dut):
     info = await host.read_dword(REGISTERS["INFO"])
     assert info == PARAMS["info"], f"INFO register reads {info:#x}, expected {PARAMS['info']:#x}"
     for step in PARAMS["steps"]:
-        await host.write_dword(REGISTERS["PROG_ADDR"], step["addr"])
-        await host.write_dword(REGISTERS["PROG_COUNT"], step["count"])
-        await host.write_dword(REGISTERS["CONTROL"], 1)
-        budget = 20 * step["predicted"] + 20_000
-        try:
-            await with_timeout(RisingEdge(dut.irq), budget * CLOCK_NS, "ns")
-        except cocotb.triggers.SimTimeoutError:
-            status = await host.read_dword(REGISTERS["STATUS"])
-            execs = await host.read_dword(REGISTERS["EXECS"])
-            raise AssertionError(f"{step['name']}: not done after {budget} cycles (STATUS "
-                                 f"{status:#x}, {execs} of {step['tiles']} tiles complete)") from None
-        status = await host.read_dword(REGISTERS["STATUS"])
-        assert status & STATUS_DONE and not status & STATUS_ERROR, \
-            f"{step['name']}: STATUS {status:#x} after irq (done and no error expected)"
-        cycles = await host.read_dword(REGISTERS["CYCLES"])
-        execs = await host.read_dword(REGISTERS["EXECS"])
-        assert execs == step["tiles"], f"{step['name']}: {execs} tiles ran, the program has {step['tiles']}"
+        cycles, execs = await run_step(dut.irq, host.read_dword, host.write_dword, step,
+                                       20 * step["predicted"] + 20_000, CLOCK_NS)
         record(step["name"], cycles=cycles, tiles=execs)
     await ClockCycles(dut.clk, 4)
     Path(PARAMS["dump"]).write_bytes(bytes(ram.read(0, PARAMS["ram_bytes"])))

@@ -211,6 +211,16 @@ def test_build_folder_files_change_together(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+def _ctrl_c(process: subprocess.Popen, timeout: float) -> str:
+    """Ctrl-C to ``process``'s group as a terminal sends it; its stderr once it ended."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"{process.args} did not stop within {timeout} s of Ctrl-C") from None
+
+
 @pytest.mark.slow
 def test_sweep_interrupted_leaves_no_results(tmp_path):
     """Ctrl-C (to the process group, as a terminal sends it) during sw.explore's sweep on
@@ -222,12 +232,7 @@ def test_sweep_interrupted_leaves_no_results(tmp_path):
                                start_new_session=True)
     _wait_for_line(process, "local Dask cluster")
     time.sleep(2)  # inside the sweep (it takes tens of seconds)
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        _, stderr = process.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise AssertionError("sw.explore did not stop after Ctrl-C")
+    stderr = _ctrl_c(process, 120)
     assert process.returncode == 130, stderr
     assert stderr.replace("\r", "\n").strip().splitlines()[-1] == "python -m sw.explore: interrupted"
     assert "Traceback" not in stderr
@@ -255,12 +260,7 @@ def test_synthesis_interrupted_leaves_no_json(tmp_path):
                                start_new_session=True)
     _wait_for_line(process, "yosys:", timeout=180)
     time.sleep(2)
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        _, stderr = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise AssertionError("hw.synth did not stop after Ctrl-C")
+    stderr = _ctrl_c(process, 60)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "python -m hw.synth: interrupted"
     assert "Traceback" not in stderr
