@@ -66,7 +66,7 @@ def _float(text):
 def add_accelerator_arguments(parser) -> None:
     """--pe, --sram, --alpha, --resolution: shared with ``sw.run``."""
     parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes, 1..64: the pointwise array does N x N int8 MACs per "
+                        help="channel lanes, a multiple of 4 up to 64: the pointwise array does N x N int8 MACs per "
                              "cycle, the depthwise stage N channels x 9 taps (default: 16)")
     parser.add_argument("--sram", type=_parse("size", parse_size), default=parse_size("1MB"),
                         metavar="SIZE",
@@ -88,9 +88,9 @@ def add_ddr_arguments(parser) -> None:
     """The DDR and clock options, shared with ``sw.run``."""
     parser.add_argument("--ddr-width", type=_parse("width", _int), default=None, metavar="BITS",
                         choices=DDR_DATA_WIDTHS,
-                        help="AXI4 data width of the DDR port in bits, at most 8 x pe (a beat "
-                             "never holds more than one pe-byte word) (default: 64, or 8 x pe "
-                             "when pe < 8)")
+                        help="AXI4 data width of the DDR port in bits, dividing 8 x pe (a pe-byte "
+                             "word is a whole number of beats) (default: the widest such of at "
+                             "most 64)")
     parser.add_argument("--ddr-bandwidth", type=_parse("bandwidth", _float), default=None,
                         metavar="B",
                         help="sustained DDR bandwidth in bytes per cycle, shared by reads and "
