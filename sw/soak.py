@@ -122,12 +122,14 @@ def config_of(argv: list[str]):
     return config_from_run_args(args), args.seed
 
 
-def draw_configurations(seed: int, count: int, rtl: int) -> tuple[list[dict], list[dict]]:
-    """``count`` accepted configurations (the first ``rtl`` small) and the refusals met on
-    the way. Configuration ``i`` depends only on ``seed`` and ``i``."""
+def draw_configurations(seed: int, count: int, rtl: int,
+                        small_only: bool = False) -> tuple[list[dict], list[dict]]:
+    """``count`` accepted configurations (the first ``rtl`` small, or all with
+    ``small_only``) and the refusals met on the way. Configuration ``i`` depends only on
+    ``seed``, ``i`` and whether it is small."""
     configs, refusals = [], []
     for index in range(count):
-        small = index < rtl
+        small = index < rtl or small_only
         for attempt in range(MAX_REDRAWS):
             rng = random.Random(f"{seed}:{index}:{attempt}")
             argv = draw(rng, small)
@@ -137,7 +139,7 @@ def draw_configurations(seed: int, count: int, rtl: int) -> tuple[list[dict], li
                 refusals.append({"index": index, "args": argv, "stage": "config",
                                  "reason": str(error)})
                 continue
-            configs.append({"index": index, "args": argv, "rtl": small})
+            configs.append({"index": index, "args": argv, "rtl": index < rtl})
             break
         else:
             raise UsageError(f"configuration {index}: {MAX_REDRAWS} draws in a row were refused")
@@ -392,6 +394,10 @@ def build_parser() -> Parser:
                         help="write soak.json (every configuration, its command and outcome, "
                              "per-step cycles), soak.csv (one row per run) and summary.txt "
                              "here, each atomically (default: nothing written)")
+    parser.add_argument("--small", action="store_true",
+                        help="draw every configuration as the RTL ones are drawn (resolution <= "
+                             "64, alpha <= 0.5, pe <= 16): a check of a few seconds per "
+                             "configuration instead of up to a minute")
     parser.add_argument("--quiet", action="store_true",
                         help="print the summary only, not a line per run")
     return parser
@@ -409,7 +415,7 @@ def main(argv=None) -> int:
         raise UsageError(f"--out {args.out}: not a folder")
     start = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    configs, refusals = draw_configurations(seed, count, rtl)
+    configs, refusals = draw_configurations(seed, count, rtl, args.small)
 
     def log(text):
         if not args.quiet:
@@ -422,7 +428,7 @@ def main(argv=None) -> int:
     if args.out is not None:
         meta = {"command": " ".join(["python -m sw.soak", *(argv if argv is not None else sys.argv[1:])]),
                 "started": started, "wall_seconds": round(seconds, 1), "seed": seed,
-                "count": count, "rtl": rtl, "sim": args.sim, "pass": ok}
+                "count": count, "rtl": rtl, "small": args.small, "sim": args.sim, "pass": ok}
         for path in write_results(args.out, configs, refusals, summary, meta):
             print(f"wrote {path}")
     return 0 if ok else 1
