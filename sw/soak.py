@@ -36,15 +36,17 @@ the golden model; run the first M of them (drawn small: resolution <= 64, alpha 
 pe <= 16) on the RTL as well, where the measured cycles are compared with the cost
 model's prediction per step and per frame.
 
-The configurations are a function of --seed alone (configuration i is the same whatever
---count is). Each is printed as the `python -m sw.run` command that replays it. A
-configuration that AcceleratorConfig or the scheduler refuses with an error is counted
-as a refusal (and redrawn), not as a pass or a failure; any step that is not bit-exact,
-or any other error, is a failure and the exit code is 1.
+The configurations are a function of --seed (and --rtl, --small: configuration i is the
+same whatever --count is). Each is printed as the `python -m sw.run` command that
+replays it. A draw that AcceleratorConfig refuses is counted and redrawn; a
+configuration the scheduler refuses with an error is counted as refused; neither is a
+pass or a failure. Any step that is not bit-exact, or any other error, is a failure and
+the exit code is 1.
 
 examples:
   python -m sw.soak --count 200 --rtl 10 --jobs 2 --out soak/
-  python -m sw.soak --count 20                 # the fast model only, about a minute
+  python -m sw.soak --count 20 --jobs 2        # the fast model only, a few minutes
+  python -m sw.soak --count 5 --small          # a quick check, seconds
 """
 
 POW2_PE = (4, 8, 16, 32, 64)
@@ -315,7 +317,8 @@ def summarise(configs: list[dict], refusals: list[dict], sim: str, seconds: floa
                 what = r["mismatched_steps"] if r["outcome"] == "mismatch" else r["reason"]
                 lines.append(f"  FAILED configuration {c['index']} ({r['sim']}): {what}\n"
                              f"    {r['command']}")
-    lines.append(f"  {'PASS' if ok else 'FAIL'}: wall time {seconds / 60:.1f} min")
+    wall = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    lines.append(f"  {'PASS' if ok else 'FAIL'}: wall time {wall}")
     return "\n".join(lines), ok
 
 
@@ -324,6 +327,9 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as file:
             file.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would outlive the rename
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -383,7 +389,8 @@ def build_parser() -> Parser:
                              "<= 0.5 and pe <= 16 so a run takes minutes) also run on the RTL, "
                              "bit-exact and with measured cycles; at most N (default: 0)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                        help="the HDL simulator of the RTL runs (default: verilator)")
+                        help="the HDL simulator of the RTL runs; Icarus runs a few thousand "
+                             "cycles/s, so keep --rtl small with it (default: verilator)")
     parser.add_argument("--seed", type=str, default="0", metavar="S",
                         help="seed of the draw; the same seed draws the same configurations, "
                              "weights and inputs (default: 0)")
