@@ -208,7 +208,7 @@ class AcceleratorConfig:
     sram_bytes: int = 1_000_000
     alpha: float | None = None  # None: 1.0 for the built-in network
     resolution: int | None = None  # None: 224 for the built-in network
-    ddr_data_bits: int | None = None  # None: 64, or 8 x pe when that is less
+    ddr_data_bits: int | None = None  # None: the widest of at most 64 bits that divides 8 x pe
     ddr_bytes_per_cycle: float | None = None  # None: 5, or the port's peak when that is less
     ddr_latency_cycles: int = 64
     clock_mhz: float = 200.0
@@ -246,7 +246,13 @@ class AcceleratorConfig:
                                  f"the network {self.network.name!r}; give one or the other "
                                  f"(network=None to build it from alpha and resolution)")
         if self.ddr_data_bits is None:
-            object.__setattr__(self, "ddr_data_bits", min(64, 8 * self.pe))
+            # The widest port of at most 64 bits whose beat divides a pe-byte word (the load
+            # DMA assembles words from whole beats, the store DMA moves whole beats).
+            fits = [bits for bits in DDR_DATA_WIDTHS if bits <= 64 and (8 * self.pe) % bits == 0]
+            if not fits:
+                raise ValueError(f"pe must be a multiple of 4, not {self.pe}: a pe-byte word is a "
+                                 f"whole number of DDR beats of at least 32 bits")
+            object.__setattr__(self, "ddr_data_bits", max(fits))
         if self.ddr_bytes_per_cycle is None:
             object.__setattr__(self, "ddr_bytes_per_cycle", min(5.0, self.ddr_data_bits / 8))
         if self.ddr_data_bits not in DDR_DATA_WIDTHS:
@@ -255,6 +261,10 @@ class AcceleratorConfig:
         if self.ddr_data_bits > 8 * self.pe:
             raise ValueError(f"ddr_data_bits ({self.ddr_data_bits}) must be at most 8 x pe = {8 * self.pe}: "
                              f"a DDR beat never holds more than one {self.pe}-byte word")
+        if (8 * self.pe) % self.ddr_data_bits:
+            raise ValueError(f"ddr_data_bits ({self.ddr_data_bits}) must divide 8 x pe = {8 * self.pe}: "
+                             f"a {self.pe}-byte word is a whole number of DDR beats"
+                             + ("" if self.pe % 4 == 0 else " (pe must be a multiple of 4)"))
         if not isinstance(self.ddr_bytes_per_cycle, (int, float)) or not \
                 0 < self.ddr_bytes_per_cycle <= self.ddr_data_bits // 8:
             raise ValueError(f"ddr_bytes_per_cycle must be in (0, {self.ddr_data_bits // 8}] "

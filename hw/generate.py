@@ -82,9 +82,9 @@ def parse_sram(text) -> int:
 def add_accelerator_arguments(parser) -> None:
     """--pe, --sram, --alpha, --resolution: shared with ``sw.run``."""
     parser.add_argument("--pe", type=_parse("pe", _int), default=16, metavar="N",
-                        help="channel lanes, 4..64: the pointwise array does N x N int8 MACs per "
-                             "cycle, the depthwise stage N channels x 9 taps; 5..7 need "
-                             "--ddr-width 32 (default: 16)")
+                        help="channel lanes, a multiple of 4 up to 64: the pointwise array does "
+                             "N x N int8 MACs per cycle, the depthwise stage N channels x 9 taps "
+                             "(default: 16)")
     parser.add_argument("--sram", type=_parse("size", parse_sram), default=parse_size("1MB"),
                         metavar="SIZE",
                         help="total on-chip buffer: bytes with an optional unit, e.g. 1MB "
@@ -106,9 +106,9 @@ def add_ddr_arguments(parser) -> None:
     """The DDR and clock options, shared with ``sw.run``."""
     parser.add_argument("--ddr-width", type=_parse("width", _int), default=None, metavar="BITS",
                         choices=DDR_DATA_WIDTHS,
-                        help="AXI4 data width of the DDR port in bits, at most 8 x pe (a beat "
-                             "never holds more than one pe-byte word) (default: 64, or 8 x pe "
-                             "when pe < 8)")
+                        help="AXI4 data width of the DDR port in bits, dividing 8 x pe (a pe-byte "
+                             "word is a whole number of beats) (default: the widest such of at "
+                             "most 64)")
     parser.add_argument("--ddr-bandwidth", type=_parse("bandwidth", _float), default=None,
                         metavar="B",
                         help="sustained DDR bandwidth in bytes per cycle, shared by reads and "
@@ -166,22 +166,18 @@ def check_accelerator_options(pe, ddr_width=None, ddr_bandwidth=None, ddr_latenc
         raise UsageError(f"--pe must be a positive integer, not {pe}")
     if pe > 64:
         raise UsageError(f"--pe must be at most 64, not {pe}")
-    fitting = [w for w in DDR_DATA_WIDTHS if w <= 8 * pe]  # a beat holds at most one word
+    # A DDR beat (an AXI4 width, 32 bits at least) divides a pe-byte word: the load and
+    # store DMA move whole words in whole beats (hw.config).
+    fitting = [w for w in DDR_DATA_WIDTHS if (8 * pe) % w == 0]
     if not fitting:
-        raise UsageError(f"--pe {pe} is too few lanes for the DDR port: an AXI4 beat holds at "
-                         f"most one pe-byte word ({8 * pe} bits) and is at least "
-                         f"{DDR_DATA_WIDTHS[0]} bits, so --pe must be at least "
-                         f"{DDR_DATA_WIDTHS[0] // 8}")
-    if ddr_width is None and min(64, 8 * pe) not in DDR_DATA_WIDTHS:
-        raise UsageError(f"--pe {pe} needs --ddr-width {_widths(fitting)}: the default DDR width, "
-                         f"8 x pe = {8 * pe} bits, is not an AXI4 width "
-                         f"({', '.join(map(str, DDR_DATA_WIDTHS))}); --pe 4 or 8 and up work "
-                         f"with the default")
-    if ddr_width is not None and ddr_width > 8 * pe:
-        raise UsageError(f"--ddr-width {ddr_width} needs --pe {ddr_width // 8} or more (a DDR "
-                         f"beat holds at most one pe-byte word); with --pe {pe} use "
-                         f"--ddr-width {_widths(fitting)}")
-    width = ddr_width or min(64, 8 * pe)
+        raise UsageError(f"--pe must be a multiple of 4 (a DDR beat, at least "
+                         f"{DDR_DATA_WIDTHS[0]} bits, must divide a pe-byte word of {8 * pe} "
+                         f"bits), not {pe}: try --pe "
+                         f"{_widths([n for n in (pe - pe % 4, pe - pe % 4 + 4) if 4 <= n <= 64])}")
+    if ddr_width is not None and ddr_width not in fitting:
+        raise UsageError(f"--ddr-width {ddr_width} does not divide a pe-byte word (8 x pe = "
+                         f"{8 * pe} bits); with --pe {pe} use --ddr-width {_widths(fitting)}")
+    width = ddr_width or max(w for w in fitting if w <= 64)
     if ddr_bandwidth is not None and not 0 < ddr_bandwidth <= width // 8:
         raise UsageError(f"--ddr-bandwidth must be more than 0 and at most {width // 8} bytes per "
                          f"cycle (the {width}-bit port's peak; --ddr-width sets it), not "

@@ -155,9 +155,7 @@ def main(argv=None) -> int:
 
     if args.json:
         check_output_file("--json", args.json)
-    # The engine alone has no DDR port: pe 5..7 (no AXI4 width of 8 x pe bits) get the
-    # narrowest one, which nothing here uses.
-    args.ddr_width = 32 if 4 <= args.pe < 8 else None
+    args.ddr_width = None  # the engine alone has no DDR port: the default, unused
     config = config_from_args(args)
     names = None
     if args.steps is not None:

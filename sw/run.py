@@ -28,7 +28,7 @@ from model.layers import LayerKind
 
 from .inputs import load_image, load_int8_array, parse_range
 
-__all__ = ["main", "build_parser", "execute", "write_report"]
+__all__ = ["main", "build_parser", "execute", "write_report", "config_from_run_args"]
 
 DESCRIPTION = """\
 Run MobileNet-v1 on an mnaccel accelerator: a user's int8 .tflite model (--tflite) or
@@ -61,6 +61,10 @@ def build_parser() -> Parser:
                              "report/<network>_pe<N>); checked before the run starts: a folder "
                              "with other files and no report.json is refused, a previous "
                              "report's files are replaced")
+    parser.add_argument("--padding", choices=["same", "symmetric"], default="same",
+                        help="how the built-in network's 3x3 layers pad: same (TensorFlow: the "
+                             "extra pixel at the bottom/right) or symmetric (PyTorch: one pixel "
+                             "on every side) (default: same)")
     parser.add_argument("--seed", type=_parse("seed", _int), default=0, metavar="S",
                         help="seed of the random weights and test image, a non-negative "
                              "integer (default: 0)")
@@ -416,11 +420,27 @@ def _plot_roofline(report, path):
     plt.close(fig)
 
 
+def config_from_run_args(args):
+    """The configuration ``sw.run``'s command line describes: ``config_from_args`` with the
+    built-in network padded as ``--padding`` says."""
+    import dataclasses
+
+    from model.layers import mobilenet_v1
+
+    config = config_from_args(args)
+    if args.padding == "same":
+        return config
+    if args.tflite is not None:
+        raise ValueError("--padding applies to the built-in network; a .tflite model has its own")
+    network = mobilenet_v1(config.alpha, config.resolution, padding=args.padding)
+    return dataclasses.replace(config, alpha=None, resolution=None, network=network)
+
+
 def main(argv=None) -> int:
     from .driver import Progress
 
     args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    config = config_from_run_args(args)
     model = imported_model(args)
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")

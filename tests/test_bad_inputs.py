@@ -104,7 +104,7 @@ TABLE = {
         "--json": FILE_OUT,
     },
     "sim.bench": {
-        "--pe": INT + ["3", "65"],  # 5..7 are fine: the engine alone has no DDR port
+        "--pe": INT + ["3", "5", "65"],
         "--sram": SIZE + ["1kB"],
         "--alpha": FINITE + ["1.5"],
         "--resolution": INT + ["100"],

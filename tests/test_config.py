@@ -42,11 +42,21 @@ def test_format_size():
     ({"ddr_bytes_per_cycle": 9.0}, "ddr_bytes_per_cycle must be in (0, 8] (the 64-bit port's peak), not 9.0"),
     ({"ddr_latency_cycles": -1}, "ddr_latency_cycles must be a non-negative integer, not -1"),
     ({"alpha": 0}, "alpha must be in (0, 1], not 0"),
+    ({"pe": 6}, "pe must be a multiple of 4, not 6: a pe-byte word is a whole number of DDR "
+                "beats of at least 32 bits"),
+    ({"pe": 12, "ddr_data_bits": 64}, "ddr_data_bits (64) must divide 8 x pe = 96: a 12-byte "
+                                      "word is a whole number of DDR beats"),
 ])
 def test_validation_messages(kwargs, message):
     with pytest.raises(ValueError) as info:
         AcceleratorConfig(**kwargs)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("pe, bits", [(4, 32), (8, 64), (12, 32), (20, 32), (24, 64), (64, 64)])
+def test_default_ddr_width_divides_the_pe_word(pe, bits):
+    # pe 12 once defaulted to 64 bits: accepted, then the store descriptors lost bytes.
+    assert AcceleratorConfig(pe=pe, alpha=0.25, resolution=32).ddr_data_bits == bits
 
 
 def test_sram_too_small_names_the_layer_and_bytes():

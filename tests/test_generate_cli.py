@@ -45,11 +45,13 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--pe", "0"], "--pe must be a positive integer, not 0"),
     (["--pe", "-3"], "--pe must be a positive integer, not -3"),
-    (["--pe", "3"], "--pe 3 is too few lanes for the DDR port"),
-    (["--pe", "6"], "--pe 6 needs --ddr-width 32: the default DDR width, 8 x pe = 48 bits, is not "
-                    "an AXI4 width"),
-    (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 needs --pe 8 or more (a DDR beat holds "
-                                         "at most one pe-byte word); with --pe 4 use --ddr-width 32"),
+    (["--pe", "3"], "--pe must be a multiple of 4 (a DDR beat, at least 32 bits, must divide a "
+                    "pe-byte word of 24 bits), not 3: try --pe 4"),
+    (["--pe", "6"], "--pe must be a multiple of 4 (a DDR beat, at least 32 bits, must divide a "
+                    "pe-byte word of 48 bits), not 6: try --pe 4 or 8"),
+    (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 does not divide a pe-byte word (8 x pe = "
+                                         "32 bits); with --pe 4 use --ddr-width 32"),
+    (["--pe", "24", "--ddr-width", "512"], "with --pe 24 use --ddr-width 32 or 64"),
     (["--clock-mhz", "nan"], "argument --clock-mhz: expected a finite number, not 'nan'"),
     (["--pe", "many"], "argument --pe: expected an integer, not 'many'"),
     (["--sram", "lots"], "argument --sram: size must be bytes with an optional unit (kB, MB, KiB, MiB; "

@@ -157,7 +157,7 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--sram", "10kB", "--pe", "4", "--alpha", "0.25", "--resolution", "32"], "too small"),
-    (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 needs --pe 8 or more"),
+    (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 does not divide a pe-byte word"),
     (["--resolution", "100"], "multiple of 32"),
     (["--sim", "spice"], "invalid choice"),
 ])
