@@ -25,7 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
-from model.cli import Parser, UsageError, run_main
+from model.cli import Parser, UsageError, check_output_dir, run_main
 
 __all__ = ["draw", "draw_configurations", "run_one", "soak", "summarise", "main"]
 
@@ -172,18 +172,23 @@ def run_one(argv: list[str], sim: str, workdir: str | None = None) -> dict:
         if not refused:
             outcome["traceback"] = traceback.format_exc(limit=6)
         return outcome
-    steps = [{"name": l["name"], "bit_exact": l["bit_exact"], "mismatches": l["mismatches"],
-              "measured_cycles": l["measured_cycles"], "predicted_cycles": l["predicted_cycles"],
-              "error": l["error"], "tiles": l["tiles"]} for l in report["layers"]]
+    # Cycles are measured on the RTL only; the fast model's are the prediction itself.
+    measured = report["totals"]["cycles_basis"] == "measured"
+    keys = ("name", "bit_exact", "mismatches", "predicted_cycles", "tiles") + \
+        (("measured_cycles", "error") if measured else ())
+    steps = [{key: l[key] for key in keys} for l in report["layers"]]
     totals = report["totals"]
     outcome.update(
         outcome="pass" if report["bit_exact"] and report["complete"] else "mismatch",
         network=report["network"], steps=steps,
         mismatched_steps=[s["name"] for s in steps if not s["bit_exact"]],
-        measured_cycles=totals["measured_cycles"], predicted_cycles=totals["predicted_cycles"],
-        frame_error=totals["error"],
-        step_error=max((s["error"] for s in steps), key=abs),
-        step_error_at=max(steps, key=lambda s: abs(s["error"]))["name"],
+        predicted_cycles=totals["predicted_cycles"])
+    if measured:
+        outcome.update(
+            measured_cycles=totals["measured_cycles"], frame_error=totals["error"],
+            step_error=max((s["error"] for s in steps), key=abs),
+            step_error_at=max(steps, key=lambda s: abs(s["error"]))["name"])
+    outcome.update(
         sram_min_bytes=report["config"]["derived"]["sram_min_bytes"],
         tiles=sum(s["tiles"] for s in steps),
         output_sha256=[o["sha256"] for o in report["outputs"]],
@@ -367,7 +372,7 @@ def write_results(out: Path, configs, refusals, summary: str, meta: dict) -> lis
 
 
 # -- command line -----------------------------------------------------------------------
-def _count(name, minimum):
+def _count(name, minimum, maximum=None):
     def parse(text):
         try:
             value = int(text)
@@ -375,8 +380,15 @@ def _count(name, minimum):
             raise UsageError(f"{name} must be an integer, not {text!r}") from None
         if value < minimum:
             raise UsageError(f"{name} must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            raise UsageError(f"{name} must be at most {maximum:,}, not {value:,}")
         return value
     return parse
+
+
+#: More configurations than a soak runs in days; more processes than is useful.
+MAX_COUNT = 100_000
+MAX_JOBS = 4 * (os.cpu_count() or 1)
 
 
 def build_parser() -> Parser:
@@ -412,14 +424,20 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    count = _count("--count", 1)(args.count)
+    count = _count("--count", 1, MAX_COUNT)(args.count)
     rtl = _count("--rtl", 0)(args.rtl)
-    jobs = _count("--jobs", 1)(args.jobs)
-    seed = _count("--seed", 0)(args.seed)
+    jobs = _count("--jobs", 1, MAX_JOBS)(args.jobs)
+    seed = _count("--seed", 0, 2**32 - 1)(args.seed)
     if rtl > count:
         raise UsageError(f"--rtl ({rtl}) must be at most --count ({count})")
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out}: not a folder")
+    if args.out is not None:
+        check_output_dir("--out", args.out, "soak.json")
+    if rtl:
+        from sim.toolchain import simulator_status
+
+        available, reason = simulator_status(args.sim)
+        if not available:
+            raise UsageError(f"--sim {args.sim}: {reason}")
     start = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     configs, refusals = draw_configurations(seed, count, rtl, args.small)

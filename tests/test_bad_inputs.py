@@ -29,7 +29,7 @@ HELDOUT = str(MODELS / "digits_heldout.npz")
 UNWRITABLE = "/proc/mnaccel/x"  # no one can create anything under /proc
 
 COMMANDS = ["model.table", "hw.generate", "hw.synth", "sim.bench", "sw.run", "sw.explore",
-            "sw.accuracy"]
+            "sw.accuracy", "sw.soak"]
 
 # Good values that let a command get as far as the option under test (small networks:
 # fast to configure).
@@ -43,6 +43,7 @@ BASE = {
     "sw.explore": ["--out", "explore", "--pe", "4", "--sram", "100kB", "--alpha", "0.25",
                    "--resolution", "32"],
     "sw.accuracy": ["--tflite", DIGITS, "--data", HELDOUT, "--pe", "4", "--sram", "100kB"],
+    "sw.soak": ["--count", "2", "--rtl", "1"],
 }
 
 # Bad values by kind. "{F}" is replaced by the fixture folder (see ``fixtures``).
@@ -120,6 +121,7 @@ TABLE = {
         "--image": FILE_IN + ["{F}/bomb.png"],
         "--input": FILE_IN + ["{F}/floats.npy", "{F}/wrong_shape.npy"],
         "--input-range": ["1,-1", "0,0", "nan,1", "0,inf", "1", "1,2,3", "a,b", ""],
+        "--padding": ["valid", "SAME", ""],
         "--quiet": FLAG,
     },
     "sw.explore": {
@@ -142,6 +144,16 @@ TABLE = {
         "--limit": POSITIVE,
         "--sim": ["ghdl", ""],
         "--json": FILE_OUT,
+    },
+    "sw.soak": {
+        "--count": INT,
+        "--rtl": COUNT + ["3"],  # more than --count
+        "--sim": ["model", "ghdl", ""],
+        "--seed": ["-1", "nan", "1.5", "many", "", HUGE],
+        "--jobs": INT,
+        "--out": DIR_OUT,
+        "--small": FLAG,
+        "--quiet": FLAG,
     },
 }
 
@@ -240,6 +252,7 @@ def no_expensive_work(monkeypatch):
     import sw.accuracy
     import sw.explore
     import sw.run
+    import sw.soak
 
     monkeypatch.setattr(hw.generate, "emit_verilog", _expensive("Verilog emission"))
     monkeypatch.setattr(hw.synth, "synthesize", _expensive("synthesis"))
@@ -248,6 +261,7 @@ def no_expensive_work(monkeypatch):
     monkeypatch.setattr(sw.run, "execute", _expensive("the network run"))
     monkeypatch.setattr(sw.accuracy, "evaluate", _expensive("the accuracy run"))
     monkeypatch.setattr(sw.explore, "sweep", _expensive("the sweep"))
+    monkeypatch.setattr(sw.soak, "soak", _expensive("the soak"))
     monkeypatch.setattr(distributed, "LocalCluster", _expensive("a local Dask cluster"))
 
     def unreachable(address, *args, **kwargs):

@@ -51,7 +51,8 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
                     "pe-byte word of 48 bits), not 6: try --pe 4 or 8"),
     (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 does not divide a pe-byte word (8 x pe = "
                                          "32 bits); with --pe 4 use --ddr-width 32"),
-    (["--pe", "24", "--ddr-width", "512"], "with --pe 24 use --ddr-width 32 or 64"),
+    (["--pe", "24", "--ddr-width", "512"], "--ddr-width 512 does not divide a pe-byte word (8 x pe = "
+                                           "192 bits); with --pe 24 use --ddr-width 32 or 64"),
     (["--clock-mhz", "nan"], "argument --clock-mhz: expected a finite number, not 'nan'"),
     (["--pe", "many"], "argument --pe: expected an integer, not 'many'"),
     (["--sram", "lots"], "argument --sram: size must be bytes with an optional unit (kB, MB, KiB, MiB; "

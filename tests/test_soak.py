@@ -4,7 +4,6 @@ configuration's command replays it."""
 
 import json
 
-import numpy as np
 import pytest
 
 from sw import soak
