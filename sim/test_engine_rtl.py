@@ -51,10 +51,13 @@ def _steps():
     ]
 
 
-def build_stimulus(config: AcceleratorConfig, seed: int = 5):
-    """Tiles of every step of :func:`_steps` as packed beats with golden outputs."""
+def build_stimulus(config: AcceleratorConfig, seed: int = 5, names=None):
+    """Tiles of every step of :func:`_steps` (those in ``names``) as packed beats with
+    golden outputs."""
     tiles = []
     for name, layers, first, act_cap, weight_cap in _steps():
+        if names is not None and name not in names:
+            continue
         qlayers = random_mobilenet(layers, seed=seed)
         x = random_input(layers, seed=seed)
         outputs = run_network(qlayers, x)
@@ -72,9 +75,28 @@ def build_stimulus(config: AcceleratorConfig, seed: int = 5):
 def test_engine_rtl(rtl, sim, pe, tmp_path):
     if pe == WIDE_PE and sim != "verilator":
         pytest.skip(f"pe={WIDE_PE} is built for Verilator only (Icarus is too slow at this width)")
-    config = AcceleratorConfig(pe=pe, alpha=0.25, resolution=32, sram_bytes=400_000)
-    tiles = build_stimulus(config)
+    tiles = _run(rtl, pe, tmp_path)
     assert len(tiles) > 6  # several steps run as more than one tile
+
+
+@pytest.mark.quick
+def test_engine_rtl_pool_and_classifier_on_icarus(tmp_path):
+    """The quick tier's engine run: the average-pooling and classifier steps at pe 4."""
+    from sim.runner import run_rtl
+    from sim.toolchain import simulator_status
+
+    available, reason = simulator_status("icarus")
+    if not available:
+        pytest.skip(f"icarus: {reason}")
+    assert len(_run(lambda design, **kw: run_rtl(design, sim="icarus", **kw), 4, tmp_path,
+                    names=("avgpool", "fc"))) >= 2
+
+
+def _run(rtl, pe, tmp_path, names=None):
+    """The steps' tiles through the engine: bit-exact (the testbench checks every output
+    beat), exactly the predicted cycles unpaused, no fewer under random pauses."""
+    config = AcceleratorConfig(pe=pe, alpha=0.25, resolution=32, sram_bytes=400_000)
+    tiles = build_stimulus(config, names=names)
     stimulus = tmp_path / "stimulus.json"
     stimulus.write_text(json.dumps({"tiles": tiles}))
     run = rtl(Engine(config), toplevel="mnaccel_engine", test_module="sim.engine_tb", params={
@@ -86,3 +108,4 @@ def test_engine_rtl(rtl, sim, pe, tmp_path):
     for tile in tiles:
         assert run.cycles[f"{tile['name']}/pause=none"] == tile["predicted"]
         assert run.cycles[f"{tile['name']}/pause=both"] >= tile["predicted"]
+    return tiles
