@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import let_children_take_ctrl_c
+
+let_children_take_ctrl_c()  # this module presses Ctrl-C on its children
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The smallest design the sim/ tests build (the 4-lane requantiser of test_requant.py),

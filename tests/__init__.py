@@ -9,3 +9,15 @@ def examples(n: int) -> int:
     """Hypothesis examples for a property test: ``n`` in the full run, a tenth (at least
     20) in the quick tier."""
     return max(20, n // 10) if QUICK else n
+
+
+def let_children_take_ctrl_c() -> None:
+    """Tests that press Ctrl-C on a child process need SIGINT not to be ignored: a shell
+    starts background jobs (a CI script run with ``&``, ``nohup``) with SIGINT ignored, and
+    an ignored signal stays ignored across ``exec``, so Python in the child would never
+    raise KeyboardInterrupt. Catching it here (Python's own handler) resets it to the
+    default in every child that execs."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

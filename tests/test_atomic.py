@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from model.atomic import atomic_write, file_lock, write_text
+from tests import let_children_take_ctrl_c
+
+let_children_take_ctrl_c()  # this module presses Ctrl-C on its children
 
 ROOT = Path(__file__).resolve().parents[1]
 
