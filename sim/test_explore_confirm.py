@@ -1,11 +1,21 @@
 """sw.explore's RTL confirmation: a design point's network runs from DDR on the simulator
 on a Dask worker, bit-exact and as the cost model predicts."""
 
+import pytest
+
 from sw.explore import confirm, evaluate
 
 
-def test_confirm_on_a_local_cluster(sim):
+def test_confirm_on_a_local_cluster():
+    """On Verilator (the simulator sw.explore --confirm defaults to)."""
     from distributed import Client, LocalCluster
+
+    from sim.toolchain import simulator_status
+
+    sim = "verilator"
+    available, reason = simulator_status(sim)
+    if not available:
+        pytest.skip(f"{sim}: {reason}")
     settings = {"ddr_latency_cycles": 20}
     point = evaluate(4, 70_000, 0.25, 32, settings=settings)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,

@@ -37,11 +37,11 @@ def _check(report, config):
 
 def test_network_from_ddr_pe4(sim, tmp_path):
     """pe 4, a 32-bit port (one beat per slice), 4 B/cycle, latency 20: every step on
-    Verilator; on Icarus (~1 k cycles/s) the first five, which cover conv1, both
+    Verilator; on Icarus (~1 k cycles/s) the first three, which cover conv1, both
     strides and multi-tile bands."""
     config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
                       ddr_latency_cycles=20)
-    limit = 5 if sim == "icarus" else None
+    limit = 3 if sim == "icarus" else None
     report = execute(config, sim, seed=5, workdir=tmp_path, limit=limit)
     assert report["complete"] == (limit is None)
     _check(report, config)

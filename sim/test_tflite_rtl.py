@@ -38,14 +38,14 @@ def _check(report):
 def test_trained_digits_model_on_held_out_images(sim, tmp_path):
     """Three held-out digits through the RTL (pe 4, the smallest SRAM: every step tiles):
     the accelerator's class is TFLite's, every layer equal to the reference kernels'.
-    Icarus (~1 k cycles/s) runs the first five steps of one image."""
+    Icarus (~1 k cycles/s) runs the first three steps of one image."""
     model = load_tflite(MODELS / "digits_a025_32.tflite")
     data = np.load(MODELS / "digits_heldout.npz")
     config = _minimal(model, pe=4, ddr_data_bits=32, ddr_bytes_per_cycle=4.0, ddr_latency_cycles=20)
     picks = [0, 1, 2] if sim == "verilator" else [0]
     for index in picks:
         x = data["x"][index]
-        limit = 5 if sim == "icarus" else None
+        limit = 3 if sim == "icarus" else None
         report = execute(config, sim, workdir=tmp_path / str(index), model=model, image=x,
                          limit=limit)
         _check(report)
