@@ -156,6 +156,10 @@ def confirm(points, *, client, settings=None, sim="verilator", steps=None) -> li
     return client.gather(futures)
 
 
+#: Every file a sweep may write into its folder.
+OUTPUTS = ("sweep.csv", "pareto_sram.png", "pareto_dsps.png", "accuracy_fps.png", "confirmed.json")
+
+
 def _plots(points, out: Path):
     import matplotlib
     matplotlib.use("Agg")
@@ -423,9 +427,18 @@ def main(argv=None) -> int:
               f"{result['measured_cycles']:,} cycles, predicted {result['predicted_cycles']:,} "
               f"({100 * error:+.2f} %; worst step {worst['name']} {100 * worst['error']:+.2f} %), "
               f"{'bit-exact' if result['bit_exact'] else 'NOT BIT-EXACT'}")
+    written = [args.out / "sweep.csv", *plots]
     if confirmed:
         write_text(args.out / "confirmed.json", json.dumps(confirmed, indent=2))
-    for path in [args.out / "sweep.csv", *plots]:
+        written.append(args.out / "confirmed.json")
+    # A previous sweep's file that this one did not write (RTL confirmations, an accuracy
+    # plot) would sit beside this sweep's as if it were of it.
+    for name in OUTPUTS:
+        stale = args.out / name
+        if stale not in written and stale.is_file():
+            stale.unlink()
+            print(f"removed {stale} (of a previous sweep)")
+    for path in written:
         print(f"wrote {path}")
     return 0 if all(result["bit_exact"] for result in confirmed) else 1
 

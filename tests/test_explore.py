@@ -103,3 +103,20 @@ def test_bad_input_one_line(tmp_path, args, message):
     assert result.returncode == 2
     assert result.stderr.startswith(f"python -m sw.explore: error: {message}")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_rerun_removes_what_it_did_not_write(tmp_path):
+    """A folder of a previous sweep is reused; its confirmations and accuracy plot must
+    not sit beside a sweep that made neither (no point of this one is in the paper)."""
+    (tmp_path / "sweep.csv").write_text("pe\n")
+    for name in ("confirmed.json", "accuracy_fps.png"):
+        (tmp_path / name).write_text("of an older sweep")
+    result = subprocess.run(
+        [sys.executable, "-m", "sw.explore", "--out", str(tmp_path), "--pe", "4",
+         "--sram", "1MB", "--alpha", "0.25", "--resolution", "96", "--workers", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pareto_dsps.png", "pareto_sram.png",
+                                                          "sweep.csv"]
+    assert f"removed {tmp_path / 'confirmed.json'} (of a previous sweep)" in result.stdout
