@@ -4,8 +4,9 @@ Every file a later run reads or a user trusts (reports, CSVs, plots, ``config.js
 the Verilog, a simulator build's completion stamp) is written with :func:`atomic_write`:
 into a temporary file beside it, renamed over the final name only when complete. An
 exception or Ctrl-C (KeyboardInterrupt) on the way deletes the temporary file and leaves
-the previous file, or none, under the final name. (A SIGKILL can leave a hidden
-``.<name>.*.tmp`` beside it, never a partial file under the name.)
+the previous file, or none, under the final name. A SIGKILL can leave a hidden
+``.<name>.<pid>.*.tmp`` beside it, never a partial file under the name; the next
+complete write of that name deletes such leftovers of writers that no longer run.
 
 :func:`file_lock` is ``fcntl.flock`` on a lock file: concurrent builders of one cache
 entry take turns, and the kernel releases the lock of a process that dies, so a killed
@@ -18,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 
 __all__ = ["atomic_write", "write_text", "write_bytes", "file_lock"]
@@ -40,7 +42,7 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', not {mode!r}")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **open_kwargs) as file:
             yield file
@@ -52,6 +54,28 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _remove_leftovers(path)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete the temporary files of ``path`` whose writer was killed: their pid (in the
+    name) no longer runs. A live writer's file, another name's, or one not in this form
+    stays."""
+    for leftover in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = leftover.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text(path, text: str) -> None:

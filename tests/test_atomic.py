@@ -100,7 +100,23 @@ def test_signal_mid_write_keeps_the_old_file(tmp_path, how):
         assert [p.name for p in tmp_path.iterdir()] == ["sweep.csv"]
     else:  # killed: nothing can clean up, but the name still holds the old file
         assert writer.returncode == -signal.SIGKILL
-        assert all(p.name.startswith(".sweep.csv.") for p in tmp_path.iterdir() if p != path)
+        leftovers = [p.name for p in tmp_path.iterdir() if p != path]
+        assert leftovers and all(p.startswith(f".sweep.csv.{writer.pid}.") for p in leftovers)
+        # the next complete write of the name clears the dead writer's leftover
+        write_text(path, "newer\n")
+        assert [p.name for p in tmp_path.iterdir()] == ["sweep.csv"]
+
+
+def test_leftover_cleanup_spares_live_writers_and_other_names(tmp_path):
+    path = tmp_path / "sweep.csv"
+    live = tmp_path / f".sweep.csv.{os.getpid()}.abc.tmp"  # this process: running
+    other = tmp_path / ".layers.csv.999999999.abc.tmp"  # another name
+    odd = tmp_path / ".sweep.csv.notapid.tmp"  # not of this form
+    for p in (live, other, odd):
+        p.write_text("")
+    write_text(path, "x\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["sweep.csv", live.name, other.name, odd.name])
 
 
 _HOLDER = """
