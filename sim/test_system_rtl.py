@@ -67,14 +67,16 @@ test_first_step_from_ddr_on_icarus = pytest.mark.quick(test_first_step_from_ddr_
 
 def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):
     """pe 8 on a 32-bit port (two beats per slice and per output word), 3 B/cycle
-    (the DDR model's credit runs at 3/4 of the port), latency 40; Verilator."""
+    (the DDR model's credit runs at 3/4 of the port), latency 40, 4-bit AXI IDs (the DDR
+    model echoes them; a response with another ID would set STATUS.error, which the host
+    sequence checks after every step); Verilator."""
     from sim.toolchain import simulator_status
 
     available, reason = simulator_status("verilator")
     if not available:
         pytest.skip(f"verilator: {reason}")
     config = _minimal(pe=8, alpha=0.25, resolution=64, ddr_data_bits=32, ddr_bytes_per_cycle=3.0,
-                      ddr_latency_cycles=40)
+                      ddr_latency_cycles=40, axi_id_bits=4)
     _check(execute(config, "verilator", seed=6, workdir=tmp_path), config)
 
 
