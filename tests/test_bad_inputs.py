@@ -100,6 +100,8 @@ TABLE = {
         "--device": ["huge", "xc7a200t"],  # the second: not an ecp5 device
         "--fit": FLAG,
         "--freq": FINITE + ["100MHz"],
+        "--speed": INT + ["5", "9", "-6"],
+        "--seed": INT + [str(2**31), "0x1"],
         "--no-pnr": FLAG,
         "--pnr-timeout": FINITE + ["1h"],
         "--json": FILE_OUT,

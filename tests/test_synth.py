@@ -13,7 +13,7 @@ import pytest
 from hw.config import AcceleratorConfig
 from hw.pointwise import PointwiseArray
 from hw.synth import (DEVICES, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
-                      synthesize)
+                      place_and_route, synthesize)
 from model.cost import network_cost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,43 @@ def test_a_tool_over_its_time_is_stopped(tmp_path):
                     every=0.3, timeout=1.5)
     assert time.perf_counter() - start < 5  # killed, not waited for (the tool needs 10 s)
     assert seen and all(line.startswith("  tool: ") for line in seen)
+
+
+def _registered_product():
+    """A tiny real design for nextpnr: two input registers, an 18x18 product, a register."""
+    from amaranth import Module, Signal, signed
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class RegisteredProduct(wiring.Component):
+        a: In(signed(18))
+        b: In(signed(18))
+        p: Out(signed(36))
+
+        def elaborate(self, platform):
+            m = Module()
+            ra, rb = Signal(signed(18)), Signal(signed(18))
+            m.d.sync += [ra.eq(self.a), rb.eq(self.b), self.p.eq(ra * rb)]
+            return m
+
+    return RegisteredProduct()
+
+
+@pytest.mark.slow
+def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path):
+    """nextpnr-ecp5 on a real (tiny) netlist at speed grade 8 with seed 3: the result says
+    where its Fmax came from, and the critical path runs from a register's clock-to-q to a
+    setup whose total delay is the period Fmax is the inverse of."""
+    synthesize(_registered_product(), "product", "ecp5", tmp_path, progress=lambda text: None)
+    pnr = place_and_route(DEVICES["85k"], tmp_path, 100.0, progress=lambda text: None,
+                          speed=8, seed=3)
+    assert (pnr.speed, pnr.seed) == (8, 3)
+    assert pnr.version.startswith("nextpnr-") and pnr.describe() == \
+        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3"
+    assert pnr.used["MULT18X18D"] == 1
+    path = pnr.critical_path
+    assert path[0][0] == "clk-to-q" and path[-1][0] == "setup"
+    assert all(abs(hop[2] - sum(h[1] for h in path[:i + 1])) < 0.02 for i, hop in enumerate(path))
+    assert 1000 / path[-1][2] == pytest.approx(pnr.fmax_mhz, rel=0.01)
+    with pytest.raises(ValueError, match=r"speed must be one of \(6, 7, 8\), not 5"):
+        place_and_route(DEVICES["85k"], tmp_path, 100.0, speed=5)
