@@ -29,7 +29,8 @@ from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
-           "parse_critical_path", "nextpnr_version", "SPEED_GRADES", "parse_stat",
+           "parse_critical_path", "nextpnr_version", "SPEED_GRADES", "HARDWARE_FIELDS",
+           "synthesis_clock", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
@@ -330,6 +331,45 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
                          parse_critical_path(log))
+
+
+#: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
+#: DDR bandwidth, latency and the reporting clock only change the cost model's figures.
+HARDWARE_FIELDS = ("pe", "ddr_data_bits", "axi_id_bits", "dsp_limit", "dsp_packing")
+
+
+def synthesis_clock(path, config) -> tuple[float, str]:
+    """The Fmax in MHz that ``python -m hw.synth --json`` wrote to ``path`` for the
+    hardware ``config`` describes, and where it came from (for reports: file, device,
+    nextpnr version, speed grade, seed). Raises ValueError with the reason when the file
+    is not such a result, has no Fmax, or is of other hardware."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read it ({getattr(error, 'strerror', None) or type(error).__name__})") from None
+    except json.JSONDecodeError:
+        raise ValueError("is not JSON (give the file python -m hw.synth --json wrote)") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict) \
+            or "fmax_mhz" not in document:
+        raise ValueError("is not a python -m hw.synth --json result")
+    fmax = document["fmax_mhz"]
+    if fmax is None:
+        raise ValueError("has no Fmax (synthesised with --no-pnr, for a target without place "
+                         "and route, or place and route did not finish)")
+    if not isinstance(fmax, (int, float)) or not 0 < fmax < 10_000:
+        raise ValueError(f"has an impossible Fmax {fmax!r}")
+    theirs, ours = document["config"], config.to_dict()
+    for field in HARDWARE_FIELDS:
+        if theirs.get(field) != ours[field]:
+            raise ValueError(f"is of other hardware: {field} {theirs.get(field)!r} there, "
+                             f"{ours[field]!r} here")
+    for part in ("banks", "multipliers"):
+        if theirs.get("derived", {}).get(part) != ours["derived"][part]:
+            raise ValueError(f"is of other hardware: its {part} differ from this configuration's "
+                             f"(another --sram or network)")
+    source = document.get("fmax_source") or "nextpnr-ecp5, speed grade and seed not recorded"
+    return float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
 
 
 def fit_report(resources: Resources, device: Device) -> tuple[bool, list[str]]:

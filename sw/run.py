@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import dataclasses
 import json
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import format_size
+from hw.config import AcceleratorConfig, format_size
 from model.quantize import INPUT_SCALE, INPUT_ZERO_POINT
 from hw.generate import (_int, _parse, add_accelerator_arguments, add_ddr_arguments,
                          add_multiplier_arguments, config_from_args, imported_model)
@@ -28,7 +29,11 @@ from model.layers import LayerKind
 
 from .inputs import load_image, load_int8_array, parse_range
 
-__all__ = ["main", "build_parser", "execute", "write_report", "config_from_run_args"]
+#: The reporting clock without --clock-mhz or --synth: the configuration's own default.
+DEFAULT_CLOCK_MHZ = {f.name: f.default for f in dataclasses.fields(AcceleratorConfig)}["clock_mhz"]
+
+__all__ = ["main", "build_parser", "execute", "write_report", "config_from_run_args", "run_clock",
+           "DEFAULT_CLOCK_MHZ"]
 
 DESCRIPTION = """\
 Run MobileNet-v1 on an mnaccel accelerator: a user's int8 .tflite model (--tflite) or
@@ -80,7 +85,17 @@ def build_parser() -> Parser:
                         metavar="LO,HI",
                         help="float range the image's pixels 0..255 map to before "
                              "quantisation (default: -1,1, as Keras' MobileNet expects)")
+    parser.add_argument("--synth", type=Path, default=None, metavar="FILE",
+                        help="the JSON python -m hw.synth --json wrote for this hardware: "
+                             "frames/s and time are given at its place-and-route Fmax, named "
+                             "with its device, speed grade and seed (--clock-mhz overrides)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    # The clock: --clock-mhz when given, else the --synth result's Fmax, else 200 MHz.
+    parser.set_defaults(clock_mhz=None)
+    for action in parser._actions:
+        if action.dest == "clock_mhz":
+            action.help = ("clock for reporting time and frames/s, positive; overrides "
+                           f"--synth (default: the --synth result's Fmax, else {DEFAULT_CLOCK_MHZ:g})")
     return parser
 
 
@@ -94,12 +109,14 @@ def _top5(values: np.ndarray, scale: float, zero_point: int) -> list[dict]:
 
 
 def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdir=None,
-            limit: int | None = None, *, model=None, image=None) -> dict:
+            limit: int | None = None, *, model=None, image=None,
+            clock_source: str = "--clock-mhz") -> dict:
     """Run the network of ``config`` and return the report (``report.json``'s content).
     ``model`` is the imported ``.tflite`` model (``model.tflite.ImportedModel``) whose
     layers ``config.network`` holds; without it the network gets random weights from
     ``seed``. ``image`` is the int8 input (default: a deterministic test image).
-    ``limit`` runs only the first steps (the report then covers those; no outputs)."""
+    ``limit`` runs only the first steps (the report then covers those; no outputs).
+    ``clock_source`` says where ``config.clock_mhz`` came from (:func:`run_clock`)."""
     from model.golden import run_network
     from model.quantize import random_input, random_mobilenet
     from model.tflite import reference_run
@@ -215,6 +232,7 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         "mult_adds": sum(l["mult_adds"] for l in layers),
         "mac_utilisation": pw_macs / (cycles * pe2),
         "clock_mhz": config.clock_mhz,
+        "clock_source": clock_source,
         "frames_per_second": config.clock_mhz * 1e6 / cycles,
         "latency_ms": cycles / (config.clock_mhz * 1e3),
         "sim": sim,
@@ -226,14 +244,14 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         "host_seconds": round(host_seconds, 2),
     })
     return {"config": config.to_dict(), "network": network.name, "layers": layers,
-            "totals": totals, "sources": _sources(sim, config.clock_mhz),
+            "totals": totals, "sources": _sources(sim, config.clock_mhz, clock_source),
             "bit_exact": bit_exact, "tflite_exact": tflite_exact,
             "complete": complete, "outputs": outputs, "top5": top5,
             "input": {"sha256": hashlib.sha256(np.ascontiguousarray(image, np.int8).tobytes()).hexdigest(),
                       "scale": qnet[0].in_scale, "zero_point": qnet[0].in_zero_point}}
 
 
-def _sources(sim: str, clock_mhz: float) -> dict:
+def _sources(sim: str, clock_mhz: float, clock_source: str) -> dict:
     """What produced each figure of the report (``report.json``'s ``sources``)."""
     if sim == "model":
         basis = "predicted cycles"
@@ -248,7 +266,7 @@ def _sources(sim: str, clock_mhz: float) -> dict:
                                       "start to done of each step",
                    "predicted_cycles": "cost model (model/cost.py)"}
     return {**sources,
-            "frames_per_second": f"{basis} at {clock_mhz:g} MHz (--clock-mhz)",
+            "frames_per_second": f"{basis} at {clock_mhz:g} MHz ({clock_source})",
             "mac_utilisation": f"pointwise Mult-Adds over {basis} x pe x pe",
             "ddr_bytes": "the schedule (sw/schedule.py): the bytes each step's program moves"}
 
@@ -294,6 +312,7 @@ def format_table(report: dict) -> str:
         f"{t['frames_per_second']:.1f} frames/s ({basis}) at {t['clock_mhz']:g} MHz "
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
+        f"clock {t['clock_mhz']:g} MHz: {t.get('clock_source', '--clock-mhz')}",
         f"every step {'bit-exact with' if report['bit_exact'] else 'NOT bit-exact with'} the golden "
         f"model" + ("" if report.get("tflite_exact") is None else
                     f"; every layer {'equal to' if report['tflite_exact'] else 'DIFFERENT from'} "
@@ -421,12 +440,14 @@ def _plot_roofline(report, path):
 
 def config_from_run_args(args):
     """The configuration ``sw.run``'s command line describes: ``config_from_args`` with the
-    built-in network padded as ``--padding`` says."""
-    import dataclasses
+    built-in network padded as ``--padding`` says, at ``--clock-mhz`` or, without it, at
+    DEFAULT_CLOCK_MHZ (:func:`run_clock` puts a ``--synth`` Fmax in its place)."""
+    import argparse
 
     from model.layers import mobilenet_v1
 
-    config = config_from_args(args)
+    clock = DEFAULT_CLOCK_MHZ if args.clock_mhz is None else args.clock_mhz
+    config = config_from_args(argparse.Namespace(**{**vars(args), "clock_mhz": clock}))
     if args.padding == "same":
         return config
     if args.tflite is not None:
@@ -435,11 +456,29 @@ def config_from_run_args(args):
     return dataclasses.replace(config, alpha=None, resolution=None, network=network)
 
 
+def run_clock(args, config) -> tuple:
+    """(config at the reporting clock, where that clock came from): ``--clock-mhz`` when
+    given, else the Fmax of the ``--synth`` result (checked to be of this hardware), else
+    DEFAULT_CLOCK_MHZ."""
+    from hw.synth import synthesis_clock
+
+    if args.synth is not None:
+        try:
+            fmax, source = synthesis_clock(args.synth, config)
+        except ValueError as error:
+            raise UsageError(f"--synth {args.synth}: {error}") from None
+        if args.clock_mhz is None:
+            return dataclasses.replace(config, clock_mhz=fmax), source
+    if args.clock_mhz is not None:
+        return config, "--clock-mhz"
+    return config, "the default reporting clock, not a place-and-route result (give --synth)"
+
+
 def main(argv=None) -> int:
     from .driver import Progress
 
     args = build_parser().parse_args(argv)
-    config = config_from_run_args(args)
+    config, clock_source = run_clock(args, config_from_run_args(args))
     model = imported_model(args)
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")
@@ -464,7 +503,8 @@ def main(argv=None) -> int:
     except ValueError as error:
         raise UsageError(f"--{'image' if args.image is not None else 'input'} {error}") from None
     progress = Progress(0, enabled=not args.quiet)
-    report = execute(config, args.sim, args.seed, progress, model=model, image=image)
+    report = execute(config, args.sim, args.seed, progress, model=model, image=image,
+                     clock_source=clock_source)
     print(format_table(report))
     for path in write_report(report, out):
         print(f"wrote {path}")

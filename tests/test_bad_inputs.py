@@ -10,6 +10,7 @@ new option without a row in the table fails :func:`test_the_table_covers_every_o
 from __future__ import annotations
 
 import importlib
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -124,6 +125,7 @@ TABLE = {
         "--input": FILE_IN + ["{F}/floats.npy", "{F}/wrong_shape.npy"],
         "--input-range": ["1,-1", "0,0", "nan,1", "0,inf", "1", "1,2,3", "a,b", ""],
         "--padding": ["valid", "SAME", ""],
+        "--synth": FILE_IN + ["{F}/list.json", "{F}/no_fmax.json", "{F}/pe8.json", "{F}/sram.json"],
         "--quiet": FLAG,
     },
     "sw.explore": {
@@ -229,6 +231,13 @@ def fixtures(tmp_path):
     (folder / "bomb.png").write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
         + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    # hw.synth --json results: one without Fmax, two of other hardware than sw.run's BASE
+    from hw.config import AcceleratorConfig
+    (folder / "list.json").write_text("[1, 2]")
+    for name, fmax, pe, sram in (("no_fmax", None, 4, 70_000), ("pe8", 80.0, 8, 200_000),
+                                 ("sram", 80.0, 4, 90_000)):
+        config = AcceleratorConfig(pe=pe, sram_bytes=sram, alpha=0.25, resolution=32)
+        (folder / f"{name}.json").write_text(json.dumps({"fmax_mhz": fmax, "config": config.to_dict()}))
     np.save(folder / "floats.npy", np.zeros((32, 32, 3), np.float32))
     np.save(folder / "wrong_shape.npy", np.zeros((31, 32, 3), np.int8))
     np.savez(folder / "no_labels.npz", x=np.zeros((2, 32, 32, 3), np.int8))

@@ -155,6 +155,37 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
     assert not (out / "measured_vs_predicted.png").exists()
 
 
+def test_sw_run_reports_frames_per_second_at_the_synthesised_clock(tmp_path, capsys):
+    """--synth: frames/s at the place-and-route Fmax of this hardware, saying where it came
+    from; --clock-mhz still overrides; without either, the report says the clock is no
+    place-and-route result."""
+    from sw.run import DEFAULT_CLOCK_MHZ, main
+
+    config = AcceleratorConfig(pe=4, sram_bytes=70_000, alpha=0.25, resolution=32,
+                               ddr_bytes_per_cycle=2.0)  # the DDR is not hardware: still matches
+    synth = tmp_path / "synth.json"
+    synth.write_text(json.dumps({"fmax_mhz": 87.5, "device": "LFE5U-85F", "config": config.to_dict(),
+                                 "fmax_source": "nextpnr-ecp5 nextpnr-0.11.1, speed grade 6, seed 2"}))
+    argv = ["--pe", "4", "--sram", "70kB", "--alpha", "0.25", "--resolution", "32", "--sim", "model",
+            "--quiet", "--synth", str(synth)]
+    for extra, mhz, source in (([], 87.5, "Fmax of synth.json (hw.synth on LFE5U-85F: nextpnr-ecp5 "
+                                          "nextpnr-0.11.1, speed grade 6, seed 2)"),
+                               (["--clock-mhz", "150"], 150.0, "--clock-mhz")):
+        out = tmp_path / f"report{mhz:g}"
+        assert main(argv + extra + ["--report", str(out)]) == 0
+        report = json.loads((out / "report.json").read_text())
+        totals = report["totals"]
+        assert (totals["clock_mhz"], totals["clock_source"]) == (mhz, source)
+        assert totals["frames_per_second"] == pytest.approx(mhz * 1e6 / totals["predicted_cycles"])
+        assert report["sources"]["frames_per_second"] == f"predicted cycles at {mhz:g} MHz ({source})"
+        assert f"clock {mhz:g} MHz: {source}" in capsys.readouterr().out
+    out = tmp_path / "plain"
+    assert main(argv[:-2] + ["--report", str(out)]) == 0
+    totals = json.loads((out / "report.json").read_text())["totals"]
+    assert totals["clock_mhz"] == DEFAULT_CLOCK_MHZ
+    assert "not a place-and-route result" in totals["clock_source"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--sram", "10kB", "--pe", "4", "--alpha", "0.25", "--resolution", "32"], "too small"),
     (["--pe", "4", "--ddr-width", "64"], "--ddr-width 64 does not divide a pe-byte word"),
