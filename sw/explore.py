@@ -51,6 +51,8 @@ class DesignPoint:
     compute_cycles: int | None = None  # the floor with every operand on chip
     ddr_mb_per_frame: float | None = None
     ddr_bound_steps: int | None = None  # steps whose DDR bytes take longer than their compute
+    clock_mhz: float | None = None  # the clock of frames_per_second ...
+    clock_source: str = ""  # ... and where it came from (--synth's Fmax, or --clock-mhz)
 
 
 def _paper_accuracy():
@@ -59,18 +61,23 @@ def _paper_accuracy():
 
 
 def evaluate(pe: int, sram_bytes: int, alpha: float, resolution: int,
-             settings: dict | None = None) -> DesignPoint:
+             settings: dict | None = None, clocks: dict | None = None) -> DesignPoint:
     """One design point by the cost model (pure: safe to run on any worker). ``settings``
-    are the other ``AcceleratorConfig`` fields (DDR, clock, multipliers) for every point."""
+    are the other ``AcceleratorConfig`` fields (DDR, clock, multipliers) for every point;
+    ``clocks`` maps a pe to (MHz, source) that replaces the settings' clock at that pe
+    (:func:`clocks_from_synthesis`)."""
     from hw.config import AcceleratorConfig, multiplier_plan
     from model.cost import network_cost
     from model.layers import mobilenet_v1
 
-    settings = settings or {}
+    settings = dict(settings or {})
+    mhz, source = (clocks or {}).get(pe, (settings.get("clock_mhz", 200.0), "--clock-mhz"))
+    settings["clock_mhz"] = mhz
     network = mobilenet_v1(alpha, resolution)
     accuracy = _paper_accuracy().get((alpha, resolution))
     base = dict(pe=pe, sram_bytes=sram_bytes, alpha=alpha, resolution=resolution,
-                mult_adds=network.mult_adds, params=network.params, accuracy=accuracy)
+                mult_adds=network.mult_adds, params=network.params, accuracy=accuracy,
+                clock_mhz=mhz, clock_source=source)
     try:
         config = AcceleratorConfig(pe=pe, sram_bytes=sram_bytes, alpha=alpha,
                                    resolution=resolution, **settings)
@@ -94,8 +101,31 @@ def evaluate(pe: int, sram_bytes: int, alpha: float, resolution: int,
                        ddr_bound_steps=sum(step.bound == "ddr" for step in steps), **base)
 
 
-def evaluate_batch(points, settings: dict | None = None) -> list[DesignPoint]:
-    return [evaluate(*point, settings=settings) for point in points]
+def evaluate_batch(points, settings: dict | None = None, clocks: dict | None = None) -> list[DesignPoint]:
+    return [evaluate(*point, settings=settings, clocks=clocks) for point in points]
+
+
+def clocks_from_synthesis(paths) -> dict:
+    """{pe: (Fmax in MHz, source)} from ``python -m hw.synth --json`` results, one per pe.
+    A sweep point takes the Fmax of its pe's result: routed at one SRAM size and network,
+    applied to the others of that pe (the source says so). Raises ValueError naming the
+    file for a file that is no such result, has no Fmax, or repeats a pe."""
+    from hw.config import AcceleratorConfig
+    from hw.synth import synthesis_clock
+
+    clocks = {}
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text())
+            config = AcceleratorConfig.from_dict(document["config"])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}: is not a python -m hw.synth --json result") from None
+        fmax, source = synthesis_clock(path, config)
+        if config.pe in clocks:
+            raise ValueError(f"{path}: a second result for pe {config.pe} (give one per pe)")
+        clocks[config.pe] = (fmax, f"{source}; routed at {config.sram_bytes / 1e3:g} kB, "
+                                   f"{config.network.name}")
+    return clocks
 
 
 def pareto(points, cost, benefit):
@@ -110,13 +140,13 @@ def pareto(points, cost, benefit):
     return front
 
 
-def sweep(grid, *, client, settings=None, batch=16, progress=print) -> list[DesignPoint]:
+def sweep(grid, *, client, settings=None, clocks=None, batch=16, progress=print) -> list[DesignPoint]:
     """Evaluate every point of ``grid`` on the Dask ``client`` in batches, in grid order."""
     from distributed import as_completed
 
     grid = list(grid)
     batches = [grid[k:k + batch] for k in range(0, len(grid), batch)]
-    futures = client.map(evaluate_batch, batches, settings=settings, pure=False)
+    futures = client.map(evaluate_batch, batches, settings=settings, clocks=clocks, pure=False)
     index = {future.key: k for k, future in enumerate(futures)}
     results = [None] * len(batches)
     done = 0
@@ -182,7 +212,7 @@ def _plots(points, out: Path):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
-        ax.set_ylabel("frames/s (cost model, from DDR)")
+        ax.set_ylabel("frames/s (cost model from DDR; each point's clock in sweep.csv)")
         ax.set_title(f"MobileNet-v1 on mnaccel: frames/s against {label.split(' (')[0]}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -272,6 +302,10 @@ def build_parser() -> Parser:
                              "alphas the paper's 16 models and 4 more; 1,200 design points in all)")
     add_ddr_arguments(parser)
     add_multiplier_arguments(parser)
+    parser.add_argument("--synth", type=_list(Path, "synth"), default=None, metavar="LIST",
+                        help="hw.synth --json results, one per pe (comma-separated): each pe's "
+                             "points get frames/s at its routed Fmax; a pe without one uses "
+                             "--clock-mhz; sweep.csv says which clock each point used")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="address of an existing Dask scheduler (default: start a local "
                              "cluster on this machine's cores)")
@@ -320,6 +354,16 @@ def _check(args) -> None:
             multiplier_plan(pe, args.dsp_packing, args.dsp_limit, share)
         except ValueError as error:
             raise UsageError(in_option_terms(str(error))) from None
+    args.clocks = {}
+    if args.synth:
+        try:
+            args.clocks = clocks_from_synthesis(args.synth)
+        except ValueError as error:
+            raise UsageError(f"--synth {error}") from None
+        unused = sorted(set(args.clocks) - set(args.pe))
+        if unused:
+            raise UsageError(f"--synth: a result for pe {unused[0]}, which --pe does not sweep "
+                             f"({', '.join(map(str, args.pe))})")
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError("--scheduler needs an address, e.g. tcp://10.0.0.5:8786 (leave it out "
                          "for a local cluster)")
@@ -347,6 +391,9 @@ def main(argv=None) -> int:
                 "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing,
                 "axi_id_bits": args.axi_id_bits}
     _check(args)
+    for pe in args.pe:
+        mhz, source = args.clocks.get(pe, (args.clock_mhz, "--clock-mhz, not a place-and-route result"))
+        print(f"pe {pe}: frames/s at {mhz:g} MHz ({source})")
     from distributed import Client, LocalCluster
 
     start = time.perf_counter()
@@ -372,7 +419,7 @@ def main(argv=None) -> int:
     try:
         with tqdm(total=len(grid), unit="point", desc="design points", dynamic_ncols=True,
                   mininterval=1.0, delay=1.0) as bar:
-            points = sweep(grid, client=client, settings=settings,
+            points = sweep(grid, client=client, settings=settings, clocks=args.clocks,
                            progress=lambda done, total: bar.update(done - bar.n))
         confirmed = []
         if args.confirm:

@@ -135,6 +135,8 @@ TABLE = {
         "--alpha": FINITE + ["1.5", ","],
         "--resolution": INT + ["100", ","],
         **DDR, **MULTIPLIERS,
+        "--synth": FILE_IN + ["{F}/list.json", "{F}/no_fmax.json", "{F}/pe8.json",
+                              "{F}/sram.json,{F}/sram.json", ","],
         "--scheduler": ["", "tcp://127.0.0.1:9"],
         "--workers": INT,
         "--confirm": COUNT,

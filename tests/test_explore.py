@@ -120,3 +120,28 @@ def test_a_rerun_removes_what_it_did_not_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pareto_dsps.png", "pareto_sram.png",
                                                           "sweep.csv"]
     assert f"removed {tmp_path / 'confirmed.json'} (of a previous sweep)" in result.stdout
+
+
+def test_each_pe_at_its_routed_fmax(tmp_path):
+    """--synth: a pe's points run at the Fmax of its hw.synth result (routed at one SRAM
+    and network, applied to the others, as the source says); other pes at --clock-mhz."""
+    import json
+
+    from hw.config import AcceleratorConfig
+    from sw.explore import clocks_from_synthesis
+
+    config = AcceleratorConfig(pe=8, sram_bytes=200_000, alpha=0.25, resolution=128)
+    path = tmp_path / "pe8.json"
+    path.write_text(json.dumps({"fmax_mhz": 61.5, "device": "LFE5U-85F", "config": config.to_dict(),
+                                "fmax_source": "nextpnr-ecp5 nextpnr-0.11.1, speed grade 6, seed 1"}))
+    clocks = clocks_from_synthesis([path])
+    assert list(clocks) == [8] and clocks[8][0] == 61.5
+    assert "speed grade 6" in clocks[8][1] and "routed at 200 kB, MobileNet-v1 0.25-128" in clocks[8][1]
+    settings = {"clock_mhz": 200.0}
+    routed = evaluate(8, 1_000_000, 0.5, 160, settings=settings, clocks=clocks)
+    assumed = evaluate(4, 1_000_000, 0.5, 160, settings=settings, clocks=clocks)
+    assert (routed.clock_mhz, assumed.clock_mhz, assumed.clock_source) == (61.5, 200.0, "--clock-mhz")
+    assert routed.frames_per_second == pytest.approx(61.5e6 / routed.cycles)
+    assert assumed.frames_per_second == pytest.approx(200e6 / assumed.cycles)
+    with pytest.raises(ValueError, match="a second result for pe 8"):
+        clocks_from_synthesis([path, path])
