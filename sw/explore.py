@@ -166,9 +166,12 @@ def confirm_point(point: DesignPoint, settings: dict | None = None, sim: str = "
     from hw.config import AcceleratorConfig
     from sw.run import execute
 
+    settings = dict(settings or {})
+    if point.clock_mhz is not None:  # the point's own clock (its pe's routed Fmax)
+        settings["clock_mhz"] = point.clock_mhz
     config = AcceleratorConfig(pe=point.pe, sram_bytes=point.sram_bytes, alpha=point.alpha,
-                               resolution=point.resolution, **(settings or {}))
-    report = execute(config, sim, limit=steps)
+                               resolution=point.resolution, **settings)
+    report = execute(config, sim, limit=steps, clock_source=point.clock_source or "--clock-mhz")
     return {"pe": point.pe, "sram_bytes": point.sram_bytes, "alpha": point.alpha,
             "resolution": point.resolution, "sim": sim, "bit_exact": report["bit_exact"],
             "steps": [{key: layer[key] for key in ("name", "measured_cycles", "predicted_cycles",
