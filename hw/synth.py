@@ -254,15 +254,6 @@ class PlaceAndRoute:
     used: dict
     critical_path: tuple
 
-    @property
-    def critical_source(self) -> str:
-        return self.critical_path[0][3] if self.critical_path else ""
-
-    @property
-    def critical_sink(self) -> str:
-        """The last cell pin the critical path reaches (its setup hop's pin)."""
-        return self.critical_path[-1][3] if self.critical_path else ""
-
     def describe(self) -> str:
         """One line: where Fmax came from."""
         return f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}"
