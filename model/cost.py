@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hw.command import Mode
+from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
 from hw.fetch import BURST_INSTRUCTIONS
 from hw.instruction import INSTRUCTION_BYTES
@@ -33,7 +34,7 @@ from .layers import LayerKind
 from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost", "DdrTiming", "program_cycles", "plan_step", "plan_network"]
+           "network_cost", "DdrTiming", "first_exec", "program_cycles", "load_bytes", "plan_step", "plan_network"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -88,40 +89,130 @@ class DdrTiming:
         return nbytes / self.bytes_per_cycle
 
 
-#: Cycles from START to the program's first fetch burst being requested (the register
-#: write taking effect, the fetch request, the read port's AR register).
-FETCH_OVERHEAD = 4
-#: Cycles from a LOAD leaving the sequencer to its AR being accepted (descriptor
-#: register, burst computation, AR register).
-READ_OVERHEAD = 3
-#: Cycles from a tile's last LOAD beat to the engine accepting its command.
-LOAD_TO_EXEC = 3
-#: Cycles from a tile's last output word to DONE (the write response of its last burst).
-WRITE_TAIL = 4
+#: Cycles from the program's start (BUSY rising) to its first fetch burst's AR being
+#: accepted (``hw.fetch`` requests, ``hw.read_port``'s AR register).
+FETCH_OVERHEAD = 1
+#: Cycles from a fetch burst's last beat to the next fetch burst's AR (``hw.fetch``'s
+#: ``in_flight`` clears, then the read port's AR register).
+FETCH_REISSUE = 1
+#: Cycles from an instruction's last beat to its LOAD's AR being accepted (fetch queue,
+#: sequencer load queue, load DMA descriptor, read port AR register).
+READ_OVERHEAD = 5
+#: Cycles from an AR being accepted to its first beat (``sim/hdl/axi_ddr.v``: the burst
+#: becomes eligible ``latency`` cycles after its AR and active the cycle after).
+AR_TO_DATA = 1
+#: Idle R cycles between the last beat of one LOAD and the first of the next: the load
+#: DMA's data side takes the next descriptor from its queue only the cycle after the
+#: previous one ends (``hw.load_dma``: ``active`` clears on the last slice).
+LOAD_SWITCH = 1
+#: Cycles from a tile's last LOAD beat to the engine accepting its command (``done``
+#: pulse, sequencer's ``loads_done``).
+LOAD_TO_EXEC = 1
+#: Cycles from a tile's last output word to DONE (the write response of its last burst,
+#: then the sequencer's ``finished``).
+WRITE_TAIL = 3
 
 
-def program_cycles(compute: list[int], reads: list[int], writes: list[int], first_fetch: int,
-                   ddr: DdrTiming) -> float:
-    """Cycles of one step's program, start to done, from each tile's compute cycles and
-    DDR bytes read (its LOADs and its instructions) and written (its output);
-    ``first_fetch`` is the first fetch burst's bytes.
+def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
+    """(cycle the engine accepts the first tile, instructions fetched by then) of a
+    program whose tiles LOAD ``loads[i]`` (bytes per LOAD instruction, in program order;
+    each tile's LOADs are followed by its EXEC).
 
-    The program starts with its first fetch burst: after the DDR latency, the first
-    instruction arrives and its LOAD is issued; the rest of the burst arrives while that
-    LOAD waits out its own latency. The first tile's loads then run alone. From then on
-    tile ``i`` computes while the DDR moves tile ``i``'s output and tile ``i + 1``'s
-    loads and instructions (the other buffer halves), so tile ``i + 1`` starts after
-    ``max(compute_i, (writes_i + reads_{i+1}) / bandwidth)``: the DDR serves reads and
-    writes from one bandwidth, interleaving them, and is never idle while either has
-    work. The last tile's output drains after it."""
-    t = FETCH_OVERHEAD + ddr.latency + ddr.transfer(INSTRUCTION_BYTES)
-    rest_of_burst = ddr.transfer(first_fetch - INSTRUCTION_BYTES)
-    t += READ_OVERHEAD + max(ddr.latency, rest_of_burst)
-    t += ddr.transfer(reads[0] - first_fetch) + LOAD_TO_EXEC
+    The read side is simulated burst by burst (no writes happen before the first tile):
+    R beats return in AR order (one ID), a burst starting ``latency + AR_TO_DATA``
+    cycles after its AR, or when the previous burst's last beat is done (plus
+    LOAD_SWITCH between two LOADs). Instructions come in fetch bursts of
+    BURST_INSTRUCTIONS, the next burst requested FETCH_REISSUE after the previous one's
+    last beat, so it gets ahead of that burst's last LOADs; a LOAD's AR follows its
+    instruction's last beat by READ_OVERHEAD. The first tile starts LOAD_TO_EXEC after
+    its last LOAD's last beat."""
+    kinds = []  # program order: bytes of a LOAD, or None for an EXEC
+    for tile in loads:
+        kinds += list(tile) + [None]
+    total = len(kinds)
+    first_loads = len(loads[0])
+    heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
+    order = 1
+    r_end, last_load = 0.0, False
+    loads_done = fetched = 0
+    finish = None
+    import heapq
+    while heap:
+        ar, _, kind, index = heapq.heappop(heap)
+        nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
+                  else kinds[index])
+        begin = max(r_end + (LOAD_SWITCH if kind == "load" and last_load else 0),
+                    ar + ddr.latency + AR_TO_DATA)
+        r_end = begin + ddr.transfer(nbytes)
+        last_load = kind == "load"
+        if kind == "fetch":
+            count = min(BURST_INSTRUCTIONS, total - index)
+            fetched = index + count
+            for j in range(count):
+                if kinds[index + j] is not None:
+                    arrive = begin + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
+                    heapq.heappush(heap, (arrive + READ_OVERHEAD, order, "load", index + j))
+                    order += 1
+            if fetched < total:
+                heapq.heappush(heap, (r_end + FETCH_REISSUE, -1, "fetch", fetched))
+        elif index < first_loads:
+            loads_done += 1
+            if loads_done == first_loads:
+                finish = r_end
+        if finish is not None and fetched > first_loads:
+            break
+    return finish + LOAD_TO_EXEC, fetched
+
+
+def program_cycles(compute: list[int], reads: list[int], writes: list[int],
+                   loads: list[list[int]], ddr: DdrTiming) -> float:
+    """Cycles of one step's program, start to done, from each tile's compute cycles, DDR
+    bytes read (its LOADs and its instructions) and written (its output), and the bytes
+    of each tile's LOADs.
+
+    The first tile starts at :func:`first_exec` (the program's first fetch bursts and
+    the first tile's loads, simulated burst by burst); the instructions fetched by then
+    beyond the first tile's are not read again later. From then on tile ``i`` computes
+    while the DDR moves tile ``i``'s output and tile ``i + 1``'s loads and instructions
+    (the other buffer halves), so tile ``i + 1`` starts after ``max(compute_i, (writes_i
+    + reads_{i+1}) / bandwidth)``: the DDR serves reads and writes from one bandwidth,
+    interleaving them, and is never idle while either has work. The last tile's output
+    drains after it: done WRITE_TAIL after its last word (``compute - 1`` after its
+    start)."""
+    t, fetched = first_exec(loads, ddr)
+    reads = list(reads)
+    extra = fetched - (len(loads[0]) + 1)
+    for i in range(1, len(reads)):
+        if extra <= 0:
+            break
+        own = len(loads[i]) + 1
+        take = min(extra, own)
+        reads[i] -= take * INSTRUCTION_BYTES
+        extra -= take
     for i, cycles in enumerate(compute):
         following = reads[i + 1] if i + 1 < len(compute) else 0
         t += max(cycles, ddr.transfer(writes[i] + following))
-    return t + WRITE_TAIL
+    return t - 1 + WRITE_TAIL
+
+
+def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
+    """DDR bytes of each LOAD of ``tile``, in program order (``sw.schedule``): the input
+    band, then the weight buffers in ``sw.program.weight_words``' order (pointwise
+    weights, their parameters, and for a fused step the depthwise weights and
+    parameters)."""
+    sizes = [tile.act_bytes] if tile.load_act else []
+    if tile.load_weights:
+        blocks_in = channel_blocks(step.in_channels, pe)
+        param = PARAM_LANE_BITS // 8
+        if step.weight_layer is None:
+            sizes += [pe * pe, blocks_in * param * pe]
+        else:
+            blocks_out = tile.out_blocks[1] - tile.out_blocks[0]
+            sizes += [blocks_out * blocks_in * pe * pe, blocks_out * param * pe]
+            if step.fused:
+                sizes += [blocks_in * 9 * pe, blocks_in * param * pe]
+    assert sum(sizes) == tile.act_bytes + tile.weight_bytes and len(sizes) == tile.loads
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -183,10 +274,9 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
-        instructions = sum(t.instructions for t in tiling.tiles)
-        first_fetch = min(instructions, BURST_INSTRUCTIONS) * INSTRUCTION_BYTES
+        loads = [load_bytes(step, t, pe) for t in tiling.tiles]
         cycles = round(program_cycles(compute, reads, [t.out_bytes for t in tiling.tiles],
-                                      first_fetch, ddr))
+                                      loads, ddr))
         ddr_cycles = ddr.transfer(sum(reads) + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
