@@ -34,7 +34,7 @@ from .layers import LayerKind
 from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost", "DdrTiming", "first_exec", "program_cycles", "load_bytes", "plan_step", "plan_network"]
+           "network_cost", "DdrTiming", "first_exec", "tile_period", "program_cycles", "load_bytes", "plan_step", "plan_network"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -164,21 +164,72 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
     return finish + LOAD_TO_EXEC, fetched
 
 
-def program_cycles(compute: list[int], reads: list[int], writes: list[int],
+def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
+                ddr: DdrTiming) -> tuple[float, float]:
+    """(cycle of the tile's last output word, cycle the next tile's reads are done), from
+    the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
+    ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
+    were queued behind this tile's own loads).
+
+    The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
+    bytes a cycle, from ``compute - 1 - beats``; the store DMA passes a word on only when
+    the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
+    both reads and writes have beats ready, the DDR alternates them
+    (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
+    bandwidth; alone, reads move ``bw`` and writes ``min(E, bw)``. Bandwidth not used
+    (the engine slower than its share, reads waiting for their latency) is lost: the
+    DDR does not bank credit."""
+    bw = ddr.bytes_per_cycle
+    rate = out_bytes / beats if beats else float("inf")
+    t = 0.0
+    write_start = compute - 1 - beats
+    left_w, left_r = float(out_bytes), float(next_reads)
+    done_w = compute - 1 if out_bytes == 0 else None
+    done_r = 0.0 if next_reads == 0 else None
+    read_start = 0.0
+    while done_w is None or done_r is None:
+        writing = done_w is None and t >= write_start
+        reading = done_r is None and t >= read_start
+        if writing and reading:
+            w = min(rate, bw / 2)
+            r = bw - w
+        else:
+            w = min(rate, bw) if writing else 0.0
+            r = bw if reading else 0.0
+        # the next event: a start, or one side running out
+        horizon = [x for x in (write_start, read_start) if x > t]
+        if writing:
+            horizon.append(t + left_w / w)
+        if reading:
+            horizon.append(t + left_r / r)
+        step = min(horizon) - t
+        t += step
+        if writing:
+            left_w -= w * step
+            if left_w <= 1e-9:
+                done_w = t
+        if reading:
+            left_r -= r * step
+            if left_r <= 1e-9:
+                done_r = t
+    # unstalled, the last word leaves at compute - 1
+    return max(done_w, compute - 1), done_r
+
+
+def program_cycles(compute: list[int], beats: list[int], reads: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming) -> float:
-    """Cycles of one step's program, start to done, from each tile's compute cycles, DDR
-    bytes read (its LOADs and its instructions) and written (its output), and the bytes
-    of each tile's LOADs.
+    """Cycles of one step's program, start to done, from each tile's compute cycles and
+    array beats, DDR bytes read (its LOADs and its instructions) and written (its
+    output), and the bytes of each tile's LOADs.
 
     The first tile starts at :func:`first_exec` (the program's first fetch bursts and
     the first tile's loads, simulated burst by burst); the instructions fetched by then
-    beyond the first tile's are not read again later. From then on tile ``i`` computes
-    while the DDR moves tile ``i``'s output and tile ``i + 1``'s loads and instructions
-    (the other buffer halves), so tile ``i + 1`` starts after ``max(compute_i, (writes_i
-    + reads_{i+1}) / bandwidth)``: the DDR serves reads and writes from one bandwidth,
-    interleaving them, and is never idle while either has work. The last tile's output
-    drains after it: done WRITE_TAIL after its last word (``compute - 1`` after its
-    start)."""
+    beyond the first tile's are not read again later. While tile ``i`` computes, the
+    DDR moves its output and tile ``i + 1``'s loads and instructions (the other buffer
+    halves) as :func:`tile_period` says: writes throttled to their share of the
+    bandwidth stall the engine, and a share the engine cannot use is lost. Tile
+    ``i + 1`` starts the cycle after both tile ``i``'s last word and its own last read
+    beat (LOAD_TO_EXEC); the program is done WRITE_TAIL after the last tile's last word."""
     t, fetched = first_exec(loads, ddr)
     reads = list(reads)
     extra = fetched - (len(loads[0]) + 1)
@@ -190,9 +241,13 @@ def program_cycles(compute: list[int], reads: list[int], writes: list[int],
         reads[i] -= take * INSTRUCTION_BYTES
         extra -= take
     for i, cycles in enumerate(compute):
-        following = reads[i + 1] if i + 1 < len(compute) else 0
-        t += max(cycles, ddr.transfer(writes[i] + following))
-    return t - 1 + WRITE_TAIL
+        last = i + 1 == len(compute)
+        following = 0 if last else reads[i + 1]
+        out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr)
+        if last:
+            return t + out + WRITE_TAIL
+        t += max(out, reads_done) + LOAD_TO_EXEC
+    raise ValueError("a program has at least one tile")
 
 
 def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
@@ -275,8 +330,8 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         cycles, ddr_cycles = sum(compute), 0.0
     else:
         loads = [load_bytes(step, t, pe) for t in tiling.tiles]
-        cycles = round(program_cycles(compute, reads, [t.out_bytes for t in tiling.tiles],
-                                      loads, ddr))
+        cycles = round(program_cycles(compute, [t.beats for t in tiles], reads,
+                                      [t.out_bytes for t in tiling.tiles], loads, ddr))
         ddr_cycles = ddr.transfer(sum(reads) + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
