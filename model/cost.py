@@ -18,6 +18,7 @@ count for every tile.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from hw.command import Mode
@@ -136,7 +137,6 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
     r_end, last_load = 0.0, False
     loads_done = fetched = 0
     finish = None
-    import heapq
     while heap:
         ar, _, kind, index = heapq.heappop(heap)
         nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
@@ -161,6 +161,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
                 finish = r_end
         if finish is not None and fetched > first_loads:
             break
+    if finish is None:  # a first tile without loads: it starts once its EXEC is fetched
+        finish = r_end
     return finish + LOAD_TO_EXEC, fetched
 
 
