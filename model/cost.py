@@ -18,9 +18,11 @@ count for every tile.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from hw.command import Mode
+from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
 from hw.fetch import BURST_INSTRUCTIONS
 from hw.instruction import INSTRUCTION_BYTES
@@ -33,7 +35,7 @@ from .layers import LayerKind
 from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost", "DdrTiming", "program_cycles", "plan_step", "plan_network"]
+           "network_cost", "DdrTiming", "first_exec", "tile_period", "program_cycles", "load_bytes", "plan_step", "plan_network"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -88,40 +90,186 @@ class DdrTiming:
         return nbytes / self.bytes_per_cycle
 
 
-#: Cycles from START to the program's first fetch burst being requested (the register
-#: write taking effect, the fetch request, the read port's AR register).
-FETCH_OVERHEAD = 4
-#: Cycles from a LOAD leaving the sequencer to its AR being accepted (descriptor
-#: register, burst computation, AR register).
-READ_OVERHEAD = 3
-#: Cycles from a tile's last LOAD beat to the engine accepting its command.
-LOAD_TO_EXEC = 3
-#: Cycles from a tile's last output word to DONE (the write response of its last burst).
-WRITE_TAIL = 4
+#: Cycles from the program's start (BUSY rising) to its first fetch burst's AR being
+#: accepted (``hw.fetch`` requests, ``hw.read_port``'s AR register).
+FETCH_OVERHEAD = 1
+#: Cycles from a fetch burst's last beat to the next fetch burst's AR (``hw.fetch``'s
+#: ``in_flight`` clears, then the read port's AR register).
+FETCH_REISSUE = 1
+#: Cycles from an instruction's last beat to its LOAD's AR being accepted (fetch queue,
+#: sequencer load queue, load DMA descriptor, read port AR register).
+READ_OVERHEAD = 5
+#: Cycles from an AR being accepted to its first beat (``sim/hdl/axi_ddr.v``: the burst
+#: becomes eligible ``latency`` cycles after its AR and active the cycle after).
+AR_TO_DATA = 1
+#: Idle R cycles between the last beat of one LOAD and the first of the next: the load
+#: DMA's data side takes the next descriptor from its queue only the cycle after the
+#: previous one ends (``hw.load_dma``: ``active`` clears on the last slice).
+LOAD_SWITCH = 1
+#: Cycles from a tile's last LOAD beat to the engine accepting its command (``done``
+#: pulse, sequencer's ``loads_done``).
+LOAD_TO_EXEC = 1
+#: Cycles from a tile's last output word to DONE (the write response of its last burst,
+#: then the sequencer's ``finished``).
+WRITE_TAIL = 3
 
 
-def program_cycles(compute: list[int], reads: list[int], writes: list[int], first_fetch: int,
-                   ddr: DdrTiming) -> float:
+def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
+    """(cycle the engine accepts the first tile, instructions fetched by then) of a
+    program whose tiles LOAD ``loads[i]`` (bytes per LOAD instruction, in program order;
+    each tile's LOADs are followed by its EXEC).
+
+    The read side is simulated burst by burst (no writes happen before the first tile):
+    R beats return in AR order (one ID), a burst starting ``latency + AR_TO_DATA``
+    cycles after its AR, or when the previous burst's last beat is done (plus
+    LOAD_SWITCH between two LOADs). Instructions come in fetch bursts of
+    BURST_INSTRUCTIONS, the next burst requested FETCH_REISSUE after the previous one's
+    last beat, so it gets ahead of that burst's last LOADs; a LOAD's AR follows its
+    instruction's last beat by READ_OVERHEAD. The first tile starts LOAD_TO_EXEC after
+    its last LOAD's last beat."""
+    kinds = []  # program order: bytes of a LOAD, or None for an EXEC
+    for tile in loads:
+        kinds += list(tile) + [None]
+    total = len(kinds)
+    first_loads = len(loads[0])
+    heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
+    order = 1
+    r_end, last_load = 0.0, False
+    loads_done = fetched = 0
+    finish = None
+    while heap:
+        ar, _, kind, index = heapq.heappop(heap)
+        nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
+                  else kinds[index])
+        begin = max(r_end + (LOAD_SWITCH if kind == "load" and last_load else 0),
+                    ar + ddr.latency + AR_TO_DATA)
+        r_end = begin + ddr.transfer(nbytes)
+        last_load = kind == "load"
+        if kind == "fetch":
+            count = min(BURST_INSTRUCTIONS, total - index)
+            fetched = index + count
+            for j in range(count):
+                if kinds[index + j] is not None:
+                    arrive = begin + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
+                    heapq.heappush(heap, (arrive + READ_OVERHEAD, order, "load", index + j))
+                    order += 1
+            if fetched < total:
+                heapq.heappush(heap, (r_end + FETCH_REISSUE, -1, "fetch", fetched))
+        elif index < first_loads:
+            loads_done += 1
+            if loads_done == first_loads:
+                finish = r_end
+        if finish is not None and fetched > first_loads:
+            break
+    if finish is None:  # a first tile without loads: it starts once its EXEC is fetched
+        finish = r_end
+    return finish + LOAD_TO_EXEC, fetched
+
+
+def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
+                ddr: DdrTiming) -> tuple[float, float]:
+    """(cycle of the tile's last output word, cycle the next tile's reads are done), from
+    the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
+    ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
+    were queued behind this tile's own loads).
+
+    The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
+    bytes a cycle, from ``compute - 1 - beats``; the store DMA passes a word on only when
+    the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
+    both reads and writes have beats ready, the DDR alternates them
+    (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
+    bandwidth; alone, reads move ``bw`` and writes ``min(E, bw)``. Bandwidth not used
+    (the engine slower than its share, reads waiting for their latency) is lost: the
+    DDR does not bank credit."""
+    bw = ddr.bytes_per_cycle
+    rate = out_bytes / beats if beats else float("inf")
+    t = 0.0
+    write_start = compute - 1 - beats
+    left_w, left_r = float(out_bytes), float(next_reads)
+    done_w = compute - 1 if out_bytes == 0 else None
+    done_r = 0.0 if next_reads == 0 else None
+    read_start = 0.0
+    while done_w is None or done_r is None:
+        writing = done_w is None and t >= write_start
+        reading = done_r is None and t >= read_start
+        if writing and reading:
+            w = min(rate, bw / 2)
+            r = bw - w
+        else:
+            w = min(rate, bw) if writing else 0.0
+            r = bw if reading else 0.0
+        # the next event: a start, or one side running out
+        horizon = [x for x in (write_start, read_start) if x > t]
+        if writing:
+            horizon.append(t + left_w / w)
+        if reading:
+            horizon.append(t + left_r / r)
+        step = min(horizon) - t
+        t += step
+        if writing:
+            left_w -= w * step
+            if left_w <= 1e-9:
+                done_w = t
+        if reading:
+            left_r -= r * step
+            if left_r <= 1e-9:
+                done_r = t
+    # unstalled, the last word leaves at compute - 1
+    return max(done_w, compute - 1), done_r
+
+
+def program_cycles(compute: list[int], beats: list[int], reads: list[int], writes: list[int],
+                   loads: list[list[int]], ddr: DdrTiming) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
-    DDR bytes read (its LOADs and its instructions) and written (its output);
-    ``first_fetch`` is the first fetch burst's bytes.
+    array beats, DDR bytes read (its LOADs and its instructions) and written (its
+    output), and the bytes of each tile's LOADs.
 
-    The program starts with its first fetch burst: after the DDR latency, the first
-    instruction arrives and its LOAD is issued; the rest of the burst arrives while that
-    LOAD waits out its own latency. The first tile's loads then run alone. From then on
-    tile ``i`` computes while the DDR moves tile ``i``'s output and tile ``i + 1``'s
-    loads and instructions (the other buffer halves), so tile ``i + 1`` starts after
-    ``max(compute_i, (writes_i + reads_{i+1}) / bandwidth)``: the DDR serves reads and
-    writes from one bandwidth, interleaving them, and is never idle while either has
-    work. The last tile's output drains after it."""
-    t = FETCH_OVERHEAD + ddr.latency + ddr.transfer(INSTRUCTION_BYTES)
-    rest_of_burst = ddr.transfer(first_fetch - INSTRUCTION_BYTES)
-    t += READ_OVERHEAD + max(ddr.latency, rest_of_burst)
-    t += ddr.transfer(reads[0] - first_fetch) + LOAD_TO_EXEC
+    The first tile starts at :func:`first_exec` (the program's first fetch bursts and
+    the first tile's loads, simulated burst by burst); the instructions fetched by then
+    beyond the first tile's are not read again later. While tile ``i`` computes, the
+    DDR moves its output and tile ``i + 1``'s loads and instructions (the other buffer
+    halves) as :func:`tile_period` says: writes throttled to their share of the
+    bandwidth stall the engine, and a share the engine cannot use is lost. Tile
+    ``i + 1`` starts the cycle after both tile ``i``'s last word and its own last read
+    beat (LOAD_TO_EXEC); the program is done WRITE_TAIL after the last tile's last word."""
+    t, fetched = first_exec(loads, ddr)
+    reads = list(reads)
+    extra = fetched - (len(loads[0]) + 1)
+    for i in range(1, len(reads)):
+        if extra <= 0:
+            break
+        own = len(loads[i]) + 1
+        take = min(extra, own)
+        reads[i] -= take * INSTRUCTION_BYTES
+        extra -= take
     for i, cycles in enumerate(compute):
-        following = reads[i + 1] if i + 1 < len(compute) else 0
-        t += max(cycles, ddr.transfer(writes[i] + following))
-    return t + WRITE_TAIL
+        last = i + 1 == len(compute)
+        following = 0 if last else reads[i + 1]
+        out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr)
+        if last:
+            return t + out + WRITE_TAIL
+        t += max(out, reads_done) + LOAD_TO_EXEC
+    raise ValueError("a program has at least one tile")
+
+
+def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
+    """DDR bytes of each LOAD of ``tile``, in program order (``sw.schedule``): the input
+    band, then the weight buffers in ``sw.program.weight_words``' order (pointwise
+    weights, their parameters, and for a fused step the depthwise weights and
+    parameters)."""
+    sizes = [tile.act_bytes] if tile.load_act else []
+    if tile.load_weights:
+        blocks_in = channel_blocks(step.in_channels, pe)
+        param = PARAM_LANE_BITS // 8
+        if step.weight_layer is None:
+            sizes += [pe * pe, blocks_in * param * pe]
+        else:
+            blocks_out = tile.out_blocks[1] - tile.out_blocks[0]
+            sizes += [blocks_out * blocks_in * pe * pe, blocks_out * param * pe]
+            if step.fused:
+                sizes += [blocks_in * 9 * pe, blocks_in * param * pe]
+    assert sum(sizes) == tile.act_bytes + tile.weight_bytes and len(sizes) == tile.loads
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -183,10 +331,9 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
-        instructions = sum(t.instructions for t in tiling.tiles)
-        first_fetch = min(instructions, BURST_INSTRUCTIONS) * INSTRUCTION_BYTES
-        cycles = round(program_cycles(compute, reads, [t.out_bytes for t in tiling.tiles],
-                                      first_fetch, ddr))
+        loads = [load_bytes(step, t, pe) for t in tiling.tiles]
+        cycles = round(program_cycles(compute, [t.beats for t in tiles], reads,
+                                      [t.out_bytes for t in tiling.tiles], loads, ddr))
         ddr_cycles = ddr.transfer(sum(reads) + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
