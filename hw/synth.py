@@ -30,7 +30,7 @@ from model.cli import Parser, UsageError, check_output_file, finite_float, run_m
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
            "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "HARDWARE_FIELDS",
-           "synthesis_clock", "parse_stat",
+           "routed_result", "synthesis_clock", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
@@ -336,11 +336,10 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
 HARDWARE_FIELDS = ("pe", "ddr_data_bits", "axi_id_bits", "dsp_limit", "dsp_packing")
 
 
-def synthesis_clock(path, config) -> tuple[float, str]:
-    """The Fmax in MHz that ``python -m hw.synth --json`` wrote to ``path`` for the
-    hardware ``config`` describes, and where it came from (for reports: file, device,
-    nextpnr version, speed grade, seed). Raises ValueError with the reason when the file
-    is not such a result, has no Fmax, or is of other hardware."""
+def routed_result(path) -> tuple[dict, float, str]:
+    """(the document, its Fmax in MHz, where that came from: file, device, nextpnr
+    version, speed grade, seed) of the ``python -m hw.synth --json`` result at ``path``.
+    Raises ValueError with the reason when the file is not such a result or has no Fmax."""
     path = Path(path)
     try:
         document = json.loads(path.read_text())
@@ -357,6 +356,15 @@ def synthesis_clock(path, config) -> tuple[float, str]:
                          "and route, or place and route did not finish)")
     if not isinstance(fmax, (int, float)) or not 0 < fmax < 10_000:
         raise ValueError(f"has an impossible Fmax {fmax!r}")
+    source = document.get("fmax_source") or "nextpnr-ecp5, speed grade and seed not recorded"
+    return document, float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
+
+
+def synthesis_clock(path, config) -> tuple[float, str]:
+    """The Fmax in MHz and its source (:func:`routed_result`) of the ``python -m hw.synth
+    --json`` result at ``path``, which must be of the hardware ``config`` describes.
+    Raises ValueError with the reason otherwise."""
+    document, fmax, source = routed_result(path)
     theirs, ours = document["config"], config.to_dict()
     for field in HARDWARE_FIELDS:
         if theirs.get(field) != ours[field]:
@@ -366,8 +374,7 @@ def synthesis_clock(path, config) -> tuple[float, str]:
         if theirs.get("derived", {}).get(part) != ours["derived"][part]:
             raise ValueError(f"is of other hardware: its {part} differ from this configuration's "
                              f"(another --sram or network)")
-    source = document.get("fmax_source") or "nextpnr-ecp5, speed grade and seed not recorded"
-    return float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
+    return fmax, source
 
 
 def fit_report(resources: Resources, device: Device) -> tuple[bool, list[str]]:

@@ -111,16 +111,18 @@ def clocks_from_synthesis(paths) -> dict:
     applied to the others of that pe (the source says so). Raises ValueError naming the
     file for a file that is no such result, has no Fmax, or repeats a pe."""
     from hw.config import AcceleratorConfig
-    from hw.synth import synthesis_clock
+    from hw.synth import routed_result
 
     clocks = {}
     for path in paths:
         try:
-            document = json.loads(Path(path).read_text())
+            document, fmax, source = routed_result(path)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        try:
             config = AcceleratorConfig.from_dict(document["config"])
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path}: is not a python -m hw.synth --json result") from None
-        fmax, source = synthesis_clock(path, config)
         if config.pe in clocks:
             raise ValueError(f"{path}: a second result for pe {config.pe} (give one per pe)")
         clocks[config.pe] = (fmax, f"{source}; routed at {config.sram_bytes / 1e3:g} kB, "
