@@ -11,8 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .pointwise import check_multipliers, check_pe, discard_on_error
-from .products import PRODUCT_BITS, dsp_product, lut_product, tree_sum
+from .pointwise import check_multipliers, check_pe, discard_on_error, pipeline_enables
+from .products import dsp_product, lut_product, pipelined_tree_sum, registered_product, tree_stages
 
 __all__ = ["DepthwiseLanes", "depthwise_input_layout", "TAPS"]
 
@@ -34,7 +34,9 @@ def depthwise_input_layout(pe):
 class DepthwiseLanes(wiring.Component):
     """``pe`` depthwise lanes of 9 multipliers and an adder tree each.
 
-    Two stages: registered products (with the bias), then the registered sum on
+    Stages, each a register: the operands (window, weights, bias: what a DSP block's
+    input registers hold), the products, then the adder tree of the 9 products and the
+    bias, :data:`hw.products.LEVELS_PER_STAGE` levels a stage, the last one on
     ``o_stream``. One beat per cycle; each stage holds its beat while the next stalls.
 
     Every product has its own multiplier (``hw.products``); the first
@@ -55,7 +57,8 @@ class DepthwiseLanes(wiring.Component):
         ``pe`` accumulators (bias included), channel 0 in the low bits.
     """
 
-    LATENCY = 2
+    #: Cycles from accepting a beat to its sums being valid (no stalls).
+    LATENCY = 2 + tree_stages(TAPS + 1)
 
     def __init__(self, pe, *, lut_multipliers=0):
         with discard_on_error(self):
@@ -74,26 +77,20 @@ class DepthwiseLanes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
+        _, ready = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "")
+
         beat = self.i_stream.payload
+        bias = [Signal(data.ArrayLayout(signed(ACC_BITS), pe), name=f"s{k}_bias") for k in (1, 2)]
+        with m.If(ready[0]):
+            m.d.sync += bias[0].eq(beat.bias)
+        with m.If(ready[1]):
+            m.d.sync += bias[1].eq(bias[0])
 
-        s1_valid = Signal()
-        s1_products = Signal(data.ArrayLayout(data.ArrayLayout(signed(PRODUCT_BITS), TAPS), pe))
-        s1_bias = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-
-        s2_ready = ~self.o_stream.valid | self.o_stream.ready
-        s1_ready = ~s1_valid | s2_ready
-        m.d.comb += self.i_stream.ready.eq(s1_ready)
-
-        with m.If(s1_ready):
-            m.d.sync += [s1_valid.eq(self.i_stream.valid), s1_bias.eq(beat.bias)]
-            for c in range(pe):
-                for t in range(TAPS):
-                    build = lut_product if c * TAPS + t < self._lut else dsp_product
-                    m.d.sync += s1_products[c][t].eq(build(beat.window[t][c], beat.weights[t][c]))
-
-        with m.If(s2_ready):
-            m.d.sync += self.o_stream.valid.eq(s1_valid)
-            for c in range(pe):
-                total = tree_sum([s1_products[c][t] for t in range(TAPS)]) + s1_bias[c]
-                m.d.sync += self.o_stream.payload[c].eq(total)
+        for c in range(pe):
+            products = [registered_product(
+                m, platform, beat.window[t][c], beat.weights[t][c], ready[0], ready[1],
+                name=f"product_{c}_{t}",
+                build=lut_product if c * TAPS + t < self._lut else dsp_product) for t in range(TAPS)]
+            total = pipelined_tree_sum(m, products + [bias[1][c]], ready[2:], name=f"lane{c}")
+            m.d.comb += self.o_stream.payload[c].eq(total)
         return m

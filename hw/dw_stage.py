@@ -1,7 +1,7 @@
 """The depthwise stage: windows in, pixel-buffer words out.
 
-In fused mode a window picks up its channel block's 3x3 weights and parameters (one
-synchronous read, aligned with the window in a lookup register), goes through the
+In fused mode a window picks up its channel block's 3x3 weights and parameters (a read
+of two stages, aligned with the window in two lookup registers), goes through the
 depthwise lanes and the requantiser; in pointwise and pooling modes the window's centre
 tap (the pixel itself) goes to the pixel buffer unchanged.
 """
@@ -38,15 +38,16 @@ class DepthwiseStage(wiring.Component):
     mode : In(Mode)
     zero_point, lo, hi : In(signed(8))
         Output zero point and clamp of the depthwise requantiser.
-    dw_addr, dw_en : Out
+    dw_addr, dw_en, dw_oe : Out
     dw_weights, dw_params : In
         The :class:`WeightBuffer`'s depthwise read port.
     o_stream : Out(stream.Signature(pixel_word_layout(pe)))
     """
 
-    #: Cycles from a window entering to its word leaving, by mode (no stalls): the lookup
-    #: register, then in fused mode the lanes and the requantiser.
-    LOOKUP_LATENCY = 1
+    #: Cycles from a window entering to its word leaving, by mode (no stalls): the two
+    #: lookup registers (the weight buffer's read, :class:`WeightBuffer`), then in fused
+    #: mode the lanes and the requantiser.
+    LOOKUP_LATENCY = 2
 
     @classmethod
     def latency(cls, mode):
@@ -65,6 +66,7 @@ class DepthwiseStage(wiring.Component):
             "hi": In(signed(ACT_BITS)),
             "dw_addr": Out(ceil_log2(block_depth)),
             "dw_en": Out(1),
+            "dw_oe": Out(1),
             "dw_weights": In(9 * pe * 8),
             "dw_params": In(pe * PARAM_LANE_BITS),
             "o_stream": Out(stream.Signature(pixel_word_layout(pe))),
@@ -79,23 +81,29 @@ class DepthwiseStage(wiring.Component):
             Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
         fused = self.mode == Mode.FUSED
 
-        # Lookup register: the window, aligned with its block's weights and parameters.
-        look_valid = Signal()
+        # Lookup registers: the window, aligned with its block's weights and parameters
+        # (the weight buffer reads when the first advances, registers when the second does).
+        first_valid, look_valid = Signal(), Signal()
+        first_taps = Signal(self.i_stream.payload.taps.shape())
         look_taps = Signal(self.i_stream.payload.taps.shape())
-        look_tag = Signal(window_tag_layout())
-        look_ready = Signal()
+        first_tag, look_tag = Signal(window_tag_layout()), Signal(window_tag_layout())
+        first_ready, look_ready = Signal(), Signal()
         in_tag = data.View(window_tag_layout(), self.i_stream.payload.tag)
         m.d.comb += [
-            self.i_stream.ready.eq(look_ready),
+            first_ready.eq(~first_valid | look_ready),
+            self.i_stream.ready.eq(first_ready),
             self.dw_addr.eq(in_tag.ib),
-            self.dw_en.eq(look_ready),
+            self.dw_en.eq(first_ready),
+            self.dw_oe.eq(look_ready),
         ]
-        with m.If(look_ready):
+        with m.If(first_ready):
             m.d.sync += [
-                look_valid.eq(self.i_stream.valid),
-                look_taps.eq(self.i_stream.payload.taps),
-                look_tag.eq(in_tag),
+                first_valid.eq(self.i_stream.valid),
+                first_taps.eq(self.i_stream.payload.taps),
+                first_tag.eq(in_tag),
             ]
+        with m.If(look_ready):
+            m.d.sync += [look_valid.eq(first_valid), look_taps.eq(first_taps), look_tag.eq(first_tag)]
 
         weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9), self.dw_weights)
         params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.dw_params)

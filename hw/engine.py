@@ -13,7 +13,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_buffer import ActBuffer
-from .command import Target, command_layout, load_layout
+from .command import Mode, Target, command_layout, load_layout
 from .config import AcceleratorConfig
 from .controller import Controller
 from .dw_stage import DepthwiseStage
@@ -70,7 +70,9 @@ class Engine(wiring.Component):
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
         mult = cfg.multipliers
         dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut)
-        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth)
+        # Room for every word in flight between the sequencer's reservation and the write.
+        in_flight = WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED)
+        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, in_flight)
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
                                                      bank["pw_weights"].depth, blocks,
                                                      packed=mult.packed,
@@ -105,14 +107,14 @@ class Engine(wiring.Component):
             dw.mode.eq(cmd.mode), dw.zero_point.eq(cmd.dw_zero_point),
             dw.lo.eq(cmd.dw_lo), dw.hi.eq(cmd.dw_hi),
             weights.dw_half.eq(cmd.weight_half), weights.dw_addr.eq(dw.dw_addr),
-            weights.dw_en.eq(dw.dw_en),
+            weights.dw_en.eq(dw.dw_en), weights.dw_oe.eq(dw.dw_oe),
             dw.dw_weights.eq(weights.dw_weights), dw.dw_params.eq(weights.dw_params),
             # pointwise
             pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
             pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
             pixels.run_len.eq(pw.run_len),
             weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),
-            weights.pw_param_addr.eq(pw.pw_param_addr), weights.pw_en.eq(pw.pw_en),
+            weights.pw_param_addr.eq(pw.pw_param_addr), weights.pw_en.eq(pw.pw_en), weights.pw_oe.eq(pw.pw_oe),
             pw.pw_weights.eq(weights.pw_weights), pw.pw_params.eq(weights.pw_params),
         ]
         wiring.connect(m, seq.o_stream, win.i_stream)

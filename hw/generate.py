@@ -238,6 +238,13 @@ def build_parser() -> Parser:
     add_accelerator_arguments(parser)
     add_ddr_arguments(parser)
     add_multiplier_arguments(parser)
+    parser.add_argument("--target", choices=TARGETS, default="portable",
+                        help="portable (default): multipliers as '*' between registers, for any "
+                             "simulator or synthesis tool; ecp5: every int8 and requantiser "
+                             "multiplier a Lattice MULT18X18D primitive with its input and output "
+                             "registers in use (what python -m hw.synth --target ecp5 places and "
+                             "routes; simulate it with Lattice's library or sim/hdl/"
+                             "ecp5_mult18x18d.v). Same cycles and results either way")
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: build/mnaccel_pe<N>); it gets mnaccel.v, "
                              "config.json and mnaccel_regs.h (the register map as a C header), "
@@ -288,12 +295,19 @@ def describe(config: AcceleratorConfig) -> str:
     return "\n".join(lines)
 
 
-def emit_verilog(config: AcceleratorConfig) -> str:
-    """The accelerator as one self-contained Verilog module named :data:`TOP_NAME`."""
+#: What ``--target`` elaborates for: the ``platform`` ``hw.products`` builds multipliers for.
+TARGETS = ("portable", "ecp5")
+
+
+def emit_verilog(config: AcceleratorConfig, target: str = "portable") -> str:
+    """The accelerator as one self-contained Verilog module named :data:`TOP_NAME`; with
+    ``target="ecp5"`` its multipliers are ECP5 primitives (``hw.products.registered_product``)."""
     from amaranth.back import verilog
 
+    from .products import ECP5
     from .top import Accelerator
-    return verilog.convert(Accelerator(config), name=TOP_NAME, emit_src=False)
+    return verilog.convert(Accelerator(config), name=TOP_NAME, emit_src=False,
+                           platform=ECP5 if target == "ecp5" else None)
 
 
 def verilog_ports(text: str) -> list[tuple[str, str, int]]:
@@ -345,9 +359,9 @@ def main(argv=None) -> int:
     out = args.out or Path("build") / f"mnaccel_pe{config.pe}"
     check_output_dir("--out", out, "config.json")
     print(describe(config))
-    print("\nemitting Verilog ...", end="", flush=True)
+    print(f"\nemitting Verilog for {args.target} ...", end="", flush=True)
     start = time.perf_counter()
-    text = emit_verilog(config)
+    text = emit_verilog(config, args.target)
     seconds = time.perf_counter() - start
     print(f" {len(text.splitlines()):,} lines in {seconds:.1f} s")
     print(describe_ports(verilog_ports(text), config))

@@ -6,8 +6,9 @@ block (pooling). The window sequencer reserves a word of space for every request
 issues, the depthwise stage writes the words in order, and the pointwise stage reads
 a complete run as many times as it has output blocks, then releases it.
 
-Capacity is two of the longest runs plus the depthwise pipeline's depth
-(:data:`SLACK`): then the words issued after the run that the array will read next
+Capacity is two of the longest runs plus the ``slack`` of words in flight, the depth of
+the pipeline from the window sequencer to the write port (``hw.engine`` derives it from
+the stages' declared latencies): then the words issued after the run that the array will read next
 prove that run was issued more than a pipeline depth ago, so it is complete when the
 array needs it. The depthwise stage never starves the array (its rate, one word a
 cycle, is at least the array's, one run per ``blocks_out`` x run-length cycles).
@@ -22,12 +23,7 @@ from model.numerics import ACT_BITS
 
 from .config import ceil_log2
 
-__all__ = ["PixelBuffer", "pixel_word_layout", "SLACK"]
-
-#: Words of room beyond two runs: more than the depthwise stage's pipeline depth from the
-#: window sequencer to the buffer's write port (window 2, lookup 1, lanes 2, requant 4,
-#: plus the tag FIFOs' output registers).
-SLACK = 16
+__all__ = ["PixelBuffer", "pixel_word_layout"]
 
 
 def pixel_word_layout(pe):
@@ -36,13 +32,16 @@ def pixel_word_layout(pe):
 
 
 class PixelBuffer(wiring.Component):
-    """A circular buffer of ``2 * max_run + SLACK`` words with run-level handshakes.
+    """A circular buffer of ``2 * max_run + slack`` words with run-level handshakes.
 
     Parameters
     ----------
     pe : int
     max_run : int
         The longest run (``AcceleratorConfig.bank["pixel"].depth``).
+    slack : int
+        Words of room beyond two runs: the words the sequencer can have reserved that are
+        still in the pipeline before the write port.
 
     Members
     -------
@@ -67,9 +66,9 @@ class PixelBuffer(wiring.Component):
     #: Cycles from a run's last word being written to ``r_full`` showing it.
     HANDOVER_LATENCY = 1
 
-    def __init__(self, pe, max_run):
+    def __init__(self, pe, max_run, slack):
         self._pe, self._max_run = pe, max_run
-        self._capacity = 2 * max_run + SLACK
+        self._capacity = 2 * max_run + slack
         run_bits = ceil_log2(max_run + 1)
         super().__init__({
             "space": Out(1),

@@ -15,11 +15,11 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .products import (PACKED_BITS, PRODUCT_BITS, dsp_product, lut_product, packed_products,
-                       tree_sum, unpack_products)
+from .products import (dsp_product, lut_product, packed_weights, pipelined_tree_sum,
+                       registered_product, tree_stages, unpack_products)
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
-           "discard_on_error"]
+           "discard_on_error", "pipeline_enables"]
 
 
 def check_pe(pe):
@@ -47,6 +47,25 @@ def discard_on_error(component):
     except BaseException:
         component._MustUse__silence = True  # Amaranth's own switch (amaranth._unused.MustUse)
         raise
+
+
+def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None):
+    """The valid bits and advance conditions of a ``stages``-deep stream pipeline whose
+    last register drives ``o_stream``: ``(valid, ready)``, ``valid[k]`` set when stage
+    ``k + 1`` holds a beat, ``ready[k]`` when it takes one this cycle (it is empty, or the
+    next stage takes its beat). ``valid[-1]`` is ``o_stream.valid``; with ``last``, only
+    beats for which it is high reach ``o_stream`` (the others end in the last stage)."""
+    valid = [Signal(name=f"{prefix}s{k}_valid") for k in range(1, stages)] + [o_stream.valid]
+    ready = [None] * stages
+    ready[-1] = ~o_stream.valid | o_stream.ready
+    for k in reversed(range(stages - 1)):
+        ready[k] = ~valid[k] | ready[k + 1]
+    m.d.comb += i_stream.ready.eq(ready[0])
+    for k in range(stages):
+        with m.If(ready[k]):
+            came = i_stream.valid if k == 0 else valid[k - 1]
+            m.d.sync += valid[k].eq(came & last if k == stages - 1 and last is not None else came)
+    return valid, ready
 
 
 def pointwise_input_layout(pe):
@@ -94,8 +113,11 @@ class PointwiseArray(wiring.Component):
         ``pe`` accumulators, output channel 0 in the low bits; one beat per run.
     """
 
-    #: Cycles from accepting a ``last`` beat to its sums being valid (no stalls).
-    LATENCY = 3
+    @staticmethod
+    def latency(pe):
+        """Cycles from accepting a ``last`` beat to its sums being valid (no stalls): the
+        operands, the products, the column trees, the accumulators."""
+        return 3 + tree_stages(pe)
 
     def __init__(self, pe, *, packed=False, lut_multipliers=0):
         with discard_on_error(self):
@@ -104,6 +126,7 @@ class PointwiseArray(wiring.Component):
                 raise TypeError(f"packed must be a bool, not {packed!r}")
             check_multipliers(lut_multipliers, self.multipliers(pe, packed))
             self._pe, self._packed, self._lut = pe, packed, lut_multipliers
+            self.LATENCY = self.latency(pe)
             super().__init__({
                 "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
@@ -128,66 +151,51 @@ class PointwiseArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
+        tree = tree_stages(pe)
+        marks_last = Signal(name="acc_last")  # the beat entering the accumulators ends a run
+        valid, ready = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "",
+                                        last=marks_last)
+
         beat = self.i_stream.payload
-        sum_bits = PRODUCT_BITS + max(1, (pe - 1).bit_length())
-
-        s1_valid = Signal()
-        s1_bias = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-        s1_first, s1_last = Signal(), Signal()
-
-        s2_valid = Signal()
-        s2_sums = Signal(data.ArrayLayout(signed(sum_bits), pe))
-        s2_bias = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-        s2_first, s2_last = Signal(), Signal()
-
-        acc = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-
-        s3_ready = ~self.o_stream.valid | self.o_stream.ready
-        s2_ready = ~s2_valid | s3_ready
-        s1_ready = ~s1_valid | s2_ready
-        m.d.comb += self.i_stream.ready.eq(s1_ready)
-
-        # products[o][i]: a * w as stage 2 sees it (a register, or a field of one).
+        # products[o][i]: a * w as the tree sees it (a register, or a field of one).
         products = [[None] * pe for _ in range(pe)]
-        with m.If(s1_ready):
-            m.d.sync += [
-                s1_valid.eq(self.i_stream.valid),
-                s1_bias.eq(beat.bias),
-                s1_first.eq(beat.first),
-                s1_last.eq(beat.last),
-            ]
-            unit = 0
-            for group in self.column_groups(pe, self._packed):
-                for i in range(pe):
-                    a = beat.act[i]
-                    if unit < self._lut or len(group) == 1:
-                        build = lut_product if unit < self._lut else dsp_product
-                        for o in group:
-                            products[o][i] = Signal(signed(PRODUCT_BITS), name=f"product_{i}_{o}")
-                            m.d.sync += products[o][i].eq(build(a, beat.weights[i][o]))
-                    else:
-                        lo, hi = group
-                        packed = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
-                        m.d.sync += packed.eq(packed_products(a, beat.weights[i][lo], beat.weights[i][hi]))
-                        products[lo][i], products[hi][i] = unpack_products(packed)
-                    unit += 1
+        unit = 0
+        for group in self.column_groups(pe, self._packed):
+            for i in range(pe):
+                a = beat.act[i]
+                if unit < self._lut or len(group) == 1:
+                    build = lut_product if unit < self._lut else dsp_product
+                    for o in group:
+                        products[o][i] = registered_product(m, platform, a, beat.weights[i][o],
+                                                            ready[0], ready[1],
+                                                            name=f"product_{i}_{o}", build=build)
+                else:
+                    lo, hi = group
+                    packed = registered_product(m, platform, a,
+                                                packed_weights(beat.weights[i][lo], beat.weights[i][hi]),
+                                                ready[0], ready[1], name=f"packed_{i}_{lo}_{hi}")
+                    products[lo][i], products[hi][i] = unpack_products(packed)
+                unit += 1
+        # The markers and biases travel beside the products and the tree.
+        marks = [beat]
+        for k in range(0, 2 + tree):
+            mark = Signal(data.StructLayout({"bias": data.ArrayLayout(signed(ACC_BITS), pe),
+                                             "first": 1, "last": 1}), name=f"s{k + 1}_marks")
+            with m.If(ready[k]):
+                m.d.sync += [mark.bias.eq(marks[-1].bias), mark.first.eq(marks[-1].first),
+                             mark.last.eq(marks[-1].last)]
+            marks.append(mark)
+        sums = [pipelined_tree_sum(m, products[o], ready[2:2 + tree], name=f"column{o}")
+                for o in range(pe)]
 
-        with m.If(s2_ready):
-            m.d.sync += [
-                s2_valid.eq(s1_valid),
-                s2_bias.eq(s1_bias),
-                s2_first.eq(s1_first),
-                s2_last.eq(s1_last),
-            ]
-            for o in range(pe):
-                m.d.sync += s2_sums[o].eq(tree_sum(products[o]))
-
-        with m.If(s3_ready):
-            m.d.sync += self.o_stream.valid.eq(s2_valid & s2_last)
-            with m.If(s2_valid):
+        # The accumulators: the last stage; a beat ending a run leaves on o_stream.
+        at, held = marks[-1], valid[-2]
+        m.d.comb += marks_last.eq(at.last)
+        acc = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
+        with m.If(ready[-1]):
+            with m.If(held):
                 for o in range(pe):
                     total = Signal(signed(ACC_BITS), name=f"total{o}")
-                    m.d.comb += total.eq(Mux(s2_first, s2_bias[o], acc[o]) + s2_sums[o])
+                    m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
                     m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
         return m
-

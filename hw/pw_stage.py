@@ -41,23 +41,26 @@ class PointwiseStage(wiring.Component):
     busy : Out(1)
     r_full, r_addr, r_en, r_data, release
         The :class:`PixelBuffer`'s read side.
-    pw_weight_addr, pw_param_addr, pw_en, pw_weights, pw_params
+    pw_weight_addr, pw_param_addr, pw_en, pw_oe, pw_weights, pw_params
         The :class:`WeightBuffer`'s pointwise read port.
     o_stream : Out(stream.Signature(store_layout(pe)))
     """
 
-    LOOKUP_LATENCY = 1
+    #: The two lookup registers: the pixel buffer and the weight buffer read when the first
+    #: advances; the weight buffer's output register and the pixel word's load when the
+    #: second does (:class:`WeightBuffer`).
+    LOOKUP_LATENCY = 2
 
     @classmethod
-    def latency(cls, requant_share=1):
+    def latency(cls, pe, requant_share=1):
         """Cycles from issuing a run's last read to its output word on ``o_stream`` (no
-        stalls): the lookup register, the array, the (shared) requantiser."""
-        return cls.LOOKUP_LATENCY + PointwiseArray.LATENCY + requant_latency(requant_share)
+        stalls): the lookup registers, the array, the (shared) requantiser."""
+        return cls.LOOKUP_LATENCY + PointwiseArray.latency(pe) + requant_latency(requant_share)
 
     def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0,
                  requant_share=1):
         self._pe, self._share = pe, requant_share
-        self.LATENCY = self.latency(requant_share)
+        self.LATENCY = self.latency(pe, requant_share)
         self._array = dict(packed=packed, lut_multipliers=lut_multipliers)
         super().__init__({
             "cmd": In(command_layout()),
@@ -72,6 +75,7 @@ class PointwiseStage(wiring.Component):
             "pw_weight_addr": Out(ceil_log2(pw_depth)),
             "pw_param_addr": Out(ceil_log2(block_depth)),
             "pw_en": Out(1),
+            "pw_oe": Out(1),
             "pw_weights": In(pe * pe * 8),
             "pw_params": In(pe * PARAM_LANE_BITS),
             "o_stream": Out(stream.Signature(store_layout(pe))),
@@ -128,23 +132,32 @@ class PointwiseStage(wiring.Component):
                 with m.If(tile_end):
                     m.d.sync += self.busy.eq(0)
 
-        # -- lookup register: markers aligned with the pixel, weight and parameter reads --
-        look_valid, look_first, look_last, look_end = Signal(), Signal(), Signal(), Signal()
-        m.d.comb += look_ready.eq(~look_valid | array.i_stream.ready)
+        # -- lookup registers: markers aligned with the pixel, weight and parameter reads --
+        marks = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end": 1})
+        first, look = Signal(marks), Signal(marks)
+        pixel = Signal.like(self.r_data)
+        look_ready2 = Signal()
+        m.d.comb += [
+            look_ready2.eq(~look.valid | array.i_stream.ready),
+            look_ready.eq(~first.valid | look_ready2),
+            self.pw_oe.eq(look_ready2),
+        ]
         with m.If(look_ready):
-            m.d.sync += [look_valid.eq(issue), look_first.eq(k == 0), look_last.eq(last_word),
-                         look_end.eq(tile_end)]
+            m.d.sync += [first.valid.eq(issue), first.first.eq(k == 0), first.last.eq(last_word),
+                         first.end.eq(tile_end)]
+        with m.If(look_ready2):
+            m.d.sync += [look.eq(first), pixel.eq(self.r_data)]
 
         weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), pe), self.pw_weights)
         params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.pw_params)
         beat = array.i_stream.payload
         m.d.comb += [
-            array.i_stream.valid.eq(look_valid),
-            beat.inner.act.eq(self.r_data),
+            array.i_stream.valid.eq(look.valid),
+            beat.inner.act.eq(pixel),
             beat.inner.weights.eq(weights),
-            beat.inner.first.eq(look_first),
-            beat.inner.last.eq(look_last),
-            beat.tag.tile_end.eq(look_end),
+            beat.inner.first.eq(look.first),
+            beat.inner.last.eq(look.last),
+            beat.tag.tile_end.eq(look.end),
         ]
         m.d.comb += unpack_params(params, beat.inner.bias, beat.tag, pe)
         m.d.comb += feed_requantizer(array.o_stream, requant, cmd.pw_zero_point, cmd.pw_lo,

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX, SHIFT_MIN
 
 from .pointwise import discard_on_error
+from .products import registered_product
 
 __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_layout",
            "requant_output_layout", "requant_latency", "channel_params_tag", "unpack_params",
@@ -64,9 +65,11 @@ class Requantizer(wiring.Component):
 
     1. ``x = acc << max(shift, 0)`` in 32 bits (wraps, as TFLite's int32 does), and the
        right shift ``r = max(-shift, 0)``;
-    2. the partial products ``x[0:17] * M0`` (unsigned) and ``x[17:32] * M0`` (signed),
-       two 18x18 multipliers each (:data:`DSPS_PER_LANE`);
-    3. their sum ``s = x * M0`` (63 bits);
+    2. the four partial products of ``x = x_hi * 2**17 + x_lo`` (15 signed, 17 unsigned
+       bits) and ``M0 = m_hi * 2**17 + m_lo`` (14 and 17 unsigned bits), one 18x18
+       multiplier each (:data:`DSPS_PER_LANE`), with no adder after it in the stage;
+    3. their sum ``s = x * M0`` (63 bits): ``x_lo * m_lo`` and ``x_hi * m_hi * 2**34`` side
+       by side in one word, plus the two middle products times ``2**17``;
     4. ``h = (s >> 31) + s[30]``: SaturatingRoundingDoublingHighMul (it cannot saturate,
        ``M0 < 2**31``);
     5. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
@@ -138,55 +141,62 @@ class Requantizer(wiring.Component):
         def carry(src, dst):
             m.d.sync += [d.eq(s) for d, s in zip(dst, src)]
 
-        # 1: left shift (wrapping) and the right shift's amount.
-        x, m0 = lanes_of(signed(ACC_BITS), "s1_x"), lanes_of(unsigned(MULT_BITS), "s1_m0")
+        # 1: left shift (wrapping) into the multipliers' input registers, and the right
+        # shift's amount.
         r1 = lanes_of(unsigned(RIGHT_BITS), "s1_right")
         p1 = shared("s1")
+        x = [Signal(signed(ACC_BITS), name=f"s1_x{lane}") for lane in range(lanes)]
+        for lane in range(lanes):
+            shift = i_beat.shift[lane]
+            m.d.comb += x[lane].eq((i_beat.acc[lane] << Mux(shift > 0, shift[:LEFT_BITS], 0))[:ACC_BITS])
         with m.If(ready[0]):
             stage(0, self.i_stream.valid)
             carry([i_beat.zero_point, i_beat.lo, i_beat.hi], p1)
             for lane in range(lanes):
                 shift = i_beat.shift[lane]
-                left = Mux(shift > 0, shift[:LEFT_BITS], 0)
-                m.d.sync += [
-                    x[lane].eq((i_beat.acc[lane] << left)[:ACC_BITS]),
-                    m0[lane].eq(i_beat.multiplier[lane]),
-                    r1[lane].eq(Mux(shift < 0, -shift, 0)),
-                ]
+                m.d.sync += r1[lane].eq(Mux(shift < 0, -shift, 0))
 
-        # 2: partial products.
-        low = lanes_of(unsigned(LOW_BITS + MULT_BITS), "s2_low")
-        high = lanes_of(signed(ACC_BITS - LOW_BITS + MULT_BITS + 1), "s2_high")
+        # 2: the four partial products, each one 18x18 multiplier (its input registers are
+        # stage 1, its output register stage 2: hw.products.registered_product).
         r2, p2 = lanes_of(unsigned(RIGHT_BITS), "s2_right"), shared("s2")
         with m.If(ready[1]):
             stage(1, valid[0])
             carry(p1, p2)
             for lane in range(lanes):
-                m.d.sync += [
-                    low[lane].eq(x[lane][:LOW_BITS] * m0[lane]),
-                    high[lane].eq(x[lane][LOW_BITS:].as_signed() * m0[lane]),
-                    r2[lane].eq(r1[lane]),
-                ]
+                m.d.sync += r2[lane].eq(r1[lane])
+        part = {"ll": [], "lh": [], "hl": [], "hh": []}
+        for lane in range(lanes):
+            x_lo, x_hi = x[lane][:LOW_BITS], x[lane][LOW_BITS:].as_signed()
+            m0 = i_beat.multiplier[lane]
+            m_lo, m_hi = m0[:LOW_BITS], m0[LOW_BITS:]
+            for name, a, b in (("ll", x_lo, m_lo), ("lh", x_lo, m_hi), ("hl", x_hi, m_lo),
+                               ("hh", x_hi, m_hi)):
+                part[name].append(registered_product(m, platform, a, b, ready[0], ready[1],
+                                                     name=f"s2_{name}{lane}"))
 
-        # 3: the 63-bit product.
+        # 3: the 63-bit product: ll and hh << 34 do not overlap (one word), plus the middle.
         product = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_product")
         r3, p3 = lanes_of(unsigned(RIGHT_BITS), "s3_right"), shared("s3")
         with m.If(ready[2]):
             stage(2, valid[1])
             carry(p2, p3)
             for lane in range(lanes):
-                m.d.sync += [product[lane].eq((high[lane] << LOW_BITS) + low[lane]),
-                             r3[lane].eq(r2[lane])]
+                outer = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
+                middle = part["lh"][lane] + part["hl"][lane]
+                m.d.sync += [product[lane].eq(outer + (middle << LOW_BITS)), r3[lane].eq(r2[lane])]
 
-        # 4: the rounded high word: floor((s + 2**30) / 2**31).
+        # 4: the rounded high word: floor((s + 2**30) / 2**31); the second rounding's mask
+        # 2**(r-1) - 1 (0 for r = 0).
         high_word = lanes_of(signed(ACC_BITS), "s4_high_word")
         r4, p4 = lanes_of(unsigned(RIGHT_BITS), "s4_right"), shared("s4")
+        mask = lanes_of(unsigned(ACC_BITS - 1), "s4_mask")
         with m.If(ready[3]):
             stage(3, valid[2])
             carry(p3, p4)
             for lane in range(lanes):
                 s = product[lane]
-                m.d.sync += [high_word[lane].eq(s[31:].as_signed() + s[30]), r4[lane].eq(r3[lane])]
+                m.d.sync += [high_word[lane].eq(s[31:].as_signed() + s[30]), r4[lane].eq(r3[lane]),
+                             mask[lane].eq(((Const(1, ACC_BITS) << r3[lane]) - 1) >> 1)]
 
         # 5: the second rounding's offset, the sign as carry in.
         biased = lanes_of(signed(ACC_BITS + 1), "s5_biased")
@@ -196,9 +206,7 @@ class Requantizer(wiring.Component):
             carry(p4, p5)
             for lane in range(lanes):
                 h, r = high_word[lane], r4[lane]
-                mask = Signal(ACC_BITS - 1, name=f"s5_mask{lane}")  # 2**(r-1) - 1, 0 for r = 0
-                m.d.comb += mask.eq(((Const(1, ACC_BITS) << r) - 1) >> 1)
-                m.d.sync += [biased[lane].eq(h + mask + ((r != 0) & (h >= 0))), r5[lane].eq(r)]
+                m.d.sync += [biased[lane].eq(h + mask[lane] + ((r != 0) & (h >= 0))), r5[lane].eq(r)]
 
         # 6: the right shift.
         shifted = lanes_of(signed(ACC_BITS + 1), "s6_shifted")

@@ -215,8 +215,12 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
     as Verilog: parsing that Verilog again took this WebAssembly Yosys 129 s at pe 16."""
     from amaranth.back import rtlil
 
+    from .products import ECP5
+
     start = time.perf_counter()
-    netlist = rtlil.convert(design, name=top, emit_src=False)
+    # On ECP5 the multipliers are MULT18X18D primitives with their registers in use.
+    netlist = rtlil.convert(design, name=top, emit_src=False,
+                            platform=ECP5 if target == "ecp5" else None)
     progress(f"  RTLIL netlist: {len(netlist) / 1e6:.1f} MB in {time.perf_counter() - start:.0f} s")
     command = _ecp5_command(top) if target == "ecp5" else f"synth_xilinx -family xc7 -flatten -top {top}"
     progress(f"  yosys: {'synth_ecp5' if target == 'ecp5' else command} "

@@ -5,7 +5,7 @@ Every word is written in slices of ``pe`` bytes by the load stream (memories wit
 write granularity of one slice), so one narrow stream fills words of any width.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,7 +17,13 @@ __all__ = ["WeightBuffer"]
 
 
 class WeightBuffer(wiring.Component):
-    """Four memories x two halves with a shared load port and synchronous read ports.
+    """Four memories x two halves with a shared load port and read ports of two stages.
+
+    A read takes two cycles, as the block RAM reads with its output register: the memory
+    reads ``addr`` at the edge where ``en`` is high; the half's word goes into the output
+    register at the next edge where ``oe`` is high (the consumer's second lookup stage
+    advances), and stays there until then. The output register keeps the block RAM's
+    clock-to-output time and the half mux off the long route to the multipliers.
 
     Parameters
     ----------
@@ -33,13 +39,13 @@ class WeightBuffer(wiring.Component):
     -------
     load : In(stream.Signature(load_layout(pe, addr_bits)))
         Load beats; beats for other targets are ignored. Always ready.
-    dw_half, dw_addr, dw_en : In
+    dw_half, dw_addr, dw_en, dw_oe : In
         Read the depthwise weights and parameters of channel block ``dw_addr``.
     dw_weights : Out(9 * pe * 8)
         Tap-major: bytes ``[t * pe + c]`` (slice ``t`` of the word).
     dw_params : Out(pe * PARAM_LANE_BITS)
         ``pe`` parameter lanes (``command.param_lane_layout``).
-    pw_half, pw_weight_addr, pw_param_addr, pw_en : In
+    pw_half, pw_weight_addr, pw_param_addr, pw_en, pw_oe : In
     pw_weights : Out(pe * pe * 8)
         Input-major: slice ``i`` holds input channel ``i``'s weights to the ``pe`` outputs.
     pw_params : Out(pe * PARAM_LANE_BITS)
@@ -59,12 +65,14 @@ class WeightBuffer(wiring.Component):
             "dw_half": In(1),
             "dw_addr": In(ceil_log2(block_depth)),
             "dw_en": In(1),
+            "dw_oe": In(1),
             "dw_weights": Out(slice_bits * 9),
             "dw_params": Out(pe * PARAM_LANE_BITS),
             "pw_half": In(1),
             "pw_weight_addr": In(ceil_log2(pw_depth)),
             "pw_param_addr": In(ceil_log2(block_depth)),
             "pw_en": In(1),
+            "pw_oe": In(1),
             "pw_weights": Out(slice_bits * pe),
             "pw_params": Out(pe * PARAM_LANE_BITS),
         })
@@ -76,13 +84,15 @@ class WeightBuffer(wiring.Component):
         m.d.comb += self.load.ready.eq(1)
 
         reads = {
-            Target.DW_WEIGHTS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_weights),
-            Target.DW_PARAMS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_params),
-            Target.PW_WEIGHTS: (self.pw_half, self.pw_weight_addr, self.pw_en, self.pw_weights),
-            Target.PW_PARAMS: (self.pw_half, self.pw_param_addr, self.pw_en, self.pw_params),
+            Target.DW_WEIGHTS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_oe, self.dw_weights),
+            Target.DW_PARAMS: (self.dw_half, self.dw_addr, self.dw_en, self.dw_oe, self.dw_params),
+            Target.PW_WEIGHTS: (self.pw_half, self.pw_weight_addr, self.pw_en, self.pw_oe,
+                                self.pw_weights),
+            Target.PW_PARAMS: (self.pw_half, self.pw_param_addr, self.pw_en, self.pw_oe,
+                               self.pw_params),
         }
         for target, (width, depth) in self._widths.items():
-            half_sel, addr, en, out = reads[target]
+            half_sel, addr, en, oe, out = reads[target]
             half_q = Signal(name=f"{target.name.lower()}_half_q")
             with m.If(en):
                 m.d.sync += half_q.eq(half_sel)
@@ -102,7 +112,6 @@ class WeightBuffer(wiring.Component):
                 rd = mem.read_port()
                 m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
                 words.append(rd.data)
-            m.d.comb += out.eq(words[0])
-            with m.If(half_q):
-                m.d.comb += out.eq(words[1])
+            with m.If(oe):
+                m.d.sync += out.eq(Mux(half_q, words[1], words[0]))
         return m

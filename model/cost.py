@@ -58,12 +58,12 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
     return pixels * blocks_in * (tile.out_blocks[1] - tile.out_blocks[0]), run_length(step, pe)
 
 
-def tile_cycles(mode: Mode, beats: int, run_len: int, pw_share: int = 1) -> int:
+def tile_cycles(mode: Mode, beats: int, run_len: int, pe: int, pw_share: int = 1) -> int:
     """Cycles from command to last output word (see the module docstring); ``pw_share``
     is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
     fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode)
             + run_len - 1 + PixelBuffer.HANDOVER_LATENCY)
-    return fill + beats + PointwiseStage.latency(pw_share) + Controller.COUNT_INCLUSIVE
+    return fill + beats + PointwiseStage.latency(pe, pw_share) + Controller.COUNT_INCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -324,7 +324,7 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
     tiles = []
     for tile in tiling.tiles:
         beats, run_len = tile_beats(step, tile, pe)
-        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pw_share)))
+        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pe, pw_share)))
     compute = [tile.cycles for tile in tiles]
     # DDR reads of a tile: its operands and its instructions (fetched from DDR too).
     reads = [t.act_bytes + t.weight_bytes + t.instructions * INSTRUCTION_BYTES for t in tiling.tiles]

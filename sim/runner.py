@@ -183,11 +183,17 @@ def icarus_time_zero_fix(verilog_text: str) -> str:
                        verilog_text)
 
 
-def emit_verilog(design, toplevel: str) -> str:
-    """Convert an Amaranth ``wiring.Component`` to Verilog with module name ``toplevel``."""
+#: Simulation models of the vendor primitives a design elaborated for ECP5 instantiates
+#: (``platform=hw.products.ECP5``): pass as ``extra_sources``.
+ECP5_MODELS = (Path(__file__).parent / "hdl" / "ecp5_mult18x18d.v",)
+
+
+def emit_verilog(design, toplevel: str, platform=None) -> str:
+    """Convert an Amaranth ``wiring.Component`` to Verilog with module name ``toplevel``,
+    elaborated for ``platform`` (``hw.products.ECP5``: with ECP5 primitives)."""
     from amaranth.back import verilog
 
-    return verilog.convert(design, name=toplevel, emit_src=False)
+    return verilog.convert(design, name=toplevel, emit_src=False, platform=platform)
 
 
 def _cache_dir() -> Path:
@@ -422,7 +428,7 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
             params: Mapping[str, Any] | None = None, testcase: str | Sequence[str] | None = None,
             seed: int | None = None, extra_sources: Sequence[os.PathLike | str] = (),
             build_args: Sequence[str] = (), public: str = "top", waves: bool | None = None,
-            require_cycles: bool = True, plusargs: Sequence[str] = ()) -> SimRun:
+            require_cycles: bool = True, plusargs: Sequence[str] = (), platform=None) -> SimRun:
     """Build ``design`` (cached) and run the cocotb tests of ``test_module`` on it.
 
     Parameters
@@ -450,6 +456,8 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
         Fail unless the testbench recorded at least one ``cycles`` value.
     plusargs : sequence of str
         ``+name=value`` arguments for the simulation (e.g. the DDR model's settings).
+    platform : optional
+        What an Amaranth ``design`` is elaborated for (:func:`emit_verilog`).
 
     Returns
     -------
@@ -470,7 +478,7 @@ def run_rtl(design, *, toplevel: str, test_module: str, sim: str,
     seconds = {"emit": 0.0}
     if not isinstance(design, (str, os.PathLike)):
         start = time.perf_counter()
-        design = emit_verilog(design, toplevel)
+        design = emit_verilog(design, toplevel, platform)
         seconds["emit"] = time.perf_counter() - start
     with contextlib.ExitStack() as held:
         for _ in range(3):

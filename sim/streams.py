@@ -86,7 +86,9 @@ class StreamSource:
     both the testbench's and the design's combinational outputs have settled, so the
     same code is exact on Icarus and on Verilator. ``idle`` is a callable returning True
     when the source should not offer a new beat this cycle; once ``valid`` is high it
-    stays high, with the same payload, until the beat is taken.
+    stays high, with the same payload, until the beat is taken. While ``valid`` is low the
+    payload is random: a design must not take, or keep using, what is not offered (a
+    register loaded while its stage is empty, and read as if it held the last beat, fails).
 
     ``sent_cycles`` holds the cycle index of every accepted beat.
     """
@@ -126,6 +128,8 @@ class StreamSource:
             if not self._offered and self._queue and not self._idle():
                 self._payload.value = self._queue.popleft()
                 self._offered = True
+            elif not self._offered:
+                self._payload.value = self._tb.rng.getrandbits(len(self._payload))
             self._valid.value = int(self._offered)
             await FallingEdge(clk)
             taken = self._offered and is_high(self._ready)

@@ -10,7 +10,8 @@ from amaranth.hdl import Fragment, UnusedElaboratable
 
 from hw.depthwise import DepthwiseLanes, depthwise_input_layout
 from hw.pointwise import PointwiseArray, pointwise_input_layout
-from sim.runner import describe_layout
+from hw.products import ECP5
+from sim.runner import ECP5_MODELS, describe_layout
 
 PES = (4, 8)
 WIDE_PE = 16  # one Verilator build: Icarus runs ~1 k cycles/s at this width
@@ -32,31 +33,36 @@ def _check_cycles(run, test, latency):
 # (pe, packed, lut_multipliers): the default DSP products, and one array with every kind
 # (packed pairs, an odd column alone, LUT products) as the Verilog builds them.
 POINTWISE_BUILDS = [*((pe, False, 0) for pe in (*PES, WIDE_PE)), (5, True, 6)]
+#: Where the products go: portable RTL, or elaborated for ECP5 (MULT18X18D primitives with
+#: their registers, simulated with sim/hdl's model of them).
+TARGETS = {"generic": {}, "ecp5": {"platform": ECP5, "extra_sources": ECP5_MODELS}}
 
 
-@pytest.mark.quick_case(sim="icarus", pe=4, packed=False, lut=0)
-@pytest.mark.parametrize("pe, packed, lut", POINTWISE_BUILDS)
-def test_pointwise_rtl(rtl, sim, pe, packed, lut):
+@pytest.mark.quick_case(sim="icarus", pe=4, packed=False, lut=0, target="generic")
+@pytest.mark.parametrize("pe, packed, lut, target", [(*build, "generic") for build in POINTWISE_BUILDS]
+                         + [(4, False, 0, "ecp5")])
+def test_pointwise_rtl(rtl, sim, pe, packed, lut, target):
     if pe == WIDE_PE and sim != "verilator":
         pytest.skip(f"pe={WIDE_PE} is built for Verilator only (Icarus is too slow at this width)")
     dut = PointwiseArray(pe, packed=packed, lut_multipliers=lut)
-    run = rtl(dut, toplevel="pointwise", test_module="sim.pointwise_tb", params={
+    run = rtl(dut, toplevel="pointwise", test_module="sim.pointwise_tb", **TARGETS[target], params={
         "pe": pe,
         "beats": POINTWISE_BEATS,
         "max_run": MAX_RUN,
-        "latency": PointwiseArray.LATENCY,
+        "latency": PointwiseArray.latency(pe),
         "in_layout": describe_layout(pointwise_input_layout(pe)),
         "out_layout": describe_layout(dut.o_stream.payload.shape()),
     })
     assert set(run.tests.values()) == {"passed"}
-    _check_cycles(run, "runs", PointwiseArray.LATENCY)
+    _check_cycles(run, "runs", PointwiseArray.latency(pe))
 
 
-@pytest.mark.quick_case(sim="icarus", pe=4, lut=0)
-@pytest.mark.parametrize("pe, lut", [(pe, 0) for pe in PES] + [(4, 13)])
-def test_depthwise_rtl(rtl, sim, pe, lut):
+@pytest.mark.quick_case(sim="icarus", pe=4, lut=0, target="generic")
+@pytest.mark.parametrize("pe, lut, target", [(pe, 0, "generic") for pe in PES] + [(4, 13, "generic"),
+                                                                                 (4, 13, "ecp5")])
+def test_depthwise_rtl(rtl, sim, pe, lut, target):
     dut = DepthwiseLanes(pe, lut_multipliers=lut)
-    run = rtl(dut, toplevel="depthwise", test_module="sim.depthwise_tb", params={
+    run = rtl(dut, toplevel="depthwise", test_module="sim.depthwise_tb", **TARGETS[target], params={
         "pe": pe,
         "beats": DEPTHWISE_BEATS,
         "latency": DepthwiseLanes.LATENCY,

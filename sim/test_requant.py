@@ -4,18 +4,21 @@ import re
 
 import pytest
 
+from hw.products import ECP5
 from hw.requant import Requantizer, requant_input_layout, requant_output_layout
-from sim.runner import describe_layout
+from sim.runner import ECP5_MODELS, describe_layout
 
 LANES = (4, 8)
 BEATS = 300  # per pause pattern; Python drives every cycle, so Icarus sets the pace
 PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 
 
-@pytest.mark.quick_case(sim="icarus", lanes=4)
-@pytest.mark.parametrize("lanes", LANES)
-def test_requant_rtl(rtl, sim, lanes):
-    run = rtl(Requantizer(lanes), toplevel="requant", test_module="sim.requant_tb",
+@pytest.mark.quick_case(sim="icarus", lanes=4, ecp5=False)
+@pytest.mark.parametrize("lanes, ecp5", [(lanes, False) for lanes in LANES] + [(4, True)])
+def test_requant_rtl(rtl, sim, lanes, ecp5):
+    """``ecp5``: elaborated for ECP5, its multipliers MULT18X18D primitives (sim/hdl's model)."""
+    target = {"platform": ECP5, "extra_sources": ECP5_MODELS} if ecp5 else {}
+    run = rtl(Requantizer(lanes), toplevel="requant", test_module="sim.requant_tb", **target,
               params={
                   "lanes": lanes,
                   "beats": BEATS,

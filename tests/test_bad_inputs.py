@@ -93,6 +93,7 @@ TABLE = {
     },
     "hw.generate": {
         **ACCELERATOR, **DDR, **MULTIPLIERS,
+        "--target": ["xilinx", "ECP5", ""],
         "--out": DIR_OUT,
     },
     "hw.synth": {

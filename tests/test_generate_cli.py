@@ -119,3 +119,24 @@ def test_axi_id_bits_reach_the_config_and_the_ports():
     default = config_from_args(build_parser().parse_args(["--pe", "4", "--alpha", "0.25",
                                                           "--resolution", "32", "--sram", "200kB"]))
     assert default.axi_id_bits == 1
+
+
+@pytest.mark.slow
+def test_target_ecp5_puts_every_dsp_multiplier_in_a_registered_mult18x18d(tmp_path):
+    """--target ecp5: one MULT18X18D per DSP multiplier the configuration plans, each with
+    its input and output registers; the portable Verilog has no primitive at all."""
+    config = AcceleratorConfig(pe=4, sram_bytes=200_000, alpha=0.25, resolution=64)
+    texts = {}
+    for target in ("portable", "ecp5"):
+        out = tmp_path / target
+        result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
+                     "--target", target, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert f"emitting Verilog for {target}" in result.stdout
+        texts[target] = (out / "mnaccel.v").read_text()
+    assert "MULT18X18D" not in texts["portable"]
+    ecp5 = texts["ecp5"]
+    assert ecp5.count("MULT18X18D #(") == config.dsp_estimate
+    for register in ("INPUTA", "INPUTB", "OUTPUT"):
+        assert ecp5.count(f'.REG_{register}_CLK("CLK0")') == config.dsp_estimate
+    assert ecp5.count('.REG_PIPELINE_CLK("NONE")') == config.dsp_estimate

@@ -52,7 +52,7 @@ def test_pointwise_array_accumulates_runs(idle, stall, pe, packed, lut):
                              stall=stall, unpack=_ints, seed=int(idle * 10 + stall * 100))
     assert out == expected
     if idle == stall == 0:
-        assert cycles == len(beats) + PointwiseArray.LATENCY
+        assert cycles == len(beats) + PointwiseArray.latency(pe)
 
 
 def test_pointwise_multiplier_count():
