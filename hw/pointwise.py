@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .products import (dsp_product, lut_product, packed_weights, pipelined_tree_sum,
+from .products import (PACKED_BITS, dsp_product, lut_product, packed_products, pipelined_tree_sum,
                        registered_product, tree_stages, unpack_products)
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
@@ -171,9 +171,17 @@ class PointwiseArray(wiring.Component):
                                                             name=f"product_{i}_{o}", build=build)
                 else:
                     lo, hi = group
-                    packed = registered_product(m, platform, a,
-                                                packed_weights(beat.weights[i][lo], beat.weights[i][hi]),
-                                                ready[0], ready[1], name=f"packed_{i}_{lo}_{hi}")
+                    # The operands registered apart, the pair formed in front of the multiplier:
+                    # Yosys then maps a * (w_hi << 16 + w_lo) to one DSP48E1 (its pre-adder);
+                    # with the pair registered it took two.
+                    w_lo = Signal(signed(WEIGHT_BITS), name=f"packed_{i}_{lo}_w")
+                    w_hi = Signal(signed(WEIGHT_BITS), name=f"packed_{i}_{hi}_w")
+                    a_q = Signal(signed(ACT_BITS), name=f"packed_{i}_a")
+                    packed = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
+                    with m.If(ready[0]):
+                        m.d.sync += [a_q.eq(a), w_lo.eq(beat.weights[i][lo]), w_hi.eq(beat.weights[i][hi])]
+                    with m.If(ready[1]):
+                        m.d.sync += packed.eq(packed_products(a_q, w_lo, w_hi))
                     products[lo][i], products[hi][i] = unpack_products(packed)
                 unit += 1
         # The markers and biases travel beside the products and the tree.

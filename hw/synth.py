@@ -360,6 +360,9 @@ def routed_result(path) -> tuple[dict, float, str]:
                          "and route, or place and route did not finish)")
     if not isinstance(fmax, (int, float)) or not 0 < fmax < 10_000:
         raise ValueError(f"has an impossible Fmax {fmax!r}")
+    if document.get("component"):
+        raise ValueError(f"is one component ({document['component']}) placed and routed alone, "
+                         f"not the accelerator: its Fmax is not the design's")
     source = document.get("fmax_source") or "nextpnr-ecp5, speed grade and seed not recorded"
     return document, float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
 
@@ -403,8 +406,15 @@ does not fit is over, and, for an ECP5 design that fits, Fmax from nextpnr-ecp5 
 context); frames/s = Fmax / the cost model's cycles per frame for the network from DDR
 with the given DDR settings.
 
+With --component, one block of the design is synthesised and placed and routed alone:
+its ports are left out of timing, so its Fmax is that of the paths between its own
+registers, in seconds to minutes instead of the whole design's half hour (a block's
+paths are where the whole design's critical path is found, but the whole design adds
+the paths between blocks and its congestion).
+
 examples:
   python -m hw.synth --pe 8 --sram 200kB --alpha 0.25 --resolution 128 --target ecp5
+  python -m hw.synth --pe 4 --sram 100kB --alpha 0.25 --resolution 64 --component load-dma
   python -m hw.synth --pe 16 --sram 400kB --target ecp5 --fit     # DSPs to the 85k's 156
   python -m hw.synth --pe 16 --sram 1MB --target xilinx --dsp-packing --json synth.json
 """
@@ -435,6 +445,10 @@ def build_parser() -> Parser:
     parser.add_argument("--seed", type=_parse("seed", _int), default=1, metavar="N",
                         help="nextpnr's placer seed, 1..2^31-1: Fmax varies by a few per cent "
                              "from seed to seed, so compare designs over several (default: 1)")
+    parser.add_argument("--component", choices=COMPONENTS, default=None, metavar="NAME",
+                        help="synthesise, place and route only this block of the configuration, "
+                             "out of context (its register-to-register paths; no frames/s): "
+                             + ", ".join(f"{name} ({what})" for name, (what, _) in COMPONENTS.items()))
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
     parser.add_argument("--pnr-timeout", type=_parse("minutes", finite_float), default=60.0,
                         metavar="MIN",
@@ -446,6 +460,67 @@ def build_parser() -> Parser:
                              "route) and the fit, cycles and frames/s figures as JSON (checked "
                              "before synthesis starts; an existing file is replaced)")
     return parser
+
+
+def _make(module, name, *args):
+    """A factory: ``module.name(*(arg(config) for arg in args))``, imported when called."""
+    def build(config):
+        import importlib
+        factory = getattr(importlib.import_module(f"hw.{module}"), name)
+        return factory(*(arg(config) for arg in args))
+    return build
+
+
+def _pe(config):
+    return config.pe
+
+
+def _act_depth(config):
+    return config.bank["act"].depth
+
+
+def _ddr_bits(config):
+    return config.ddr_data_bits
+
+
+def _window(config):
+    from .window import WindowGenerator
+    from .window_sequencer import window_tag_layout
+    return WindowGenerator(config.pe, _act_depth(config), tag_bits=window_tag_layout().size)
+
+
+def _depthwise(config):
+    from .depthwise import DepthwiseLanes
+    return DepthwiseLanes(config.pe, lut_multipliers=config.multipliers.depthwise_lut)
+
+
+def _pointwise(config):
+    from .pointwise import PointwiseArray
+    return PointwiseArray(config.pe, packed=config.multipliers.packed,
+                          lut_multipliers=config.multipliers.pointwise_lut)
+
+
+def _read_port(config):
+    from .read_port import ReadPort
+    return ReadPort(config.ddr_data_bits, id_bits=config.axi_id_bits)
+
+
+#: ``--component`` names: (what the block is, factory(config)).
+COMPONENTS = {
+    "engine": ("hw.engine: the buffers and stages, no DMA", _make("engine", "Engine", lambda c: c)),
+    "depthwise": ("the depthwise lanes", _depthwise),
+    "pointwise": ("the pe x pe MAC array", _pointwise),
+    "requant": ("one pe-lane requantiser", _make("requant", "Requantizer", _pe)),
+    "window": ("the 3x3 window generator", _window),
+    "window-sequencer": ("the window sequencer", _make("window_sequencer", "WindowSequencer", _act_depth)),
+    "act-buffer": ("the activation buffer", _make("act_buffer", "ActBuffer", _pe, _act_depth)),
+    "sequencer": ("the instruction sequencer", _make("sequencer", "Sequencer")),
+    "fetch": ("the instruction fetch", _make("fetch", "InstructionFetch", _ddr_bits)),
+    "read-port": ("the AXI read arbiter", _read_port),
+    "load-dma": ("the load DMA", _make("load_dma", "LoadDma", _pe, _ddr_bits, lambda c: c.load_addr_bits)),
+    "store-dma": ("the store DMA", _make("store_dma", "StoreDma", _pe, _ddr_bits,
+                                          lambda c: c.axi_id_bits)),
+}
 
 
 def fitted(config, device: Device):
@@ -543,20 +618,26 @@ def main(argv=None) -> int:
                              f"a smaller --pe or a larger --device") from None
     cycles = sum(step.cycles for step in network_cost(config))
     print(f"mnaccel pe {config.pe}, SRAM {format_size(config.sram_bytes)} for "
-          f"{config.network.name} on {device.name}")
+          f"{config.network.name} on {device.name}"
+          + (f": {COMPONENTS[args.component][0]} ({args.component}) alone, out of context"
+             if args.component else ""))
     print(f"  multipliers: {config.multipliers.describe()}", flush=True)
     pnr, pnr_note = None, None
     with tempfile.TemporaryDirectory(prefix="mnaccel-synth-") as folder:
         workdir = Path(folder)
         print("synthesising ...", flush=True)
         synth_start = time.perf_counter()
-        resources = synthesize(Accelerator(config), TOP_NAME, args.target, workdir,
+        if args.component:
+            design, top = COMPONENTS[args.component][1](config), f"{TOP_NAME}_{args.component.replace('-', '_')}"
+        else:
+            design, top = Accelerator(config), TOP_NAME
+        resources = synthesize(design, top, args.target, workdir,
                                progress=lambda text: print(text, flush=True))
         synth_seconds = time.perf_counter() - synth_start
         fits, lines = fit_report(resources, device)
         print(f"\nresources after synthesis (Yosys {synth_seconds:.0f} s):")
         print("\n".join(lines))
-        if resources.dsps != config.dsp_estimate:
+        if resources.dsps != config.dsp_estimate and not args.component:
             print(f"  (the configuration expects {config.dsp_estimate} DSPs; Yosys used {resources.dsps})")
         if args.target == "ecp5" and fits and not args.no_pnr:
             try:
@@ -578,8 +659,12 @@ def main(argv=None) -> int:
         print(f"the design does not fit the {device.name}: try "
               + "; ".join(_advice(config, resources, device)))
     fmax = pnr.fmax_mhz if pnr else None
-    frames = fmax * 1e6 / cycles if fmax else None
-    if fmax is not None:
+    frames = fmax * 1e6 / cycles if fmax and not args.component else None
+    if fmax is not None and args.component:
+        print(f"Fmax {fmax:.1f} MHz of {args.component}'s own paths ({pnr.describe()}); not the "
+              f"accelerator's: its ports are not timed, and the whole design adds the paths "
+              f"between blocks")
+    elif fmax is not None:
         print(f"Fmax {fmax:.1f} MHz ({pnr.describe()}); {cycles:,} predicted cycles per frame from DDR "
               f"({config.ddr_bytes_per_cycle:g} B/cycle, latency {config.ddr_latency_cycles}) "
               f"-> {frames:.1f} frames/s")
@@ -588,6 +673,7 @@ def main(argv=None) -> int:
     document = {"luts": resources.luts, "ffs": resources.ffs, "dsps": resources.dsps,
                 "brams": resources.brams, "fmax_mhz": fmax, "device": device.name,
                 "target": args.target, "fits": fits, "config": config.to_dict(),
+                "component": args.component,
                 "predicted_cycles": cycles, "frames_per_second": frames,
                 "synth_seconds": round(synth_seconds, 1), "placed": pnr.used if pnr else None,
                 "pnr_note": pnr_note,

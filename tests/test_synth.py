@@ -13,7 +13,7 @@ import pytest
 from hw.config import AcceleratorConfig
 from hw.pointwise import PointwiseArray
 from hw.synth import (DEVICES, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
-                      place_and_route, synthesize)
+                      place_and_route, routed_result, synthesize)
 from model.cost import network_cost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +216,26 @@ def test_checked_in_fmax_results_say_where_they_came_from(path):
     assert document["date"] and document["seed"] >= 1
     assert 1000 / document["critical_path"][-1][2] == pytest.approx(fmax, rel=0.01)
     assert f"speed{document['speed_grade']}" in path.stem and f"seed{document['seed']}" in path.stem
+
+
+@pytest.mark.slow
+def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_path):
+    """--component places and routes one block out of context: its Fmax and critical path
+    (between its own registers) are in the JSON, marked as the component's, and a
+    --synth reader refuses it as the accelerator's clock."""
+    out = tmp_path / "port.json"
+    result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "100kB",
+                             "--alpha", "0.25", "--resolution", "64", "--component", "read-port",
+                             "--freq", "125", "--seed", "2", "--json", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "the AXI read arbiter (read-port) alone, out of context" in result.stdout
+    assert "of read-port's own paths" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["component"] == "read-port" and document["frames_per_second"] is None
+    assert 50 < document["fmax_mhz"] < 1000 and document["seed"] == 2
+    hops = document["critical_path"]
+    assert hops[0][0] == "clk-to-q" and hops[-1][0] == "setup"
+    assert document["dsps"] == 0 and document["luts"] < 1000
+    with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
+        routed_result(out)
