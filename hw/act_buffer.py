@@ -3,11 +3,13 @@
 A word is one pixel's block of ``pe`` int8 channels. Pixel (row, col, channel block ib)
 of a tile lives in sub-bank ``3 * (row % 3) + col % 3`` at address
 ``((row // 3) * ceil(W / 3) + col // 3) * CB + ib``, so the 9 taps of any 3x3 window sit
-in 9 different sub-banks. Each half is its own set of memories: the load stream fills
-one half while the engine reads the other (double buffering).
+in 9 different sub-banks. The two halves share each sub-bank's memory, interleaved (the
+half is the address's low bit, so the memory is exactly twice a half's depth): the load
+stream fills one half while the engine reads the other (double buffering), and no
+multiplexer sits between a block RAM and the output register that follows it.
 """
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -57,9 +59,12 @@ class ActBuffer(wiring.Component):
     r_addr : In(data.ArrayLayout(unsigned(aw), 9))
         Address per sub-bank.
     r_en : In(1)
-        Read enable: when low, ``r_data`` holds (the reader is stalled).
+        Read enable: the memories read ``r_addr`` at an edge where it is high.
+    r_oe : In(1)
+        Output register enable: the words read enter ``r_data`` at an edge where it is
+        high (a block RAM's output register; the reader's next stage advances).
     r_data : Out(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9))
-        Word per sub-bank, one cycle after the address (``r_half`` is sampled with it).
+        Word per sub-bank, two cycles after the address (``r_half`` is sampled with it).
     """
 
     def __init__(self, pe, depth):
@@ -74,6 +79,7 @@ class ActBuffer(wiring.Component):
                 "r_half": In(1),
                 "r_addr": In(data.ArrayLayout(unsigned(ceil_log2(depth)), SUB_BANKS)),
                 "r_en": In(1),
+                "r_oe": In(1),
                 "r_data": Out(data.ArrayLayout(word, SUB_BANKS)),
             })
 
@@ -83,26 +89,17 @@ class ActBuffer(wiring.Component):
         write = self.w_stream.payload
         m.d.comb += self.w_stream.ready.eq(1)
 
-        half_q = Signal()
-        with m.If(self.r_en):
-            m.d.sync += half_q.eq(self.r_half)
-
         for bank in range(SUB_BANKS):
-            reads = []
-            for half in range(2):
-                mem = Memory(shape=word, depth=self._depth, init=[])
-                m.submodules[f"act_h{half}_b{bank}"] = mem
-                wr = mem.write_port()
-                m.d.comb += [
-                    wr.addr.eq(write.addr),
-                    wr.data.eq(write.data),
-                    wr.en.eq(self.w_stream.valid & (write.half == half) & (write.bank == bank)),
-                ]
-                rd = mem.read_port()
-                m.d.comb += [rd.addr.eq(self.r_addr[bank]), rd.en.eq(self.r_en)]
-                reads.append(rd.data)
-            with m.If(half_q):
-                m.d.comb += self.r_data[bank].eq(reads[1])
-            with m.Else():
-                m.d.comb += self.r_data[bank].eq(reads[0])
+            mem = Memory(shape=word, depth=2 * self._depth, init=[])
+            m.submodules[f"act_b{bank}"] = mem
+            wr = mem.write_port()
+            m.d.comb += [
+                wr.addr.eq(Cat(write.half, write.addr)),
+                wr.data.eq(write.data),
+                wr.en.eq(self.w_stream.valid & (write.bank == bank)),
+            ]
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(Cat(self.r_half, self.r_addr[bank])), rd.en.eq(self.r_en)]
+            with m.If(self.r_oe):
+                m.d.sync += self.r_data[bank].eq(rd.data)
         return m

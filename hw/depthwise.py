@@ -37,7 +37,8 @@ class DepthwiseLanes(wiring.Component):
     Stages, each a register: the operands (window, weights, bias: what a DSP block's
     input registers hold), the products, then the adder tree of the 9 products and the
     bias, :data:`hw.products.LEVELS_PER_STAGE` levels a stage, the last one on
-    ``o_stream``. One beat per cycle; each stage holds its beat while the next stalls.
+    ``o_stream``. One beat per cycle; the stages advance together and hold their beats
+    while the output stalls (``hw.pointwise.pipeline_enables``).
 
     Every product has its own multiplier (``hw.products``); the first
     ``lut_multipliers`` of them, in the order (channel, tap), are built in LUTs.

@@ -101,6 +101,7 @@ class Engine(wiring.Component):
             win.row_pitch.eq(cmd.row_pitch), win.col_pitch.eq(cmd.col_pitch),
             win.zero_point.eq(cmd.pad_value),
             act.r_half.eq(cmd.act_half), act.r_addr.eq(win.r_addr), act.r_en.eq(win.r_en),
+            act.r_oe.eq(win.r_oe),
             win.r_data.eq(act.r_data),
             seq.space.eq(pixels.space), pixels.reserve.eq(seq.reserve),
             # depthwise

@@ -52,15 +52,20 @@ def discard_on_error(component):
 def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None):
     """The valid bits and advance conditions of a ``stages``-deep stream pipeline whose
     last register drives ``o_stream``: ``(valid, ready)``, ``valid[k]`` set when stage
-    ``k + 1`` holds a beat, ``ready[k]`` when it takes one this cycle (it is empty, or the
-    next stage takes its beat). ``valid[-1]`` is ``o_stream.valid``; with ``last``, only
-    beats for which it is high reach ``o_stream`` (the others end in the last stage)."""
+    ``k + 1`` holds a beat, ``ready[k]`` when it takes one this cycle. ``valid[-1]`` is
+    ``o_stream.valid``; with ``last``, only beats for which it is high reach ``o_stream``
+    (the others end in the last stage).
+
+    Every stage advances together, whenever the output register is empty or its beat is
+    taken: one LUT from ``o_stream`` to every clock enable of the pipeline. (A stage that
+    advanced whenever it was empty would fill bubbles under a stalled output, at the
+    price of a chain through every stage's valid bit into the enables: the requantiser's
+    critical path, 9.5 ns on an ECP5.) Without stalls the two are cycle for cycle the
+    same; a stalled output stops the whole pipeline, bubbles included."""
     valid = [Signal(name=f"{prefix}s{k}_valid") for k in range(1, stages)] + [o_stream.valid]
-    ready = [None] * stages
-    ready[-1] = ~o_stream.valid | o_stream.ready
-    for k in reversed(range(stages - 1)):
-        ready[k] = ~valid[k] | ready[k + 1]
-    m.d.comb += i_stream.ready.eq(ready[0])
+    advance = Signal(name=f"{prefix}advance")
+    m.d.comb += [advance.eq(~o_stream.valid | o_stream.ready), i_stream.ready.eq(advance)]
+    ready = [advance] * stages
     for k in range(stages):
         with m.If(ready[k]):
             came = i_stream.valid if k == 0 else valid[k - 1]
@@ -87,7 +92,8 @@ class PointwiseArray(wiring.Component):
     Three stages: registered products, registered column sums (one adder tree of ``pe``
     products per output channel), then the accumulators. A beat with ``last`` set puts
     the accumulators (bias + every product since ``first``) on ``o_stream``. Throughput
-    is one beat per cycle; each stage holds its beat while the next stalls, and
+    is one beat per cycle; the stages advance together and hold their beats while the
+    output stalls (:func:`pipeline_enables`), and
     ``o_stream.valid`` is a register.
 
     The products come from :meth:`multipliers` multipliers (``hw.products``): one per

@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX, SHIFT_MIN
 
-from .pointwise import discard_on_error
+from .pointwise import discard_on_error, pipeline_enables
 from .products import registered_product
 
 __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_layout",
@@ -24,6 +24,9 @@ __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_lay
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
 LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
+#: Bits y is saturated to before the zero point: any y outside [-512, 511] plus an int8 zero
+#: point is outside every int8 clamp range on the same side, as y itself is.
+NARROW_BITS = 10
 #: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
 DSPS_PER_LANE = 4
 
@@ -74,11 +77,13 @@ class Requantizer(wiring.Component):
        ``M0 < 2**31``);
     5. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
     6. ``y = v >> r``: with 5, RoundingDivideByPOT;
-    7. ``y + zero_point``;
+    7. ``y + zero_point``, with ``y`` saturated to 10 bits first (the same clamped
+       result: :data:`NARROW_BITS`);
     8. clamped to ``[lo, hi]``, into ``o_stream``.
 
-    Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. Each stage holds its
-    beat while the next one is stalled, so both streams tolerate arbitrary stalls;
+    Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. The stages advance
+    together (``hw.pointwise.pipeline_enables``) and hold their beats while the output is
+    stalled, so both streams tolerate arbitrary stalls;
     ``o_stream.valid`` comes from a register and never depends on ``o_stream.ready``,
     while ``i_stream.ready`` follows ``o_stream.ready`` combinationally (a full pipeline
     accepts a beat in the cycle one leaves).
@@ -121,16 +126,8 @@ class Requantizer(wiring.Component):
         lanes, stages = self._lanes, self.LATENCY
         i_beat = self.i_stream.payload
 
-        valid = [Signal(name=f"s{k}_valid") for k in range(1, stages)] + [self.o_stream.valid]
-        ready = [None] * stages  # ready[k]: stage k + 1 takes a beat this cycle
-        ready[-1] = ~self.o_stream.valid | self.o_stream.ready
-        for k in reversed(range(stages - 1)):
-            ready[k] = ~valid[k] | ready[k + 1]
-        m.d.comb += self.i_stream.ready.eq(ready[0])
-
-        def stage(k, inputs_valid):
-            """Statements of stage ``k + 1`` go under ``with m.If(ready[k])``."""
-            m.d.sync += valid[k].eq(inputs_valid)
+        # ready[k]: stage k + 1 takes a beat this cycle (all together: pipeline_enables).
+        valid, ready = pipeline_enables(m, stages, self.i_stream, self.o_stream, "")
 
         def lanes_of(shape, name):
             return Signal(data.ArrayLayout(shape, lanes), name=name)
@@ -150,7 +147,6 @@ class Requantizer(wiring.Component):
             shift = i_beat.shift[lane]
             m.d.comb += x[lane].eq((i_beat.acc[lane] << Mux(shift > 0, shift[:LEFT_BITS], 0))[:ACC_BITS])
         with m.If(ready[0]):
-            stage(0, self.i_stream.valid)
             carry([i_beat.zero_point, i_beat.lo, i_beat.hi], p1)
             for lane in range(lanes):
                 shift = i_beat.shift[lane]
@@ -160,7 +156,6 @@ class Requantizer(wiring.Component):
         # stage 1, its output register stage 2: hw.products.registered_product).
         r2, p2 = lanes_of(unsigned(RIGHT_BITS), "s2_right"), shared("s2")
         with m.If(ready[1]):
-            stage(1, valid[0])
             carry(p1, p2)
             for lane in range(lanes):
                 m.d.sync += r2[lane].eq(r1[lane])
@@ -178,7 +173,6 @@ class Requantizer(wiring.Component):
         product = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_product")
         r3, p3 = lanes_of(unsigned(RIGHT_BITS), "s3_right"), shared("s3")
         with m.If(ready[2]):
-            stage(2, valid[1])
             carry(p2, p3)
             for lane in range(lanes):
                 outer = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
@@ -191,7 +185,6 @@ class Requantizer(wiring.Component):
         r4, p4 = lanes_of(unsigned(RIGHT_BITS), "s4_right"), shared("s4")
         mask = lanes_of(unsigned(ACC_BITS - 1), "s4_mask")
         with m.If(ready[3]):
-            stage(3, valid[2])
             carry(p3, p4)
             for lane in range(lanes):
                 s = product[lane]
@@ -202,7 +195,6 @@ class Requantizer(wiring.Component):
         biased = lanes_of(signed(ACC_BITS + 1), "s5_biased")
         r5, p5 = lanes_of(unsigned(RIGHT_BITS), "s5_right"), shared("s5")
         with m.If(ready[4]):
-            stage(4, valid[3])
             carry(p4, p5)
             for lane in range(lanes):
                 h, r = high_word[lane], r4[lane]
@@ -212,23 +204,26 @@ class Requantizer(wiring.Component):
         shifted = lanes_of(signed(ACC_BITS + 1), "s6_shifted")
         p6 = shared("s6")
         with m.If(ready[5]):
-            stage(5, valid[4])
             carry(p5, p6)
             for lane in range(lanes):
                 m.d.sync += shifted[lane].eq(biased[lane] >> r5[lane])
 
-        # 7: the zero point.
-        offset = lanes_of(signed(ACC_BITS + 2), "s7_offset")
+        # 7: the zero point, added to y saturated to NARROW_BITS: with int8 zero point and
+        # bounds the clamp's result is the same, and the clamp compares 11 bits, not 34.
+        offset = lanes_of(signed(NARROW_BITS + 1), "s7_offset")
         lo7, hi7 = Signal(signed(ACT_BITS), name="s7_lo"), Signal(signed(ACT_BITS), name="s7_hi")
         with m.If(ready[6]):
-            stage(6, valid[5])
             m.d.sync += [lo7.eq(p6[1]), hi7.eq(p6[2])]
             for lane in range(lanes):
-                m.d.sync += offset[lane].eq(shifted[lane] + p6[0])
+                y = shifted[lane]
+                top = y[NARROW_BITS - 1:]  # all equal (to the sign) when y fits NARROW_BITS
+                fits = (top == 0) | (top == (1 << len(top)) - 1)
+                narrow = Mux(fits, y[:NARROW_BITS].as_signed(), Mux(y[-1], -(1 << (NARROW_BITS - 1)),
+                                                          (1 << (NARROW_BITS - 1)) - 1))
+                m.d.sync += offset[lane].eq(narrow + p6[0])
 
         # 8: the clamp.
         with m.If(ready[7]):
-            m.d.sync += valid[7].eq(valid[6])
             for lane in range(lanes):
                 value = offset[lane]
                 clamped = Mux(value < lo7, lo7, Mux(value > hi7, hi7, value))

@@ -81,12 +81,13 @@ class WindowGenerator(wiring.Component):
         ``ceil(cols / 3) * CB`` and ``CB``: address steps of 3 rows and 3 columns.
     zero_point : In(signed(8))
         The value of a padding tap.
-    r_addr, r_en, r_data
+    r_addr, r_en, r_oe, r_data
         To the :class:`ActBuffer` read ports (connect ``r_data`` from the buffer).
     """
 
-    #: Cycles from an accepted request to its window on ``o_stream`` (no stalls).
-    LATENCY = 2
+    #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
+    #: sub-banks' read, their output registers, the tap selection.
+    LATENCY = 3
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -103,6 +104,7 @@ class WindowGenerator(wiring.Component):
                 "zero_point": In(signed(ACT_BITS)),
                 "r_addr": Out(data.ArrayLayout(unsigned(aw), SUB_BANKS)),
                 "r_en": Out(1),
+                "r_oe": Out(1),
                 "r_data": In(data.ArrayLayout(data.ArrayLayout(signed(ACT_BITS), pe), SUB_BANKS)),
             })
 
@@ -116,9 +118,20 @@ class WindowGenerator(wiring.Component):
         s1_pad = Signal(SUB_BANKS)  # by tap
         s1_tag = Signal.like(req.tag)
 
-        s2_ready = ~self.o_stream.valid | self.o_stream.ready
+        # Stage 2: the sub-banks' output registers (ActBuffer.r_oe), with the markers.
+        s2_valid = Signal()
+        s2_row_mod3, s2_col_mod3 = Signal(2), Signal(2)
+        s2_pad = Signal(SUB_BANKS)
+        s2_tag = Signal.like(req.tag)
+
+        s3_ready = ~self.o_stream.valid | self.o_stream.ready
+        s2_ready = ~s2_valid | s3_ready
         s1_ready = ~s1_valid | s2_ready
-        m.d.comb += [self.i_stream.ready.eq(s1_ready), self.r_en.eq(s1_ready)]
+        m.d.comb += [self.i_stream.ready.eq(s1_ready), self.r_en.eq(s1_ready),
+                     self.r_oe.eq(s2_ready)]
+        with m.If(s2_ready):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_row_mod3.eq(s1_row_mod3),
+                         s2_col_mod3.eq(s1_col_mod3), s2_pad.eq(s1_pad), s2_tag.eq(s1_tag)]
 
         # Sub-bank (rb, cb) holds the tap whose row is row + ((rb - row_mod3) mod 3); that
         # row is in the next group of three when row_mod3 + dy >= 3.
@@ -147,17 +160,17 @@ class WindowGenerator(wiring.Component):
                     col_out = (col < 0) | (col >= self.cols)
                     m.d.sync += s1_pad[3 * dy + dx].eq(row_out | col_out)
 
-        with m.If(s2_ready):
-            m.d.sync += [self.o_stream.valid.eq(s1_valid), self.o_stream.payload.tag.eq(s1_tag)]
+        with m.If(s3_ready):
+            m.d.sync += [self.o_stream.valid.eq(s2_valid), self.o_stream.payload.tag.eq(s2_tag)]
             for dy in range(3):
                 for dx in range(3):
                     tap = 3 * dy + dx
                     word = self.o_stream.payload.taps[tap]
-                    with m.If(s1_pad[tap]):
+                    with m.If(s2_pad[tap]):
                         m.d.sync += word.eq(_splat(self.zero_point, self._pe))
                     with m.Else():
                         # The tap's sub-bank: ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
-                        with m.Switch(s1_row_mod3 * 4 + s1_col_mod3):
+                        with m.Switch(s2_row_mod3 * 4 + s2_col_mod3):
                             for my in range(3):
                                 for mx in range(3):
                                     with m.Case(my * 4 + mx):

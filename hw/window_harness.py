@@ -58,6 +58,7 @@ class WindowHarness(wiring.Component):
             *(getattr(generator, name).eq(getattr(self, name)) for name in _GEOMETRY),
             buffer.r_addr.eq(generator.r_addr),
             buffer.r_en.eq(generator.r_en),
+            buffer.r_oe.eq(generator.r_oe),
             generator.r_data.eq(buffer.r_data),
         ]
         return m
