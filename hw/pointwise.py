@@ -89,12 +89,13 @@ def pointwise_input_layout(pe):
 class PointwiseArray(wiring.Component):
     """``pe x pe`` int8 multiply-accumulate array with ``pe`` int32 accumulators.
 
-    Three stages: registered products, registered column sums (one adder tree of ``pe``
-    products per output channel), then the accumulators. A beat with ``last`` set puts
-    the accumulators (bias + every product since ``first``) on ``o_stream``. Throughput
-    is one beat per cycle; the stages advance together and hold their beats while the
-    output stalls (:func:`pipeline_enables`), and
-    ``o_stream.valid`` is a register.
+    Stages, each a register: the operands (a DSP block's input registers), the products
+    (its output register), the column trees (one adder tree of ``pe`` products per output
+    channel, ``hw.products.LEVELS_PER_STAGE`` levels a stage), then the accumulators. A
+    beat with ``last`` set puts the accumulators (bias + every product since ``first``) on
+    ``o_stream``. Throughput is one beat per cycle; the stages advance together and hold
+    their beats while the output stalls (:func:`pipeline_enables`), and ``o_stream.valid``
+    is a register.
 
     The products come from :meth:`multipliers` multipliers (``hw.products``): one per
     product, or with ``packed`` one per input channel and pair of output channels

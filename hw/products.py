@@ -26,8 +26,8 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, Value, 
 from model.numerics import ACT_BITS, WEIGHT_BITS
 
 __all__ = ["PRODUCT_BITS", "PACKED_BITS", "dsp_product", "lut_product", "packed_products",
-           "packed_weights", "unpack_products", "tree_sum", "tree_levels", "tree_stages", "pipelined_tree_sum", "times_constant",
-           "LEVELS_PER_STAGE", "registered_product", "ECP5", "is_ecp5"]
+           "unpack_products", "tree_sum", "tree_levels", "tree_stages", "pipelined_tree_sum",
+           "times_constant", "LEVELS_PER_STAGE", "registered_product", "ECP5", "is_ecp5"]
 
 #: Adder levels between two registers in a pipelined adder tree: two carry chains of up to
 #: 32 bits and their routing fit 8 ns on an ECP5 at speed grade 6 (a third did not: a
@@ -75,8 +75,8 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     bits is one MULT18X18D with REG_INPUTA/B (clock enable CE0 = ``en_in``) and
     REG_OUTPUT (CE1 = ``en_out``): the path through the multiplier is then inside the
     block (3.9 ns at speed grade 6) instead of between fabric registers, where it left
-    8 ns paths at 125 MHz. Elsewhere the registers are fabric (or the synthesis tool's
-    DSP registers: Yosys maps 7-series DSP48E1 AREG/BREG/MREG/PREG)."""
+    8 ns paths at 125 MHz. Elsewhere the registers are fabric, for the synthesis tool to
+    place (Yosys' 7-series flow packs them into a DSP48E1's AREG/BREG/PREG)."""
     a, b = Value.cast(a), Value.cast(b)
     signed_out = a.shape().signed or b.shape().signed
     product = Signal((signed if signed_out else unsigned)(len(a) + len(b)), name=f"{name}_p")
@@ -155,11 +155,16 @@ def unpack_products(packed):
     return lo, hi
 
 
+def _adder_level(terms):
+    """One level of a balanced adder tree: neighbours added in pairs, an odd last one on."""
+    paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+    return paired + ([terms[-1]] if len(terms) % 2 else [])
+
+
 def tree_sum(terms):
     """Balanced adder tree (the width grows one bit per level)."""
     while len(terms) > 1:
-        paired = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+        terms = _adder_level(terms)
     return terms[0]
 
 
@@ -177,8 +182,7 @@ def pipelined_tree_sum(m, terms, enables, name):
     for k, enable in enumerate(enables):
         for _ in range(LEVELS_PER_STAGE):
             if len(terms) > 1:
-                paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-                terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+                terms = _adder_level(terms)
         registers = []
         for i, term in enumerate(terms):
             reg = Signal(term.shape(), name=f"{name}_s{k}_{i}")

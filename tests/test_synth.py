@@ -4,6 +4,7 @@ command's errors. (Synthesis of a full-size accelerator is a benchmark-sized run
 python -m hw.synth.)"""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,5 +238,6 @@ def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_pa
     hops = document["critical_path"]
     assert hops[0][0] == "clk-to-q" and hops[-1][0] == "setup"
     assert document["dsps"] == 0 and document["luts"] < 1000
+    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?", document["source_commit"])  # the RTL it came from
     with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
         routed_result(out)
