@@ -201,12 +201,13 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path):
         place_and_route(DEVICES["85k"], tmp_path, 100.0, speed=5)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").glob("*.json")),
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").rglob("*.json")),
                          ids=lambda path: path.stem)
 def test_checked_in_fmax_results_say_where_they_came_from(path):
     """The routed results kept in docs/fmax/ (what sw.run --synth and sw.explore --synth
-    read): each is of the hardware its config describes and names its date, tools, speed
-    grade and seed, and its critical path's delay is the period of its Fmax."""
+    read; history/: the timing-closure steps before main's RTL): each is of the hardware
+    its config describes and names its date, tools, speed grade and seed, and its critical
+    path's delay is the period of its Fmax."""
     from hw.synth import synthesis_clock
 
     document = json.loads(path.read_text())
