@@ -74,10 +74,13 @@ def ceil_log2(value: int) -> int:
 
 @dataclass(frozen=True)
 class Bank:
-    """One on-chip SRAM bank (a ``lib.memory.Memory`` in the RTL).
+    """One on-chip SRAM bank (``lib.memory.Memory`` instances in the RTL).
 
-    ``copies`` counts identical memories (e.g. 9 window sub-banks x 2 halves for double
-    buffering); ``bytes`` is the total of all copies.
+    ``copies`` counts identical buffers (e.g. 9 window sub-banks x 2 halves for double
+    buffering); ``bytes`` is the total of all copies. ``per_memory`` copies share one
+    memory in the RTL (the activation buffer's two halves are interleaved in one memory
+    per sub-bank, so no multiplexer sits behind its block RAM): the memories are
+    ``memories`` of ``memory_depth`` words each.
     """
 
     name: str
@@ -86,6 +89,15 @@ class Bank:
     copies: int
     purpose: str
     sized_by: str  # the layer (or rule) that set the depth
+    per_memory: int = 1
+
+    @property
+    def memories(self) -> int:
+        return self.copies // self.per_memory
+
+    @property
+    def memory_depth(self) -> int:
+        return self.depth * self.per_memory
 
     @property
     def addr_width(self) -> int:
@@ -365,7 +377,7 @@ class AcceleratorConfig:
                  "pointwise bias, multiplier, shift per output channel", c_layer.name),
             Bank("pixel", act_word, pixel_depth, 2,
                  "depthwise outputs for the pointwise array, ping-pong by run",
-                 c_layer.name if pixel_depth == self.blocks(c_max) else "avgpool"),
+                 c_layer.name if pixel_depth == self.blocks(c_max) else "avgpool", per_memory=2),
         ]
         fixed_bytes = sum(bank.bytes for bank in fixed)
         act_min, w_min = self.min_tile_words(act_step)[0], self.min_tile_words(w_step)[1]
@@ -378,7 +390,7 @@ class AcceleratorConfig:
         banks = [
             Bank("act", act_word, act_depth, 18,
                  "input activations: 9 window sub-banks (row%3, col%3) x 2 halves",
-                 f"{act_step.name} (min {act_min} words)"),
+                 f"{act_step.name} (min {act_min} words)", per_memory=2),
             Bank("pw_weights", w_word, w_depth, 2,
                  "pointwise pe x pe weight blocks x 2 halves",
                  f"{w_step.name} (min {w_min} words)"),

@@ -74,16 +74,16 @@ LUTRAM_DEPTH = {"ecp5": 16, "xilinx": 64}
 
 
 def bram_estimate(config, target: str) -> float:
-    """Block RAMs the configuration's SRAM banks take on ``target``: each copy of a bank in
-    its cheapest shape. A bank costs whole blocks by its width (on ECP5 a 1152-bit parameter
-    word takes 32 DP16KD even 64 words deep), so block RAMs fall less than proportionally
-    with the SRAM size. Yosys adds a few for the DMA's queues and the two FIFOs that carry
+    """Block RAMs the configuration's SRAM banks take on ``target``: each memory of a bank
+    (``Bank.memories`` of ``Bank.memory_depth`` words) in its cheapest shape. A bank costs
+    whole blocks by its width (on ECP5 a 1152-bit parameter word takes 32 DP16KD even 64
+    words deep), so block RAMs fall less than proportionally with the SRAM size. Yosys adds a few for the DMA's queues and the two FIFOs that carry
     each channel's multiplier and shift past the MAC arrays (37 x pe + 1 bits wide; ECP5,
     pe 4: 6 DP16KD beyond this estimate)."""
     shapes = BRAM_SHAPES[target]
-    return sum(bank.copies * min(-(-bank.width // width) * -(-bank.depth // depth) * cost
-                                 for depth, width, cost in shapes)
-               for bank in config.banks if bank.depth > LUTRAM_DEPTH[target])
+    return sum(bank.memories * min(-(-bank.width // width) * -(-bank.memory_depth // depth) * cost
+                                   for depth, width, cost in shapes)
+               for bank in config.banks if bank.memory_depth > LUTRAM_DEPTH[target])
 
 
 @dataclass(frozen=True)
@@ -186,10 +186,15 @@ ECP5_ABC_SCRIPT = "&st\n&if -W 300 -v\n"
 
 
 def _ecp5_command(top: str) -> str:
-    """synth_ecp5 with its LUT-mapping step (label map_luts) run with ECP5_ABC_SCRIPT."""
+    """synth_ecp5 with its LUT-mapping step (label map_luts) run with ECP5_ABC_SCRIPT.
+
+    ``splitnets`` before ABC9: without it, ABC9's reintegration can name a new wire after
+    one that exists and assert (``count_id(wire->name) == 0``; Yosys issue 4349, on
+    Amaranth's netlists). It did on the whole accelerator since the activation buffer's
+    halves share a memory, and the fallback below took over 10 minutes there."""
     return (f"synth_ecp5 -top {top} -run begin:map_luts; "
             "check -latchonly -assert; techmap -map +/lattice/latches_map.v; "
-            "abc9 -W 300 -script abc.script; clean; "
+            "splitnets; abc9 -W 300 -script abc.script; clean; "
             f"synth_ecp5 -top {top} -run map_cells: -json design.json")
 
 

@@ -88,10 +88,8 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
     whose mapping puts even a 2 x 2-bit product in a MULT18X18D: nothing but the planned
     multipliers takes a DSP (the DMA's constant multiples are shifts and adds), and the
     banks take the block RAMs their shapes say (the DMA's queues and the parameter-tag
-    FIFOs add a few). Since timing step 2 Yosys' ABC9 stops on this netlist (with LUT
-    multipliers) and hw.synth falls back to synth_ecp5 -dff, which takes over 10 minutes
-    here (over 20 minutes beside the rest of the suite): hence the hour, until the ABC9
-    failure is found."""
+    FIFOs add a few). It also keeps ABC9 working on the whole design (Yosys' ABC9 asserted
+    on it without ``splitnets``, and the fallback took over 10 minutes)."""
     config = AcceleratorConfig(pe=4, sram_bytes=70_000, alpha=0.25, resolution=32, dsp_limit=56)
     plan = config.multipliers
     assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (32, 16, 36, 28)
@@ -99,8 +97,9 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
     result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "70kB",
                              "--alpha", "0.25", "--resolution", "32", "--dsp-limit", "56",
                              "--target", "ecp5", "--no-pnr", "--json", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=3600)
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
+    assert "ABC9 stopped" not in result.stdout
     document = json.loads(out.read_text())
     assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(document)
     assert document["fmax_mhz"] is None and document["fits"]
@@ -138,7 +137,7 @@ def test_largest_sram_fits_and_the_next_kilobyte_does_not():
     from dataclasses import replace
     config = AcceleratorConfig(pe=8, sram_bytes=200_000, alpha=0.25, resolution=128)
     size = largest_sram(config, 200, "ecp5")
-    assert config.sram_min_bytes <= size < 200_000
+    assert config.sram_min_bytes <= size
     assert bram_estimate(replace(config, sram_bytes=size), "ecp5") <= 200
     assert bram_estimate(replace(config, sram_bytes=size + 1000), "ecp5") > 200
     # pe 16 at its minimum SRAM: the fixed banks alone need more than an 85k has
@@ -210,12 +209,16 @@ def test_checked_in_fmax_results_say_where_they_came_from(path):
     """The routed results kept in docs/fmax/ (what sw.run --synth and sw.explore --synth
     read; history/: the timing-closure steps before main's RTL): each is of the hardware
     its config describes and names its date, tools, speed grade and seed, and its critical
-    path's delay is the period of its Fmax."""
+    path's delay is the period of its Fmax. A history/ result is of earlier RTL (its banks
+    may be built otherwise): read as a result, not as this version's hardware."""
     from hw.synth import synthesis_clock
 
     document = json.loads(path.read_text())
-    config = AcceleratorConfig.from_dict(document["config"])
-    fmax, source = synthesis_clock(path, config)
+    if "history" in path.parent.parts:
+        _, fmax, source = routed_result(path)
+    else:
+        config = AcceleratorConfig.from_dict(document["config"])
+        fmax, source = synthesis_clock(path, config)
     assert fmax == document["fmax_mhz"] and f"speed grade {document['speed_grade']}" in source
     assert document["nextpnr_version"].startswith("nextpnr-") and document["yosys_version"]
     assert document["date"] and document["seed"] >= 1
