@@ -30,7 +30,7 @@ from model.cli import Parser, UsageError, check_output_file, finite_float, run_m
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
            "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "HARDWARE_FIELDS",
-           "routed_result", "synthesis_clock", "parse_stat",
+           "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
@@ -388,6 +388,36 @@ def routed_result(path) -> tuple[dict, float, str]:
     if document.get("source_commit"):
         source += f", RTL of {document['source_commit']}"
     return document, float(fmax), f"Fmax of {path.name} (hw.synth on {document.get('device', '?')}: {source})"
+
+
+#: The per-pe Fmax table: place-and-route results of main's RTL, kept in the repository
+#: (``hw.synth --json`` files, each with its date, tool versions, speed grade and seed;
+#: ``history/`` below it keeps earlier timing-closure steps and is not part of the table).
+FMAX_TABLE = Path(__file__).resolve().parents[1] / "docs" / "fmax"
+
+
+def fmax_table(folder: Path = FMAX_TABLE) -> dict[int, tuple[float, str]]:
+    """{pe: (Fmax in MHz, source)} of the routed accelerator results in ``folder``: per pe
+    the lowest Fmax of its results (every seed tried reaches it), the source naming the
+    file, its tools and how many seeds it is the lowest of. Empty when there is none."""
+    found: dict[int, list] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            document, fmax, source = routed_result(path)
+            pe = document["config"]["pe"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a component's result, or no Fmax: not a clock of the accelerator
+        config = document["config"]
+        network = (config.get("network") or {}).get("name", "?")
+        found.setdefault(pe, []).append(
+            (fmax, f"{source}; routed at {config['sram_bytes'] / 1e3:g} kB, {network}"))
+    table = {}
+    for pe, results in found.items():
+        fmax, source = min(results)
+        if len(results) > 1:
+            source += f"; the lowest of {len(results)} seeds' Fmax"
+        table[pe] = (fmax, source)
+    return table
 
 
 def synthesis_clock(path, config) -> tuple[float, str]:

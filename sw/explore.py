@@ -288,6 +288,8 @@ def _list(convert, what):
 def build_parser() -> Parser:
     from hw.config import parse_size
     from hw.generate import _int, _parse, add_ddr_arguments, add_multiplier_arguments, parse_sram
+
+    from .run import DEFAULT_CLOCK_MHZ
     parser = Parser(prog="python -m sw.explore", description=DESCRIPTION)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output folder for sweep.csv and the plots, checked before the "
@@ -310,7 +312,9 @@ def build_parser() -> Parser:
     parser.add_argument("--synth", type=_list(Path, "synth"), default=None, metavar="LIST",
                         help="hw.synth --json results, one per pe (comma-separated): each pe's "
                              "points get frames/s at its routed Fmax; a pe without one uses "
-                             "--clock-mhz; sweep.csv says which clock each point used")
+                             "--clock-mhz; sweep.csv says which clock each point used (default: "
+                             "the per-pe Fmax table checked into docs/fmax/, unless --clock-mhz "
+                             "is given)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="address of an existing Dask scheduler (default: start a local "
                              "cluster on this machine's cores)")
@@ -327,6 +331,14 @@ def build_parser() -> Parser:
                              "(default: all of them, logits included)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
                         help="simulator of the confirmation runs (default: verilator)")
+    # The clock: --synth's (or the checked-in table's) Fmax per pe, --clock-mhz for the
+    # other pes; a given --clock-mhz replaces the table.
+    parser.set_defaults(clock_mhz=None)
+    for action in parser._actions:
+        if action.dest == "clock_mhz":
+            action.help = ("clock for reporting frames/s of the pes without a --synth result, "
+                           "positive; given, it replaces the checked-in Fmax table (default: "
+                           f"{DEFAULT_CLOCK_MHZ:g} for a pe the table does not have)")
     return parser
 
 
@@ -334,9 +346,20 @@ def _check(args) -> None:
     """Every option's value, before the cluster starts: one line naming the option."""
     from hw.config import MAX_REQUANT_SHARE, multiplier_plan
     from hw.generate import check_accelerator_options, in_option_terms
+    from hw.synth import fmax_table
     from model.layers import validate_alpha, validate_resolution
 
+    from .run import DEFAULT_CLOCK_MHZ
+
     check_output_dir("--out", args.out, "sweep.csv")
+    args.clocks, args.default_clock = {}, "--clock-mhz, not a place-and-route result"
+    if args.clock_mhz is None:
+        args.clock_mhz = DEFAULT_CLOCK_MHZ
+        args.default_clock = ("the default reporting clock, not a place-and-route result "
+                              + ("(no --synth result of this pe)" if args.synth else
+                                 "(no routed result of this pe in docs/fmax/)"))
+        if args.synth is None:  # the checked-in per-pe table
+            args.clocks = {pe: clock for pe, clock in fmax_table().items() if pe in args.pe}
     for option, values, validate in (("--alpha", args.alpha, validate_alpha),
                                      ("--resolution", args.resolution, validate_resolution)):
         for value in values:
@@ -359,7 +382,6 @@ def _check(args) -> None:
             multiplier_plan(pe, args.dsp_packing, args.dsp_limit, share)
         except ValueError as error:
             raise UsageError(in_option_terms(str(error))) from None
-    args.clocks = {}
     if args.synth:
         try:
             args.clocks = clocks_from_synthesis(args.synth)
@@ -369,6 +391,8 @@ def _check(args) -> None:
         if unused:
             raise UsageError(f"--synth: a result for pe {unused[0]}, which --pe does not sweep "
                              f"({', '.join(map(str, args.pe))})")
+    for pe in args.pe:  # every point says which clock its frames/s are at
+        args.clocks.setdefault(pe, (args.clock_mhz, args.default_clock))
     if args.scheduler is not None and not args.scheduler.strip():
         raise UsageError("--scheduler needs an address, e.g. tcp://10.0.0.5:8786 (leave it out "
                          "for a local cluster)")
@@ -391,13 +415,13 @@ def _check(args) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     grid = list(itertools.product(args.pe, args.sram, args.alpha, args.resolution))
+    _check(args)
     settings = {"ddr_data_bits": args.ddr_width, "ddr_bytes_per_cycle": args.ddr_bandwidth,
                 "ddr_latency_cycles": args.ddr_latency, "clock_mhz": args.clock_mhz,
                 "dsp_limit": args.dsp_limit, "dsp_packing": args.dsp_packing,
                 "axi_id_bits": args.axi_id_bits}
-    _check(args)
     for pe in args.pe:
-        mhz, source = args.clocks.get(pe, (args.clock_mhz, "--clock-mhz, not a place-and-route result"))
+        mhz, source = args.clocks[pe]
         print(f"pe {pe}: frames/s at {mhz:g} MHz ({source})")
     from distributed import Client, LocalCluster
 

@@ -145,3 +145,56 @@ def test_each_pe_at_its_routed_fmax(tmp_path):
     assert assumed.frames_per_second == pytest.approx(200e6 / assumed.cycles)
     with pytest.raises(ValueError, match="a second result for pe 8"):
         clocks_from_synthesis([path, path])
+
+
+def test_default_clocks_are_the_checked_in_fmax_table(tmp_path):
+    """Without --synth or --clock-mhz, each pe with a routed result in docs/fmax/ runs at
+    that Fmax (the lowest of its seeds), the others at the default reporting clock, and
+    sweep.csv names each point's clock; a given --clock-mhz replaces the table."""
+    import json
+
+    from hw.config import AcceleratorConfig
+    from hw.synth import fmax_table
+
+    # The table's rule on a folder of its own: per pe the slowest seed; a component's
+    # result and a result without Fmax are no clock of the accelerator.
+    config = AcceleratorConfig(pe=8, sram_bytes=200_000, alpha=0.25, resolution=128)
+    for seed, fmax in ((1, 101.5), (2, 97.25)):
+        (tmp_path / f"pe8_seed{seed}.json").write_text(json.dumps(
+            {"fmax_mhz": fmax, "device": "LFE5U-85F", "config": config.to_dict(),
+             "fmax_source": f"nextpnr-ecp5 nextpnr-0.11.1, speed grade 6, seed {seed}"}))
+    (tmp_path / "component.json").write_text(json.dumps(
+        {"fmax_mhz": 300.0, "component": "fetch", "config": {**config.to_dict(), "pe": 4}}))
+    (tmp_path / "unrouted.json").write_text(json.dumps(
+        {"fmax_mhz": None, "config": {**config.to_dict(), "pe": 16}}))
+    table = fmax_table(tmp_path)
+    assert list(table) == [8] and table[8][0] == 97.25
+    assert "seed 2" in table[8][1] and "the lowest of 2 seeds' Fmax" in table[8][1]
+
+    checked_in = fmax_table()
+    assert checked_in, "docs/fmax/ holds no routed result"
+    pe = min(checked_in)
+    other = next(p for p in (4, 8, 12, 16) if p not in checked_in)
+    out = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "-m", "sw.explore", "--out", str(out), "--pe", f"{pe},{other}",
+         "--sram", "1MB", "--alpha", "0.25", "--resolution", "128", "--workers", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(out / "sweep.csv") as file:
+        rows = {int(row["pe"]): row for row in csv.DictReader(file)}
+    assert float(rows[pe]["clock_mhz"]) == checked_in[pe][0]
+    assert rows[pe]["clock_source"] == checked_in[pe][1]
+    assert float(rows[other]["clock_mhz"]) == 200.0
+    assert "not a place-and-route result (no routed result of this pe in docs/fmax/)" \
+        in rows[other]["clock_source"]
+    assert f"pe {pe}: frames/s at {checked_in[pe][0]:g} MHz (Fmax of " in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "sw.explore", "--out", str(out), "--pe", f"{pe}", "--sram", "1MB",
+         "--alpha", "0.25", "--resolution", "128", "--workers", "1", "--clock-mhz", "150"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(out / "sweep.csv") as file:
+        row = next(csv.DictReader(file))
+    assert (float(row["clock_mhz"]), row["clock_source"]) == \
+        (150.0, "--clock-mhz, not a place-and-route result")
