@@ -78,9 +78,9 @@ class Bank:
 
     ``copies`` counts identical buffers (e.g. 9 window sub-banks x 2 halves for double
     buffering); ``bytes`` is the total of all copies. ``per_memory`` copies share one
-    memory in the RTL (the activation buffer's two halves are interleaved in one memory
-    per sub-bank, so no multiplexer sits behind its block RAM): the memories are
-    ``memories`` of ``memory_depth`` words each.
+    memory in the RTL (a buffer's two halves are interleaved in one dual-ported memory,
+    so no multiplexer sits behind its block RAM, and a shallow bank takes half the block
+    RAMs): the memories are ``memories`` of ``memory_depth`` words each.
     """
 
     name: str
@@ -370,11 +370,11 @@ class AcceleratorConfig:
         pixel_depth = max(self.blocks(c_max), pool_pixels)
         fixed = [
             Bank("dw_weights", self.taps * self.pe * self.weight_bits, self.blocks(c_max), 2,
-                 "depthwise 3x3 weights, one word per channel block", c_layer.name),
+                 "depthwise 3x3 weights, one word per channel block", c_layer.name, per_memory=2),
             Bank("dw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
-                 "depthwise bias, multiplier, shift per channel", c_layer.name),
+                 "depthwise bias, multiplier, shift per channel", c_layer.name, per_memory=2),
             Bank("pw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
-                 "pointwise bias, multiplier, shift per output channel", c_layer.name),
+                 "pointwise bias, multiplier, shift per output channel", c_layer.name, per_memory=2),
             Bank("pixel", act_word, pixel_depth, 2,
                  "depthwise outputs for the pointwise array, ping-pong by run",
                  c_layer.name if pixel_depth == self.blocks(c_max) else "avgpool", per_memory=2),
@@ -393,7 +393,7 @@ class AcceleratorConfig:
                  f"{act_step.name} (min {act_min} words)", per_memory=2),
             Bank("pw_weights", w_word, w_depth, 2,
                  "pointwise pe x pe weight blocks x 2 halves",
-                 f"{w_step.name} (min {w_min} words)"),
+                 f"{w_step.name} (min {w_min} words)", per_memory=2),
             *fixed,
         ]
         return banks, need, act_step, w_step

@@ -1,11 +1,12 @@
 """The weight buffer: pointwise weight blocks, depthwise weights and the requantisation
-parameters of both stages, each in two halves (one loads while the other computes).
+parameters of both stages, each in two halves (one loads while the other computes), the
+two halves of each interleaved in one memory.
 
 Every word is written in slices of ``pe`` bytes by the load stream (memories with a
 write granularity of one slice), so one narrow stream fills words of any width.
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,13 +18,14 @@ __all__ = ["WeightBuffer"]
 
 
 class WeightBuffer(wiring.Component):
-    """Four memories x two halves with a shared load port and read ports of two stages.
+    """Four memories of two interleaved halves each, with a shared load port and read
+    ports of two stages.
 
     A read takes two cycles, as the block RAM reads with its output register: the memory
-    reads ``addr`` at the edge where ``en`` is high; the half's word goes into the output
-    register at the next edge where ``oe`` is high (the consumer's second lookup stage
-    advances), and stays there until then. The output register keeps the block RAM's
-    clock-to-output time and the half mux off the long route to the multipliers.
+    reads ``addr`` of half ``half`` at the edge where ``en`` is high; the word goes into
+    the output register at the next edge where ``oe`` is high (the consumer's second
+    lookup stage advances), and stays there until then. The output register keeps the
+    block RAM's clock-to-output time off the long route to the multipliers.
 
     Parameters
     ----------
@@ -93,25 +95,23 @@ class WeightBuffer(wiring.Component):
         }
         for target, (width, depth) in self._widths.items():
             half_sel, addr, en, oe, out = reads[target]
-            half_q = Signal(name=f"{target.name.lower()}_half_q")
-            with m.If(en):
-                m.d.sync += half_q.eq(half_sel)
-            words = []
-            for half in range(2):
-                mem = Memory(shape=unsigned(width), depth=depth, init=[])
-                m.submodules[f"{target.name.lower()}_h{half}"] = mem
-                wr = mem.write_port(granularity=slice_bits)
-                slices = width // slice_bits
-                # A parameter word is 9 slices: pe lanes x 72 bits == 9 x pe bytes.
-                m.d.comb += [
-                    wr.addr.eq(beat.addr),
-                    wr.data.eq(beat.data.as_value().replicate(slices)),
-                ]
-                with m.If(self.load.valid & (beat.target == target) & (beat.half == half)):
-                    m.d.comb += wr.en.eq(1 << beat.slice)
-                rd = mem.read_port()
-                m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
-                words.append(rd.data)
+            # Both halves in one memory, interleaved (the half is the address's low bit):
+            # a block RAM is dual-ported, so the load writes one half while the engine
+            # reads the other, and the read word goes straight into the output register
+            # (no half multiplexer, and half the block RAMs of a shallow bank).
+            mem = Memory(shape=unsigned(width), depth=2 * depth, init=[])
+            m.submodules[target.name.lower()] = mem
+            wr = mem.write_port(granularity=slice_bits)
+            slices = width // slice_bits
+            # A parameter word is 9 slices: pe lanes x 72 bits == 9 x pe bytes.
+            m.d.comb += [
+                wr.addr.eq(Cat(beat.half, beat.addr[:ceil_log2(depth)])),
+                wr.data.eq(beat.data.as_value().replicate(slices)),
+            ]
+            with m.If(self.load.valid & (beat.target == target)):
+                m.d.comb += wr.en.eq(1 << beat.slice)
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(Cat(half_sel, addr)), rd.en.eq(en)]
             with m.If(oe):
-                m.d.sync += out.eq(Mux(half_q, words[1], words[0]))
+                m.d.sync += out.eq(rd.data)
         return m
