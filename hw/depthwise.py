@@ -36,9 +36,10 @@ class DepthwiseLanes(wiring.Component):
 
     Stages, each a register: the operands (window, weights, bias: what a DSP block's
     input registers hold), the products, then the adder tree of the 9 products and the
-    bias, :data:`hw.products.LEVELS_PER_STAGE` levels a stage, the last one on
-    ``o_stream``. One beat per cycle; the stages advance together and hold their beats
-    while the output stalls (``hw.pointwise.pipeline_enables``).
+    bias in three stages (``hw.products.pipelined_tree_sum``: one adder level behind the
+    multipliers, then two, then the last), the last one on ``o_stream``: :attr:`LATENCY`
+    5. One beat per cycle; the stages advance together and hold their beats while the
+    output stalls (``hw.pointwise.pipeline_enables``).
 
     Every product has its own multiplier (``hw.products``); the first
     ``lut_multipliers`` of them, in the order (channel, tap), are built in LUTs.

@@ -91,7 +91,9 @@ class PointwiseArray(wiring.Component):
 
     Stages, each a register: the operands (a DSP block's input registers), the products
     (its output register), the column trees (one adder tree of ``pe`` products per output
-    channel, ``hw.products.LEVELS_PER_STAGE`` levels a stage), then the accumulators. A
+    channel, ``hw.products.pipelined_tree_sum``: one adder level behind the multipliers,
+    then two a stage; :func:`hw.products.tree_stages` stages, 2 at pe 4 and 8, 3 at pe 16),
+    then the accumulators. A
     beat with ``last`` set puts the accumulators (bias + every product since ``first``) on
     ``o_stream``. Throughput is one beat per cycle; the stages advance together and hold
     their beats while the output stalls (:func:`pipeline_enables`), and ``o_stream.valid``

@@ -27,12 +27,18 @@ from model.numerics import ACT_BITS, WEIGHT_BITS
 
 __all__ = ["PRODUCT_BITS", "PACKED_BITS", "dsp_product", "lut_product", "packed_products",
            "unpack_products", "tree_sum", "tree_levels", "tree_stages", "pipelined_tree_sum",
-           "times_constant", "LEVELS_PER_STAGE", "registered_product", "ECP5", "is_ecp5"]
+           "times_constant", "LEVELS_PER_STAGE", "LEVELS_AFTER_PRODUCT", "registered_product", "ECP5",
+           "is_ecp5"]
 
 #: Adder levels between two registers in a pipelined adder tree: two carry chains of up to
 #: 32 bits and their routing fit 8 ns on an ECP5 at speed grade 6 (a third did not: a
 #: depthwise lane's 9 products and bias in one stage took 9.9 ns).
 LEVELS_PER_STAGE = 2
+#: Adder levels in a tree's first stage, right behind the multipliers' output registers: a
+#: MULT18X18D's clock-to-out and the route out of the DSP row leave room for one carry chain
+#: (with two, Yosys folds the first level into LUT compressors ahead of the chain, and the
+#: depthwise lanes ran at 121 MHz, the pointwise array at 147 MHz, alone at speed grade 6).
+LEVELS_AFTER_PRODUCT = 1
 
 PRODUCT_BITS = ACT_BITS + WEIGHT_BITS
 _FIELD = PRODUCT_BITS  # bits between the two packed products
@@ -173,16 +179,30 @@ def tree_levels(n):
     return max(0, (n - 1).bit_length())
 
 
+def _stage_levels(n):
+    """Adder levels before each register of :func:`pipelined_tree_sum` over ``n`` products:
+    :data:`LEVELS_AFTER_PRODUCT` in the first stage, :data:`LEVELS_PER_STAGE` in each one
+    after (fewer in the last); one stage without an adder for a single term."""
+    left = tree_levels(n)
+    stages = [min(left, LEVELS_AFTER_PRODUCT)]
+    left -= stages[0]
+    while left > 0:
+        stages.append(min(left, LEVELS_PER_STAGE))
+        left -= stages[-1]
+    return stages
+
+
 def pipelined_tree_sum(m, terms, enables, name):
-    """:func:`tree_sum` of ``terms`` through ``len(enables)`` registers, :data:`LEVELS_PER_STAGE`
-    adder levels before each; register ``k`` loads when ``enables[k]`` is high (its stage
-    advances). Returns the last register, the sum. ``len(enables)`` must be
-    ``ceil(tree_levels(len(terms)) / LEVELS_PER_STAGE)`` (at least 1)."""
-    assert len(enables) == tree_stages(len(terms)), (len(terms), len(enables))
-    for k, enable in enumerate(enables):
-        for _ in range(LEVELS_PER_STAGE):
-            if len(terms) > 1:
-                terms = _adder_level(terms)
+    """:func:`tree_sum` of ``terms`` (multipliers' output registers, and terms registered
+    beside them) through ``len(enables)`` registers: :data:`LEVELS_AFTER_PRODUCT` adder
+    levels before the first, :data:`LEVELS_PER_STAGE` before each other one; register ``k``
+    loads when ``enables[k]`` is high (its stage advances). Returns the last register, the
+    sum. ``len(enables)`` must be :func:`tree_stages` ``(len(terms))``."""
+    levels = _stage_levels(len(terms))
+    assert len(enables) == len(levels), (len(terms), len(enables))
+    for k, (enable, count) in enumerate(zip(enables, levels)):
+        for _ in range(count):
+            terms = _adder_level(terms)
         registers = []
         for i, term in enumerate(terms):
             reg = Signal(term.shape(), name=f"{name}_s{k}_{i}")
@@ -194,8 +214,8 @@ def pipelined_tree_sum(m, terms, enables, name):
 
 
 def tree_stages(n):
-    """Registers :func:`pipelined_tree_sum` puts in a tree of ``n`` terms."""
-    return max(1, -(-tree_levels(n) // LEVELS_PER_STAGE))
+    """Registers :func:`pipelined_tree_sum` puts in a tree of ``n`` terms (at least 1)."""
+    return len(_stage_levels(n))
 
 
 def times_constant(value, k):

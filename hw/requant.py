@@ -24,9 +24,6 @@ __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_lay
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
 LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
-#: Bits y is saturated to before the zero point: any y outside [-512, 511] plus an int8 zero
-#: point is outside every int8 clamp range on the same side, as y itself is.
-NARROW_BITS = 10
 #: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
 DSPS_PER_LANE = 4
 
@@ -71,15 +68,20 @@ class Requantizer(wiring.Component):
     2. the four partial products of ``x = x_hi * 2**17 + x_lo`` (15 signed, 17 unsigned
        bits) and ``M0 = m_hi * 2**17 + m_lo`` (14 and 17 unsigned bits), one 18x18
        multiplier each (:data:`DSPS_PER_LANE`), with no adder after it in the stage;
-    3. their sum ``s = x * M0`` (63 bits): ``x_lo * m_lo`` and ``x_hi * m_hi * 2**34`` side
-       by side in one word, plus the two middle products times ``2**17``;
-    4. ``h = (s >> 31) + s[30]``: SaturatingRoundingDoublingHighMul (it cannot saturate,
-       ``M0 < 2**31``);
+    3. two sums, one carry chain each behind the multipliers: the middle products'
+       ``x_lo * m_hi + x_hi * m_lo``, and ``x_lo * m_lo + x_hi * m_hi * 2**34 + 2**30``
+       (the outer products side by side in one word, plus the first rounding's constant);
+    4. ``h = (x * M0 + 2**30) >> 31``, the second sum plus the middle one times
+       ``2**17`` (one chain): SaturatingRoundingDoublingHighMul (it cannot saturate,
+       ``M0 < 2**31``); and the second rounding's mask ``2**(r-1) - 1``;
     5. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
-    6. ``y = v >> r``: with 5, RoundingDivideByPOT;
-    7. ``y + zero_point``, with ``y`` saturated to 10 bits first (the same clamped
-       result: :data:`NARROW_BITS`);
-    8. clamped to ``[lo, hi]``, into ``o_stream``.
+    6. ``y = v >> r``: with 5, RoundingDivideByPOT; beside it the clamp bounds relative
+       to the zero point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits);
+    7. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
+       ``y + zero_point`` against ``lo`` and ``hi``) and ``y + zero_point`` in 8 bits (all
+       the result needs when neither holds: it then lies in ``[lo, hi]``), three carry
+       chains side by side;
+    8. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
 
     Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. The stages advance
     together (``hw.pointwise.pipeline_enables``) and hold their beats while the output is
@@ -169,26 +171,31 @@ class Requantizer(wiring.Component):
                 part[name].append(registered_product(m, platform, a, b, ready[0], ready[1],
                                                      name=f"s2_{name}{lane}"))
 
-        # 3: the 63-bit product: ll and hh << 34 do not overlap (one word), plus the middle.
-        product = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_product")
+        # 3: the 63-bit product x * M0 + 2**30 in two parts, one carry chain each behind the
+        # multipliers (with the two in series, DSP output to register was the requantiser's
+        # critical path): ll and hh << 34 do not overlap (one word) and take the rounding
+        # constant; the middle products add up apart. Both wrap in the 63 bits the sum fits.
+        outer = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_outer")
+        middle = lanes_of((part["lh"][0] + part["hl"][0]).shape(), "s3_middle")
         r3, p3 = lanes_of(unsigned(RIGHT_BITS), "s3_right"), shared("s3")
         with m.If(ready[2]):
             carry(p2, p3)
             for lane in range(lanes):
-                outer = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
-                middle = part["lh"][lane] + part["hl"][lane]
-                m.d.sync += [product[lane].eq(outer + (middle << LOW_BITS)), r3[lane].eq(r2[lane])]
+                word = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
+                m.d.sync += [outer[lane].eq(word + (1 << 30)),
+                             middle[lane].eq(part["lh"][lane] + part["hl"][lane]),
+                             r3[lane].eq(r2[lane])]
 
-        # 4: the rounded high word: floor((s + 2**30) / 2**31); the second rounding's mask
-        # 2**(r-1) - 1 (0 for r = 0).
+        # 4: the rounded high word: floor((x * M0 + 2**30) / 2**31); the second rounding's
+        # mask 2**(r-1) - 1 (0 for r = 0).
         high_word = lanes_of(signed(ACC_BITS), "s4_high_word")
         r4, p4 = lanes_of(unsigned(RIGHT_BITS), "s4_right"), shared("s4")
         mask = lanes_of(unsigned(ACC_BITS - 1), "s4_mask")
         with m.If(ready[3]):
             carry(p3, p4)
             for lane in range(lanes):
-                s = product[lane]
-                m.d.sync += [high_word[lane].eq(s[31:].as_signed() + s[30]), r4[lane].eq(r3[lane]),
+                s = outer[lane] + (middle[lane] << LOW_BITS)
+                m.d.sync += [high_word[lane].eq(s[31:]), r4[lane].eq(r3[lane]),
                              mask[lane].eq(((Const(1, ACC_BITS) << r3[lane]) - 1) >> 1)]
 
         # 5: the second rounding's offset, the sign as carry in.
@@ -200,34 +207,38 @@ class Requantizer(wiring.Component):
                 h, r = high_word[lane], r4[lane]
                 m.d.sync += [biased[lane].eq(h + mask[lane] + ((r != 0) & (h >= 0))), r5[lane].eq(r)]
 
-        # 6: the right shift.
+        # 6: the right shift; the clamp bounds relative to the zero point, so that stage 7
+        # compares y itself and no carry chain follows another.
         shifted = lanes_of(signed(ACC_BITS + 1), "s6_shifted")
-        p6 = shared("s6")
+        lo6, hi6 = Signal(signed(ACT_BITS), name="s6_lo"), Signal(signed(ACT_BITS), name="s6_hi")
+        zp6 = Signal(signed(ACT_BITS), name="s6_zp")
+        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s6_{n}_rel") for n in ("lo", "hi"))
         with m.If(ready[5]):
-            carry(p5, p6)
+            zp5, lo5, hi5 = p5
+            m.d.sync += [zp6.eq(zp5), lo6.eq(lo5), hi6.eq(hi5),
+                         lo_rel.eq(lo5 - zp5), hi_rel.eq(hi5 - zp5)]
             for lane in range(lanes):
                 m.d.sync += shifted[lane].eq(biased[lane] >> r5[lane])
 
-        # 7: the zero point, added to y saturated to NARROW_BITS: with int8 zero point and
-        # bounds the clamp's result is the same, and the clamp compares 11 bits, not 34.
-        offset = lanes_of(signed(NARROW_BITS + 1), "s7_offset")
+        # 7: which side of the clamp range y + zero_point is on, and its low byte (the
+        # result when it is inside the range, an int8 value).
+        below, above = lanes_of(unsigned(1), "s7_below"), lanes_of(unsigned(1), "s7_above")
+        inside = lanes_of(signed(ACT_BITS), "s7_inside")
         lo7, hi7 = Signal(signed(ACT_BITS), name="s7_lo"), Signal(signed(ACT_BITS), name="s7_hi")
         with m.If(ready[6]):
-            m.d.sync += [lo7.eq(p6[1]), hi7.eq(p6[2])]
+            m.d.sync += [lo7.eq(lo6), hi7.eq(hi6)]
             for lane in range(lanes):
                 y = shifted[lane]
-                top = y[NARROW_BITS - 1:]  # all equal (to the sign) when y fits NARROW_BITS
-                fits = (top == 0) | (top == (1 << len(top)) - 1)
-                narrow = Mux(fits, y[:NARROW_BITS].as_signed(), Mux(y[-1], -(1 << (NARROW_BITS - 1)),
-                                                          (1 << (NARROW_BITS - 1)) - 1))
-                m.d.sync += offset[lane].eq(narrow + p6[0])
+                # both as "<": Yosys builds a ">" as "not below and not equal", a
+                # reduction of every bit of the difference behind its carry chain.
+                m.d.sync += [below[lane].eq(y < lo_rel), above[lane].eq(hi_rel < y),
+                             inside[lane].eq(y[:ACT_BITS] + zp6)]
 
         # 8: the clamp.
         with m.If(ready[7]):
             for lane in range(lanes):
-                value = offset[lane]
-                clamped = Mux(value < lo7, lo7, Mux(value > hi7, hi7, value))
-                m.d.sync += self.o_stream.payload[lane].eq(clamped)
+                m.d.sync += self.o_stream.payload[lane].eq(
+                    Mux(below[lane], lo7, Mux(above[lane], hi7, inside[lane])))
 
         return m
 

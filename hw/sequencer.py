@@ -90,19 +90,28 @@ class Sequencer(wiring.Component):
             execs.w_en.eq(self.instr.valid & self.instr.ready & ~is_load),
         ]
 
+        # Each queue's head goes out with a registered valid: a wait's compare ends in that
+        # register, not in the queues' clock enables (in one cycle with them it was the
+        # sequencer's critical path). It is set the cycle after the head may go (its queue
+        # ready, its wait met: the done counters only grow within a program) and cleared as
+        # the head leaves, so it never speaks for the next head; neither the load DMA nor
+        # the engine takes a head in the cycle after the previous one, so no throughput is
+        # lost, only a cycle of latency: model.cost's READ_OVERHEAD and LOAD_TO_EXEC.
+
         # -- loads --------------------------------------------------------------------
         head = data.View(load_entry, loads.r_data)
+        m.d.sync += self.load_desc.valid.eq(loads.r_rdy & (execs_done >= head.wait) & ~loads.r_en)
         m.d.comb += [
             self.load_desc.payload.eq(head.desc),
-            self.load_desc.valid.eq(loads.r_rdy & (execs_done >= head.wait)),
             loads.r_en.eq(self.load_desc.valid & self.load_desc.ready),
         ]
 
         # -- tiles --------------------------------------------------------------------
         tile = data.View(exec_entry, execs.r_data)
+        m.d.sync += self.cmd.valid.eq(execs.r_rdy & (loads_done >= tile.wait) & stores.w_rdy
+                                      & ~execs.r_en)
         m.d.comb += [
             self.cmd.payload.eq(tile.cmd),
-            self.cmd.valid.eq(execs.r_rdy & (loads_done >= tile.wait) & stores.w_rdy),
             execs.r_en.eq(self.cmd.valid & self.cmd.ready),
             stores.w_en.eq(execs.r_en), stores.w_data.eq(tile.store),
             self.store_desc.payload.eq(stores.r_data), self.store_desc.valid.eq(stores.r_rdy),

@@ -97,8 +97,9 @@ FETCH_OVERHEAD = 1
 #: ``in_flight`` clears, then the read port's AR register).
 FETCH_REISSUE = 1
 #: Cycles from an instruction's last beat to its LOAD's AR being accepted (fetch queue,
-#: sequencer load queue, load DMA descriptor, read port AR register).
-READ_OVERHEAD = 5
+#: sequencer load queue, the sequencer's registered descriptor valid, load DMA
+#: descriptor, read port AR register).
+READ_OVERHEAD = 6
 #: Cycles from an AR being accepted to its first beat (``sim/hdl/axi_ddr.v``: the burst
 #: becomes eligible ``latency`` cycles after its AR and active the cycle after).
 AR_TO_DATA = 1
@@ -107,8 +108,12 @@ AR_TO_DATA = 1
 #: previous one ends (``hw.load_dma``: ``active`` clears on the last slice).
 LOAD_SWITCH = 1
 #: Cycles from a tile's last LOAD beat to the engine accepting its command (``done``
-#: pulse, sequencer's ``loads_done``).
-LOAD_TO_EXEC = 1
+#: pulse, sequencer's ``loads_done``, the sequencer's registered command valid).
+LOAD_TO_EXEC = 2
+#: Cycles from a tile's last output word to the engine accepting the next command whose
+#: loads are done (``hw.controller``'s ``busy`` clears; the sequencer's command valid is
+#: up already).
+TILE_TO_EXEC = 1
 #: Cycles from a tile's last output word to DONE (the write response of its last burst,
 #: then the sequencer's ``finished``).
 WRITE_TAIL = 3
@@ -230,8 +235,9 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     DDR moves its output and tile ``i + 1``'s loads and instructions (the other buffer
     halves) as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
-    ``i + 1`` starts the cycle after both tile ``i``'s last word and its own last read
-    beat (LOAD_TO_EXEC); the program is done WRITE_TAIL after the last tile's last word."""
+    ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
+    own last read beat, whichever is later; the program is done WRITE_TAIL after the
+    last tile's last word."""
     t, fetched = first_exec(loads, ddr)
     reads = list(reads)
     extra = fetched - (len(loads[0]) + 1)
@@ -248,7 +254,7 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
         out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr)
         if last:
             return t + out + WRITE_TAIL
-        t += max(out, reads_done) + LOAD_TO_EXEC
+        t += max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
     raise ValueError("a program has at least one tile")
 
 
