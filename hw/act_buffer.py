@@ -6,16 +6,17 @@ of a tile lives in sub-bank ``3 * (row % 3) + col % 3`` at address
 in 9 different sub-banks. The two halves share each sub-bank's memory, interleaved (the
 half is the address's low bit, so the memory is exactly twice a half's depth): the load
 stream fills one half while the engine reads the other (double buffering), and no
-multiplexer sits between a block RAM and the output register that follows it.
+multiplexer sits between a block RAM and the output register that follows it (each
+sub-bank a ``hw.bram.BlockRam``: on ECP5 the DP16KD's own output register).
 """
 
 from amaranth.hdl import Cat, Module, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACT_BITS
 
+from .bram import BlockRam
 from .config import ceil_log2
 from .pointwise import check_pe, discard_on_error
 
@@ -64,7 +65,8 @@ class ActBuffer(wiring.Component):
         Output register enable: the words read enter ``r_data`` at an edge where it is
         high (a block RAM's output register; the reader's next stage advances).
     r_data : Out(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9))
-        Word per sub-bank, two cycles after the address (``r_half`` is sampled with it).
+        Word per sub-bank, two cycles after the address (``r_half`` is sampled with it);
+        not reset.
     """
 
     def __init__(self, pe, depth):
@@ -85,21 +87,18 @@ class ActBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        word = data.ArrayLayout(signed(ACT_BITS), self._pe)
         write = self.w_stream.payload
         m.d.comb += self.w_stream.ready.eq(1)
 
         for bank in range(SUB_BANKS):
-            mem = Memory(shape=word, depth=2 * self._depth, init=[])
-            m.submodules[f"act_b{bank}"] = mem
-            wr = mem.write_port()
+            ram = m.submodules[f"act_b{bank}"] = BlockRam(self._pe * ACT_BITS, 2 * self._depth)
             m.d.comb += [
-                wr.addr.eq(Cat(write.half, write.addr)),
-                wr.data.eq(write.data),
-                wr.en.eq(self.w_stream.valid & (write.bank == bank)),
+                ram.w_addr.eq(Cat(write.half, write.addr)),
+                ram.w_data.eq(write.data),
+                ram.w_en.eq(self.w_stream.valid & (write.bank == bank)),
+                ram.r_addr.eq(Cat(self.r_half, self.r_addr[bank])),
+                ram.r_en.eq(self.r_en),
+                ram.r_oe.eq(self.r_oe),
+                self.r_data[bank].eq(ram.r_data),
             ]
-            rd = mem.read_port()
-            m.d.comb += [rd.addr.eq(Cat(self.r_half, self.r_addr[bank])), rd.en.eq(self.r_en)]
-            with m.If(self.r_oe):
-                m.d.sync += self.r_data[bank].eq(rd.data)
         return m

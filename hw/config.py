@@ -78,9 +78,11 @@ class Bank:
 
     ``copies`` counts identical buffers (e.g. 9 window sub-banks x 2 halves for double
     buffering); ``bytes`` is the total of all copies. ``per_memory`` copies share one
-    memory in the RTL (a buffer's two halves are interleaved in one dual-ported memory,
-    so no multiplexer sits behind its block RAM, and a shallow bank takes half the block
-    RAMs): the memories are ``memories`` of ``memory_depth`` words each.
+    memory in the RTL (the halves of the activation and weight buffers are interleaved in
+    one memory, so no multiplexer sits behind a block RAM; the pixel buffer is one ring):
+    the memories are ``memories`` of ``memory_depth`` words each. ``write_bits``:
+    the bits one write enable covers (the weight buffer's banks are loaded a slice of
+    ``pe`` bytes at a time); None for whole words.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Bank:
     purpose: str
     sized_by: str  # the layer (or rule) that set the depth
     per_memory: int = 1
+    write_bits: int | None = None
 
     @property
     def memories(self) -> int:
@@ -368,13 +371,16 @@ class AcceleratorConfig:
         pool_pixels = max((layer.in_h * layer.in_w for layer in layers
                            if layer.kind is LayerKind.AVGPOOL), default=1)
         pixel_depth = max(self.blocks(c_max), pool_pixels)
+        # The weight buffer's banks: halves interleaved in one memory, loaded a slice
+        # (one load beat of pe bytes) at a time.
+        weights = {"per_memory": 2, "write_bits": self.pe * 8}
         fixed = [
             Bank("dw_weights", self.taps * self.pe * self.weight_bits, self.blocks(c_max), 2,
-                 "depthwise 3x3 weights, one word per channel block", c_layer.name, per_memory=2),
+                 "depthwise 3x3 weights, one word per channel block", c_layer.name, **weights),
             Bank("dw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
-                 "depthwise bias, multiplier, shift per channel", c_layer.name, per_memory=2),
+                 "depthwise bias, multiplier, shift per channel", c_layer.name, **weights),
             Bank("pw_params", self.pe * self.requant_param_bits, self.blocks(c_max), 2,
-                 "pointwise bias, multiplier, shift per output channel", c_layer.name, per_memory=2),
+                 "pointwise bias, multiplier, shift per output channel", c_layer.name, **weights),
             Bank("pixel", act_word, pixel_depth, 2,
                  "depthwise outputs for the pointwise array, ping-pong by run",
                  c_layer.name if pixel_depth == self.blocks(c_max) else "avgpool", per_memory=2),
@@ -393,7 +399,7 @@ class AcceleratorConfig:
                  f"{act_step.name} (min {act_min} words)", per_memory=2),
             Bank("pw_weights", w_word, w_depth, 2,
                  "pointwise pe x pe weight blocks x 2 halves",
-                 f"{w_step.name} (min {w_min} words)", per_memory=2),
+                 f"{w_step.name} (min {w_min} words)", **weights),
             *fixed,
         ]
         return banks, need, act_step, w_step

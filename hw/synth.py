@@ -56,34 +56,43 @@ DEVICES = {
 }
 DEFAULT_DEVICE = {"ecp5": "85k", "xilinx": "xc7a200t"}
 
-#: Block RAM shapes for a memory with one read and one write port, (depth, width) and
-#: the cost of one block in the device's BRAM unit: ECP5 DP16KD (512 x 36 in pseudo
-#: dual port mode) and 7-series RAMB18E1 (half a RAMB36E1) and RAMB36E1 (512 x 72 simple
-#: dual port).
+#: Block RAM shapes Yosys infers for a memory with one read and one write port, (depth,
+#: width) and the cost of one block in the device's BRAM unit: 7-series RAMB18E1 (half a
+#: RAMB36E1) and RAMB36E1 (512 x 72 simple dual port). ECP5's DP16KD shapes are
+#: ``hw.bram.DP16KD_MODES``.
 BRAM_SHAPES = {
-    "ecp5": [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1), (512, 36, 1)],
     "xilinx": [(16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5),
                (512, 36, 0.5), (32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1),
                (2048, 18, 1), (1024, 36, 1), (512, 72, 1)],
 }
 
 
-#: Banks at most this deep go to distributed (LUT) RAM: ECP5's is 16 words deep
-#: (TRELLIS_DPR16X4), 7-series' 64 (RAM64M), where Yosys puts the 64-deep parameter banks.
-LUTRAM_DEPTH = {"ecp5": 16, "xilinx": 64}
+#: Banks at most this deep go to 7-series distributed (LUT) RAM (RAM64M), where Yosys puts
+#: the 64-deep parameter banks; ECP5's (TRELLIS_DPR16X4) is ``hw.bram.ECP5_LUTRAM_DEPTH``.
+XILINX_LUTRAM_DEPTH = 64
 
 
 def bram_estimate(config, target: str) -> float:
     """Block RAMs the configuration's SRAM banks take on ``target``: each memory of a bank
-    (``Bank.memories`` of ``Bank.memory_depth`` words) in its cheapest shape. A bank costs
-    whole blocks by its width (on ECP5 a 1152-bit parameter word takes 32 DP16KD even 64
-    words deep), so block RAMs fall less than proportionally with the SRAM size. Yosys adds a few for the DMA's queues and the two FIFOs that carry
-    each channel's multiplier and shift past the MAC arrays (37 x pe + 1 bits wide; ECP5,
-    pe 4: 6 DP16KD beyond this estimate)."""
-    shapes = BRAM_SHAPES[target]
-    return sum(bank.memories * min(-(-bank.width // width) * -(-bank.memory_depth // depth) * cost
-                                   for depth, width, cost in shapes)
-               for bank in config.banks if bank.memory_depth > LUTRAM_DEPTH[target])
+    (``Bank.memories`` of ``Bank.memory_depth`` words). On ECP5 the banks are DP16KD
+    primitives in the tiling ``hw.bram.dp16kd_tiling`` builds (each write slice,
+    ``Bank.write_bits``, in whole 9-bit byte-enable lanes); on 7-series Yosys infers
+    them, each in its cheapest shape. A bank costs whole blocks by its width (on ECP5 a
+    1152-bit parameter word takes 34 DP16KD even 128 words deep), so block RAMs fall less
+    than proportionally with the SRAM size. Yosys adds a few for the DMA's queues and the
+    two FIFOs that carry each channel's multiplier and shift past the MAC arrays (37 x
+    pe + 1 bits wide; ECP5, pe 4: 6 DP16KD beyond this estimate)."""
+    from .bram import ECP5_LUTRAM_DEPTH, dp16kd_tiling  # Amaranth only when needed
+
+    def blocks(bank):
+        if target == "ecp5":
+            return dp16kd_tiling(bank.width, bank.memory_depth, bank.write_bits).blocks
+        return min(-(-bank.width // width) * -(-bank.memory_depth // depth) * cost
+                   for depth, width, cost in BRAM_SHAPES[target])
+
+    return sum(bank.memories * blocks(bank)
+               for bank in config.banks
+               if bank.memory_depth > (ECP5_LUTRAM_DEPTH if target == "ecp5" else XILINX_LUTRAM_DEPTH))
 
 
 @dataclass(frozen=True)
@@ -524,6 +533,33 @@ def _make(module, name, *args):
     return build
 
 
+def _port_registers(factory):
+    """``factory`` with a register on every port of the block it makes. A memory block
+    has no register-to-register path of its own once its output registers are the block
+    RAM's (a DP16KD's address setup and clock-to-out are paths to and from its ports, which
+    out of context are not timed); the registers stand for the design's around it."""
+    def build(config):
+        from amaranth.hdl import Module, Signal, Value
+        from amaranth.lib import wiring
+
+        inner = factory(config)
+
+        class PortRegisters(wiring.Component):
+            def elaborate(self, platform):
+                m = Module()
+                m.submodules.block = inner
+                for (_, member, outer), (_, _, port) in zip(self.signature.flatten(self),
+                                                            inner.signature.flatten(inner)):
+                    source, sink = (outer, port) if member.flow == wiring.In else (port, outer)
+                    register = Signal(Value.cast(source).shape())
+                    m.d.sync += register.eq(source)
+                    m.d.comb += sink.eq(register)
+                return m
+
+        return PortRegisters(dict(inner.signature.members))
+    return build
+
+
 def _pe(config):
     return config.pe
 
@@ -566,7 +602,13 @@ COMPONENTS = {
     "requant": ("one pe-lane requantiser", _make("requant", "Requantizer", _pe)),
     "window": ("the 3x3 window generator", _window),
     "window-sequencer": ("the window sequencer", _make("window_sequencer", "WindowSequencer", _act_depth)),
-    "act-buffer": ("the activation buffer", _make("act_buffer", "ActBuffer", _pe, _act_depth)),
+    "act-buffer": ("the activation buffer, its ports registered",
+                   _port_registers(_make("act_buffer", "ActBuffer", _pe, _act_depth))),
+    "weight-buffer": ("the weight buffer, its ports registered",
+                      _port_registers(_make("weight_buffer", "WeightBuffer", _pe,
+                                            lambda c: c.bank["pw_weights"].depth,
+                                            lambda c: c.bank["dw_weights"].depth,
+                                            lambda c: c.load_addr_bits))),
     "sequencer": ("the instruction sequencer", _make("sequencer", "Sequencer")),
     "fetch": ("the instruction fetch", _make("fetch", "InstructionFetch", _ddr_bits)),
     "read-port": ("the AXI read arbiter", _read_port),

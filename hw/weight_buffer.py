@@ -1,16 +1,17 @@
 """The weight buffer: pointwise weight blocks, depthwise weights and the requantisation
-parameters of both stages, each in two halves (one loads while the other computes), the
-two halves of each interleaved in one memory.
+parameters of both stages, each in two halves (one loads while the other computes).
 
 Every word is written in slices of ``pe`` bytes by the load stream (memories with a
-write granularity of one slice), so one narrow stream fills words of any width.
+write granularity of one slice), so one narrow stream fills words of any width. The two
+halves of each share one memory, interleaved (the half is the address's low bit), so no
+multiplexer sits between a block RAM and its output register or after it.
 """
 
-from amaranth.hdl import Cat, Module, unsigned
+from amaranth.hdl import Cat, Module
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import BlockRam
 from .command import PARAM_LANE_BITS, Target, load_layout
 from .config import ceil_log2
 
@@ -18,14 +19,15 @@ __all__ = ["WeightBuffer"]
 
 
 class WeightBuffer(wiring.Component):
-    """Four memories of two interleaved halves each, with a shared load port and read
-    ports of two stages.
+    """Four memories of two interleaved halves with a shared load port and read ports of
+    two stages (``hw.bram.BlockRam``).
 
     A read takes two cycles, as the block RAM reads with its output register: the memory
-    reads ``addr`` of half ``half`` at the edge where ``en`` is high; the word goes into
-    the output register at the next edge where ``oe`` is high (the consumer's second
-    lookup stage advances), and stays there until then. The output register keeps the
-    block RAM's clock-to-output time off the long route to the multipliers.
+    reads ``addr`` of ``half`` at the edge where ``en`` is high; the word goes into the
+    output register (on ECP5 the DP16KD's own) at the next edge where ``oe`` is high (the
+    consumer's second lookup stage advances), and stays there until then. The output
+    register keeps the block RAM's clock-to-output time off the long route to the
+    multipliers. Outputs are not reset.
 
     Parameters
     ----------
@@ -94,24 +96,18 @@ class WeightBuffer(wiring.Component):
                                self.pw_params),
         }
         for target, (width, depth) in self._widths.items():
-            half_sel, addr, en, oe, out = reads[target]
-            # Both halves in one memory, interleaved (the half is the address's low bit):
-            # a block RAM is dual-ported, so the load writes one half while the engine
-            # reads the other, and the read word goes straight into the output register
-            # (no half multiplexer, and half the block RAMs of a shallow bank).
-            mem = Memory(shape=unsigned(width), depth=2 * depth, init=[])
-            m.submodules[target.name.lower()] = mem
-            wr = mem.write_port(granularity=slice_bits)
+            half, addr, en, oe, out = reads[target]
+            ram = m.submodules[target.name.lower()] = BlockRam(width, 2 * depth, slice_bits)
             slices = width // slice_bits
             # A parameter word is 9 slices: pe lanes x 72 bits == 9 x pe bytes.
             m.d.comb += [
-                wr.addr.eq(Cat(beat.half, beat.addr[:ceil_log2(depth)])),
-                wr.data.eq(beat.data.as_value().replicate(slices)),
+                ram.w_addr.eq(Cat(beat.half, beat.addr)),
+                ram.w_data.eq(beat.data.as_value().replicate(slices)),
+                ram.r_addr.eq(Cat(half, addr)),
+                ram.r_en.eq(en),
+                ram.r_oe.eq(oe),
+                out.eq(ram.r_data),
             ]
             with m.If(self.load.valid & (beat.target == target)):
-                m.d.comb += wr.en.eq(1 << beat.slice)
-            rd = mem.read_port()
-            m.d.comb += [rd.addr.eq(Cat(half_sel, addr)), rd.en.eq(en)]
-            with m.If(oe):
-                m.d.sync += out.eq(rd.data)
+                m.d.comb += ram.w_en.eq(1 << beat.slice)
         return m

@@ -185,7 +185,8 @@ def icarus_time_zero_fix(verilog_text: str) -> str:
 
 #: Simulation models of the vendor primitives a design elaborated for ECP5 instantiates
 #: (``platform=hw.products.ECP5``): pass as ``extra_sources``.
-ECP5_MODELS = (Path(__file__).parent / "hdl" / "ecp5_mult18x18d.v",)
+ECP5_MODELS = tuple(Path(__file__).parent / "hdl" / name for name in ("ecp5_mult18x18d.v",
+                                                                  "ecp5_dp16kd.v"))
 
 
 def emit_verilog(design, toplevel: str, platform=None) -> str:

@@ -93,14 +93,25 @@ def test_engine_rtl_pool_and_classifier_on_icarus(tmp_path):
                     names=("avgpool", "fc"))) >= 2
 
 
-def _run(rtl, pe, tmp_path, names=None):
+def test_engine_rtl_ecp5(rtl, sim, tmp_path):
+    """The engine elaborated for ECP5 (``hw.generate --target ecp5``): its multipliers
+    MULT18X18D and its activation and weight buffers DP16KD with their output registers,
+    simulated with sim/hdl's models; the same results and cycles as the portable RTL."""
+    from hw.products import ECP5
+    from sim.runner import ECP5_MODELS
+
+    assert len(_run(rtl, PES[0], tmp_path, platform=ECP5, extra_sources=ECP5_MODELS)) > 6
+
+
+def _run(rtl, pe, tmp_path, names=None, **target):
     """The steps' tiles through the engine: bit-exact (the testbench checks every output
-    beat), exactly the predicted cycles unpaused, no fewer under random pauses."""
+    beat), exactly the predicted cycles unpaused, no fewer under random pauses.
+    ``target``: ``platform`` and ``extra_sources`` for a vendor's primitives."""
     config = AcceleratorConfig(pe=pe, alpha=0.25, resolution=32, sram_bytes=400_000)
     tiles = build_stimulus(config, names=names)
     stimulus = tmp_path / "stimulus.json"
     stimulus.write_text(json.dumps({"tiles": tiles}))
-    run = rtl(Engine(config), toplevel="mnaccel_engine", test_module="sim.engine_tb", params={
+    run = rtl(Engine(config), toplevel="mnaccel_engine", test_module="sim.engine_tb", **target, params={
         "stimulus": str(stimulus),
         "store_layout": describe_layout(store_layout(pe)),
         "budget_cycles": sum(t["predicted"] + len(t["loads"]) for t in tiles),
