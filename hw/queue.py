@@ -16,6 +16,9 @@ output register as the head. What differs is where the flags come from:
   are in use, and a read never addresses it), so a beat not taken leaves nothing
   behind. Only the write pointer and the level wait for ``w_en``: the write enable of
   every memory bit is a register, not the writer's handshake.
+- ``level`` is a register (SyncFIFOBuffered adds the memory's count and the head's
+  valid), and so is ``room``, when asked for: whether ``room_for`` more entries fit,
+  for a writer that must know before it commits to a burst.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -37,6 +40,8 @@ class Queue(wiring.Component):
     width : int
     depth : int
         Entries, at least 2 (the memory's ``depth - 1`` and the head).
+    room_for : int, optional
+        Adds the ``room`` member.
 
     Members
     -------
@@ -52,18 +57,25 @@ class Queue(wiring.Component):
     r_rdy : Out(1)
         A register: the head holds an entry.
     level : Out(range(depth + 1))
-        Entries held (memory and head).
+        A register: entries held (memory and head).
+    room : Out(1)
+        With ``room_for``, a register: ``level <= depth - room_for``.
     """
 
-    def __init__(self, *, width: int, depth: int):
+    def __init__(self, *, width: int, depth: int, room_for: int | None = None):
         if depth < 2:
             raise ValueError(f"a Queue needs depth >= 2 (memory and head), not {depth}")
-        self.width, self.depth = width, depth
-        super().__init__({
+        if room_for is not None and not 1 <= room_for <= depth:
+            raise ValueError(f"room_for must be in 1..{depth}, not {room_for}")
+        self.width, self.depth, self._room_for = width, depth, room_for
+        members = {
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1, init=1),
             "r_data": Out(width), "r_en": In(1), "r_rdy": Out(1),
             "level": Out(range(depth + 1)),
-        })
+        }
+        if room_for is not None:
+            members["room"] = Out(1, init=1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -83,7 +95,6 @@ class Queue(wiring.Component):
         m.d.comb += [
             w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(self.w_rdy),
             r_port.addr.eq(consume), r_port.en.eq(do_move), self.r_data.eq(r_port.data),
-            self.level.eq(stored + self.r_rdy),
         ]
         with m.If(do_write):
             m.d.sync += produce.eq(wrap_inc(produce, slots))
@@ -100,6 +111,17 @@ class Queue(wiring.Component):
             m.d.sync += self.r_rdy.eq(1)
         with m.Elif(self.r_en):
             m.d.sync += self.r_rdy.eq(0)
+
+        do_read = self.r_en & self.r_rdy
+        limit = self.depth - (self._room_for or 0)
+        with m.If(do_write & ~do_read):
+            m.d.sync += self.level.eq(self.level + 1)
+            if self._room_for is not None:
+                m.d.sync += self.room.eq(self.level < limit)
+        with m.Elif(do_read & ~do_write):
+            m.d.sync += self.level.eq(self.level - 1)
+            if self._room_for is not None:
+                m.d.sync += self.room.eq(self.level <= limit + 1)
         return m
 
 

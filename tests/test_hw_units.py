@@ -248,7 +248,7 @@ def test_queue_is_sync_fifo_buffered_cycle_for_cycle(depth, p_write, p_read):
     """hw.queue.Queue beside Amaranth's SyncFIFOBuffered under the same random writes and
     reads (data offered in every cycle, also when no write is asked for, so a slot
     written while free must not leak): the same w_rdy, r_rdy, level and head in every
-    cycle; and what leaves is what went in, in order (a deque)."""
+    cycle, ``room`` as the reference's level says; and what leaves is what went in, in order (a deque)."""
     import collections
     import random
 
@@ -258,7 +258,8 @@ def test_queue_is_sync_fifo_buffered_cycle_for_cycle(depth, p_write, p_read):
 
     width = 8
     m = Module()
-    dut = m.submodules.dut = Queue(width=width, depth=depth)
+    room_for = max(1, depth // 2)
+    dut = m.submodules.dut = Queue(width=width, depth=depth, room_for=room_for)
     ref = m.submodules.ref = SyncFIFOBuffered(width=width, depth=depth)
     w_en, r_en, w_data = Signal(), Signal(), Signal(width)
     m.d.comb += [dut.w_en.eq(w_en), ref.w_en.eq(w_en), dut.w_data.eq(w_data),
@@ -278,6 +279,7 @@ def test_queue_is_sync_fifo_buffered_cycle_for_cycle(depth, p_write, p_read):
             ctx.set(w_data, rng.randrange(1 << width))
             got = {name: (ctx.get(getattr(dut, name)), ctx.get(getattr(ref, name)))
                    for name in ("w_rdy", "r_rdy", "level")}
+            got["room"] = (ctx.get(dut.room), int(ctx.get(ref.level) <= depth - room_for))
             if ctx.get(ref.r_rdy):
                 got["r_data"] = (ctx.get(dut.r_data), ctx.get(ref.r_data))
             if any(a != b for a, b in got.values()):
@@ -306,3 +308,5 @@ def test_queue_rejects_depth_below_two():
 
     with pytest.raises(ValueError, match="depth >= 2"):
         Queue(width=4, depth=1)
+    with pytest.raises(ValueError, match="room_for must be in 1..4, not 5"):
+        Queue(width=4, depth=4, room_for=5)
