@@ -8,8 +8,15 @@ completed, and its store descriptor to the store DMA at the same time. Because a
 only ever names earlier instructions, in-order dispatch cannot deadlock, and a tile's
 loads overlap the previous tiles' compute and stores (double buffering).
 
+Timing: an offered instruction is dispatched in the same cycle when its queue has room
+(``w_rdy``, a register of ``hw.queue.Queue``), is the head of its queue two cycles
+later, and its LOAD descriptor's or tile command's valid (a register) rises the cycle
+after the head may go; a full queue holds the fetch (``instr.ready`` low), a stalled
+DMA or engine holds its queue's head.
+
 A program is done when every instruction has been dispatched and has finished: all
-LOADs written, all tiles complete, all their writes acknowledged.
+LOADs written, all tiles complete, all their writes acknowledged; ``done`` rises the
+cycle after that holds, from registered flags only (no compare of counters).
 """
 
 from amaranth.hdl import Module, Signal
