@@ -3,15 +3,19 @@
 A burst is ``BURST_INSTRUCTIONS`` instructions (256 bytes; the program address must be
 256-byte aligned, so no burst crosses a 4 KiB boundary), issued only when the queue has
 room for all of it, so the shared R channel never waits on a full queue.
+
+Every term of the request's valid is a register (instructions left, a burst in flight,
+the queue's room), and so is the queue's head valid and its w_rdy (``hw.queue.Queue``):
+the read port's arbiter and the sequencer's dispatch see no compare of counters here.
 """
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .axi import AXI_ADDR_BITS
 from .instruction import INSTRUCTION_BITS, INSTRUCTION_BYTES
+from .queue import Queue, wrap_inc
 from .read_port import burst_layout
 
 __all__ = ["InstructionFetch", "BURST_INSTRUCTIONS", "PROGRAM_ALIGN"]
@@ -19,6 +23,7 @@ __all__ = ["InstructionFetch", "BURST_INSTRUCTIONS", "PROGRAM_ALIGN"]
 BURST_INSTRUCTIONS = 4
 QUEUE_DEPTH = 2 * BURST_INSTRUCTIONS
 PROGRAM_ALIGN = BURST_INSTRUCTIONS * INSTRUCTION_BYTES
+assert BURST_INSTRUCTIONS & (BURST_INSTRUCTIONS - 1) == 0  # instructions left split by bits
 
 
 class InstructionFetch(wiring.Component):
@@ -48,28 +53,39 @@ class InstructionFetch(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         beats = INSTRUCTION_BITS // self._data_bits
-        queue = m.submodules.queue = SyncFIFOBuffered(width=INSTRUCTION_BITS, depth=QUEUE_DEPTH)
+        queue = m.submodules.queue = Queue(width=INSTRUCTION_BITS, depth=QUEUE_DEPTH,
+                                           room_for=BURST_INSTRUCTIONS)
         m.d.comb += [
             self.instr.payload.eq(queue.r_data), self.instr.valid.eq(queue.r_rdy),
             queue.r_en.eq(self.instr.ready),
         ]
 
+        # Instructions not yet requested, as whole bursts and the rest (the last burst's):
+        # a burst is min(left, BURST_INSTRUCTIONS) without a compare of the 32-bit count,
+        # and "whole bursts left" is a register, updated from the count before it moves.
+        log_burst = BURST_INSTRUCTIONS.bit_length() - 1
         next_addr = Signal(AXI_ADDR_BITS)
-        remaining = Signal(32)  # instructions not yet requested
+        bursts = Signal(32 - log_burst)  # whole bursts not yet requested
+        any_bursts = Signal()  # bursts != 0
+        rest = Signal(log_burst)  # instructions of a last, short burst not yet requested
         in_flight = Signal()  # a burst is requested and not all received
         burst = Signal(range(BURST_INSTRUCTIONS + 1))
-        room = queue.level <= QUEUE_DEPTH - BURST_INSTRUCTIONS
-        m.d.comb += burst.eq(_min_const(remaining, BURST_INSTRUCTIONS))
+        m.d.comb += burst.eq(Mux(any_bursts, BURST_INSTRUCTIONS, rest))
         m.d.comb += [
-            self.req.valid.eq((remaining != 0) & ~in_flight & room),
+            self.req.valid.eq((any_bursts | (rest != 0)) & ~in_flight & queue.room),
             self.req.payload.addr.eq(next_addr),
             self.req.payload.len.eq(burst * beats - 1),
         ]
         with m.If(self.start):
-            m.d.sync += [next_addr.eq(self.addr), remaining.eq(self.count)]
+            m.d.sync += [next_addr.eq(self.addr), bursts.eq(self.count[log_burst:]),
+                         any_bursts.eq(self.count[log_burst:] != 0),
+                         rest.eq(self.count[:log_burst])]
         with m.Elif(self.req.valid & self.req.ready):
-            m.d.sync += [next_addr.eq(next_addr + burst * INSTRUCTION_BYTES),
-                         remaining.eq(remaining - burst), in_flight.eq(1)]
+            m.d.sync += [next_addr.eq(next_addr + burst * INSTRUCTION_BYTES), in_flight.eq(1)]
+            with m.If(any_bursts):
+                m.d.sync += [bursts.eq(bursts - 1), any_bursts.eq(bursts != 1)]
+            with m.Else():
+                m.d.sync += rest.eq(0)
 
         # Assemble instructions from beats, lowest bits first.
         shift = Signal(INSTRUCTION_BITS)
@@ -87,7 +103,7 @@ class InstructionFetch(wiring.Component):
         with m.If(self.r.valid):
             m.d.sync += shift.eq(assembled)
             if beats > 1:
-                m.d.sync += beat.eq(_wrap_inc(beat, beats))
+                m.d.sync += beat.eq(wrap_inc(beat, beats))
             with m.If(beat == beats - 1):
                 m.d.comb += queue.w_en.eq(1)
                 m.d.sync += pending.eq(pending - 1)
@@ -95,12 +111,3 @@ class InstructionFetch(wiring.Component):
                     m.d.sync += in_flight.eq(0)
         return m
 
-
-def _min_const(value, limit):
-    """``min(value, limit)`` for a constant ``limit``."""
-    return Mux(value < limit, value, limit)
-
-
-def _wrap_inc(counter, modulus):
-    """``(counter + 1) % modulus`` for a constant ``modulus``."""
-    return Mux(counter == modulus - 1, 0, counter + 1)

@@ -8,18 +8,25 @@ completed, and its store descriptor to the store DMA at the same time. Because a
 only ever names earlier instructions, in-order dispatch cannot deadlock, and a tile's
 loads overlap the previous tiles' compute and stores (double buffering).
 
+Timing: an offered instruction is dispatched in the same cycle when its queue has room
+(``w_rdy``, a register of ``hw.queue.Queue``), is the head of its queue two cycles
+later, and its LOAD descriptor's or tile command's valid (a register) rises the cycle
+after the head may go; a full queue holds the fetch (``instr.ready`` low), a stalled
+DMA or engine holds its queue's head.
+
 A program is done when every instruction has been dispatched and has finished: all
-LOADs written, all tiles complete, all their writes acknowledged.
+LOADs written, all tiles complete, all their writes acknowledged; ``done`` rises the
+cycle after that holds, from registered flags only (no compare of counters).
 """
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .command import command_layout
 from .instruction import INSTRUCTION_BITS, WAIT_BITS, Op, instruction_layout, load_desc_layout, \
     store_desc_layout
+from .queue import Queue
 
 __all__ = ["Sequencer"]
 
@@ -70,13 +77,14 @@ class Sequencer(wiring.Component):
         load_entry = data.StructLayout({"wait": WAIT_BITS, "desc": load_desc_layout()})
         exec_entry = data.StructLayout({"wait": WAIT_BITS, "cmd": command_layout(),
                                         "store": store_desc_layout()})
-        loads = m.submodules.loads = SyncFIFOBuffered(width=load_entry.size, depth=LOAD_QUEUE_DEPTH)
-        execs = m.submodules.execs = SyncFIFOBuffered(width=exec_entry.size, depth=EXEC_QUEUE_DEPTH)
-        stores = m.submodules.stores = SyncFIFOBuffered(width=store_desc_layout().size, depth=2)
+        # Queues whose w_rdy is a register: instr.ready is one LUT behind registers, and the
+        # write enables that follow it reach only pointers and levels (hw.queue).
+        loads = m.submodules.loads = Queue(width=load_entry.size, depth=LOAD_QUEUE_DEPTH)
+        execs = m.submodules.execs = Queue(width=exec_entry.size, depth=EXEC_QUEUE_DEPTH)
+        stores = m.submodules.stores = Queue(width=store_desc_layout().size, depth=2)
 
         dispatched = Signal(32)
-        loads_queued, loads_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
-        execs_queued, execs_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
+        loads_done, execs_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
 
         # -- dispatch -----------------------------------------------------------------
         ins = data.View(instruction_layout(), self.instr.payload)
@@ -119,26 +127,46 @@ class Sequencer(wiring.Component):
         ]
 
         # -- progress -----------------------------------------------------------------
-        with m.If(self.instr.valid & self.instr.ready):
+        dispatch = self.instr.valid & self.instr.ready
+        with m.If(dispatch):
             m.d.sync += dispatched.eq(dispatched + 1)
-            with m.If(is_load):
-                m.d.sync += loads_queued.eq(loads_queued + 1)
-            with m.Else():
-                m.d.sync += execs_queued.eq(execs_queued + 1)
         with m.If(self.load_done):
             m.d.sync += loads_done.eq(loads_done + 1)
         with m.If(self.tile_done):
             m.d.sync += [execs_done.eq(execs_done + 1), self.execs.eq(self.execs + 1)]
+        loads_pending, no_loads_pending = _outstanding(m, dispatch & is_load, self.load_done)
+        execs_pending, no_execs_pending = _outstanding(m, dispatch & ~is_load, self.tile_done)
 
-        finished = ((dispatched == self.count) & (loads_done == loads_queued)
-                    & (execs_done == execs_queued) & self.load_idle & ~stores.r_rdy
-                    & self.store_idle)
+        # All instructions dispatched, as a register a cycle behind ``dispatched``
+        # (a 32-bit compare was in series with the rest of ``finished``): exact where it
+        # matters, since in the cycle after the last dispatch that instruction is still in
+        # its queue (its kind's pending count is not zero), and for an empty program it is
+        # set at start.
+        all_dispatched = Signal()
+        m.d.sync += all_dispatched.eq(dispatched == self.count)
+        finished = (all_dispatched & no_loads_pending & no_execs_pending & self.load_idle
+                    & ~stores.r_rdy & self.store_idle)
         with m.If(self.start & ~self.busy):
             m.d.sync += [self.busy.eq(1), self.done.eq(0), self.cycles.eq(0), self.execs.eq(0),
-                         dispatched.eq(0), loads_queued.eq(0), loads_done.eq(0),
-                         execs_queued.eq(0), execs_done.eq(0)]
+                         dispatched.eq(0), loads_done.eq(0), execs_done.eq(0),
+                         all_dispatched.eq(self.count == 0),
+                         loads_pending.eq(0), no_loads_pending.eq(1),
+                         execs_pending.eq(0), no_execs_pending.eq(1)]
         with m.Elif(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
             with m.If(finished):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
         return m
+
+
+def _outstanding(m, up, down):
+    """An up/down count of ``WAIT_BITS`` bits (instructions dispatched and not yet done)
+    and a register that says it is zero, set from this cycle's count and events (the
+    count of the next cycle is zero when it is 1 and only ``down`` comes, or it is 0 and
+    both or neither come), so ``finished`` compares no counters."""
+    count, zero = Signal(WAIT_BITS), Signal(init=1)
+    with m.If(up & ~down):
+        m.d.sync += [count.eq(count + 1), zero.eq(0)]
+    with m.Elif(down & ~up):
+        m.d.sync += [count.eq(count - 1), zero.eq(count == 1)]
+    return count, zero

@@ -238,3 +238,75 @@ def test_shared_requantizer_rejects_bad_share():
 
     with pytest.raises(ValueError, match=r"^share must be an integer >= 2 that divides lanes \(6\), not 4$"):
         SharedRequantizer(6, 4)
+
+
+# -- the handshake queue -------------------------------------------------------------------
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 8])
+@pytest.mark.parametrize("p_write, p_read", [(0.9, 0.9), (0.5, 0.5), (0.9, 0.3), (0.3, 0.9)])
+def test_queue_is_sync_fifo_buffered_cycle_for_cycle(depth, p_write, p_read):
+    """hw.queue.Queue beside Amaranth's SyncFIFOBuffered under the same random writes and
+    reads (data offered in every cycle, also when no write is asked for, so a slot
+    written while free must not leak): the same w_rdy, r_rdy, level and head in every
+    cycle, ``room`` as the reference's level says; and what leaves is what went in, in order (a deque)."""
+    import collections
+    import random
+
+    from amaranth.lib.fifo import SyncFIFOBuffered
+
+    from hw.queue import Queue
+
+    width = 8
+    m = Module()
+    room_for = max(1, depth // 2)
+    dut = m.submodules.dut = Queue(width=width, depth=depth, room_for=room_for)
+    ref = m.submodules.ref = SyncFIFOBuffered(width=width, depth=depth)
+    w_en, r_en, w_data = Signal(), Signal(), Signal(width)
+    m.d.comb += [dut.w_en.eq(w_en), ref.w_en.eq(w_en), dut.w_data.eq(w_data),
+                 ref.w_data.eq(w_data), dut.r_en.eq(r_en), ref.r_en.eq(r_en)]
+    rng = random.Random(depth * 1000 + int(p_write * 10) * 10 + int(p_read * 10))
+    mismatches, written, read = [], [], []
+
+    async def testbench(ctx):
+        model = collections.deque()
+        for cycle in range(2000):
+            # Phases of a full and an empty queue as well as the mixed rates.
+            phase = (cycle // 200) % 3
+            pw = (p_write, 1.0, 0.0)[phase] if phase else p_write
+            pr = (p_read, 0.0, 1.0)[phase] if phase else p_read
+            ctx.set(w_en, rng.random() < pw)
+            ctx.set(r_en, rng.random() < pr)
+            ctx.set(w_data, rng.randrange(1 << width))
+            got = {name: (ctx.get(getattr(dut, name)), ctx.get(getattr(ref, name)))
+                   for name in ("w_rdy", "r_rdy", "level")}
+            got["room"] = (ctx.get(dut.room), int(ctx.get(ref.level) <= depth - room_for))
+            if ctx.get(ref.r_rdy):
+                got["r_data"] = (ctx.get(dut.r_data), ctx.get(ref.r_data))
+            if any(a != b for a, b in got.values()):
+                mismatches.append((cycle, got))
+            if ctx.get(dut.w_en) and ctx.get(dut.w_rdy):
+                model.append(ctx.get(w_data))
+                written.append(ctx.get(w_data))
+            if ctx.get(dut.r_en) and ctx.get(dut.r_rdy):
+                value = ctx.get(dut.r_data)
+                read.append(value)
+                if not model or model.popleft() != value:
+                    mismatches.append((cycle, "order", value))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert mismatches == []
+    assert len(read) > 100 and read == written[:len(read)]
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_queue_rejects_depth_below_two():
+    from hw.queue import Queue
+
+    with pytest.raises(ValueError, match="depth >= 2"):
+        Queue(width=4, depth=1)
+    with pytest.raises(ValueError, match="room_for must be in 1..4, not 5"):
+        Queue(width=4, depth=4, room_for=5)
