@@ -19,6 +19,8 @@ __all__ = ["InstructionFetch", "BURST_INSTRUCTIONS", "PROGRAM_ALIGN"]
 BURST_INSTRUCTIONS = 4
 QUEUE_DEPTH = 2 * BURST_INSTRUCTIONS
 PROGRAM_ALIGN = BURST_INSTRUCTIONS * INSTRUCTION_BYTES
+_BURST_LOG2 = BURST_INSTRUCTIONS.bit_length() - 1
+assert BURST_INSTRUCTIONS == 1 << _BURST_LOG2  # a burst's size from the count's low bits
 
 
 class InstructionFetch(wiring.Component):
@@ -54,22 +56,33 @@ class InstructionFetch(wiring.Component):
             queue.r_en.eq(self.instr.ready),
         ]
 
+        # The count of instructions still to request, with two flags beside it so that a
+        # burst's size is a multiplexer, not a comparison: the next address and the count
+        # are one carry chain each.
         next_addr = Signal(AXI_ADDR_BITS)
         remaining = Signal(32)  # instructions not yet requested
+        more = Signal()  # remaining != 0
+        short = Signal()  # remaining < BURST_INSTRUCTIONS: the next burst is the last
         in_flight = Signal()  # a burst is requested and not all received
         burst = Signal(range(BURST_INSTRUCTIONS + 1))
         room = queue.level <= QUEUE_DEPTH - BURST_INSTRUCTIONS
-        m.d.comb += burst.eq(_min_const(remaining, BURST_INSTRUCTIONS))
+        m.d.comb += burst.eq(Mux(short, remaining[:_BURST_LOG2], BURST_INSTRUCTIONS))
         m.d.comb += [
-            self.req.valid.eq((remaining != 0) & ~in_flight & room),
+            self.req.valid.eq(more & ~in_flight & room),
             self.req.payload.addr.eq(next_addr),
             self.req.payload.len.eq(burst * beats - 1),
         ]
         with m.If(self.start):
-            m.d.sync += [next_addr.eq(self.addr), remaining.eq(self.count)]
+            m.d.sync += [next_addr.eq(self.addr), remaining.eq(self.count),
+                         more.eq(self.count != 0), short.eq(self.count < BURST_INSTRUCTIONS)]
         with m.Elif(self.req.valid & self.req.ready):
-            m.d.sync += [next_addr.eq(next_addr + burst * INSTRUCTION_BYTES),
-                         remaining.eq(remaining - burst), in_flight.eq(1)]
+            m.d.sync += [next_addr.eq(next_addr + burst * INSTRUCTION_BYTES), in_flight.eq(1)]
+            with m.If(short):
+                m.d.sync += [remaining.eq(0), more.eq(0)]
+            with m.Else():
+                m.d.sync += [remaining.eq(remaining - BURST_INSTRUCTIONS),
+                             more.eq(remaining != BURST_INSTRUCTIONS),
+                             short.eq(remaining[_BURST_LOG2 + 1:] == 0)]  # < 2 bursts
 
         # Assemble instructions from beats, lowest bits first.
         shift = Signal(INSTRUCTION_BITS)
@@ -94,11 +107,6 @@ class InstructionFetch(wiring.Component):
                 with m.If(pending == 1):
                     m.d.sync += in_flight.eq(0)
         return m
-
-
-def _min_const(value, limit):
-    """``min(value, limit)`` for a constant ``limit``."""
-    return Mux(value < limit, value, limit)
 
 
 def _wrap_inc(counter, modulus):
