@@ -8,8 +8,9 @@ longer than 256 beats or crosses a 4 KiB boundary (AXI4's INCR limits).
 
 Cutting at block boundaries, rather than at ``min(256, bytes to 4 KiB, beats left)``,
 leaves one comparison per run: after the first burst every burst but the last is a whole
-block, and which one is last follows from the beats left alone. The load DMA and the
-store DMA cut their runs here.
+block, and which one is last follows from the beats left alone. It costs at most one
+burst more per run (a run starting inside a block and longer than what is left of it).
+The load DMA and the store DMA cut their runs here.
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -42,10 +43,10 @@ class BurstSplitter(wiring.Component):
     the rest that follow (the beats left, minus a block). Each stage is one carry chain
     and a multiplexer.
 
-    Latency: a run accepted in cycle ``t`` while the first stage is free offers its first
-    burst in cycle ``t + 2`` (:attr:`LATENCY`); a run waiting in the first stage moves on
-    as its predecessor's last burst is taken, so bursts leave one a cycle whatever the
-    runs' lengths. Stalls: ``burst`` holds its payload while ``ready`` is low; ``run`` is
+    Latency: a run accepted in cycle ``t`` with nothing ahead of it offers its first burst
+    in cycle ``t + 2`` (:attr:`LATENCY`); a run waiting in the first stage moves on as its
+    predecessor's last burst is taken, so bursts leave one a cycle whatever the runs'
+    lengths. Stalls: ``burst`` holds its payload while ``ready`` is low; ``run`` is
     ready, from a register, while the skid register behind the first stage is empty.
 
     Members
