@@ -3,11 +3,15 @@
 A descriptor (one per tile) is ``segments`` runs of ``seg_beats`` beats, ``pitch`` bytes
 apart: one run for a tile that covers all output channels (its rows are contiguous in
 the ``H x W x C`` map), one per pixel for a tile of a group of output channel blocks.
-The address side cuts runs into bursts (at most 256 beats, never across 4 KiB) and
-queues each burst's length for the data side, which sends every output word as
-``pe / beat bytes`` beats and marks each burst's last. Write responses are counted; the
-DMA is idle when every burst issued has been acknowledged. AWID is 0; a write response
-with another BID or a BRESP other than OKAY sets ``error`` (sticky until ``clear``).
+The address side hands the runs, one a cycle, to the burst cutter (``hw.bursts``: at
+most 256 beats, never across 4 KiB, one burst a cycle) and issues its bursts on AW from
+a register, queueing each burst's length for the data side: a descriptor accepted in
+cycle ``t`` has its first AW valid in cycle ``t + AW_LATENCY``, and the address side runs
+ahead of the data by up to ``OUTSTANDING_WRITES`` bursts. The data side sends every
+output word as ``pe / beat bytes`` beats and marks each burst's last. Write responses
+are counted; the DMA is idle when every burst issued has been acknowledged. AWID is 0; a
+write response with another BID or a BRESP other than OKAY sets ``error`` (sticky until
+``clear``).
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -15,10 +19,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BOUNDARY_BYTES, BURST_INCR, CACHE_MODIFIABLE,
-                  MAX_BURST_BEATS, RESP_OKAY, axi4_write_signature)
+from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BURST_INCR, CACHE_MODIFIABLE, RESP_OKAY,
+                  axi4_write_signature)
+from .bursts import BurstSplitter
 from .instruction import SEGMENT_BITS, store_desc_layout
-from .products import times_constant
 from .pw_stage import store_layout
 
 __all__ = ["StoreDma"]
@@ -40,6 +44,10 @@ class StoreDma(wiring.Component):
         ``clear``.
     clear : In(1)
     """
+
+    #: Cycles from a descriptor's acceptance to its first AW ``valid``: the run register,
+    #: the burst cutter's two stages, the AW register.
+    AW_LATENCY = 1 + BurstSplitter.LATENCY + 1
 
     def __init__(self, pe: int, data_bits: int, id_bits: int = AXI_ID_BITS):
         if data_bits > 8 * pe or (8 * pe) % data_bits:
@@ -67,40 +75,38 @@ class StoreDma(wiring.Component):
             axi.wstrb.eq(-1), axi.bready.eq(1), axi.awid.eq(0),
         ]
 
-        # -- address side -------------------------------------------------------------
-        active = Signal()
-        seg_addr = Signal(AXI_ADDR_BITS)  # start of the current run
-        addr = Signal(AXI_ADDR_BITS)  # next burst
-        segments = Signal(SEGMENT_BITS)  # runs left after the current one
-        left = Signal(SEGMENT_BITS)  # beats left in the current run
+        # -- address side: the descriptor's runs, cut into bursts -----------------------
+        bursts = m.submodules.bursts = BurstSplitter(beat_bytes, SEGMENT_BITS)
+        active = Signal()  # runs left to hand to the burst cutter
+        seg_addr = Signal(AXI_ADDR_BITS)  # start of the next run
+        segments = Signal(SEGMENT_BITS)  # runs left after the next one
         seg_beats = Signal(SEGMENT_BITS)
         pitch = Signal(SEGMENT_BITS + 8)
         d = self.desc.payload
-        m.d.comb += self.desc.ready.eq(~active)
+        m.d.comb += [
+            self.desc.ready.eq(~active),
+            bursts.run.valid.eq(active),
+            bursts.run.payload.addr.eq(seg_addr), bursts.run.payload.beats.eq(seg_beats),
+        ]
         with m.If(self.desc.valid & ~active):
-            m.d.sync += [active.eq(d.segments != 0), seg_addr.eq(d.addr), addr.eq(d.addr),
-                         segments.eq(d.segments - 1), left.eq(d.seg_beats),
-                         seg_beats.eq(d.seg_beats), pitch.eq(d.pitch)]
+            m.d.sync += [active.eq(d.segments != 0), seg_addr.eq(d.addr),
+                         segments.eq(d.segments - 1), seg_beats.eq(d.seg_beats),
+                         pitch.eq(d.pitch)]
+        with m.Elif(bursts.run.valid & bursts.run.ready):
+            m.d.sync += [seg_addr.eq(seg_addr + pitch), segments.eq(segments - 1)]
+            with m.If(segments == 0):
+                m.d.sync += active.eq(0)
 
-        boundary_beats = Signal(range(BOUNDARY_BYTES // beat_bytes + 1))
-        burst = Signal(range(MAX_BURST_BEATS + 1))
-        m.d.comb += boundary_beats.eq((BOUNDARY_BYTES - addr[:12]) >> (beat_bytes.bit_length() - 1))
-        limit = Mux(boundary_beats < MAX_BURST_BEATS, boundary_beats, MAX_BURST_BEATS)
-        m.d.comb += burst.eq(Mux(left < limit, left, limit))
-
+        # AW: a register stage after the burst cutter's, where each burst's length is
+        # queued for the data side.
         issued = Signal(16)  # bursts issued minus responses received
-        issue = active & (~axi.awvalid | axi.awready) & lengths.w_rdy
+        m.d.comb += bursts.burst.ready.eq((~axi.awvalid | axi.awready) & lengths.w_rdy)
+        issue = bursts.burst.valid & bursts.burst.ready
+        m.d.comb += [lengths.w_en.eq(issue),
+                     lengths.w_data.eq(bursts.burst.payload.len)]
         with m.If(issue):
-            m.d.comb += [lengths.w_en.eq(1), lengths.w_data.eq(burst - 1)]
-            m.d.sync += [axi.awvalid.eq(1), axi.awaddr.eq(addr), axi.awlen.eq(burst - 1)]
-            with m.If(left == burst):  # the run is complete
-                with m.If(segments == 0):
-                    m.d.sync += active.eq(0)
-                next_seg = seg_addr + pitch
-                m.d.sync += [segments.eq(segments - 1), seg_addr.eq(next_seg), addr.eq(next_seg),
-                             left.eq(seg_beats)]
-            with m.Else():
-                m.d.sync += [addr.eq(addr + times_constant(burst, beat_bytes)), left.eq(left - burst)]
+            m.d.sync += [axi.awvalid.eq(1), axi.awaddr.eq(bursts.burst.payload.addr),
+                         axi.awlen.eq(bursts.burst.payload.len)]
         with m.Elif(axi.awready):
             m.d.sync += axi.awvalid.eq(0)
 
@@ -134,6 +140,6 @@ class StoreDma(wiring.Component):
             m.d.sync += self.error.eq(0)
         with m.Elif(b_done & ((axi.bresp != RESP_OKAY) | (axi.bid != 0))):
             m.d.sync += self.error.eq(1)
-        m.d.comb += self.idle.eq(~active & ~self.desc.valid & ~axi.awvalid & ~lengths.r_rdy
-                                 & (issued == 0))
+        m.d.comb += self.idle.eq(~active & ~self.desc.valid & bursts.idle & ~axi.awvalid
+                                 & ~lengths.r_rdy & (issued == 0))
         return m

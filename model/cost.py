@@ -26,6 +26,7 @@ from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
 from hw.fetch import BURST_INSTRUCTIONS
 from hw.instruction import INSTRUCTION_BYTES
+from hw.load_dma import LoadDma
 from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
@@ -96,10 +97,13 @@ FETCH_OVERHEAD = 1
 #: Cycles from a fetch burst's last beat to the next fetch burst's AR (``hw.fetch``'s
 #: ``in_flight`` clears, then the read port's AR register).
 FETCH_REISSUE = 1
-#: Cycles from an instruction's last beat to its LOAD's AR being accepted (fetch queue,
-#: sequencer load queue, the sequencer's registered descriptor valid, load DMA
-#: descriptor, read port AR register).
-READ_OVERHEAD = 6
+#: Cycles from the cycle after an instruction's last beat to its LOAD's AR being accepted:
+#: the fetch queue (readable 2 cycles after its write, one of them the cycle after the
+#: beat), the sequencer's load queue (2), the sequencer's registered descriptor valid (1),
+#: the load DMA from the descriptor's acceptance to its first burst request
+#: (``LoadDma.REQUEST_LATENCY``: the burst cutter's two stages), the read port's AR
+#: register (1).
+READ_OVERHEAD = 1 + 2 + 1 + LoadDma.REQUEST_LATENCY + 1
 #: Cycles from an AR being accepted to its first beat (``sim/hdl/axi_ddr.v``: the burst
 #: becomes eligible ``latency`` cycles after its AR and active the cycle after).
 AR_TO_DATA = 1

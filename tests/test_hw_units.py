@@ -1,5 +1,6 @@
-"""hw/ components in Amaranth's simulator: MAC arrays and the window generator against
-NumPy, with and without random stalls, and their throughput without stalls."""
+"""hw/ components in Amaranth's simulator: MAC arrays, the window generator and the DMA's
+burst cutter against NumPy or Python, with and without random stalls, and their
+throughput without stalls."""
 
 import re
 
@@ -9,6 +10,7 @@ from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from hw.act_buffer import sub_bank_address
+from hw.bursts import BurstSplitter, block_beats
 from hw.depthwise import DepthwiseLanes
 from hw.pointwise import PointwiseArray
 from hw.products import lut_product, packed_products, times_constant, unpack_products
@@ -310,3 +312,41 @@ def test_queue_rejects_depth_below_two():
         Queue(width=4, depth=1)
     with pytest.raises(ValueError, match="room_for must be in 1..4, not 5"):
         Queue(width=4, depth=4, room_for=5)
+
+
+def _cut_runs(runs, beat_bytes):
+    """The bursts ``hw.bursts`` cuts ``runs`` (address, beats) into, as (address, beats)."""
+    block = block_beats(beat_bytes)
+    bursts = []
+    for addr, beats in runs:
+        while beats:
+            n = min(beats, block - (addr // beat_bytes) % block)
+            bursts.append((addr, n))
+            addr, beats = addr + n * beat_bytes, beats - n
+    return bursts
+
+
+@pytest.mark.parametrize("beat_bytes", [1, 4, 16, 32])
+@pytest.mark.parametrize("idle, stall", PAUSES)
+def test_burst_splitter_cuts_runs_at_blocks(beat_bytes, idle, stall):
+    """Runs of every kind (within a block, up to a boundary, across several blocks and
+    4 KiB pages, single beats back to back) come out as AXI4-legal bursts covering each
+    run in order; unstalled, the first burst comes LATENCY cycles after the first run and
+    then one burst a cycle."""
+    rng = np.random.default_rng(beat_bytes)
+    block = block_beats(beat_bytes)
+    runs = [(0, 1), (beat_bytes, 1), (4096 - beat_bytes, 1), (4096 - beat_bytes, 2),
+            (64, block), (0, block), (0, 3 * block + 5), (4096 - 3 * beat_bytes, 700)]
+    runs += [(int(rng.integers(0, 2**20)) * beat_bytes, int(rng.integers(1, 1200)))
+             for _ in range(8)]
+    runs += [(int(rng.integers(0, 2**20)) * beat_bytes, 1) for _ in range(4)]
+    expected = _cut_runs(runs, beat_bytes)
+    for addr, beats in expected:
+        assert 1 <= beats <= 256 and addr // 4096 == (addr + beats * beat_bytes - 1) // 4096
+    dut = BurstSplitter(beat_bytes, 24)
+    out, cycles = run_stream(dut, [{"addr": a, "beats": n} for a, n in runs], expect=len(expected),
+                             idle=idle, stall=stall, seed=beat_bytes, i_stream=dut.run,
+                             o_stream=dut.burst, unpack=lambda p: (int(p.addr), int(p.len) + 1))
+    assert out == expected
+    if idle == stall == 0:
+        assert cycles == BurstSplitter.LATENCY + len(expected)
