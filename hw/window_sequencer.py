@@ -2,12 +2,13 @@
 
 Fused and pointwise modes walk pixels (output rows, then columns) outside and input
 channel blocks inside, a run per pixel; pooling walks channel blocks outside and pixels
-inside, a run per channel block. Every request field comes from a register, updated
-incrementally by one adder at most (no division, no multiplier, no sum of offsets): the
-window coordinates advance by the stride with their ``mod 3``, the address base by a row
-or column pitch when a coordinate crosses a group of three, or by one for the next
-channel block; the loop counters count down and the ends of the loops are flags set the
-cycle before they are reached.
+inside, a run per channel block. Every request field is a register (the tag's run and
+tile markers one LUT of registered flags), updated incrementally through one adder at
+most (no division, no multiplier, no sum of offsets): the window coordinates advance by
+the stride with their ``mod 3``, the address base by a row or column pitch when a
+coordinate crosses a group of three, or by one for the next channel block; the loop
+counters count down, and the ends of the loops are flags set the cycle before they are
+reached.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -81,6 +82,11 @@ class _Count:
 
 class WindowSequencer(wiring.Component):
     """Issue the window requests of one tile.
+
+    The first request is offered the cycle after ``start``, then one a cycle while the
+    pixel buffer has room; a request not taken (``o_stream.ready`` low) stays offered
+    unchanged. The loop nest's registers advance together at a start or a taken
+    request (their clock enable), to values computed whether or not it is taken.
 
     Members
     -------
