@@ -9,6 +9,9 @@ The sequencer supplies ``row mod 3``, ``col mod 3`` and the base address increme
 so no division by 3 and no multiplier sits in this path.
 """
 
+import functools
+import operator
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -17,7 +20,7 @@ from model.numerics import ACT_BITS
 
 from .act_buffer import SUB_BANKS
 from .config import ceil_log2
-from .pointwise import check_pe, discard_on_error
+from .pointwise import check_pe, discard_on_error, pipeline_enables
 
 __all__ = ["WindowGenerator", "window_request_layout", "window_output_layout", "COORD_BITS",
            "window_request"]
@@ -58,10 +61,22 @@ def window_request(row, col, ib, *, width, blocks, tag=0):
 class WindowGenerator(wiring.Component):
     """Turn window requests into 3x3 windows of ``pe`` channels, one per cycle.
 
-    Two stages: the request's 9 sub-bank addresses go to the buffer's synchronous read
-    ports (stage 1 holds the request's rotation and padding mask), then the words are
-    rotated into tap order, padding replaced by ``zero_point``, and registered onto
-    ``o_stream``. Each stage holds its beat while the next stalls.
+    Four stages (:attr:`LATENCY`), throughput one window per cycle:
+
+    1. the request's 9 sub-bank addresses, each in its own register that drives only its
+       sub-bank's block RAM address pins (no logic between the register and the memory,
+       whose address route may cross the chip), with the padding mask by tap;
+    2. the sub-banks' synchronous read (``r_en``);
+    3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
+       which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
+       ``col mod 3`` so the tap multiplexers start from registers of their own;
+    4. the words rotated into tap order, padding replaced by ``zero_point``, registered
+       onto ``o_stream``.
+
+    The stages advance together whenever ``o_stream``'s register is empty or its beat is
+    taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
+    flight, bubbles included. (In the engine the output never stalls: the pixel buffer
+    is always ready.)
 
     Parameters
     ----------
@@ -82,12 +97,13 @@ class WindowGenerator(wiring.Component):
     zero_point : In(signed(8))
         The value of a padding tap.
     r_addr, r_en, r_oe, r_data
-        To the :class:`ActBuffer` read ports (connect ``r_data`` from the buffer).
+        To the :class:`ActBuffer` read ports (connect ``r_data`` from the buffer);
+        ``r_addr`` comes straight from stage 1's registers.
     """
 
     #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
-    #: sub-banks' read, their output registers, the tap selection.
-    LATENCY = 3
+    #: address registers, the sub-banks' read, their output registers, the tap selection.
+    LATENCY = 4
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -112,46 +128,31 @@ class WindowGenerator(wiring.Component):
         m = Module()
         req = self.i_stream.payload
 
-        s1_valid = Signal()
-        s1_row_mod3 = Signal(2)
-        s1_col_mod3 = Signal(2)
-        s1_pad = Signal(SUB_BANKS)  # by tap
-        s1_tag = Signal.like(req.tag)
+        # The stages advance together, one LUT from o_stream: with each stage advancing
+        # when it was empty, the ready chain through every stage's valid bit into the
+        # clock enables was this block's critical path.
+        _, (advance, *_) = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "")
+        m.d.comb += [self.r_en.eq(advance), self.r_oe.eq(advance)]
 
-        # Stage 2: the sub-banks' output registers (ActBuffer.r_oe), with the markers.
-        s2_valid = Signal()
-        s2_row_mod3, s2_col_mod3 = Signal(2), Signal(2)
-        s2_pad = Signal(SUB_BANKS)
-        s2_tag = Signal.like(req.tag)
+        # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
+        s1_row_mod3, s1_col_mod3, s2_row_mod3, s2_col_mod3 = (Signal(2) for _ in range(4))
+        s1_pad, s2_pad = Signal(SUB_BANKS), Signal(SUB_BANKS)
+        s1_tag, s2_tag, s3_tag = (Signal.like(req.tag) for _ in range(3))
+        # By tap, one-hot: the sub-bank it reads (bit 3 * rb + cb), or padding (bit 9).
+        s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
 
-        s3_ready = ~self.o_stream.valid | self.o_stream.ready
-        s2_ready = ~s2_valid | s3_ready
-        s1_ready = ~s1_valid | s2_ready
-        m.d.comb += [self.i_stream.ready.eq(s1_ready), self.r_en.eq(s1_ready),
-                     self.r_oe.eq(s2_ready)]
-        with m.If(s2_ready):
-            m.d.sync += [s2_valid.eq(s1_valid), s2_row_mod3.eq(s1_row_mod3),
-                         s2_col_mod3.eq(s1_col_mod3), s2_pad.eq(s1_pad), s2_tag.eq(s1_tag)]
-
-        # Sub-bank (rb, cb) holds the tap whose row is row + ((rb - row_mod3) mod 3); that
-        # row is in the next group of three when row_mod3 + dy >= 3.
-        for rb in range(3):
-            for cb in range(3):
-                dy = Signal(2, name=f"dy{rb}{cb}")
-                dx = Signal(2, name=f"dx{rb}{cb}")
-                m.d.comb += [dy.eq(_mod3_diff(rb, req.row_mod3)), dx.eq(_mod3_diff(cb, req.col_mod3))]
-                addr = (req.base
-                        + Mux(req.row_mod3 + dy >= 3, self.row_pitch, 0)
-                        + Mux(req.col_mod3 + dx >= 3, self.col_pitch, 0))
-                m.d.comb += self.r_addr[3 * rb + cb].eq(addr)
-
-        with m.If(s1_ready):
-            m.d.sync += [
-                s1_valid.eq(self.i_stream.valid),
-                s1_row_mod3.eq(req.row_mod3),
-                s1_col_mod3.eq(req.col_mod3),
-                s1_tag.eq(req.tag),
-            ]
+        with m.If(advance):
+            # Stage 1: the addresses (r_addr's registers). Sub-bank (rb, cb) holds the tap
+            # whose row is row + ((rb - row_mod3) mod 3), in the next group of three rows
+            # (one row pitch further) when rb < row_mod3; the same for columns.
+            for rb in range(3):
+                for cb in range(3):
+                    addr = (req.base
+                            + Mux(req.row_mod3 > rb, self.row_pitch, 0)
+                            + Mux(req.col_mod3 > cb, self.col_pitch, 0))
+                    m.d.sync += self.r_addr[3 * rb + cb].eq(addr)
+            m.d.sync += [s1_row_mod3.eq(req.row_mod3), s1_col_mod3.eq(req.col_mod3),
+                         s1_tag.eq(req.tag)]
             for dy in range(3):
                 row = req.row + dy
                 row_out = (row < 0) | (row >= self.rows)
@@ -160,28 +161,32 @@ class WindowGenerator(wiring.Component):
                     col_out = (col < 0) | (col >= self.cols)
                     m.d.sync += s1_pad[3 * dy + dx].eq(row_out | col_out)
 
-        with m.If(s3_ready):
-            m.d.sync += [self.o_stream.valid.eq(s2_valid), self.o_stream.payload.tag.eq(s2_tag)]
+            # Stage 2: the sub-banks read (r_en).
+            m.d.sync += [s2_row_mod3.eq(s1_row_mod3), s2_col_mod3.eq(s1_col_mod3),
+                         s2_pad.eq(s1_pad), s2_tag.eq(s1_tag)]
+
+            # Stage 3: the sub-banks' output registers (r_oe) and each tap's select: the
+            # tap (dy, dx) is in sub-bank ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
+            m.d.sync += s3_tag.eq(s2_tag)
             for dy in range(3):
                 for dx in range(3):
                     tap = 3 * dy + dx
-                    word = self.o_stream.payload.taps[tap]
-                    with m.If(s2_pad[tap]):
-                        m.d.sync += word.eq(_splat(self.zero_point, self._pe))
-                    with m.Else():
-                        # The tap's sub-bank: ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
-                        with m.Switch(s2_row_mod3 * 4 + s2_col_mod3):
-                            for my in range(3):
-                                for mx in range(3):
-                                    with m.Case(my * 4 + mx):
-                                        bank = 3 * ((my + dy) % 3) + (mx + dx) % 3
-                                        m.d.sync += word.eq(self.r_data[bank])
+                    for rb in range(3):
+                        for cb in range(3):
+                            m.d.sync += s3_select[tap][3 * rb + cb].eq(
+                                ~s2_pad[tap] & (s2_row_mod3 == (rb - dy) % 3)
+                                & (s2_col_mod3 == (cb - dx) % 3))
+                    m.d.sync += s3_select[tap][SUB_BANKS].eq(s2_pad[tap])
+
+            # Stage 4: each tap the OR of its sources masked by the one-hot select (no
+            # decoder between the select register and the multiplexer).
+            m.d.sync += self.o_stream.payload.tag.eq(s3_tag)
+            sources = [*(self.r_data[bank] for bank in range(SUB_BANKS)),
+                       _splat(self.zero_point, self._pe)]
+            for tap in range(SUB_BANKS):
+                masked = (Mux(select, source, 0) for select, source in zip(s3_select[tap], sources))
+                m.d.sync += self.o_stream.payload.taps[tap].eq(functools.reduce(operator.or_, masked))
         return m
-
-
-def _mod3_diff(target, mod3):
-    """(target - mod3) mod 3 for a constant target and a 2-bit mod3 in 0..2."""
-    return Mux(mod3 == target, 0, Mux(mod3 == (target + 2) % 3, 1, 2))
 
 
 def _splat(value, count):

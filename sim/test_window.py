@@ -11,8 +11,8 @@ from sim.test_mac_arrays import PES, assert_rejected_without_unused_warning
 
 DEPTH = 32  # words per sub-bank half: the testbench's largest layer needs 12
 TAG_BITS = 8
-# From a request to its window without stalls: the synchronous read, then the output
-# register.
+# From a request to its window without stalls: the address registers, the synchronous
+# read, the output registers, the tap selection.
 WINDOW_LATENCY = WindowGenerator.LATENCY
 PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 LAYERS = ("5x7x(pe+2)/s1", "6x9x(2pe-1)/s2", "7x5x3/s2-from-0", "4x11xpe/s1")  # window_tb.layers
