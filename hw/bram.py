@@ -111,7 +111,7 @@ class BlockRam(wiring.Component):
     Write: ``w_addr``, ``w_data`` and ``w_en`` at an edge enter the write registers (on
     ECP5 one enable register per DP16KD, ``w_en`` and the cascade row decoded in front of
     it, and each block's own data bits); the memory takes them at the next edge
-    (:attr:`WRITE_LATENCY`). A word written with ``w_en`` at edge ``E`` is returned by a
+    (:attr:`write_latency`). A word written with ``w_en`` at edge ``E`` is returned by a
     read at edge ``E + 2`` or later; a read at ``E + 1`` of the same address is undefined
     on ECP5 (see the collision note above). No stall: a write is taken every cycle.
 
@@ -127,6 +127,10 @@ class BlockRam(wiring.Component):
     width, depth : int
     granularity : int or None
         Bits per write enable (``width`` when None).
+    write_registers : bool
+        The write stage (default). Without it the memory takes ``w_addr``, ``w_data`` and
+        ``w_en`` at the edge itself (:attr:`write_latency` 0): for a writer whose port
+        signals are registers already and whose reader follows its writes by one edge.
 
     Members
     -------
@@ -134,18 +138,16 @@ class BlockRam(wiring.Component):
     w_data : In(width)
     w_en : In(width // granularity)
         One enable per slice: the slices whose bit is set are written
-        (:attr:`WRITE_LATENCY` edges later).
+        (:attr:`write_latency` edges later).
     r_addr : In(address bits)
     r_en, r_oe : In(1)
     r_data : Out(width)
         Not reset (neither is a block RAM's output register); only read words reach it.
     """
 
-    #: Edges from ``w_en`` to the memory holding the word (the write registers).
-    WRITE_LATENCY = 1
-
-    def __init__(self, width, depth, granularity=None):
+    def __init__(self, width, depth, granularity=None, *, write_registers=True):
         self._width, self._depth = width, depth
+        self._write_registers = write_registers
         self._granularity = granularity or width
         if width % self._granularity:
             raise ValueError(f"granularity {granularity} does not divide width {width}")
@@ -160,6 +162,20 @@ class BlockRam(wiring.Component):
             "r_data": Out(width),
         })
 
+    @property
+    def write_latency(self) -> int:
+        """Edges from ``w_en`` to the memory holding the word: 1 through the write
+        registers, 0 without them."""
+        return int(self._write_registers)
+
+    def _write_stage(self, m, value, name, reset_less=True):
+        """``value`` through the write stage's register (or as it is without one)."""
+        if not self._write_registers:
+            return value
+        register = Signal(len(value), name=name, reset_less=reset_less)
+        m.d.sync += register.eq(value)
+        return register
+
     def elaborate(self, platform):
         if is_ecp5(platform) and self._depth > ECP5_LUTRAM_DEPTH:
             return self._dp16kd()
@@ -167,10 +183,9 @@ class BlockRam(wiring.Component):
         mem = m.submodules.mem = Memory(shape=self._width, depth=self._depth, init=[])
         slices = self._width // self._granularity
         wr = mem.write_port(granularity=self._granularity if slices > 1 else None)
-        w_addr = Signal.like(self.w_addr, reset_less=True, name="w_addr_q")
-        w_data = Signal.like(self.w_data, reset_less=True, name="w_data_q")
-        w_en = Signal.like(self.w_en, name="w_en_q")
-        m.d.sync += [w_addr.eq(self.w_addr), w_data.eq(self.w_data), w_en.eq(self.w_en)]
+        w_addr = self._write_stage(m, self.w_addr, "w_addr_q")
+        w_data = self._write_stage(m, self.w_data, "w_data_q")
+        w_en = self._write_stage(m, self.w_en, "w_en_q", reset_less=False)
         m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data),
                      wr.en.eq(w_en if slices > 1 else w_en[0])]
         rd = mem.read_port()
@@ -196,31 +211,28 @@ class BlockRam(wiring.Component):
         # The write stage: the address registered once per memory, each block's enables
         # (decoded from the slice enables and the cascade row) and data in its own
         # registers, so a block's CEA/WEA/byte enables come from a register of its own.
-        w_addr = Signal(block_abits, reset_less=True, name="w_addr_q")
-        m.d.sync += w_addr.eq(self.w_addr[:block_abits])
-        waddr = address(w_addr)
+        waddr = address(self._write_stage(m, self.w_addr[:block_abits], "w_addr_q"))
         rows = []
         for r in range(t.rows):
             row_word = Signal(self._width, name=f"row{r}")
             w_row = self.w_addr[block_abits:] == r if t.rows > 1 else Const(1, 1)
             for c in range(t.columns):
-                di = Signal(36, reset_less=True, name=f"di_{r}_{c}")
+                di, be = Signal(36, name=f"di_{r}_{c}"), Signal(4, name=f"be_{r}_{c}")
                 do = Signal(36, name=f"do_{r}_{c}")
-                be = Signal(4, name=f"be_{r}_{c}")
-                we = Signal(name=f"we_{r}_{c}")
-                enables = []
                 for k in range(t.lanes_per_block):
                     first, bits = t.lane_bits_of(c * t.lanes_per_block + k)
                     if not bits:
                         continue
                     at = k * t.lane_bits
                     s = first // t.slice_bits
-                    enables.append(self.w_en[s] & w_row)
-                    m.d.sync += [di[at:at + bits].eq(self.w_data[first:first + bits]),
-                                 be[k].eq(enables[-1])]
-                    m.d.comb += row_word[first:first + bits].eq(do[at:at + bits])
-                # Its own register, not be.any(): no LUT between a register and WEA.
-                m.d.sync += we.eq(Cat(enables).any())
+                    m.d.comb += [di[at:at + bits].eq(self.w_data[first:first + bits]),
+                                 be[k].eq(self.w_en[s] & w_row),
+                                 row_word[first:first + bits].eq(do[at:at + bits])]
+                # Each block's data and enables in registers of its own; the write enable
+                # its own register too, not be.any() behind them: no LUT before WEA.
+                we = self._write_stage(m, be.any(), f"we_{r}_{c}", reset_less=False)
+                di = self._write_stage(m, di, f"di_{r}_{c}_q")
+                be = self._write_stage(m, be, f"be_{r}_{c}_q", reset_less=False)
                 ada = dict(waddr)
                 if t.port_bits in (18, 36):  # byte enables on the low address pins
                     ada.update({k: be[k] for k in range(t.lanes_per_block)})

@@ -115,7 +115,8 @@ class Engine(wiring.Component):
             weights.dw_en.eq(dw.dw_en), weights.dw_oe.eq(dw.dw_oe),
             dw.dw_weights.eq(weights.dw_weights), dw.dw_params.eq(weights.dw_params),
             # pointwise
-            pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
+            pw.r_full.eq(pixels.r_full), pixels.r_en.eq(pw.r_en), pixels.r_oe.eq(pw.r_oe),
+            pixels.advance.eq(pw.advance), pixels.rewind.eq(pw.rewind),
             pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
             pixels.run_len.eq(pw.run_len),
             weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),
