@@ -54,7 +54,9 @@ class ActBuffer(wiring.Component):
     Members
     -------
     w_stream : In(stream.Signature(act_write_layout(pe, depth)))
-        Words to store; always ready (one write per cycle).
+        Words to store; always ready (one write per cycle). The sub-bank's enable is
+        decoded in front of its write registers and the word written one edge after it is
+        taken (``BlockRam.write_latency``): a read two or more edges after returns it.
     r_half : In(1)
         The half the read ports read.
     r_addr : In(data.ArrayLayout(unsigned(aw), 9))

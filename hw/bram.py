@@ -1,8 +1,11 @@
-"""A memory read through a block RAM's output register.
+"""A memory with a registered write port, read through a block RAM's output register.
 
-A read takes two stages, as a block RAM with its output register does: the memory reads
-``r_addr`` at the edge where ``r_en`` is high, the word read enters ``r_data`` at the next
-edge where ``r_oe`` is high and stays there until then.
+A write takes one stage: the address, data and slice enables are registered, and the
+memory takes them at the next edge, so between a register and a block RAM's write pins
+there is only a route (the enables are decoded in front of the registers). A read takes
+two stages, as a block RAM with its output register does: the memory reads ``r_addr`` at
+the edge where ``r_en`` is high, the word read enters ``r_data`` at the next edge where
+``r_oe`` is high and stays there until then.
 
 On ECP5 (``hw.products.is_ecp5``) the memory is Lattice DP16KD primitives with their own
 output register in use (``REGMODE = "OUTREG"``, clock enable OCE = ``r_oe``): Yosys' ECP5
@@ -102,10 +105,17 @@ def dp16kd_tiling(width: int, depth: int, granularity: int | None = None) -> Dp1
 
 
 class BlockRam(wiring.Component):
-    """``depth`` words of ``width`` bits, one write port (slices of ``granularity`` bits)
-    and one read port of two stages (block RAM read, output register).
+    """``depth`` words of ``width`` bits, one write port of one stage (slices of
+    ``granularity`` bits) and one read port of two stages (block RAM read, output register).
 
-    Stages: the memory reads ``r_addr`` at an edge where ``r_en`` is high; ``r_data``
+    Write: ``w_addr``, ``w_data`` and ``w_en`` at an edge enter the write registers (on
+    ECP5 one enable register per DP16KD, ``w_en`` and the cascade row decoded in front of
+    it, and each block's own data bits); the memory takes them at the next edge
+    (:attr:`write_latency`). A word written with ``w_en`` at edge ``E`` is returned by a
+    read at edge ``E + 2`` or later; a read at ``E + 1`` of the same address is undefined
+    on ECP5 (see the collision note above). No stall: a write is taken every cycle.
+
+    Read: the memory reads ``r_addr`` at an edge where ``r_en`` is high; ``r_data``
     takes that word at the next edge where ``r_oe`` is high (the reader's next stage
     advances), so a stalled reader holds both stages by holding the enables low. Latency
     2 when both are high every cycle. A depth cascade on ECP5 (:func:`dp16kd_tiling`)
@@ -117,21 +127,27 @@ class BlockRam(wiring.Component):
     width, depth : int
     granularity : int or None
         Bits per write enable (``width`` when None).
+    write_registers : bool
+        The write stage (default). Without it the memory takes ``w_addr``, ``w_data`` and
+        ``w_en`` at the edge itself (:attr:`write_latency` 0): for a writer whose port
+        signals are registers already and whose reader follows its writes by one edge.
 
     Members
     -------
     w_addr : In(address bits)
     w_data : In(width)
     w_en : In(width // granularity)
-        One enable per slice: the slices whose bit is set are written at the edge.
+        One enable per slice: the slices whose bit is set are written
+        (:attr:`write_latency` edges later).
     r_addr : In(address bits)
     r_en, r_oe : In(1)
     r_data : Out(width)
         Not reset (neither is a block RAM's output register); only read words reach it.
     """
 
-    def __init__(self, width, depth, granularity=None):
+    def __init__(self, width, depth, granularity=None, *, write_registers=True):
         self._width, self._depth = width, depth
+        self._write_registers = write_registers
         self._granularity = granularity or width
         if width % self._granularity:
             raise ValueError(f"granularity {granularity} does not divide width {width}")
@@ -146,6 +162,20 @@ class BlockRam(wiring.Component):
             "r_data": Out(width),
         })
 
+    @property
+    def write_latency(self) -> int:
+        """Edges from ``w_en`` to the memory holding the word: 1 through the write
+        registers, 0 without them."""
+        return int(self._write_registers)
+
+    def _write_stage(self, m, value, name, reset_less=True):
+        """``value`` through the write stage's register (or as it is without one)."""
+        if not self._write_registers:
+            return value
+        register = Signal(len(value), name=name, reset_less=reset_less)
+        m.d.sync += register.eq(value)
+        return register
+
     def elaborate(self, platform):
         if is_ecp5(platform) and self._depth > ECP5_LUTRAM_DEPTH:
             return self._dp16kd()
@@ -153,8 +183,11 @@ class BlockRam(wiring.Component):
         mem = m.submodules.mem = Memory(shape=self._width, depth=self._depth, init=[])
         slices = self._width // self._granularity
         wr = mem.write_port(granularity=self._granularity if slices > 1 else None)
-        m.d.comb += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data),
-                     wr.en.eq(self.w_en if slices > 1 else self.w_en[0])]
+        w_addr = self._write_stage(m, self.w_addr, "w_addr_q")
+        w_data = self._write_stage(m, self.w_data, "w_data_q")
+        w_en = self._write_stage(m, self.w_en, "w_en_q", reset_less=False)
+        m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data),
+                     wr.en.eq(w_en if slices > 1 else w_en[0])]
         rd = mem.read_port()
         m.d.comb += [rd.addr.eq(self.r_addr), rd.en.eq(self.r_en)]
         out = Signal(self._width, reset_less=True)
@@ -175,14 +208,17 @@ class BlockRam(wiring.Component):
             return {k + low: bits[k] for k in range(block_abits)}
 
         raddr = address(self.r_addr)
-        waddr = address(self.w_addr)
+        # The write stage: the address registered once per memory, each block's enables
+        # (decoded from the slice enables and the cascade row) and data in its own
+        # registers, so a block's CEA/WEA/byte enables come from a register of its own.
+        waddr = address(self._write_stage(m, self.w_addr[:block_abits], "w_addr_q"))
         rows = []
         for r in range(t.rows):
             row_word = Signal(self._width, name=f"row{r}")
             w_row = self.w_addr[block_abits:] == r if t.rows > 1 else Const(1, 1)
             for c in range(t.columns):
-                di, do = Signal(36, name=f"di_{r}_{c}"), Signal(36, name=f"do_{r}_{c}")
-                be = Signal(4, name=f"be_{r}_{c}")
+                di, be = Signal(36, name=f"di_{r}_{c}"), Signal(4, name=f"be_{r}_{c}")
+                do = Signal(36, name=f"do_{r}_{c}")
                 for k in range(t.lanes_per_block):
                     first, bits = t.lane_bits_of(c * t.lanes_per_block + k)
                     if not bits:
@@ -192,7 +228,11 @@ class BlockRam(wiring.Component):
                     m.d.comb += [di[at:at + bits].eq(self.w_data[first:first + bits]),
                                  be[k].eq(self.w_en[s] & w_row),
                                  row_word[first:first + bits].eq(do[at:at + bits])]
-                we = be.any()
+                # Each block's data and enables in registers of its own; the write enable
+                # its own register too, not be.any() behind them: no LUT before WEA.
+                we = self._write_stage(m, be.any(), f"we_{r}_{c}", reset_less=False)
+                di = self._write_stage(m, di, f"di_{r}_{c}_q")
+                be = self._write_stage(m, be, f"be_{r}_{c}_q", reset_less=False)
                 ada = dict(waddr)
                 if t.port_bits in (18, 36):  # byte enables on the low address pins
                     ada.update({k: be[k] for k in range(t.lanes_per_block)})

@@ -23,7 +23,13 @@ from .weight_buffer import WeightBuffer
 from .window import WindowGenerator
 from .window_sequencer import WindowSequencer, window_tag_layout
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "pixel_slack"]
+
+
+def pixel_slack() -> int:
+    """The :class:`PixelBuffer`'s room beyond two runs: every word in flight between the
+    window sequencer's reservation and the buffer's write port."""
+    return WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED)
 
 
 class Engine(wiring.Component):
@@ -70,9 +76,7 @@ class Engine(wiring.Component):
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
         mult = cfg.multipliers
         dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut)
-        # Room for every word in flight between the sequencer's reservation and the write.
-        in_flight = WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED)
-        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, in_flight)
+        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, pixel_slack())
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
                                                      bank["pw_weights"].depth, blocks,
                                                      packed=mult.packed,
@@ -111,7 +115,8 @@ class Engine(wiring.Component):
             weights.dw_en.eq(dw.dw_en), weights.dw_oe.eq(dw.dw_oe),
             dw.dw_weights.eq(weights.dw_weights), dw.dw_params.eq(weights.dw_params),
             # pointwise
-            pw.r_full.eq(pixels.r_full), pixels.r_addr.eq(pw.r_addr), pixels.r_en.eq(pw.r_en),
+            pw.r_full.eq(pixels.r_full), pixels.r_en.eq(pw.r_en), pixels.r_oe.eq(pw.r_oe),
+            pixels.advance.eq(pw.advance), pixels.rewind.eq(pw.rewind),
             pw.r_data.eq(pixels.r_data), pixels.release.eq(pw.release),
             pixels.run_len.eq(pw.run_len),
             weights.pw_half.eq(cmd.weight_half), weights.pw_weight_addr.eq(pw.pw_weight_addr),

@@ -12,15 +12,22 @@ the stages' declared latencies): then the words issued after the run that the ar
 prove that run was issued more than a pipeline depth ago, so it is complete when the
 array needs it. The depthwise stage never starves the array (its rate, one word a
 cycle, is at least the array's, one run per ``blocks_out`` x run-length cycles).
+
+The memory is a ``hw.bram.BlockRam`` read in two stages (on ECP5 the DP16KD's output
+register: its clock-to-out stays off the route to the multipliers), at a read pointer
+that is a register (the reader steps it: next word, back to the run's first word, on to
+the next run), so no adder or wrap-around sits in front of the block RAM's address.
+Its write port has no write registers: the depthwise stage's output is registered
+already, and a run's last word must be readable the cycle ``r_full`` shows it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACT_BITS
 
+from .bram import BlockRam
 from .config import ceil_log2
 
 __all__ = ["PixelBuffer", "pixel_word_layout"]
@@ -53,14 +60,22 @@ class PixelBuffer(wiring.Component):
         The words, in order; always ready.
     r_full : Out(1)
         The oldest unreleased run is complete.
-    r_addr : In(run offset bits)
-        Word of that run to read.
     r_en : In(1)
+        The memory reads the word at the read pointer at an edge where it is high; the
+        pointer starts at the oldest run's first word.
+    r_oe : In(1)
+        The word read enters ``r_data`` at an edge where it is high (the block RAM's
+        output register: the reader's next stage advances).
     r_data : Out(ArrayLayout(signed(8), pe))
-        One cycle after the address.
+        Two stages after the pointer (as ``BlockRam``); not reset.
+    advance : In(1)
+        Pulse: the pointer steps to the run's next word.
+    rewind : In(1)
+        Pulse: the pointer goes back to the oldest run's first word.
     run_len : In(run offset bits + 1)
     release : In(1)
-        Pulse: the reader is done with the oldest run (``run_len`` words).
+        Pulse, at the run's last word: the reader is done with the oldest run
+        (``run_len`` words); the pointer steps to the next run's first word.
     """
 
     #: Cycles from a run's last word being written to ``r_full`` showing it.
@@ -75,8 +90,10 @@ class PixelBuffer(wiring.Component):
             "reserve": In(1),
             "w_stream": In(stream.Signature(pixel_word_layout(pe))),
             "r_full": Out(1),
-            "r_addr": In(run_bits),
             "r_en": In(1),
+            "r_oe": In(1),
+            "advance": In(1),
+            "rewind": In(1),
             "r_data": Out(data.ArrayLayout(signed(ACT_BITS), pe)),
             "run_len": In(run_bits + 1),
             "release": In(1),
@@ -90,16 +107,17 @@ class PixelBuffer(wiring.Component):
         m = Module()
         cap = self._capacity
         addr_bits = ceil_log2(cap)
-        mem = m.submodules.mem = Memory(shape=data.ArrayLayout(signed(ACT_BITS), self._pe),
-                                        depth=cap, init=[])
+        ram = m.submodules.mem = BlockRam(self._pe * ACT_BITS, cap, write_registers=False)
 
-        def wrap(value):
-            return Mux(value >= cap, value - cap, value)
+        def step(pointer):
+            """The next word of the circular buffer."""
+            return Mux(pointer == cap - 1, 0, pointer + 1)
 
         reserved = Signal(range(cap + 1))
         complete_runs = Signal(range(cap + 1))
         write_ptr = Signal(addr_bits)
         run_start = Signal(addr_bits)
+        read_ptr = Signal(addr_bits)  # run_start + the reader's word within the run
 
         m.d.comb += [
             self.space.eq(reserved < cap),
@@ -107,20 +125,23 @@ class PixelBuffer(wiring.Component):
             self.w_stream.ready.eq(1),
         ]
 
-        wr = mem.write_port()
-        m.d.comb += [wr.addr.eq(write_ptr), wr.data.eq(self.w_stream.payload.data),
-                     wr.en.eq(self.w_stream.valid)]
+        m.d.comb += [ram.w_addr.eq(write_ptr), ram.w_data.eq(self.w_stream.payload.data),
+                     ram.w_en.eq(self.w_stream.valid)]
         with m.If(self.w_stream.valid):
-            m.d.sync += write_ptr.eq(wrap(write_ptr + 1))
+            m.d.sync += write_ptr.eq(step(write_ptr))
 
-        rd = mem.read_port()
-        m.d.comb += [rd.addr.eq(wrap(run_start + self.r_addr)), rd.en.eq(self.r_en),
-                     self.r_data.eq(rd.data)]
+        m.d.comb += [ram.r_addr.eq(read_ptr), ram.r_en.eq(self.r_en), ram.r_oe.eq(self.r_oe),
+                     self.r_data.eq(ram.r_data)]
+        # At the run's last word the next run starts at the next word.
+        with m.If(self.advance | self.release):
+            m.d.sync += read_ptr.eq(step(read_ptr))
+        with m.Elif(self.rewind):
+            m.d.sync += read_ptr.eq(run_start)
 
         freed = Mux(self.release, self.run_len, 0)
         m.d.sync += reserved.eq(reserved + self.reserve - freed)
         finished = self.w_stream.valid & self.w_stream.payload.run_end
         m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
         with m.If(self.release):
-            m.d.sync += run_start.eq(wrap(run_start + self.run_len))
+            m.d.sync += run_start.eq(step(read_ptr))
         return m

@@ -39,16 +39,18 @@ class PointwiseStage(wiring.Component):
     cmd : In(command_layout())
     start : In(1)
     busy : Out(1)
-    r_full, r_addr, r_en, r_data, release
-        The :class:`PixelBuffer`'s read side.
+    r_full, r_en, r_oe, r_data, advance, rewind, run_len, release
+        The :class:`PixelBuffer`'s read side: its read pointer stepped as the words are
+        issued, the word read into its output register when the second lookup stage
+        advances.
     pw_weight_addr, pw_param_addr, pw_en, pw_oe, pw_weights, pw_params
         The :class:`WeightBuffer`'s pointwise read port.
     o_stream : Out(stream.Signature(store_layout(pe)))
     """
 
     #: The two lookup registers: the pixel buffer and the weight buffer read when the first
-    #: advances; the weight buffer's output register and the pixel word's load when the
-    #: second does (:class:`WeightBuffer`).
+    #: advances; their output registers load when the second does (:class:`PixelBuffer`,
+    #: :class:`WeightBuffer`).
     LOOKUP_LATENCY = 2
 
     @classmethod
@@ -67,8 +69,10 @@ class PointwiseStage(wiring.Component):
             "start": In(1),
             "busy": Out(1),
             "r_full": In(1),
-            "r_addr": Out(ceil_log2(pixel_depth)),
             "r_en": Out(1),
+            "r_oe": Out(1),
+            "advance": Out(1),
+            "rewind": Out(1),
             "r_data": In(data.ArrayLayout(signed(ACT_BITS), pe)),
             "release": Out(1),
             "run_len": Out(ceil_log2(pixel_depth + 1) + 1),
@@ -108,8 +112,11 @@ class PointwiseStage(wiring.Component):
         issue = Signal()
         m.d.comb += [
             issue.eq(self.busy & self.r_full & look_ready),
-            self.r_addr.eq(k),
-            self.r_en.eq(look_ready),
+            self.advance.eq(issue & ~last_word),
+            self.rewind.eq(issue & last_word & ~last_ob),
+            # Only issued reads: an idle one could hit the word being written (a DP16KD
+            # read of the address written at the same edge is undefined).
+            self.r_en.eq(issue),
             self.pw_weight_addr.eq(weight_addr),
             self.pw_param_addr.eq(Mux(pool, run, ob)),
             self.pw_en.eq(look_ready),
@@ -135,25 +142,25 @@ class PointwiseStage(wiring.Component):
         # -- lookup registers: markers aligned with the pixel, weight and parameter reads --
         marks = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end": 1})
         first, look = Signal(marks), Signal(marks)
-        pixel = Signal.like(self.r_data)
         look_ready2 = Signal()
         m.d.comb += [
             look_ready2.eq(~look.valid | array.i_stream.ready),
             look_ready.eq(~first.valid | look_ready2),
             self.pw_oe.eq(look_ready2),
+            self.r_oe.eq(look_ready2),
         ]
         with m.If(look_ready):
             m.d.sync += [first.valid.eq(issue), first.first.eq(k == 0), first.last.eq(last_word),
                          first.end.eq(tile_end)]
         with m.If(look_ready2):
-            m.d.sync += [look.eq(first), pixel.eq(self.r_data)]
+            m.d.sync += look.eq(first)
 
         weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), pe), self.pw_weights)
         params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.pw_params)
         beat = array.i_stream.payload
         m.d.comb += [
             array.i_stream.valid.eq(look.valid),
-            beat.inner.act.eq(pixel),
+            beat.inner.act.eq(self.r_data),
             beat.inner.weights.eq(weights),
             beat.inner.first.eq(look.first),
             beat.inner.last.eq(look.last),

@@ -572,6 +572,11 @@ def _ddr_bits(config):
     return config.ddr_data_bits
 
 
+def _pixel_slack(config):
+    from .engine import pixel_slack
+    return pixel_slack()
+
+
 def _window(config):
     from .window import WindowGenerator
     from .window_sequencer import window_tag_layout
@@ -609,6 +614,9 @@ COMPONENTS = {
                                             lambda c: c.bank["pw_weights"].depth,
                                             lambda c: c.bank["dw_weights"].depth,
                                             lambda c: c.load_addr_bits))),
+    "pixel-buffer": ("the pixel buffer, its ports registered",
+                     _port_registers(_make("pixel_buffer", "PixelBuffer", _pe,
+                                           lambda c: c.bank["pixel"].depth, _pixel_slack))),
     "sequencer": ("the instruction sequencer", _make("sequencer", "Sequencer")),
     "fetch": ("the instruction fetch", _make("fetch", "InstructionFetch", _ddr_bits)),
     "read-port": ("the AXI read arbiter", _read_port),

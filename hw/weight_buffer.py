@@ -42,7 +42,10 @@ class WeightBuffer(wiring.Component):
     Members
     -------
     load : In(stream.Signature(load_layout(pe, addr_bits)))
-        Load beats; beats for other targets are ignored. Always ready.
+        Load beats; beats for other targets are ignored. Always ready. A beat's slice
+        enables are decoded (target, slice) in front of each memory's write registers
+        and written one edge after the beat is taken (``BlockRam.write_latency``): a read
+        two or more edges after the beat returns it.
     dw_half, dw_addr, dw_en, dw_oe : In
         Read the depthwise weights and parameters of channel block ``dw_addr``.
     dw_weights : Out(9 * pe * 8)

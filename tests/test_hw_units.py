@@ -350,3 +350,29 @@ def test_burst_splitter_cuts_runs_at_blocks(beat_bytes, idle, stall):
     assert out == expected
     if idle == stall == 0:
         assert cycles == BurstSplitter.LATENCY + len(expected)
+
+
+def test_block_ram_write_and_read_latency():
+    """BlockRam's declared stages: a slice written with ``w_en`` at edge E is in the memory
+    at E + write_latency (a read at E + 1 still returns the old word, one at E + 2 the new
+    one), and a read's word reaches ``r_data`` the edge after ``r_en`` when ``r_oe`` is high."""
+    from hw.bram import BlockRam
+
+    assert BlockRam(16, 8, 8).write_latency == 1 and BlockRam(16, 8, write_registers=False).write_latency == 0
+    ram = BlockRam(16, 8, 8)
+
+    async def bench(ctx):
+        ctx.set(ram.r_en, 1), ctx.set(ram.r_oe, 1), ctx.set(ram.r_addr, 5)
+        ctx.set(ram.w_addr, 5), ctx.set(ram.w_data, 0xABCD), ctx.set(ram.w_en, 0b01)
+        await ctx.tick()  # edge E: the write registers take the low slice
+        ctx.set(ram.w_en, 0)
+        await ctx.tick()  # E + 1: the memory is written; the read at this edge sees 0
+        await ctx.tick()  # E + 2: that read in r_data; this edge's read sees the slice
+        assert ctx.get(ram.r_data) == 0
+        await ctx.tick()
+        assert ctx.get(ram.r_data) == 0x00CD  # the high slice was not enabled
+
+    sim = Simulator(ram)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
