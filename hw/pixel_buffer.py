@@ -46,7 +46,8 @@ class PixelBuffer(wiring.Component):
     Members
     -------
     space : Out(1)
-        A word can be reserved.
+        A word can be reserved: a register (``reserved < capacity`` computed a cycle ahead,
+        no cycle of lag), so the sequencer's request valid is one LUT from registers.
     reserve : In(1)
         Pulse: the sequencer issued a request whose word will arrive.
     w_stream : In(stream.Signature(pixel_word_layout(pe)))
@@ -71,7 +72,7 @@ class PixelBuffer(wiring.Component):
         self._capacity = 2 * max_run + slack
         run_bits = ceil_log2(max_run + 1)
         super().__init__({
-            "space": Out(1),
+            "space": Out(1, init=1),
             "reserve": In(1),
             "w_stream": In(stream.Signature(pixel_word_layout(pe))),
             "r_full": Out(1),
@@ -102,7 +103,6 @@ class PixelBuffer(wiring.Component):
         run_start = Signal(addr_bits)
 
         m.d.comb += [
-            self.space.eq(reserved < cap),
             self.r_full.eq(complete_runs != 0),
             self.w_stream.ready.eq(1),
         ]
@@ -119,6 +119,10 @@ class PixelBuffer(wiring.Component):
 
         freed = Mux(self.release, self.run_len, 0)
         m.d.sync += reserved.eq(reserved + self.reserve - freed)
+        # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
+        # sequencer's handshake) only in the last LUT: a release (at least one word, all
+        # of them reserved) always leaves room, as a reservation was made only with room.
+        m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
         finished = self.w_stream.valid & self.w_stream.payload.run_end
         m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
         with m.If(self.release):

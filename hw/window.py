@@ -21,6 +21,7 @@ from model.numerics import ACT_BITS
 from .act_buffer import SUB_BANKS
 from .config import ceil_log2
 from .pointwise import check_pe, discard_on_error, pipeline_enables
+from .skid import skid_input
 
 __all__ = ["WindowGenerator", "window_request_layout", "window_output_layout", "COORD_BITS",
            "window_request"]
@@ -76,7 +77,9 @@ class WindowGenerator(wiring.Component):
     The stages advance together whenever ``o_stream``'s register is empty or its beat is
     taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
     flight, bubbles included. (In the engine the output never stalls: the pixel buffer
-    is always ready.)
+    is always ready.) ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`): a
+    request arriving while the stages stall waits in a skid register, at no latency, so
+    no path runs from ``o_stream.ready`` to the requester.
 
     Parameters
     ----------
@@ -126,12 +129,13 @@ class WindowGenerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        req = self.i_stream.payload
+        requests = skid_input(m, self.i_stream, "request")
+        req = requests.payload
 
         # The stages advance together, one LUT from o_stream: with each stage advancing
         # when it was empty, the ready chain through every stage's valid bit into the
         # clock enables was this block's critical path.
-        _, (advance, *_) = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "")
+        _, (advance, *_) = pipeline_enables(m, self.LATENCY, requests, self.o_stream, "")
         m.d.comb += [self.r_en.eq(advance), self.r_oe.eq(advance)]
 
         # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
