@@ -53,7 +53,8 @@ class PixelBuffer(wiring.Component):
     w_stream : In(stream.Signature(pixel_word_layout(pe)))
         The words, in order; always ready.
     r_full : Out(1)
-        The oldest unreleased run is complete.
+        The oldest unreleased run is complete: a register (computed a cycle ahead, so
+        the handover's latency is unchanged).
     r_addr : In(run offset bits)
         Word of that run to read.
     r_en : In(1)
@@ -103,7 +104,6 @@ class PixelBuffer(wiring.Component):
         run_start = Signal(addr_bits)
 
         m.d.comb += [
-            self.r_full.eq(complete_runs != 0),
             self.w_stream.ready.eq(1),
         ]
 
@@ -125,6 +125,10 @@ class PixelBuffer(wiring.Component):
         m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
         finished = self.w_stream.valid & self.w_stream.payload.run_end
         m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
+        # r_full is ``complete_runs != 0`` of the next cycle, with ``finished`` and
+        # ``release`` only in the last LUT (a release takes a complete run).
+        m.d.sync += self.r_full.eq(Mux(self.release, (complete_runs >= 2) | finished,
+                                       (complete_runs != 0) | finished))
         with m.If(self.release):
             m.d.sync += run_start.eq(wrap(run_start + self.run_len))
         return m
