@@ -17,6 +17,7 @@ from .config import ceil_log2
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
+from .skid import skid_input
 from .tagged import Tagged
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
@@ -31,11 +32,20 @@ class DepthwiseStage(wiring.Component):
 
     ``lut_multipliers`` of the lanes' products are built in LUTs (:class:`DepthwiseLanes`).
 
+    Stages: the two lookup registers (:attr:`LOOKUP_LATENCY`), then in fused mode the
+    lanes and the requantiser (:meth:`latency`). Stalls: each part holds its beat while
+    the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
+    window arriving while the first lookup register stalls waits in a skid register, at
+    no latency), so no path runs from this stage's ``o_stream.ready`` or from ``mode``
+    to the window generator.
+
     Members
     -------
     i_stream : In(stream.Signature(window_output_layout(pe, tag bits)))
         Windows from the :class:`WindowGenerator`, tagged ``window_tag_layout``.
     mode : In(Mode)
+        Decoded into a register: steady from the cycle before the tile's first window
+        (the controller holds it from the command's acceptance, ``hw.controller``).
     zero_point, lo, hi : In(signed(8))
         Output zero point and clamp of the depthwise requantiser.
     dw_addr, dw_en, dw_oe : Out
@@ -79,27 +89,31 @@ class DepthwiseStage(wiring.Component):
                                             channel_params_tag(pe, "run_end", "tile_end"))
         requant = m.submodules.requant = Tagged(
             Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
-        fused = self.mode == Mode.FUSED
+        # The mode decode from a register: the route from the controller's command
+        # register was the head of the engine's critical path.
+        fused = Signal()
+        m.d.sync += fused.eq(self.mode == Mode.FUSED)
+        windows = skid_input(m, self.i_stream, "window")
 
         # Lookup registers: the window, aligned with its block's weights and parameters
         # (the weight buffer reads when the first advances, registers when the second does).
         first_valid, look_valid = Signal(), Signal()
-        first_taps = Signal(self.i_stream.payload.taps.shape())
-        look_taps = Signal(self.i_stream.payload.taps.shape())
+        first_taps = Signal(windows.payload.taps.shape())
+        look_taps = Signal(windows.payload.taps.shape())
         first_tag, look_tag = Signal(window_tag_layout()), Signal(window_tag_layout())
         first_ready, look_ready = Signal(), Signal()
-        in_tag = data.View(window_tag_layout(), self.i_stream.payload.tag)
+        in_tag = data.View(window_tag_layout(), windows.payload.tag)
         m.d.comb += [
             first_ready.eq(~first_valid | look_ready),
-            self.i_stream.ready.eq(first_ready),
+            windows.ready.eq(first_ready),
             self.dw_addr.eq(in_tag.ib),
             self.dw_en.eq(first_ready),
             self.dw_oe.eq(look_ready),
         ]
         with m.If(first_ready):
             m.d.sync += [
-                first_valid.eq(self.i_stream.valid),
-                first_taps.eq(self.i_stream.payload.taps),
+                first_valid.eq(windows.valid),
+                first_taps.eq(windows.payload.taps),
                 first_tag.eq(in_tag),
             ]
         with m.If(look_ready):

@@ -53,13 +53,15 @@ class PixelBuffer(wiring.Component):
     Members
     -------
     space : Out(1)
-        A word can be reserved.
+        A word can be reserved: a register (``reserved < capacity`` computed a cycle ahead,
+        no cycle of lag), so the sequencer's request valid is one LUT from registers.
     reserve : In(1)
         Pulse: the sequencer issued a request whose word will arrive.
     w_stream : In(stream.Signature(pixel_word_layout(pe)))
         The words, in order; always ready.
     r_full : Out(1)
-        The oldest unreleased run is complete.
+        The oldest unreleased run is complete: a register (computed a cycle ahead, so
+        the handover's latency is unchanged).
     r_en : In(1)
         The memory reads the word at the read pointer at an edge where it is high; the
         pointer starts at the oldest run's first word.
@@ -86,7 +88,7 @@ class PixelBuffer(wiring.Component):
         self._capacity = 2 * max_run + slack
         run_bits = ceil_log2(max_run + 1)
         super().__init__({
-            "space": Out(1),
+            "space": Out(1, init=1),
             "reserve": In(1),
             "w_stream": In(stream.Signature(pixel_word_layout(pe))),
             "r_full": Out(1),
@@ -120,8 +122,6 @@ class PixelBuffer(wiring.Component):
         read_ptr = Signal(addr_bits)  # run_start + the reader's word within the run
 
         m.d.comb += [
-            self.space.eq(reserved < cap),
-            self.r_full.eq(complete_runs != 0),
             self.w_stream.ready.eq(1),
         ]
 
@@ -140,8 +140,16 @@ class PixelBuffer(wiring.Component):
 
         freed = Mux(self.release, self.run_len, 0)
         m.d.sync += reserved.eq(reserved + self.reserve - freed)
+        # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
+        # sequencer's handshake) only in the last LUT: a release (at least one word, all
+        # of them reserved) always leaves room, as a reservation was made only with room.
+        m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
         finished = self.w_stream.valid & self.w_stream.payload.run_end
         m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
+        # r_full is ``complete_runs != 0`` of the next cycle, with ``finished`` and
+        # ``release`` only in the last LUT (a release takes a complete run).
+        m.d.sync += self.r_full.eq(Mux(self.release, (complete_runs >= 2) | finished,
+                                       (complete_runs != 0) | finished))
         with m.If(self.release):
             m.d.sync += run_start.eq(step(read_ptr))
         return m

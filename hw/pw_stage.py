@@ -100,16 +100,31 @@ class PointwiseStage(wiring.Component):
         weight_addr = Signal.like(self.pw_weight_addr)
         run = Signal(COUNT_BITS)  # channel block (pooling)
         out_row, out_col = Signal(COUNT_BITS), Signal(COUNT_BITS)
+        look_ready = Signal()
+        issue = Signal()
+        # The run length and the flags ending a run and a pixel's output blocks are
+        # registers (the flags set a cycle ahead, as the count reaches its penultimate
+        # value), so ``release`` is one LUT from registers: from the command through the
+        # comparisons of ``k`` and ``ob`` into the pixel buffer's counters was the
+        # engine's critical path. ``cmd`` is steady from ``start`` (``run_len`` is read
+        # only by a release, long after).
         run_len = self.run_len
-        m.d.comb += run_len.eq(Mux(pool, cmd.pool_len, cmd.blocks_in))
-        last_word = k == run_len - 1
-        last_ob = pool | (ob == cmd.blocks_out - 1)
+        cmd_run_len = Mux(pool, cmd.pool_len, cmd.blocks_in)
+        m.d.sync += run_len.eq(cmd_run_len)
+        single_ob = pool | (cmd.blocks_out == 1)
+        last_word, last_ob = Signal(), Signal()
+        run_of_one, one_ob = Signal(), Signal()  # run_len == 1, single_ob, from registers
+        m.d.sync += [run_of_one.eq(cmd_run_len == 1), one_ob.eq(single_ob)]
+        with m.If(self.start):
+            m.d.sync += [last_word.eq(cmd_run_len == 1), last_ob.eq(single_ob)]
+        with m.Elif(issue):
+            m.d.sync += last_word.eq(Mux(last_word, run_of_one, k == run_len - 2))
+            with m.If(last_word):
+                m.d.sync += last_ob.eq(Mux(last_ob, one_ob, ob == cmd.blocks_out - 2))
         last_run = Mux(pool, run == cmd.blocks_in - 1,
                        (out_row == cmd.out_rows - 1) & (out_col == cmd.out_cols - 1))
         tile_end = last_word & last_ob & last_run
 
-        look_ready = Signal()
-        issue = Signal()
         m.d.comb += [
             issue.eq(self.busy & self.r_full & look_ready),
             self.advance.eq(issue & ~last_word),

@@ -250,9 +250,10 @@ class SharedRequantizer(wiring.Component):
     Where beats arrive no faster than that (the pointwise array emits one every
     ``blocks_in`` cycles, the pool one every ``pixels``), sharing costs no cycle but the
     latency and saves ``1 - 1/share`` of the requantiser's DSPs. A beat is held; its
-    ``share`` groups of lanes enter an inner :class:`Requantizer` one a cycle; their
-    results are gathered and the whole beat leaves from a register. Latency
-    ``Requantizer.LATENCY + share + 1``; streams tolerate arbitrary stalls.
+    ``share`` groups of lanes enter an inner :class:`Requantizer` one a cycle, each
+    through a register of the group; their results are gathered and the whole beat
+    leaves from a register. Latency ``Requantizer.LATENCY + share + 2``
+    (:func:`requant_latency`); streams tolerate arbitrary stalls.
 
     Parameters
     ----------
@@ -284,23 +285,30 @@ class SharedRequantizer(wiring.Component):
         group = lanes // share
         inner = m.submodules.inner = Requantizer(group)
 
-        # Hold the beat and feed its groups, one a cycle.
+        # Hold the beat and feed its groups, one a cycle, through a register of the group
+        # (the group's select between the held beat and the requantiser's left shift was,
+        # with the route to the DSP's input registers, the engine's critical path).
         hold = Signal(requant_input_layout(lanes))
         hold_valid = Signal()
         feed = Signal(range(share))
-        last_feed = inner.i_stream.valid & inner.i_stream.ready & (feed == share - 1)
-        m.d.comb += self.i_stream.ready.eq(~hold_valid | last_feed)
-        beat = inner.i_stream.payload
-        m.d.comb += [inner.i_stream.valid.eq(hold_valid), beat.zero_point.eq(hold.zero_point),
-                     beat.lo.eq(hold.lo), beat.hi.eq(hold.hi)]
-        with m.Switch(feed):
-            for g in range(share):
-                with m.Case(g):
-                    for lane in range(group):
-                        m.d.comb += [beat.acc[lane].eq(hold.acc[g * group + lane]),
-                                     beat.multiplier[lane].eq(hold.multiplier[g * group + lane]),
-                                     beat.shift[lane].eq(hold.shift[g * group + lane])]
-        with m.If(inner.i_stream.valid & inner.i_stream.ready):
+        fed = Signal(requant_input_layout(group))
+        fed_valid = Signal()
+        load = ~fed_valid | inner.i_stream.ready  # the group register takes the next group
+        take = hold_valid & load
+        last_feed = take & (feed == share - 1)
+        m.d.comb += [self.i_stream.ready.eq(~hold_valid | last_feed),
+                     inner.i_stream.valid.eq(fed_valid), inner.i_stream.payload.eq(fed)]
+        with m.If(load):
+            m.d.sync += [fed_valid.eq(hold_valid), fed.zero_point.eq(hold.zero_point),
+                         fed.lo.eq(hold.lo), fed.hi.eq(hold.hi)]
+            with m.Switch(feed):
+                for g in range(share):
+                    with m.Case(g):
+                        for lane in range(group):
+                            m.d.sync += [fed.acc[lane].eq(hold.acc[g * group + lane]),
+                                         fed.multiplier[lane].eq(hold.multiplier[g * group + lane]),
+                                         fed.shift[lane].eq(hold.shift[g * group + lane])]
+        with m.If(take):
             m.d.sync += feed.eq(Mux(feed == share - 1, 0, feed + 1))
         with m.If(self.i_stream.valid & self.i_stream.ready):
             m.d.sync += [hold.eq(self.i_stream.payload), hold_valid.eq(1)]
@@ -330,8 +338,9 @@ class SharedRequantizer(wiring.Component):
 
 def requant_latency(share=1):
     """Latency of :func:`requantizer`'s result: the held beat's ``share`` groups enter
-    one a cycle, and the gathered beat leaves from a register."""
-    return Requantizer.LATENCY if share == 1 else Requantizer.LATENCY + share + 1
+    one a cycle through the group register, and the gathered beat leaves from a
+    register."""
+    return Requantizer.LATENCY if share == 1 else Requantizer.LATENCY + share + 2
 
 
 def requantizer(lanes, share=1):

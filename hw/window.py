@@ -21,6 +21,7 @@ from model.numerics import ACT_BITS
 from .act_buffer import SUB_BANKS
 from .config import ceil_log2
 from .pointwise import check_pe, discard_on_error, pipeline_enables
+from .skid import skid_input
 
 __all__ = ["WindowGenerator", "window_request_layout", "window_output_layout", "COORD_BITS",
            "window_request"]
@@ -76,7 +77,9 @@ class WindowGenerator(wiring.Component):
     The stages advance together whenever ``o_stream``'s register is empty or its beat is
     taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
     flight, bubbles included. (In the engine the output never stalls: the pixel buffer
-    is always ready.)
+    is always ready.) ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`): a
+    request arriving while the stages stall waits in a skid register, as stage 1's
+    values, at no latency, so no path runs from ``o_stream.ready`` to the requester.
 
     Parameters
     ----------
@@ -127,11 +130,38 @@ class WindowGenerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         req = self.i_stream.payload
+        aw = ceil_log2(self._depth)
+
+        # Stage 1's values, computed from the request: the addresses (r_addr's registers)
+        # and the padding mask. Sub-bank (rb, cb) holds the tap whose row is
+        # row + ((rb - row_mod3) mod 3), in the next group of three rows (one row pitch
+        # further) when rb < row_mod3; the same for columns. A request arriving while the
+        # stages stall waits in a skid register with these values (its multiplexer behind
+        # this logic, in front of the registers), so ``i_stream.ready`` is a register.
+        first = Signal(data.StructLayout({
+            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS), "pad": SUB_BANKS,
+            "row_mod3": 2, "col_mod3": 2, "tag": req.tag.shape()}))
+        for rb in range(3):
+            for cb in range(3):
+                m.d.comb += first.addr[3 * rb + cb].eq(
+                    req.base
+                    + Mux(req.row_mod3 > rb, self.row_pitch, 0)
+                    + Mux(req.col_mod3 > cb, self.col_pitch, 0))
+        for dy in range(3):
+            row = req.row + dy
+            row_out = (row < 0) | (row >= self.rows)
+            for dx in range(3):
+                col = req.col + dx
+                col_out = (col < 0) | (col >= self.cols)
+                m.d.comb += first.pad[3 * dy + dx].eq(row_out | col_out)
+        m.d.comb += [first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
+                     first.tag.eq(req.tag)]
+        requests = skid_input(m, self.i_stream, "request", first)
 
         # The stages advance together, one LUT from o_stream: with each stage advancing
         # when it was empty, the ready chain through every stage's valid bit into the
         # clock enables was this block's critical path.
-        _, (advance, *_) = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "")
+        _, (advance, *_) = pipeline_enables(m, self.LATENCY, requests, self.o_stream, "")
         m.d.comb += [self.r_en.eq(advance), self.r_oe.eq(advance)]
 
         # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
@@ -142,24 +172,11 @@ class WindowGenerator(wiring.Component):
         s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
 
         with m.If(advance):
-            # Stage 1: the addresses (r_addr's registers). Sub-bank (rb, cb) holds the tap
-            # whose row is row + ((rb - row_mod3) mod 3), in the next group of three rows
-            # (one row pitch further) when rb < row_mod3; the same for columns.
-            for rb in range(3):
-                for cb in range(3):
-                    addr = (req.base
-                            + Mux(req.row_mod3 > rb, self.row_pitch, 0)
-                            + Mux(req.col_mod3 > cb, self.col_pitch, 0))
-                    m.d.sync += self.r_addr[3 * rb + cb].eq(addr)
-            m.d.sync += [s1_row_mod3.eq(req.row_mod3), s1_col_mod3.eq(req.col_mod3),
-                         s1_tag.eq(req.tag)]
-            for dy in range(3):
-                row = req.row + dy
-                row_out = (row < 0) | (row >= self.rows)
-                for dx in range(3):
-                    col = req.col + dx
-                    col_out = (col < 0) | (col >= self.cols)
-                    m.d.sync += s1_pad[3 * dy + dx].eq(row_out | col_out)
+            # Stage 1: the addresses (r_addr's registers), the markers.
+            taken = requests.payload
+            m.d.sync += [self.r_addr.eq(taken.addr), s1_pad.eq(taken.pad),
+                         s1_row_mod3.eq(taken.row_mod3), s1_col_mod3.eq(taken.col_mod3),
+                         s1_tag.eq(taken.tag)]
 
             # Stage 2: the sub-banks read (r_en).
             m.d.sync += [s2_row_mod3.eq(s1_row_mod3), s2_col_mod3.eq(s1_col_mod3),

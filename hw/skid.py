@@ -1,0 +1,44 @@
+"""A skid register in front of a pipeline's first stage, so that the stream's ``ready``
+is a register.
+
+Without it a pipeline's ``i_stream.ready`` is its advance condition, combinational from
+the stages downstream; chained through several components (sequencer, window generator,
+depthwise stage) those conditions became one path across all of them. With it the
+producer's handshake ends at a flip-flop of the consumer.
+"""
+
+from amaranth.hdl import Mux, Signal
+from amaranth.lib import stream
+
+__all__ = ["skid_input"]
+
+
+def skid_input(m, i_stream, name, value=None):
+    """An inner stream that the pipeline behind ``i_stream`` takes its beats from
+    (driving the inner ``ready`` with its first stage's advance condition), and
+    ``i_stream.ready`` from a register.
+
+    A beat arriving while the first stage does not advance waits in the skid register;
+    ``i_stream.ready`` is low while it is full, and the first stage takes it before any
+    later beat. No latency: without stalls the skid stays empty and a beat goes straight
+    through. Under stalls it holds one beat more.
+
+    ``value`` (a value-castable computed from ``i_stream.payload``; the payload itself by
+    default) is what the skid holds and the inner stream carries: a first stage with
+    logic in front of its registers computes it once, from the input, and the skid's
+    multiplexer sits behind that logic, not in front of it."""
+    value = i_stream.payload if value is None else value
+    shape = value.shape()
+    inner = stream.Signature(shape).create(path=(name,))
+    skid = Signal(shape, name=f"{name}_skid")
+    full = Signal(name=f"{name}_skid_full")
+    m.d.comb += [
+        i_stream.ready.eq(~full),
+        inner.valid.eq(full | i_stream.valid),
+        inner.payload.eq(Mux(full, skid, value)),
+    ]
+    with m.If(inner.ready):
+        m.d.sync += full.eq(0)
+    with m.Elif(i_stream.valid & ~full):
+        m.d.sync += [skid.eq(value), full.eq(1)]
+    return inner
