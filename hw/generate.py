@@ -102,8 +102,10 @@ def add_accelerator_arguments(parser) -> None:
                              "multiple of 32 (default: 224)")
 
 
-def add_ddr_arguments(parser) -> None:
-    """The DDR and clock options, shared with ``sw.run``."""
+def add_ddr_arguments(parser, clock_help: str | None = None) -> None:
+    """The DDR and clock options, shared with ``sw.run``. With ``clock_help``, a command
+    that finds its clock elsewhere when none is given (a routed Fmax) describes
+    ``--clock-mhz`` so, and its default is None (not given)."""
     parser.add_argument("--ddr-width", type=_parse("width", _int), default=None, metavar="BITS",
                         choices=DDR_DATA_WIDTHS,
                         help="AXI4 data width of the DDR port in bits, dividing 8 x pe (a pe-byte "
@@ -116,8 +118,10 @@ def add_ddr_arguments(parser) -> None:
                              "1 GB/s at 200 MHz, or the port's peak if that is less)")
     parser.add_argument("--ddr-latency", type=_parse("latency", _int), default=64, metavar="CYCLES",
                         help="DDR read latency in cycles, 0..1,000,000 (default: 64)")
-    parser.add_argument("--clock-mhz", type=_parse("clock", _float), default=200.0, metavar="MHZ",
-                        help="clock for reporting time and frames/s, positive (default: 200)")
+    parser.add_argument("--clock-mhz", type=_parse("clock", _float),
+                        default=200.0 if clock_help is None else None, metavar="MHZ",
+                        help=clock_help or "clock for reporting time and frames/s, positive "
+                                           "(default: 200)")
     parser.add_argument("--axi-id-bits", type=_parse("id bits", _int), default=1, metavar="BITS",
                         help="width of the AXI4 master's ID signals (m_axi_awid, bid, arid, "
                              "rid), 1..32; the core drives ID 0 and flags a response with "

@@ -307,7 +307,12 @@ def build_parser() -> Parser:
                         default=[96, 128, 160, 192, 224], metavar="LIST",
                         help="input resolutions (default: 96,128,160,192,224: with the default "
                              "alphas the paper's 16 models and 4 more; 1,200 design points in all)")
-    add_ddr_arguments(parser)
+    # The clock: --synth's (or the checked-in table's) Fmax per pe, --clock-mhz for the
+    # other pes; a given --clock-mhz replaces the table.
+    add_ddr_arguments(parser, clock_help=(
+        "clock for reporting frames/s of the pes without a --synth result, positive; given, "
+        f"it replaces the checked-in Fmax table (default: {DEFAULT_CLOCK_MHZ:g} for a pe the "
+        "table does not have)"))
     add_multiplier_arguments(parser)
     parser.add_argument("--synth", type=_list(Path, "synth"), default=None, metavar="LIST",
                         help="hw.synth --json results, one per pe (comma-separated): each pe's "
@@ -331,14 +336,6 @@ def build_parser() -> Parser:
                              "(default: all of them, logits included)")
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
                         help="simulator of the confirmation runs (default: verilator)")
-    # The clock: --synth's (or the checked-in table's) Fmax per pe, --clock-mhz for the
-    # other pes; a given --clock-mhz replaces the table.
-    parser.set_defaults(clock_mhz=None)
-    for action in parser._actions:
-        if action.dest == "clock_mhz":
-            action.help = ("clock for reporting frames/s of the pes without a --synth result, "
-                           "positive; given, it replaces the checked-in Fmax table (default: "
-                           f"{DEFAULT_CLOCK_MHZ:g} for a pe the table does not have)")
     return parser
 
 

@@ -54,7 +54,10 @@ examples:
 def build_parser() -> Parser:
     parser = Parser(prog="python -m sw.run", description=DESCRIPTION)
     add_accelerator_arguments(parser)
-    add_ddr_arguments(parser)
+    # The clock: --clock-mhz when given, else the --synth result's Fmax, else 200 MHz.
+    add_ddr_arguments(parser, clock_help=(
+        "clock for reporting time and frames/s, positive; overrides --synth (default: the "
+        f"--synth result's Fmax, else {DEFAULT_CLOCK_MHZ:g})"))
     add_multiplier_arguments(parser)
     parser.add_argument("--sim", choices=["verilator", "icarus", "model"], default="verilator",
                         help="verilator or icarus: the RTL on a DDR model; model: the fast "
@@ -90,12 +93,6 @@ def build_parser() -> Parser:
                              "frames/s and time are given at its place-and-route Fmax, named "
                              "with its device, speed grade and seed (--clock-mhz overrides)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
-    # The clock: --clock-mhz when given, else the --synth result's Fmax, else 200 MHz.
-    parser.set_defaults(clock_mhz=None)
-    for action in parser._actions:
-        if action.dest == "clock_mhz":
-            action.help = ("clock for reporting time and frames/s, positive; overrides "
-                           f"--synth (default: the --synth result's Fmax, else {DEFAULT_CLOCK_MHZ:g})")
     return parser
 
 
