@@ -30,7 +30,7 @@ from model.cli import Parser, UsageError, check_output_file, finite_float, run_m
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
            "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "HARDWARE_FIELDS",
-           "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "parse_stat",
+           "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "routed_source", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
 
@@ -405,6 +405,13 @@ def routed_result(path) -> tuple[dict, float, str]:
 FMAX_TABLE = Path(__file__).resolve().parents[1] / "docs" / "fmax"
 
 
+def routed_source(source: str, config: dict) -> str:
+    """A routed result's clock source (:func:`routed_result`) with the SRAM and network it
+    was routed at (``config``: its JSON configuration), for a clock applied to others."""
+    network = (config.get("network") or {}).get("name", "?")
+    return f"{source}; routed at {config['sram_bytes'] / 1e3:g} kB, {network}"
+
+
 def fmax_table(folder: Path = FMAX_TABLE) -> dict[int, tuple[float, str]]:
     """{pe: (Fmax in MHz, source)} of the routed accelerator results in ``folder``: per pe
     the lowest Fmax of its results (every seed tried reaches it), the source naming the
@@ -416,10 +423,7 @@ def fmax_table(folder: Path = FMAX_TABLE) -> dict[int, tuple[float, str]]:
             pe = document["config"]["pe"]
         except (ValueError, KeyError, TypeError):
             continue  # a component's result, or no Fmax: not a clock of the accelerator
-        config = document["config"]
-        network = (config.get("network") or {}).get("name", "?")
-        found.setdefault(pe, []).append(
-            (fmax, f"{source}; routed at {config['sram_bytes'] / 1e3:g} kB, {network}"))
+        found.setdefault(pe, []).append((fmax, routed_source(source, document["config"])))
     table = {}
     for pe, results in found.items():
         fmax, source = min(results)

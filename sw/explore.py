@@ -111,7 +111,7 @@ def clocks_from_synthesis(paths) -> dict:
     applied to the others of that pe (the source says so). Raises ValueError naming the
     file for a file that is no such result, has no Fmax, or repeats a pe."""
     from hw.config import AcceleratorConfig
-    from hw.synth import routed_result
+    from hw.synth import routed_result, routed_source
 
     clocks = {}
     for path in paths:
@@ -125,8 +125,7 @@ def clocks_from_synthesis(paths) -> dict:
             raise ValueError(f"{path}: is not a python -m hw.synth --json result") from None
         if config.pe in clocks:
             raise ValueError(f"{path}: a second result for pe {config.pe} (give one per pe)")
-        clocks[config.pe] = (fmax, f"{source}; routed at {config.sram_bytes / 1e3:g} kB, "
-                                   f"{config.network.name}")
+        clocks[config.pe] = (fmax, routed_source(source, document["config"]))
     return clocks
 
 
