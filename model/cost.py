@@ -19,7 +19,7 @@ count for every tile.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hw.command import Mode
 from hw.config import PARAM_LANE_BITS
@@ -36,7 +36,9 @@ from .layers import LayerKind
 from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
-           "network_cost", "DdrTiming", "first_exec", "tile_period", "program_cycles", "load_bytes", "plan_step", "plan_network"]
+           "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
+           "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
+           "plan_prefetch"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -121,12 +123,22 @@ TILE_TO_EXEC = 1
 #: Cycles from a tile's last output word to DONE (the write response of its last burst,
 #: then the sequencer's ``finished``).
 WRITE_TAIL = 3
+#: Cycles from a tile's last output word to the AR of a LOAD that waited for that tile
+#: (the next step's prefetched weights): the sequencer's tile counter, its registered
+#: descriptor valid, the load DMA's burst request (``LoadDma.REQUEST_LATENCY``), the read
+#: port's AR register.
+WAIT_TO_READ = 1 + 1 + LoadDma.REQUEST_LATENCY + 1
+#: Cycles from a program's last LOAD beat to DONE when the loads end after the last
+#: tile's writes: the DMA's done pulse, the sequencer's pending count, ``finished``.
+LOAD_TAIL = 3
 
 
-def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
-    """(cycle the engine accepts the first tile, instructions fetched by then) of a
-    program whose tiles LOAD ``loads[i]`` (bytes per LOAD instruction, in program order;
-    each tile's LOADs are followed by its EXEC).
+def first_exec(loads: list[list[int]], ddr: DdrTiming,
+               prefetch: list[int] = ()) -> tuple[float, int, float | None]:
+    """(cycle the engine accepts the first tile, instructions fetched by then, cycle of
+    the prefetch's first beat when the program has one tile) of a program whose tiles
+    LOAD ``loads[i]`` (bytes per LOAD instruction, in program order; each tile's LOADs
+    are followed by its EXEC) and which ends with the LOADs of ``prefetch``.
 
     The read side is simulated burst by burst (no writes happen before the first tile):
     R beats return in AR order (one ID), a burst starting ``latency + AR_TO_DATA``
@@ -139,13 +151,16 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
     kinds = []  # program order: bytes of a LOAD, or None for an EXEC
     for tile in loads:
         kinds += list(tile) + [None]
+    kinds += list(prefetch)
     total = len(kinds)
     first_loads = len(loads[0])
+    # the prefetch of a one-tile program waits for nothing: follow it to its first beat
+    prefetch_index = first_loads + 1 if len(loads) == 1 and prefetch else None
     heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
     order = 1
     r_end, last_load = 0.0, False
     loads_done = fetched = 0
-    finish = None
+    finish = prefetch_begin = None
     while heap:
         ar, _, kind, index = heapq.heappop(heap)
         nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
@@ -168,19 +183,23 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming) -> tuple[float, int]:
             loads_done += 1
             if loads_done == first_loads:
                 finish = r_end
-        if finish is not None and fetched > first_loads:
+        elif index == prefetch_index:
+            prefetch_begin = begin
+        if finish is not None and fetched > first_loads and \
+                (prefetch_index is None or prefetch_begin is not None):
             break
     if finish is None:  # a first tile without loads: it starts once its EXEC is fetched
         finish = r_end
-    return finish + LOAD_TO_EXEC, fetched
+    return finish + LOAD_TO_EXEC, fetched, prefetch_begin
 
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
-                ddr: DdrTiming) -> tuple[float, float]:
+                ddr: DdrTiming, read_start: float = 0.0) -> tuple[float, float]:
     """(cycle of the tile's last output word, cycle the next tile's reads are done), from
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
-    were queued behind this tile's own loads).
+    were queued behind this tile's own loads; from ``read_start`` for loads that wait for
+    the previous tile, the next step's prefetched weights).
 
     The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
     bytes a cycle, from ``compute - 1 - beats``; the store DMA passes a word on only when
@@ -197,7 +216,7 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     left_w, left_r = float(out_bytes), float(next_reads)
     done_w = compute - 1 if out_bytes == 0 else None
     done_r = 0.0 if next_reads == 0 else None
-    read_start = 0.0
+    read_start = max(0.0, read_start)
     while done_w is None or done_r is None:
         writing = done_w is None and t >= write_start
         reading = done_r is None and t >= read_start
@@ -228,10 +247,11 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
 
 
 def program_cycles(compute: list[int], beats: list[int], reads: list[int], writes: list[int],
-                   loads: list[list[int]], ddr: DdrTiming) -> float:
+                   loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = ()) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
     array beats, DDR bytes read (its LOADs and its instructions) and written (its
-    output), and the bytes of each tile's LOADs.
+    output), and the bytes of each tile's LOADs; ``prefetch``: the bytes of the LOADs of
+    the next step's first weight group, which the program runs during its last tile.
 
     The first tile starts at :func:`first_exec` (the program's first fetch bursts and
     the first tile's loads, simulated burst by burst); the instructions fetched by then
@@ -240,25 +260,50 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     halves) as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
-    own last read beat, whichever is later; the program is done WRITE_TAIL after the
-    last tile's last word."""
-    t, fetched = first_exec(loads, ddr)
+    own last read beat, whichever is later. The prefetch waits for the last tile's own
+    loads and for the tile before it (it fills the weight half that tile read), so its
+    reads share the last tile's period with the last tile's writes. The program is done
+    WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
+    beat, whichever is later."""
+    t, fetched, prefetch_begin = first_exec(loads, ddr, prefetch)
     reads = list(reads)
     extra = fetched - (len(loads[0]) + 1)
     for i in range(1, len(reads)):
         if extra <= 0:
             break
-        own = len(loads[i]) + 1
+        own = len(loads[i]) + 1 + (len(prefetch) if i + 1 == len(reads) else 0)
         take = min(extra, own)
         reads[i] -= take * INSTRUCTION_BYTES
         extra -= take
+    # The fetch runs ahead of dispatch (its queue and the load and tile queues hold
+    # instructions of later tiles), so a tile's instructions are read one period before
+    # its operands: during tile i the DDR reads tile i + 1's operands and tile i + 2's
+    # instructions (during tile 0 also tile 1's; the prefetch's come with the last
+    # tile's operands).
+    instr = [reads[i] - sum(loads[i]) for i in range(len(reads))]
+    instr[-1] -= len(prefetch) * INSTRUCTION_BYTES
+    instr.append(len(prefetch) * INSTRUCTION_BYTES)
+    reads = [sum(loads[i]) + instr[i + 1] for i in range(len(reads))]
+    if len(reads) > 1:
+        reads[1] += instr[1]
+    ahead = sum(prefetch)
+    # the prefetch's first beat, from the last tile's start
+    prefetch_start = 0.0 if prefetch_begin is None else prefetch_begin - t
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
-        following = 0 if last else reads[i + 1]
-        out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr)
+        following = ahead if last else reads[i + 1]
+        out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr,
+                                      prefetch_start if last else 0.0)
         if last:
-            return t + out + WRITE_TAIL
-        t += max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
+            end = out + WRITE_TAIL
+            if ahead:
+                end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
+            return t + end
+        period = max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
+        if i + 2 == len(compute):
+            prefetch_start = max(out + WAIT_TO_READ + ddr.latency + AR_TO_DATA,
+                                 reads_done + LOAD_SWITCH) - period
+        t += period
     raise ValueError("a program has at least one tile")
 
 
@@ -282,6 +327,26 @@ def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
     return sizes
 
 
+def tile_loads(tiling: StepTiling, index: int, pe: int) -> list[int]:
+    """DDR bytes of each LOAD the program of ``tiling``'s step issues for tile ``index``:
+    :func:`load_bytes`, without the first tile's weight group when the previous step
+    prefetched it."""
+    tile = tiling.tiles[index]
+    sizes = load_bytes(tiling.step, tile, pe)
+    if index == 0 and tiling.prefetched:
+        return sizes[:1] if tile.load_act else []
+    return sizes
+
+
+def prefetch_loads(tiling: StepTiling, pe: int) -> list[int]:
+    """DDR bytes of each LOAD the previous step's program issues for ``tiling``'s step:
+    its first tile's weight group when it is prefetched, else none."""
+    if not tiling.prefetched:
+        return []
+    tile = tiling.tiles[0]
+    return load_bytes(tiling.step, tile, pe)[1 if tile.load_act else 0:]
+
+
 @dataclass(frozen=True)
 class StepCost:
     """Predicted figures of one step (a layer, or a fused depthwise + pointwise pair)."""
@@ -296,6 +361,7 @@ class StepCost:
     pe: int
     cycles: int  # start to done: compute and DDR (compute only when no DDR was given)
     ddr_cycles: float = 0.0  # DDR bytes / bandwidth: the step's DDR floor
+    prefetch_bytes: int = 0  # of ddr_read_bytes, the next step's weights read during the last tile
 
     @property
     def compute_cycles(self) -> int:
@@ -325,10 +391,13 @@ class StepCost:
         return self.pointwise_macs / (self.cycles * self.pe * self.pe)
 
 
-def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1) -> StepCost:
+def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1,
+              prefetch: list[int] = ()) -> StepCost:
     """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
-    and stores overlapped), else of its tiles back to back with operands on chip.
-    ``pw_share``: the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
+    and stores overlapped, and ``prefetch``: the bytes of each LOAD of the next step's
+    first weight group, :func:`prefetch_loads`), else of its tiles back to back with
+    operands on chip. ``pw_share``: the pointwise requantiser's sharing
+    (``AcceleratorConfig.pw_requant_share``)."""
     step = tiling.step
     mode = step_mode(step)
     tiles = []
@@ -336,20 +405,33 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         beats, run_len = tile_beats(step, tile, pe)
         tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pe, pw_share)))
     compute = [tile.cycles for tile in tiles]
-    # DDR reads of a tile: its operands and its instructions (fetched from DDR too).
-    reads = [t.act_bytes + t.weight_bytes + t.instructions * INSTRUCTION_BYTES for t in tiling.tiles]
+    loads = [tile_loads(tiling, k, pe) for k in range(len(tiling.tiles))]
+    # DDR reads of a tile: its operands and its instructions (fetched from DDR too); the
+    # prefetch's instructions come with the last tile's.
+    reads = [sum(sizes) + (len(sizes) + 1) * INSTRUCTION_BYTES for sizes in loads]
+    reads[-1] += len(prefetch) * INSTRUCTION_BYTES
+    read_bytes = sum(reads) + sum(prefetch)
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
-        loads = [load_bytes(step, t, pe) for t in tiling.tiles]
         cycles = round(program_cycles(compute, [t.beats for t in tiles], reads,
-                                      [t.out_bytes for t in tiling.tiles], loads, ddr))
-        ddr_cycles = ddr.transfer(sum(reads) + tiling.ddr_write_bytes)
+                                      [t.out_bytes for t in tiling.tiles], loads, ddr,
+                                      list(prefetch)))
+        ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
     return StepCost(step.name, mode, tuple(tiles), sum(l.mult_adds for l in step.layers),
-                    pointwise_macs, sum(reads), tiling.ddr_write_bytes, pe,
-                    cycles, ddr_cycles)
+                    pointwise_macs, read_bytes, tiling.ddr_write_bytes, pe,
+                    cycles, ddr_cycles, sum(prefetch))
+
+
+def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
+               pw_share: int = 1) -> list[StepCost]:
+    """:func:`step_cost` of every step of a network's tilings, each program with the
+    prefetch of the next step's first weight group where the plan has one."""
+    return [step_cost(tiling, pe, ddr, pw_share,
+                      prefetch_loads(tilings[k + 1], pe) if k + 1 < len(tilings) else [])
+            for k, tiling in enumerate(tilings)]
 
 
 #: Band heights the planner tries per step: the tallest that fits, divided by 1 .. this.
@@ -380,17 +462,40 @@ def _traffic(tiling: StepTiling) -> int:
     return tiling.ddr_read_bytes + tiling.ddr_write_bytes
 
 
+def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
+                  pw_share: int = 1) -> list[StepTiling]:
+    """Which steps' first weight group the step before loads during its last tile (into
+    the weight half that tile does not read): left to right, wherever the cost model
+    predicts the two programs to take fewer cycles together with it than without. It
+    pays when the next step would otherwise wait for those loads alone (its band and
+    weights before its first tile) and the last tile leaves DDR time to spare."""
+    planned = list(tilings)
+    for k in range(1, len(planned)):
+        ahead = replace(planned[k], prefetched=True)
+        if not prefetch_loads(ahead, pe):
+            continue
+        before, after = planned[k - 1], planned[k]
+        without = (step_cost(before, pe, ddr, pw_share).cycles
+                   + step_cost(after, pe, ddr, pw_share).cycles)
+        with_ = (step_cost(before, pe, ddr, pw_share, prefetch_loads(ahead, pe)).cycles
+                 + step_cost(ahead, pe, ddr, pw_share).cycles)
+        if with_ < without:
+            planned[k] = ahead
+    return planned
+
+
 def plan_network(config) -> list[StepTiling]:
-    """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR:
-    what the scheduler programs and what the cost model predicts."""
+    """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR,
+    with the prefetches across steps (:func:`plan_prefetch`): what the scheduler
+    programs and what the cost model predicts."""
     ddr = DdrTiming.of(config)
-    return [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth, ddr,
-                      config.pw_requant_share)
-            for step in network_steps(config.network)]
+    tilings = [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth,
+                         ddr, config.pw_requant_share)
+               for step in network_steps(config.network)]
+    return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)
 
 
 def network_cost(config) -> list[StepCost]:
     """Every step of ``config.network`` as planned (:func:`plan_network`), run from DDR at
     ``config``'s bandwidth and latency."""
-    ddr = DdrTiming.of(config)
-    return [step_cost(tiling, config.pe, ddr, config.pw_requant_share) for tiling in plan_network(config)]
+    return step_costs(plan_network(config), config.pe, DdrTiming.of(config), config.pw_requant_share)

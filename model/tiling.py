@@ -151,6 +151,9 @@ class StepTiling:
     band_rows: int
     group_blocks: int
     bands_outer: bool
+    #: The first tile's weight group was loaded by the previous step's program, during
+    #: its last tile (``model.cost.plan_prefetch``): the first tile loads its band only.
+    prefetched: bool = False
 
     @property
     def ddr_read_bytes(self) -> int:

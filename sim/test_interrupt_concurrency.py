@@ -126,4 +126,5 @@ def test_two_runs_of_one_configuration_at_once(tmp_path):
     assert reports[0]["totals"]["sim_cycles"] == reports[1]["totals"]["sim_cycles"]
     for name in ("a", "b"):
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == [
-            "layers.csv", "measured_vs_predicted.png", "report.json", "roofline.png"]
+            "layers.csv", "measured_vs_predicted.png", "report.json", "roofline.png",
+            "timeline.png"]

@@ -36,6 +36,10 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     start = time.perf_counter()
     qlayers = list(qnet)
     results, k = [], 0
+    # What each weight-side buffer half holds: the name of the DDR region last LOADed
+    # into it ("<step>.<target>[<group>]"), across programs, as the SRAM keeps it.
+    held: dict[tuple[Target, int], str] = {}
+    by_addr = {region.addr: region.name for region in schedule.regions}
     for sched in schedule.steps:
         cost = sched.cost
         step = sched.step
@@ -72,9 +76,12 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
                                         f"is outside every DDR region")
                 if target is not Target.ACT and load["words"] > depth[_BANK_OF[target]]:
                     raise ScheduleError(f"{sched.name}: LOAD overflows {_BANK_OF[target]}")
+                if target is not Target.ACT:
+                    held[target, load["half"]] = by_addr.get(load["addr"], hex(load["addr"]))
                 continue
             tile = next(tiles)
             execs += 1
+            _check_weights(sched, tile, ins["cmd"]["weight_half"], held)
             store = ins["store"]
             ob0, ob1 = tile.out_blocks
             if step.first.kind is LayerKind.AVGPOOL:
@@ -95,3 +102,23 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
         progress.update(sched.name, f"{cost.cycles:>10,} cycles (predicted)")
     seconds = {"run": time.perf_counter() - start}
     return RunResult(results, bytes(memory), seconds, sim_cycles=0)
+
+
+def _check_weights(sched, tile, half: int, held: dict) -> None:
+    """An EXEC's weight half must hold its tile's weight group in every buffer the step
+    reads (loaded by this program or, prefetched, by the previous one)."""
+    g0, g1 = tile.out_blocks
+    targets = [Target.PW_WEIGHTS, Target.PW_PARAMS]
+    if sched.step.fused:
+        targets += [Target.DW_WEIGHTS, Target.DW_PARAMS]
+    for target in targets:
+        if sched.step.weight_layer is None:  # pooling: one group of every block
+            want = f"{sched.name}.{target.name.lower()}["
+            ok = held.get((target, half), "").startswith(want)
+        else:
+            want = f"{sched.name}.{target.name.lower()}[{g0}:{g1}]"
+            ok = held.get((target, half)) == want
+        if not ok:
+            raise ScheduleError(f"{sched.name}: a tile of output blocks [{g0}:{g1}] reads "
+                                f"{target.name.lower()} half {half}, which holds "
+                                f"{held.get((target, half), 'nothing')}, not {want}")

@@ -164,6 +164,9 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             "ddr_bytes": sched.read_bytes + sched.write_bytes,
             "ddr_read_bytes": sched.read_bytes,
             "ddr_write_bytes": sched.write_bytes,
+            # of ddr_read_bytes, the next step's first weight group read during this step
+            "prefetch_bytes": cost.prefetch_bytes,
+            "weights_prefetched": sched.tiling.prefetched,  # its own, by the step before
             "mult_adds": cost.macs,
             "mac_utilisation": cost.pointwise_macs / (measured.cycles * pe2),
             "bound": cost.bound,
@@ -210,6 +213,10 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     cycles = sum(l[f"{basis}_cycles"] for l in layers)
     predicted_total = sum(l["predicted_cycles"] for l in layers)
     roofline = sum(max(l["compute_floor_cycles"], l["ddr_floor_cycles"]) for l in layers)
+    # the frame's bound: every step's compute back to back, or every DDR byte at full
+    # bandwidth, whichever takes longer (no schedule of these steps can beat it)
+    frame_bound = max(sum(l["compute_floor_cycles"] for l in layers),
+                      sum(l["ddr_floor_cycles"] for l in layers))
     ddr_bytes = sum(l["ddr_bytes"] for l in layers)
     pw_macs = sum(c.pointwise_macs for c in costs[:len(layers)])
     wall = result.seconds.get("run", 0.0)
@@ -222,6 +229,9 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
         "predicted_cycles": predicted_total,
         "roofline_cycles": round(roofline),
         f"{basis}_over_roofline": cycles / roofline,
+        "frame_bound_cycles": round(frame_bound),
+        f"{basis}_over_frame_bound": cycles / frame_bound,
+        "prefetch_bytes": sum(l["prefetch_bytes"] for l in layers),
         "compute_floor_cycles": sum(l["compute_floor_cycles"] for l in layers),
         "ddr_floor_cycles": round(sum(l["ddr_floor_cycles"] for l in layers)),
         "ddr_bytes": ddr_bytes,
@@ -279,15 +289,17 @@ def format_table(report: dict) -> str:
             return (f"{l['predicted_cycles']:,}",)
         return f"{l['measured_cycles']:,}", f"{l['predicted_cycles']:,}", f"{100 * l['error']:+.2f}%"
 
-    head = ("layer", "tiles", *cycle_head, "compute", "DDR floor", "DDR read", "DDR write",
-            "util", "bound", "exact")
+    head = ("layer", "tiles", *cycle_head, "compute", "DDR floor", "DDR read", "of it next",
+            "DDR write", "util", "bound", "exact")
     rows = [(l["name"], str(l["tiles"]), *cycle_cells(l), f"{l['compute_floor_cycles']:,}",
              f"{l['ddr_floor_cycles']:,.0f}", format_size(l["ddr_read_bytes"]),
+             format_size(l["prefetch_bytes"]) if l["prefetch_bytes"] else "-",
              format_size(l["ddr_write_bytes"]), f"{100 * l['mac_utilisation']:.1f}%", l["bound"],
              "yes" if l["bit_exact"] else f"NO ({l['mismatches']})") for l in layers]
     rows.append(("total", str(sum(l["tiles"] for l in layers)), *cycle_cells(t), f"{t['compute_floor_cycles']:,}",
                  f"{t['ddr_floor_cycles']:,}",
                  format_size(sum(l["ddr_read_bytes"] for l in layers)),
+                 format_size(t["prefetch_bytes"]),
                  format_size(sum(l["ddr_write_bytes"] for l in layers)),
                  f"{100 * t['mac_utilisation']:.1f}%", "", "yes" if report["bit_exact"] else "NO"))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -304,8 +316,12 @@ def format_table(report: dict) -> str:
         cycles = f"cycles {t['predicted_cycles']:,} predicted by the cost model"
     lines += [
         "",
-        f"{cycles}; roofline {t['roofline_cycles']:,} ({basis} = "
-        f"{t[f'{basis}_over_roofline']:.3f} x roofline)",
+        f"{cycles}; per-layer roofline {t['roofline_cycles']:,} ({basis} = "
+        f"{t[f'{basis}_over_roofline']:.3f} x), frame bound max(compute, DDR) "
+        f"{t['frame_bound_cycles']:,} ({t[f'{basis}_over_frame_bound']:.3f} x)",
+        f"weights prefetched across steps: {format_size(t['prefetch_bytes'])} read during the "
+        f"step before their own ({sum(l['weights_prefetched'] for l in layers)} of "
+        f"{len(layers)} steps found their first weights on chip)",
         f"{t['frames_per_second']:.1f} frames/s ({basis}) at {t['clock_mhz']:g} MHz "
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
@@ -351,13 +367,15 @@ def write_report(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     cycles_plot = ("measured_vs_predicted.png" if report["totals"]["cycles_basis"] == "measured"
                    else "predicted_cycles.png")
-    paths = [out / "report.json", out / "layers.csv", out / cycles_plot, out / "roofline.png"]
+    paths = [out / "report.json", out / "layers.csv", out / cycles_plot, out / "roofline.png",
+             out / "timeline.png"]
     with atomic_write(paths[1], newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(report["layers"][0]))
         writer.writeheader()
         writer.writerows(report["layers"])
     _plot_cycles(report, paths[2])
     _plot_roofline(report, paths[3])
+    _plot_timeline(report, paths[4])
     with atomic_write(paths[0]) as file:
         file.write(json.dumps(report, indent=2) + "\n")
     return paths
@@ -429,6 +447,50 @@ def _plot_roofline(report, path):
     ax.set_title(f"Roofline: {report['network']}, pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as file:
+        fig.savefig(file, format="png", dpi=120)
+    plt.close(fig)
+
+
+def _plot_timeline(report, path):
+    """The frame step by step along its cycles: how busy the arrays and the DDR port are
+    in each step (compute floor and DDR floor over the step's cycles), so the DDR's idle
+    time, which prefetching can borrow, shows where it is."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = report["layers"]
+    basis = report["totals"]["cycles_basis"]
+    starts = np.concatenate([[0], np.cumsum([l[f"{basis}_cycles"] for l in layers])])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5), sharex=True)
+    for l, start, stop in zip(layers, starts[:-1], starts[1:]):
+        span = stop - start
+        compute = min(1.0, l["compute_floor_cycles"] / span)
+        ddr = min(1.0, l["ddr_floor_cycles"] / span)
+        prefetch = l["prefetch_bytes"] / l["ddr_bytes"] * ddr if l["ddr_bytes"] else 0.0
+        top.bar(start, 100 * compute, span, align="edge", color="tab:blue", edgecolor="white")
+        bottom.bar(start, 100 * (ddr - prefetch), span, align="edge", color="tab:red",
+                   edgecolor="white")
+        bottom.bar(start, 100 * prefetch, span, bottom=100 * (ddr - prefetch), align="edge",
+                   color="tab:orange", edgecolor="white")
+        if span > 0.02 * starts[-1]:
+            top.annotate(l["name"], (start + span / 2, 102), ha="center", va="bottom",
+                         fontsize=7, rotation=60)
+    top.set_ylabel("engine busy %")
+    bottom.set_ylabel("DDR busy %")
+    bottom.bar([], [], color="tab:red", label="the step's own operands, outputs, program")
+    bottom.bar([], [], color="tab:orange", label="the next step's weights (prefetch)")
+    bottom.legend(fontsize=8, loc="lower right")
+    for ax in (top, bottom):
+        ax.set_ylim(0, 125)
+        ax.grid(True, axis="y", alpha=0.3)
+    bottom.set_xlabel(f"cycles into the frame ({basis}); each bar one step, as wide as its cycles")
+    cfg = report["config"]
+    top.set_title(f"{report['network']}, pe {cfg['pe']}, SRAM {format_size(cfg['sram_bytes'])}, "
+                  f"DDR {cfg['ddr_bytes_per_cycle']:g} B/cycle: compute and DDR time per step "
+                  f"(floors over the step's cycles)", fontsize=10)
     fig.tight_layout()
     with atomic_write(path, "wb") as file:
         fig.savefig(file, format="png", dpi=120)

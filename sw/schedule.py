@@ -32,7 +32,7 @@ from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack, unpack
-from model.cost import DdrTiming, StepCost, plan_network, step_cost, step_mode
+from model.cost import DdrTiming, StepCost, plan_network, step_costs, step_mode
 from model.tiling import Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
@@ -170,18 +170,37 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     in_shape = x0.shape
 
     steps: list[StepSchedule] = []
-    k = 0
+    costs = step_costs(tilings, pe, ddr, config.pw_requant_share)
+    qsteps, k = [], 0
     for tiling in tilings:
+        qsteps.append(qlayers[k:k + len(tiling.step.layers)])
+        k += len(tiling.step.layers)
+    regions: dict[tuple[int, tuple[int, int]], dict] = {}
+
+    def weight_regions(index: int, group: tuple[int, int]) -> dict:
+        """The DDR regions of step ``index``'s weight group ``group``, one per buffer."""
+        if (index, group) not in regions:
+            step = tilings[index].step
+            regions[index, group] = {
+                target: alloc.add(f"{step.name}.{target.name.lower()}[{group[0]}:{group[1]}]",
+                                  words.nbytes, words.tobytes())
+                for target, words in weight_words(step, qsteps[index], group, pe).items()}
+        return regions[index, group]
+
+    weight_half = 1  # the weight half the last tile read; the first group goes to the other
+    for index, (tiling, cost) in enumerate(zip(tilings, costs)):
         step = tiling.step
-        q = qlayers[k:k + len(step.layers)]
-        k += len(step.layers)
         out = step.last
         cb_out = channel_blocks(out.out_c, pe)
         out_shape = (out.out_h, out.out_w, cb_out * pe)
         out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
-                             program=Region("", 0, 0), cost=step_cost(tiling, pe, ddr, config.pw_requant_share))
-        _program_step(config, sched, q, in_shape, alloc, beat)
+                             program=Region("", 0, 0), cost=cost)
+        ahead = None
+        if index + 1 < len(tilings) and tilings[index + 1].prefetched:
+            ahead = weight_regions(index + 1, tilings[index + 1].tiles[0].out_blocks)
+        weight_half = _program_step(config, sched, qsteps[index], in_shape, weight_half,
+                                    lambda group, index=index: weight_regions(index, group), ahead)
         steps.append(sched)
         in_region, in_shape = out_region, out_shape
 
@@ -197,8 +216,16 @@ def _padded(x: np.ndarray, pe: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (0, extra))) if extra else x
 
 
-def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
-    pe = config.pe
+def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, weight_regions,
+                  ahead: dict | None) -> int:
+    """Program ``sched``'s step: per tile its LOADs and its EXEC. ``weight_half``: the
+    weight half the previous step's last tile read (a step whose first weight group was
+    prefetched finds it in the other half); ``weight_regions(group)``: the DDR regions of
+    one of its weight groups; ``ahead``: the regions of the next step's first weight
+    group when this program prefetches it, LOADed into the half the last tile does not
+    read once the tile before it is done, after the last tile's own LOADs. Returns the
+    weight half the last tile reads."""
+    pe, beat = config.pe, config.ddr_data_bits // 8
     step, tiling = sched.step, sched.tiling
     depth = {name: bank.depth for name, bank in ((b.name, b) for b in config.banks)}
     rows, cols, channels = in_shape
@@ -208,13 +235,12 @@ def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
     cb_out = out_c // pe
     mode = step_mode(step)
 
-    weight_regions: dict[tuple[int, int], dict] = {}
     instructions: list[dict] = []
     loads_issued = execs_issued = 0
-    half = {"act": 1, "weights": 1}  # flipped before the first load
+    half = {"act": 1, "weights": weight_half}  # flipped before a tile's loads
     last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
 
-    def load(kind, target, addr, words, **act):
+    def load(kind, target, addr, words, wait=None, **act):
         nonlocal loads_issued
         bank = _BANK_OF[target]
         limit = depth[bank]
@@ -226,16 +252,23 @@ def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
                                     f"words per activation sub-bank, the bank has {limit}")
         elif words > limit:
             raise ScheduleError(f"{sched.name}: {words} words of {bank} exceed its {limit} words")
-        user = last_user[(kind, half[kind])]
+        if wait is None:
+            user = last_user[(kind, half[kind])]
+            wait = 0 if user is None else user + 1
         nbytes = words * slices_per_word(target, pe) * pe
-        instructions.append({"op": Op.LOAD, "wait": 0 if user is None else user + 1, "load": {
+        instructions.append({"op": Op.LOAD, "wait": wait, "load": {
             "target": target, "half": half[kind], "addr": addr, "words": words,
             "cols": act.get("cols", 0), "blocks": act.get("blocks", 0),
             "row_pitch": act.get("row_pitch", 0)}})
         sched.read_bytes += nbytes
         loads_issued += 1
 
-    for tile in tiling.tiles:
+    def load_weights(group_regions, wait=None):
+        for target, region in group_regions.items():
+            load("weights", target, region.addr, region.size // (slices_per_word(target, pe) * pe),
+                 wait=wait)
+
+    for number, tile in enumerate(tiling.tiles):
         if tile.load_act:
             half["act"] ^= 1
             r0, r1 = tile.in_rows
@@ -243,14 +276,8 @@ def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
                  cols=cols, blocks=blocks_in, row_pitch=-(-cols // 3) * blocks_in)
         if tile.load_weights:
             half["weights"] ^= 1
-            group = tile.out_blocks
-            if group not in weight_regions:
-                weight_regions[group] = {
-                    target: alloc.add(f"{sched.name}.{target.name.lower()}[{group[0]}:{group[1]}]",
-                                      words.nbytes, words.tobytes())
-                    for target, words in weight_words(step, q, group, pe).items()}
-            for target, region in weight_regions[group].items():
-                load("weights", target, region.addr, region.size // (slices_per_word(target, pe) * pe))
+            if not (number == 0 and tiling.prefetched):  # else the previous program loaded it
+                load_weights(weight_regions(tile.out_blocks))
 
         cmd = tile_command(step, q, in_shape, tile, pe, act_half=half["act"],
                            weight_half=half["weights"])
@@ -275,4 +302,12 @@ def _program_step(config, sched: StepSchedule, q, in_shape, alloc, beat):
         last_user[("act", half["act"])] = execs_issued
         last_user[("weights", half["weights"])] = execs_issued
         execs_issued += 1
+    if ahead is not None:
+        # The next step's first weight group, into the half the last tile does not read,
+        # once the tile before it (which read that half last, if any) is done. After the
+        # last EXEC, so that EXEC's dispatch never queues behind loads that wait.
+        half["weights"] ^= 1
+        load_weights(ahead, wait=execs_issued - 1)
+        half["weights"] ^= 1
     sched.instructions = instructions
+    return half["weights"]

@@ -198,7 +198,7 @@ def test_run_interrupted_while_writing_its_report(tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "report.json").read_text())["bit_exact"]
     assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "predicted_cycles.png",
-                                                     "report.json", "roofline.png"]
+                                                     "report.json", "roofline.png", "timeline.png"]
 
 
 def test_build_folder_files_change_together(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from hw.command import Target
 from hw.config import AcceleratorConfig
 from hw.instruction import Op, slices_per_word
-from model.cost import network_cost
+from model.cost import network_cost, prefetch_loads, tile_loads
 from model.golden import run_network
 from model.quantize import random_input, random_mobilenet
 from model.tiling import act_words
@@ -49,7 +49,7 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
     program bits the accelerator fetches, fits the bank it fills."""
     config, _, _, schedule = scheduled
     depth = {bank.name: bank.depth for bank in config.banks}
-    for s in schedule.steps:
+    for index, s in enumerate(schedule.steps):
         program = decode_program(schedule.image, s.program.addr, len(s.instructions))
         assert [i["op"] for i in program] == [i["op"] for i in s.instructions]
         loads = execs = 0
@@ -74,7 +74,11 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
                 assert ins["wait"] == loads  # a tile waits for every load before it
                 execs += 1
         assert execs == len(s.tiling.tiles)
-        assert loads == sum(t.loads for t in s.tiling.tiles)
+        # its tiles' loads (the first tile's weights not, when prefetched) and the next
+        # step's prefetched weights
+        following = schedule.steps[index + 1].tiling if index + 1 < len(schedule.steps) else None
+        assert loads == sum(len(tile_loads(s.tiling, k, config.pe)) for k in range(execs)) \
+            + (len(prefetch_loads(following, config.pe)) if following else 0)
 
 
 def test_schedule_moves_the_bytes_the_cost_model_counts(scheduled):
@@ -120,6 +124,66 @@ def test_fast_model_catches_a_wrong_store_address():
     np.testing.assert_array_equal(schedule.read_map(clean.memory, 3).reshape(want.shape), want)
 
 
+def test_prefetch_loads_follow_the_last_tile_and_wait_for_the_one_before(scheduled):
+    """A step that prefetches the next step's first weight group LOADs it after its last
+    EXEC (that EXEC never queues behind a waiting LOAD), into the weight half its last
+    tile does not read, once the tile before is done; the next step's first EXEC reads
+    that half without loading it."""
+    config, _, _, schedule = scheduled
+    prefetching = 0
+    for s, following in zip(schedule.steps, schedule.steps[1:]):
+        sizes = prefetch_loads(following.tiling, config.pe)
+        if not sizes:
+            continue
+        prefetching += 1
+        tail = s.instructions[-len(sizes):]
+        last_exec = s.instructions[-len(sizes) - 1]
+        assert last_exec["op"] is Op.EXEC and all(i["op"] is Op.LOAD for i in tail)
+        assert {i["wait"] for i in tail} == {len(s.tiling.tiles) - 1}
+        assert {i["load"]["half"] for i in tail} == {last_exec["cmd"]["weight_half"] ^ 1}
+        first = next(i for i in following.instructions if i["op"] is Op.EXEC)
+        assert first["cmd"]["weight_half"] == last_exec["cmd"]["weight_half"] ^ 1
+        assert not any(i["op"] is Op.LOAD and Target(i["load"]["target"]) is not Target.ACT
+                       for i in following.instructions[:following.instructions.index(first)])
+    assert prefetching > len(schedule.steps) // 2
+
+
+def test_prefetch_never_slows_the_two_steps_it_joins():
+    """The planner prefetches only where the cost model predicts the pair faster."""
+    from model.cost import DdrTiming, plan_network, step_cost
+    for config in CONFIGS[:3]:
+        ddr = DdrTiming.of(config)
+        tilings = plan_network(config)
+        for before, after in zip(tilings, tilings[1:]):
+            if not after.prefetched:
+                continue
+            alone = dataclasses.replace(after, prefetched=False)
+            joined = (step_cost(before, config.pe, ddr, config.pw_requant_share,
+                                prefetch_loads(after, config.pe)).cycles
+                      + step_cost(after, config.pe, ddr, config.pw_requant_share).cycles)
+            apart = (step_cost(before, config.pe, ddr, config.pw_requant_share).cycles
+                     + step_cost(alone, config.pe, ddr, config.pw_requant_share).cycles)
+            assert joined < apart, (before.step.name, after.step.name)
+
+
+def test_fast_model_catches_a_prefetch_into_the_wrong_half():
+    """The fast model tracks what each weight half holds across programs: a prefetch
+    LOADed into the half the next step does not read is an error, not a silent pass."""
+    from sw.schedule import ScheduleError, encode_instruction
+    config = CONFIGS[0]
+    qnet = random_mobilenet(config.network, seed=1)
+    image = random_input(config.network, seed=1)
+    schedule = build_schedule(config, qnet, image)
+    s = next(s for s, f in zip(schedule.steps, schedule.steps[1:]) if f.tiling.prefetched)
+    index = len(s.instructions) - 1  # the prefetch's last LOAD
+    bad = dict(s.instructions[index], load={**s.instructions[index]["load"]})
+    bad["load"]["half"] ^= 1
+    at = s.program.addr + 64 * index
+    schedule.image[at:at + 64] = encode_instruction(bad)
+    with pytest.raises(ScheduleError, match="holds"):
+        run_model_schedule(schedule, qnet, image=image)
+
+
 def test_full_network_at_1mb_moves_under_12_mb_per_frame():
     config = CONFIGS[-1]
     total = sum(c.ddr_bytes for c in network_cost(config))
@@ -139,8 +203,16 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
         assert {"name", "predicted_cycles", "ddr_bytes", "mac_utilisation", "bound"} <= set(layer)
         assert layer["bound"] in ("compute", "ddr")
     assert report["totals"]["predicted_cycles"] == sum(l["predicted_cycles"] for l in report["layers"])
-    for name in ("layers.csv", "predicted_cycles.png", "roofline.png"):
+    for name in ("layers.csv", "predicted_cycles.png", "roofline.png", "timeline.png"):
         assert (out / name).stat().st_size > 0
+    # weights prefetched across steps: what one step reads ahead, the next finds on chip
+    totals = report["totals"]
+    assert totals["prefetch_bytes"] == sum(l["prefetch_bytes"] for l in report["layers"]) > 0
+    for before, after in zip(report["layers"], report["layers"][1:]):
+        assert (before["prefetch_bytes"] > 0) == after["weights_prefetched"]
+    assert totals["frame_bound_cycles"] == round(max(
+        totals["compute_floor_cycles"], sum(l["ddr_floor_cycles"] for l in report["layers"])))
+    assert totals["predicted_cycles"] >= totals["frame_bound_cycles"]
     printed = capsys.readouterr().out
     assert "frames/s" in printed and "dw13+pw13" in printed
     # The fast model measures nothing: no figure may be called measured, nor an error shown.
