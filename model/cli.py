@@ -9,8 +9,10 @@ import argparse
 import errno
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -109,8 +111,22 @@ def check_output_file(option: str, path: Path) -> None:
         _creatable(option, path)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, a batch system's time limit): unwinds like Ctrl-C, so
+    every ``finally`` and ``except BaseException`` on the way stops the tools it
+    started and removes what it half wrote."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run_main(prog: str, main, argv=None) -> int:
-    """Call ``main(argv)``; a ValueError or UsageError becomes a one-line error, exit 2."""
+    """Call ``main(argv)``; a ValueError or UsageError becomes a one-line error, exit 2.
+    Ctrl-C ends it with one line and exit 130, SIGTERM with one line and exit 143, both
+    after the same clean-up (child tools stopped, no half-written file left)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return main(argv) or 0
     except (UsageError, ValueError) as error:
@@ -126,3 +142,10 @@ def run_main(prog: str, main, argv=None) -> int:
         warnings.simplefilter("ignore")
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        warnings.simplefilter("ignore")
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

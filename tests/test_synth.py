@@ -163,6 +163,51 @@ def test_a_tool_over_its_time_is_stopped(tmp_path):
     assert seen and all(line.startswith("  tool: ") for line in seen)
 
 
+_TOOL_UNDER_TERM = """
+import sys, time
+from pathlib import Path
+from hw.synth import _run_logged
+from model.cli import run_main
+def main(argv):
+    child = "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(120)"
+    _run_logged([sys.executable, "-c", child], Path(sys.argv[1]), "tool.log", lambda log: None,
+                print, "tool", every=0.2)
+sys.exit(run_main("python -m hw.synth", main))
+"""
+
+
+def test_sigterm_stops_the_tool_too(tmp_path):
+    """``kill`` (SIGTERM) on a command running a tool (nextpnr, Yosys) stops the tool
+    with it, not only Ctrl-C: one line, exit 143, no orphan left running."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", _TOOL_UNDER_TERM, str(tmp_path)],
+                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    pid_file = tmp_path / "child.pid"
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()):
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines() == ["python -m hw.synth: terminated"]
+    for _ in range(50):  # the tool is killed and reaped by the time its parent exits
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the tool outlived the command SIGTERM stopped")
+
+
 def _registered_product():
     """A tiny real design for nextpnr: two input registers, an 18x18 product, a register."""
     from amaranth import Module, Signal, signed
