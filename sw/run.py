@@ -460,6 +460,7 @@ def _plot_timeline(report, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     layers = report["layers"]
     basis = report["totals"]["cycles_basis"]
@@ -475,16 +476,16 @@ def _plot_timeline(report, path):
                    edgecolor="white")
         bottom.bar(start, 100 * prefetch, span, bottom=100 * (ddr - prefetch), align="edge",
                    color="tab:orange", edgecolor="white")
-        if span > 0.02 * starts[-1]:
-            top.annotate(l["name"], (start + span / 2, 102), ha="center", va="bottom",
-                         fontsize=7, rotation=60)
+        if span > 0.015 * starts[-1]:
+            top.text(start + span / 2, 3, l["name"], ha="center", va="bottom", fontsize=7,
+                     rotation=90, color="white" if compute > 0.25 else "black")
     top.set_ylabel("engine busy %")
     bottom.set_ylabel("DDR busy %")
-    bottom.bar([], [], color="tab:red", label="the step's own operands, outputs, program")
-    bottom.bar([], [], color="tab:orange", label="the next step's weights (prefetch)")
-    bottom.legend(fontsize=8, loc="lower right")
+    bottom.legend(handles=[Patch(color="tab:red", label="the step's own operands, outputs, program"),
+                           Patch(color="tab:orange", label="the next step's weights (prefetch)")],
+                  fontsize=8, loc="lower right")
     for ax in (top, bottom):
-        ax.set_ylim(0, 125)
+        ax.set_ylim(0, 105)
         ax.grid(True, axis="y", alpha=0.3)
     bottom.set_xlabel(f"cycles into the frame ({basis}); each bar one step, as wide as its cycles")
     cfg = report["config"]
