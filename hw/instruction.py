@@ -11,7 +11,9 @@ AXI4-Lite registers (``hw.regs``). Two kinds, both with a dependency count:
   overwrites is free).
 - ``EXEC``: run one tile (``cmd``, ``hw.command.command_layout``) and write its output
   words to DDR: ``segments`` runs of ``seg_beats`` bus beats, the first at ``out_addr``,
-  each ``pitch`` bytes after the previous. Starts when ``wait`` LOADs have completed.
+  each ``pitch`` bytes after the previous; or, with ``to_act``, into an activation
+  buffer half as the next step's input map (``act_store_layout``). Starts when ``wait``
+  LOADs have completed.
 
 The host-side scheduler (``sw/schedule.py``) encodes instructions with these layouts;
 the RTL (``hw.sequencer``, ``hw.load_dma``, ``hw.store_dma``) decodes the same ones.
@@ -24,7 +26,8 @@ from .axi import AXI_ADDR_BITS
 from .command import Target, command_layout
 
 __all__ = ["Op", "INSTRUCTION_BITS", "INSTRUCTION_BYTES", "WAIT_BITS", "WORD_COUNT_BITS",
-           "instruction_layout", "load_desc_layout", "store_desc_layout", "slices_per_word"]
+           "instruction_layout", "load_desc_layout", "store_desc_layout", "act_store_layout",
+           "slices_per_word"]
 
 INSTRUCTION_BITS = 512
 INSTRUCTION_BYTES = INSTRUCTION_BITS // 8
@@ -59,12 +62,34 @@ def load_desc_layout():
     })
 
 
+def act_store_layout():
+    """Where a tile's output words go when they stay on chip (``to_act``): into
+    activation buffer half ``half``, as the map the next step reads (the layout of
+    ``hw.act_buffer``: pixel ``(r, c)``'s block ``b`` in sub-bank ``3 * (r % 3) + c % 3``
+    at ``(r // 3) * row_pitch + (c // 3) * blocks + b``). The tile's words are its
+    ``pixels`` pixels from row 0 in row order, ``group`` blocks each from ``block0``."""
+    return data.StructLayout({
+        "half": 1,
+        "cols": unsigned(12),  # pixels per row of the output map
+        "blocks": unsigned(12),  # channel blocks per pixel of the whole output map
+        "row_pitch": unsigned(20),  # ceil(cols / 3) * blocks
+        "block0": unsigned(12),  # the tile's first output block
+        "group": unsigned(12),  # the tile's output blocks per pixel
+        "pixels": unsigned(SEGMENT_BITS),  # the tile's pixels (rows x cols, from row 0)
+    })
+
+
 def store_desc_layout():
+    """A tile's output: to DDR (``segments`` runs of ``seg_beats`` beats from ``addr``,
+    ``pitch`` bytes apart), or, with ``to_act``, into the activation buffer
+    (:func:`act_store_layout`)."""
     return data.StructLayout({
         "addr": unsigned(AXI_ADDR_BITS),
         "segments": unsigned(SEGMENT_BITS),
         "seg_beats": unsigned(SEGMENT_BITS),
         "pitch": unsigned(SEGMENT_BITS + 8),
+        "to_act": 1,
+        "act": act_store_layout(),
     })
 
 

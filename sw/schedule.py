@@ -118,6 +118,8 @@ class _Allocator:
 
 
 _INSTR = instruction_layout()
+_NO_ACT_STORE = {"half": 0, "cols": 0, "blocks": 0, "row_pitch": 0, "block0": 0, "group": 0,
+                 "pixels": 0}
 _OFFSETS = {name: f.offset for name, f in _INSTR}
 _LOAD_DESC = describe_layout(load_desc_layout())
 _EXEC_DESC = describe_layout(_INSTR["body"].shape["exec"].shape)
@@ -297,6 +299,7 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         else:
             store = {"addr": start, "segments": pixels, "seg_beats": run_bytes // beat,
                      "pitch": cb_out * pe}
+        store.update(to_act=0, act=_NO_ACT_STORE)
         sched.write_bytes += pixels * run_bytes
         instructions.append({"op": Op.EXEC, "wait": loads_issued, "cmd": cmd, "store": store})
         last_user[("act", half["act"])] = execs_issued
