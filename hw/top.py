@@ -15,6 +15,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from .act_writer import ActWriter
 from .axi import axi4_lite_slave_signature, axi4_master_signature, connect_flat, flat_members
 from .config import AcceleratorConfig
 from .engine import Engine
@@ -24,6 +25,7 @@ from .read_port import ReadPort
 from .regs import REG_ADDR_BITS, Registers, info_word
 from .sequencer import Sequencer
 from .store_dma import StoreDma
+from .store_router import StoreRouter
 
 __all__ = ["Accelerator"]
 
@@ -65,6 +67,10 @@ class Accelerator(wiring.Component):
         port = m.submodules.read_port = ReadPort(bits, id_bits=cfg.axi_id_bits)
         load = m.submodules.load_dma = LoadDma(cfg.pe, bits, cfg.load_addr_bits)
         store = m.submodules.store_dma = StoreDma(cfg.pe, bits, id_bits=cfg.axi_id_bits)
+        router = m.submodules.store_router = StoreRouter(cfg.pe)
+        writer = m.submodules.act_writer = ActWriter(cfg.pe, cfg.load_addr_bits)
+
+        hold = writer.writing.bit_select(seq.cmd.payload.act_half, 1)
 
         connect_flat(m, self, "s_axil", regs.axil)
         connect_flat(m, self, "m_axi", port.axi)
@@ -80,7 +86,14 @@ class Accelerator(wiring.Component):
             self.irq.eq(seq.done),
             seq.load_done.eq(load.done), seq.load_idle.eq(load.idle),
             seq.tile_done.eq(engine.store.valid & engine.store.ready & engine.store.payload.last),
-            seq.store_idle.eq(store.idle),
+            # every tile's words in DDR (acknowledged) or in the activation buffer
+            seq.store_idle.eq(store.idle & router.idle & writer.idle),
+            # A tile does not start while an earlier tile's words for the half it reads
+            # are still on their way into it (only a program whose tile reads the map a
+            # tile before it wrote on chip ever waits here).
+            engine.cmd.payload.eq(seq.cmd.payload),
+            engine.cmd.valid.eq(seq.cmd.valid & ~hold),
+            seq.cmd.ready.eq(engine.cmd.ready & ~hold),
         ]
         wiring.connect(m, fetch.req, port.fetch_req)
         wiring.connect(m, port.fetch_r, fetch.r)
@@ -88,8 +101,12 @@ class Accelerator(wiring.Component):
         wiring.connect(m, port.load_r, load.r)
         wiring.connect(m, fetch.instr, seq.instr)
         wiring.connect(m, seq.load_desc, load.desc)
-        wiring.connect(m, load.load, engine.load)
-        wiring.connect(m, seq.cmd, engine.cmd)
-        wiring.connect(m, seq.store_desc, store.desc)
-        wiring.connect(m, engine.store, store.store)
+        wiring.connect(m, load.load, writer.dma_in)
+        wiring.connect(m, writer.load_out, engine.load)
+        wiring.connect(m, seq.store_desc, router.desc)
+        wiring.connect(m, engine.store, router.store)
+        wiring.connect(m, router.dma_desc, store.desc)
+        wiring.connect(m, router.dma_store, store.store)
+        wiring.connect(m, router.act_desc, writer.desc)
+        wiring.connect(m, router.act_store, writer.words)
         return m

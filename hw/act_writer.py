@@ -1,0 +1,155 @@
+"""The activation writer: a tile's output words straight into the activation buffer, as
+the next step's input map (a store descriptor with ``to_act``, ``hw.instruction``'s
+``act_store_layout``), so the map never goes to DDR.
+
+The words (``hw.pw_stage.store_layout``: one per pixel and output block, pixel-major in
+row order, ``group`` blocks a pixel, ``last`` on the tile's final word) are written into
+activation buffer half ``half``: pixel ``(r, c)``'s block ``block0 + i`` in sub-bank
+``3 * (r % 3) + c % 3`` at ``(r // 3) * row_pitch + (c // 3) * blocks + block0 + i``
+(``hw.act_buffer.sub_bank_address``), slice 0 (activation words are one slice). The
+counters are the load DMA's (``hw.load_dma``: block, column mod 3, row mod 3, with the
+column and row address bases as registers), the bases starting at ``block0``.
+
+The activation buffer has one write port, fed by the load stream. The writer's beats
+join the load DMA's there: a load DMA beat (``dma_in``; the load DMA ignores ready, so it
+can never wait) goes straight through to ``load_out``, and the writer's own beat, held in
+a register, goes out in a cycle without one. While its beat waits the writer takes no
+word (``words`` is backpressured; the engine stalls correctly). ``words.ready`` and
+``desc.ready`` are registers (``words`` through a skid register, ``hw.skid``).
+
+A descriptor is taken when the previous one's last word has been taken (a register
+``active`` is low) and stays until its ``last`` word; the words of a tile must follow
+their descriptor (``hw.store_router`` sends them only then). ``pixels`` is not used: the
+tile ends at its ``last`` word (the router pops its destination there too).
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .command import Target, load_layout
+from .instruction import act_store_layout
+from .products import times_constant
+from .pw_stage import store_layout
+from .skid import skid_input
+
+__all__ = ["ActWriter"]
+
+
+class ActWriter(wiring.Component):
+    """Members
+    -------
+    desc : In(stream.Signature(act_store_layout()))
+        One per ``to_act`` tile, before its words; ``ready`` is a register.
+    words : In(stream.Signature(store_layout(pe)))
+        The tile's output words; ``ready`` is a register.
+    dma_in : In(stream.Signature(load_layout(pe, addr_bits)))
+        The load DMA's beats; always ready, passed through with priority.
+    load_out : Out(stream.Signature(load_layout(pe, addr_bits)))
+        To the engine's ``load`` (always ready: ``ready`` is ignored).
+    idle : Out(1)
+        No descriptor in progress, no word waiting, no beat waiting.
+    writing : Out(2)
+        Bit ``h``: a word for activation half ``h`` is accepted and not yet on
+        ``load_out`` (a descriptor for ``h`` in progress, or its beat waiting); from
+        registers. A tile reading half ``h`` must not start while it is set (``hw.top``).
+    """
+
+    #: Cycles from a word's acceptance on ``words`` (without a wait in the skid register)
+    #: to its beat on ``load_out`` when no load DMA beat is there: the beat register.
+    #: The buffer's sub-bank writes it one edge later (``hw.act_buffer``).
+    LATENCY = 1
+
+    def __init__(self, pe: int, addr_bits: int):
+        self._pe, self._addr_bits = pe, addr_bits
+        super().__init__({
+            "desc": In(stream.Signature(act_store_layout())),
+            "words": In(stream.Signature(store_layout(pe))),
+            "dma_in": In(stream.Signature(load_layout(pe, addr_bits))),
+            "load_out": Out(stream.Signature(load_layout(pe, addr_bits))),
+            "idle": Out(1),
+            "writing": Out(2),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        pe, aw = self._pe, self._addr_bits
+        layout = load_layout(pe, aw)
+
+        # -- descriptor ---------------------------------------------------------------
+        # Loaded with its counters' last values beside it, so every end-of-count test is
+        # an equality of registers (as in hw.load_dma).
+        cur = Signal(act_store_layout())
+        active = Signal()
+        last_ib = Signal(12)
+        last_col = Signal(12)
+        d = self.desc.payload
+        m.d.comb += self.desc.ready.eq(~active)
+
+        # -- the writer's beat, and the merge with the load DMA's ----------------------
+        beat = Signal(layout)
+        beat_valid = Signal()
+        dma = self.dma_in
+        m.d.comb += [
+            dma.ready.eq(1),
+            self.load_out.valid.eq(dma.valid | beat_valid),
+            self.load_out.payload.eq(Mux(dma.valid, dma.payload, beat)),
+        ]
+
+        words = skid_input(m, self.words, "words")
+        take = words.valid & words.ready
+        m.d.comb += words.ready.eq(active & (~beat_valid | ~dma.valid))
+
+        # counters: the next word's block within the group, column (and mod 3), row mod 3;
+        # its address is base + ib, base = row_base + (col // 3) * blocks + block0
+        ib = Signal(12)
+        col = Signal(12)
+        c3 = Signal(2)
+        r3 = Signal(2)
+        base = Signal(aw + 1)
+        row_base = Signal(aw + 1)
+
+        with m.If(take):
+            m.d.sync += [
+                beat_valid.eq(1),
+                beat.target.eq(Target.ACT),
+                beat.half.eq(cur.half),
+                beat.bank.eq(times_constant(r3, 3) + c3),
+                beat.slice.eq(0),
+                beat.addr.eq(base + ib),
+                beat.data.eq(words.payload.data.as_value()),
+            ]
+            with m.If(ib == last_ib):
+                m.d.sync += ib.eq(0)
+                with m.If(col == last_col):
+                    m.d.sync += [col.eq(0), c3.eq(0)]
+                    with m.If(r3 == 2):
+                        next_row = row_base + cur.row_pitch
+                        m.d.sync += [r3.eq(0), row_base.eq(next_row), base.eq(next_row)]
+                    with m.Else():
+                        m.d.sync += [r3.eq(r3 + 1), base.eq(row_base)]
+                with m.Else():
+                    m.d.sync += col.eq(col + 1)
+                    with m.If(c3 == 2):
+                        m.d.sync += [c3.eq(0), base.eq(base + cur.blocks)]
+                    with m.Else():
+                        m.d.sync += c3.eq(c3 + 1)
+            with m.Else():
+                m.d.sync += ib.eq(ib + 1)
+            with m.If(words.payload.last):
+                m.d.sync += active.eq(0)
+        with m.Elif(~dma.valid):
+            m.d.sync += beat_valid.eq(0)
+
+        with m.If(self.desc.valid & ~active):
+            m.d.sync += [cur.eq(d), active.eq(1), last_ib.eq(d.group - 1),
+                         last_col.eq(d.cols - 1), ib.eq(0), col.eq(0), c3.eq(0), r3.eq(0),
+                         base.eq(d.block0), row_base.eq(d.block0)]
+
+        words_skid_full = words.valid & ~self.words.ready  # the skid holds a word
+        m.d.comb += [
+            self.idle.eq(~active & ~beat_valid & ~words_skid_full),
+            self.writing.eq(Cat(active & ~cur.half | beat_valid & ~beat.half,
+                                active & cur.half | beat_valid & beat.half)),
+        ]
+        return m

@@ -1,0 +1,95 @@
+"""The store router: each tile's store descriptor and output words to the store DMA (to
+DDR) or, with ``to_act``, to the activation writer (``hw.act_writer``: into the
+activation buffer).
+
+Descriptors go out in order, each to its destination (a descriptor waits until that
+destination takes it, and the ones behind it with it); as one is taken its destination
+enters a small queue (``hw.queue.Queue``). The words follow the destination at the
+queue's head, which is dropped at the word with ``last``. A tile's words can therefore
+only move once its descriptor has been taken.
+
+No register on either path (``LATENCY`` 0), so the path to DDR behaves cycle for cycle
+as the store DMA connected straight to the sequencer and the engine: every ready and
+valid the router drives is its inputs' gated by the queue's flags, which are registers
+(``desc.ready`` from the queue's ``w_rdy``, the ``to_act`` bit of the sequencer's queue
+head and the two destinations' ``desc.ready``; ``store.ready`` from the queue's head and
+the two destinations' word ``ready``).
+"""
+
+from amaranth.hdl import Module, Mux
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .instruction import act_store_layout, store_desc_layout
+from .pw_stage import store_layout
+from .queue import Queue
+
+__all__ = ["StoreRouter"]
+
+#: Tiles whose descriptor has been routed and whose last word has not.
+ROUTES = 4
+
+
+class StoreRouter(wiring.Component):
+    """Members
+    -------
+    desc : In(stream.Signature(store_desc_layout()))
+        From the sequencer.
+    store : In(stream.Signature(store_layout(pe)))
+        The engine's output words.
+    dma_desc : Out(stream.Signature(store_desc_layout()))
+    dma_store : Out(stream.Signature(store_layout(pe)))
+        To the store DMA (``to_act`` = 0).
+    act_desc : Out(stream.Signature(act_store_layout()))
+    act_store : Out(stream.Signature(store_layout(pe)))
+        To the activation writer (``to_act`` = 1).
+    idle : Out(1)
+        No routed tile has words to come (a register).
+    """
+
+    #: Cycles through the router on either path.
+    LATENCY = 0
+
+    def __init__(self, pe: int):
+        self._pe = pe
+        super().__init__({
+            "desc": In(stream.Signature(store_desc_layout())),
+            "store": In(stream.Signature(store_layout(pe))),
+            "dma_desc": Out(stream.Signature(store_desc_layout())),
+            "dma_store": Out(stream.Signature(store_layout(pe))),
+            "act_desc": Out(stream.Signature(act_store_layout())),
+            "act_store": Out(stream.Signature(store_layout(pe))),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        routes = m.submodules.routes = Queue(width=1, depth=ROUTES)
+
+        # -- descriptors: in order, each to its destination, its route queued --------------
+        d = self.desc.payload
+        to_act = d.to_act
+        m.d.comb += [
+            self.dma_desc.payload.eq(d),
+            self.act_desc.payload.eq(d.act),
+            self.dma_desc.valid.eq(self.desc.valid & ~to_act & routes.w_rdy),
+            self.act_desc.valid.eq(self.desc.valid & to_act & routes.w_rdy),
+            self.desc.ready.eq(routes.w_rdy & Mux(to_act, self.act_desc.ready,
+                                                  self.dma_desc.ready)),
+            routes.w_en.eq(self.desc.valid & self.desc.ready),
+            routes.w_data.eq(to_act),
+        ]
+
+        # -- words: to the route at the head, dropped at the tile's last word -------------
+        w = self.store
+        head_act = routes.r_data[0]
+        m.d.comb += [
+            self.dma_store.payload.eq(w.payload),
+            self.act_store.payload.eq(w.payload),
+            self.dma_store.valid.eq(w.valid & routes.r_rdy & ~head_act),
+            self.act_store.valid.eq(w.valid & routes.r_rdy & head_act),
+            w.ready.eq(routes.r_rdy & Mux(head_act, self.act_store.ready, self.dma_store.ready)),
+            routes.r_en.eq(w.valid & w.ready & w.payload.last),
+            self.idle.eq(routes.level == 0),
+        ]
+        return m
