@@ -50,9 +50,9 @@ class ActWriter(wiring.Component):
     idle : Out(1)
         No descriptor in progress, no word waiting, no beat waiting.
     writing : Out(2)
-        Bit ``h``: a word for activation half ``h`` is accepted and not yet on
-        ``load_out`` (a descriptor for ``h`` in progress, or its beat waiting); from
-        registers. A tile reading half ``h`` must not start while it is set (``hw.top``).
+        Bit ``h``: a word for activation half ``h`` may still come or is not yet on
+        ``load_out`` (a descriptor for ``h`` in progress, or its beat waiting); a
+        register. A tile reading half ``h`` must not start while it is set (``hw.top``).
     """
 
     #: Cycles from a word's acceptance on ``words`` (without a wait in the skid register)
@@ -146,10 +146,14 @@ class ActWriter(wiring.Component):
                          last_col.eq(d.cols - 1), ib.eq(0), col.eq(0), c3.eq(0), r3.eq(0),
                          base.eq(d.block0), row_base.eq(d.block0)]
 
-        words_skid_full = words.valid & ~self.words.ready  # the skid holds a word
-        m.d.comb += [
-            self.idle.eq(~active & ~beat_valid & ~words_skid_full),
-            self.writing.eq(Cat(active & ~cur.half | beat_valid & ~beat.half,
-                                active & cur.half | beat_valid & beat.half)),
-        ]
+        # ``writing`` as a register: from the next cycle's descriptor and beat
+        accept = self.desc.valid & ~active
+        active_next = Mux(accept, 1, active & ~(take & words.payload.last))
+        half_next = Mux(accept, d.half, cur.half)
+        beat_next = take | beat_valid & dma.valid
+        beat_half_next = Mux(take, cur.half, beat.half)
+        m.d.sync += self.writing.eq(Cat(active_next & ~half_next | beat_next & ~beat_half_next,
+                                        active_next & half_next | beat_next & beat_half_next))
+        # (``self.words.ready`` is low while the skid holds a word)
+        m.d.comb += self.idle.eq(~active & ~beat_valid & self.words.ready)
         return m

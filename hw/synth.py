@@ -627,6 +627,10 @@ COMPONENTS = {
     "load-dma": ("the load DMA", _make("load_dma", "LoadDma", _pe, _ddr_bits, lambda c: c.load_addr_bits)),
     "store-dma": ("the store DMA", _make("store_dma", "StoreDma", _pe, _ddr_bits,
                                           lambda c: c.axi_id_bits)),
+    "store-router": ("the store router (to DDR or the activation buffer)",
+                     _make("store_router", "StoreRouter", _pe)),
+    "act-writer": ("the activation writer (output words into the activation buffer)",
+                   _make("act_writer", "ActWriter", _pe, lambda c: c.load_addr_bits)),
 }
 
 

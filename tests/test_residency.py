@@ -93,6 +93,7 @@ def test_act_writer_layout_and_merge(p_dma, p_idle, seed):
                 dma_seen.append(out)
             elif ctx.get(dut.load_out.valid):
                 assert Target(out.target) == Target.ACT and out.slice == 0
+                assert ctx.get(dut.writing) >> int(out.half) & 1
                 got.append((int(out.half), int(out.bank), int(out.addr),
                             _packed([int(v) for v in out.data])))
             kd += bool(desc_on and ctx.get(dut.desc.ready))
