@@ -7,8 +7,10 @@ Wiring only.
                                                            ^  │  │                │ │
    m_axi_ar/r <──> ReadPort <── InstructionFetch ──────────┘  │  └─> store desc   │ │
                       ^  └────> LoadDma <──── load desc ──────┘           │       │ │
-                      └─────────────┘ └──── load beats ───────────────────┼─────> ┘ │
-   m_axi_aw/w/b <──────────────────────────── StoreDma <──────────────────┘ <─ store┘
+                      └─────────────┘ └──> ActWriter ── load beats ───────┼─────> ┘ │
+                                              ^ (to_act)                  v         │
+                                              └───────────────────── StoreRouter <──┘ store
+   m_axi_aw/w/b <──────────────────────────── StoreDma <─── (to DDR) ───────┘
 """
 
 from amaranth.hdl import Module
