@@ -10,12 +10,14 @@ activation buffer half ``half``: pixel ``(r, c)``'s block ``block0 + i`` in sub-
 counters are the load DMA's (``hw.load_dma``: block, column mod 3, row mod 3, with the
 column and row address bases as registers), the bases starting at ``block0``.
 
-The activation buffer has one write port, fed by the load stream. The writer's beats
-join the load DMA's there: a load DMA beat (``dma_in``; the load DMA ignores ready, so it
-can never wait) goes straight through to ``load_out``, and the writer's own beat, held in
-a register, goes out in a cycle without one. While its beat waits the writer takes no
-word (``words`` is backpressured; the engine stalls correctly). ``words.ready`` and
-``desc.ready`` are registers (``words`` through a skid register, ``hw.skid``).
+The activation buffer has one write port, which the load DMA's activation words also
+use (``hw.engine``'s ``act_write`` port): the writer's beat, held in a register, goes
+out on ``act_out`` in a cycle whose ``ready`` is high (the engine's: no load DMA beat for
+the activation buffer in that cycle; a load beat for a weight buffer does not stand in
+its way). While its beat waits the writer takes no more words (``words`` is
+backpressured; the engine stalls correctly). ``words.ready`` and ``desc.ready`` are
+registers (``words`` through a skid register, ``hw.skid``), and so are ``act_out.valid``
+and ``writing``.
 
 A descriptor is taken when the previous one's last word has been taken (a register
 ``active`` is low) and stays until its ``last`` word; the words of a tile must follow
@@ -43,21 +45,20 @@ class ActWriter(wiring.Component):
         One per ``to_act`` tile, before its words; ``ready`` is a register.
     words : In(stream.Signature(store_layout(pe)))
         The tile's output words; ``ready`` is a register.
-    dma_in : In(stream.Signature(load_layout(pe, addr_bits)))
-        The load DMA's beats; always ready, passed through with priority.
-    load_out : Out(stream.Signature(load_layout(pe, addr_bits)))
-        To the engine's ``load`` (always ready: ``ready`` is ignored).
+    act_out : Out(stream.Signature(load_layout(pe, addr_bits)))
+        Activation words (``target`` ACT, ``slice`` 0) for the engine's ``act_write``;
+        ``valid`` and ``payload`` are registers.
     idle : Out(1)
         No descriptor in progress, no word waiting, no beat waiting.
     writing : Out(2)
-        Bit ``h``: a word for activation half ``h`` may still come or is not yet on
-        ``load_out`` (a descriptor for ``h`` in progress, or its beat waiting); a
+        Bit ``h``: a word for activation half ``h`` may still come or is not yet taken
+        from ``act_out`` (a descriptor for ``h`` in progress, or its beat waiting); a
         register. A tile reading half ``h`` must not start while it is set (``hw.top``).
     """
 
     #: Cycles from a word's acceptance on ``words`` (without a wait in the skid register)
-    #: to its beat on ``load_out`` when no load DMA beat is there: the beat register.
-    #: The buffer's sub-bank writes it one edge later (``hw.act_buffer``).
+    #: to its beat on ``act_out``: the beat register. Taken at the next edge when
+    #: ``act_out.ready``; the sub-bank writes it one edge later (``hw.act_buffer``).
     LATENCY = 1
 
     def __init__(self, pe: int, addr_bits: int):
@@ -65,8 +66,7 @@ class ActWriter(wiring.Component):
         super().__init__({
             "desc": In(stream.Signature(act_store_layout())),
             "words": In(stream.Signature(store_layout(pe))),
-            "dma_in": In(stream.Signature(load_layout(pe, addr_bits))),
-            "load_out": Out(stream.Signature(load_layout(pe, addr_bits))),
+            "act_out": Out(stream.Signature(load_layout(pe, addr_bits))),
             "idle": Out(1),
             "writing": Out(2),
         })
@@ -74,7 +74,6 @@ class ActWriter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe, aw = self._pe, self._addr_bits
-        layout = load_layout(pe, aw)
 
         # -- descriptor ---------------------------------------------------------------
         # Loaded with its counters' last values beside it, so every end-of-count test is
@@ -86,19 +85,14 @@ class ActWriter(wiring.Component):
         d = self.desc.payload
         m.d.comb += self.desc.ready.eq(~active)
 
-        # -- the writer's beat, and the merge with the load DMA's ----------------------
-        beat = Signal(layout)
-        beat_valid = Signal()
-        dma = self.dma_in
-        m.d.comb += [
-            dma.ready.eq(1),
-            self.load_out.valid.eq(dma.valid | beat_valid),
-            self.load_out.payload.eq(Mux(dma.valid, dma.payload, beat)),
-        ]
+        # -- the writer's beat ------------------------------------------------------------
+        beat = self.act_out.payload
+        beat_valid = self.act_out.valid
+        out_ready = self.act_out.ready
 
         words = skid_input(m, self.words, "words")
         take = words.valid & words.ready
-        m.d.comb += words.ready.eq(active & (~beat_valid | ~dma.valid))
+        m.d.comb += words.ready.eq(active & (~beat_valid | out_ready))
 
         # counters: the next word's block within the group, column (and mod 3), row mod 3;
         # its address is base + ib, base = row_base + (col // 3) * blocks + block0
@@ -138,7 +132,7 @@ class ActWriter(wiring.Component):
                 m.d.sync += ib.eq(ib + 1)
             with m.If(words.payload.last):
                 m.d.sync += active.eq(0)
-        with m.Elif(~dma.valid):
+        with m.Elif(out_ready):
             m.d.sync += beat_valid.eq(0)
 
         with m.If(self.desc.valid & ~active):
@@ -150,7 +144,7 @@ class ActWriter(wiring.Component):
         accept = self.desc.valid & ~active
         active_next = Mux(accept, 1, active & ~(take & words.payload.last))
         half_next = Mux(accept, d.half, cur.half)
-        beat_next = take | beat_valid & dma.valid
+        beat_next = take | beat_valid & ~out_ready
         beat_half_next = Mux(take, cur.half, beat.half)
         m.d.sync += self.writing.eq(Cat(active_next & ~half_next | beat_next & ~beat_half_next,
                                         active_next & half_next | beat_next & beat_half_next))

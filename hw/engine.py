@@ -8,7 +8,7 @@ adds the DMA, the sequencer and the AXI ports around it.)
                            ├─> DepthwiseStage ──> PixelBuffer ──> PointwiseStage ──> store
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,6 +39,13 @@ class Engine(wiring.Component):
     -------
     load : In(stream.Signature(load_layout(pe, config.load_addr_bits)))
         Operand words for the buffers (slices of ``pe`` bytes); always ready.
+    act_write : In(stream.Signature(load_layout(pe, config.load_addr_bits)))
+        Only with ``act_write=True`` (``hw.top``: the ``hw.act_writer`` output words):
+        activation words (``half``, ``bank``, ``addr``, ``data``; ``target`` and
+        ``slice`` ignored) into the activation buffer's write port in every cycle in
+        which ``load`` brings no activation word (``ready``, from the load stream's
+        ``valid`` and ``target``); beside a load beat for another buffer they go in the
+        same cycle.
     cmd : In(stream.Signature(command_layout()))
         Tile commands; one is accepted when the previous tile is complete.
     store : Out(stream.Signature(store_layout(pe)))
@@ -48,10 +55,12 @@ class Engine(wiring.Component):
         Cycles of the last tile (command accepted .. last word out).
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, act_write: bool = False):
         self._config = config
+        load = stream.Signature(load_layout(config.pe, config.load_addr_bits))
         super().__init__({
-            "load": In(stream.Signature(load_layout(config.pe, config.load_addr_bits))),
+            "load": In(load),
+            **({"act_write": In(load)} if act_write else {}),
             "cmd": In(stream.Signature(command_layout())),
             "store": Out(stream.Signature(store_layout(config.pe))),
             "busy": Out(1),
@@ -84,16 +93,30 @@ class Engine(wiring.Component):
                                                      requant_share=cfg.pw_requant_share)
         cmd = ctrl.cmd
 
+        # The activation buffer's write port: the load stream's activation words, and in
+        # the cycles without one the second port's (hw.act_writer), when there is one.
+        act_load = self.load.valid & (self.load.payload.target == Target.ACT)
+        write = self.load.payload
+        if "act_write" in self.signature.members:
+            second = self.act_write
+            write = Signal(load_layout(pe, cfg.load_addr_bits))
+            m.d.comb += [write.eq(Mux(act_load, self.load.payload, second.payload)),
+                         second.ready.eq(~act_load),
+                         act.w_stream.valid.eq(act_load | second.valid)]
+        else:
+            m.d.comb += act.w_stream.valid.eq(act_load)
+        m.d.comb += [
+            act.w_stream.payload.half.eq(write.half),
+            act.w_stream.payload.bank.eq(write.bank),
+            act.w_stream.payload.addr.eq(write.addr),
+            act.w_stream.payload.data.eq(write.data),
+        ]
+
         wiring.connect(m, wiring.flipped(self.cmd), ctrl.cmd_stream)
         m.d.comb += [
             # load: to both buffers; each keeps its own targets.
             weights.load.payload.eq(self.load.payload),
             weights.load.valid.eq(self.load.valid),
-            act.w_stream.payload.half.eq(self.load.payload.half),
-            act.w_stream.payload.bank.eq(self.load.payload.bank),
-            act.w_stream.payload.addr.eq(self.load.payload.addr),
-            act.w_stream.payload.data.eq(self.load.payload.data),
-            act.w_stream.valid.eq(self.load.valid & (self.load.payload.target == Target.ACT)),
             self.load.ready.eq(1),
             # control
             seq.cmd.eq(cmd), seq.start.eq(ctrl.start),

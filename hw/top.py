@@ -4,12 +4,13 @@ Wiring only.
 ::
 
                s_axil_* ──> Registers ── start/status ──> Sequencer ──> cmd ──> Engine
-                                                           ^  │  │                │ │
-   m_axi_ar/r <──> ReadPort <── InstructionFetch ──────────┘  │  └─> store desc   │ │
-                      ^  └────> LoadDma <──── load desc ──────┘           │       │ │
-                      └─────────────┘ └──> ActWriter ── load beats ───────┼─────> ┘ │
-                                              ^ (to_act)                  v         │
-                                              └───────────────────── StoreRouter <──┘ store
+                                                           ^  │  │                │ │ │
+   m_axi_ar/r <──> ReadPort <── InstructionFetch ──────────┘  │  └─> store desc   │ │ │
+                      ^  └────> LoadDma <──── load desc ──────┘           │       │ │ │
+                      └─────────────┘ └────────── load beats ─────────────┼─────> ┘ │ │
+                                        ActWriter ── act_write ───────────┼───────> ┘ │
+                                              ^ (to_act)                  v           │
+                                              └───────────────────── StoreRouter <────┘ store
    m_axi_aw/w/b <──────────────────────────── StoreDma <─── (to DDR) ───────┘
 """
 
@@ -62,7 +63,7 @@ class Accelerator(wiring.Component):
         cfg = self._config
         bits = cfg.ddr_data_bits
 
-        engine = m.submodules.engine = Engine(cfg)
+        engine = m.submodules.engine = Engine(cfg, act_write=True)
         regs = m.submodules.regs = Registers(info_word(cfg.pe, bits // 8))
         seq = m.submodules.sequencer = Sequencer()
         fetch = m.submodules.fetch = InstructionFetch(bits)
@@ -103,8 +104,8 @@ class Accelerator(wiring.Component):
         wiring.connect(m, port.load_r, load.r)
         wiring.connect(m, fetch.instr, seq.instr)
         wiring.connect(m, seq.load_desc, load.desc)
-        wiring.connect(m, load.load, writer.dma_in)
-        wiring.connect(m, writer.load_out, engine.load)
+        wiring.connect(m, load.load, engine.load)
+        wiring.connect(m, writer.act_out, engine.act_write)
         wiring.connect(m, seq.store_desc, router.desc)
         wiring.connect(m, engine.store, router.store)
         wiring.connect(m, router.dma_desc, store.desc)

@@ -50,34 +50,28 @@ def _expected_writes(act, words):
 
 @pytest.mark.parametrize("p_dma, p_idle, seed", [(0.0, 0.0, 1), (0.5, 0.0, 2), (0.3, 0.3, 3),
                                                   (0.9, 0.2, 4), (1.0, 0.0, 5)])
-def test_act_writer_layout_and_merge(p_dma, p_idle, seed):
+def test_act_writer_layout_and_backpressure(p_dma, p_idle, seed):
     """Every word lands in its pixel's sub-bank and address (``sub_bank_address``) of the
-    descriptor's half, in order; every load DMA beat goes out in its own cycle, unchanged;
-    the writer's beats only in cycles without one. With a load DMA beat in every cycle
-    (``p_dma`` 1) the writer waits, then finishes once they stop."""
+    descriptor's half, in order, none lost, under the engine's ``act_write.ready`` (low in
+    a cycle with a load DMA beat for the activation buffer, ``p_dma`` of the cycles; with
+    ``p_dma`` 1 the writer waits, then finishes once they stop); ``act_out.valid`` only
+    changes when the beat is taken or a word is; ``writing`` covers every beat."""
     rng = random.Random(seed)
     descs = [_act_desc(rng) for _ in range(10)]
     tiles = [_words(rng, a) for a in descs]
     expected = [w for a, ws in zip(descs, tiles) for w in _expected_writes(a, ws)]
     words = [w for ws in tiles for w in ws]
     dut = ActWriter(PE, ADDR_BITS)
-    got, dma_sent, dma_seen = [], [], []
-    dma_cycles = 400 if p_dma == 1.0 else None
+    got = []
+    busy_until = 400 if p_dma == 1.0 else None
 
     async def bench(ctx):
         assert ctx.get(dut.idle)
         kd = kw = 0
+        held = None  # a beat offered and not taken must stay
         for cycle in range(20000):
-            # load DMA: a beat whenever it likes, never waiting
-            dma_on = rng.random() < p_dma and (dma_cycles is None or cycle < dma_cycles)
-            dma_beat = None
-            if dma_on:
-                dma_beat = {"target": Target(rng.randrange(5)), "half": rng.randrange(2),
-                            "bank": rng.randrange(9), "slice": rng.randrange(8),
-                            "addr": rng.randrange(1 << ADDR_BITS),
-                            "data": [rng.randrange(256) for _ in range(PE)]}
-                ctx.set(dut.dma_in.payload, dma_beat)
-            ctx.set(dut.dma_in.valid, dma_on)
+            blocked = rng.random() < p_dma and (busy_until is None or cycle < busy_until)
+            ctx.set(dut.act_out.ready, not blocked)
             desc_on = kd < len(descs) and rng.random() >= p_idle
             ctx.set(dut.desc.valid, desc_on)
             if desc_on:
@@ -86,39 +80,38 @@ def test_act_writer_layout_and_merge(p_dma, p_idle, seed):
             ctx.set(dut.words.valid, word_on)
             if word_on:
                 ctx.set(dut.words.payload, words[kw])
-            out = ctx.get(dut.load_out.payload)
-            if dma_on:
-                assert ctx.get(dut.load_out.valid)
-                dma_sent.append(dma_beat)
-                dma_seen.append(out)
-            elif ctx.get(dut.load_out.valid):
+            if ctx.get(dut.act_out.valid):
+                out = ctx.get(dut.act_out.payload)
+                beat = (int(out.half), int(out.bank), int(out.addr),
+                        _packed([int(v) for v in out.data]))
                 assert Target(out.target) == Target.ACT and out.slice == 0
                 assert ctx.get(dut.writing) >> int(out.half) & 1
-                got.append((int(out.half), int(out.bank), int(out.addr),
-                            _packed([int(v) for v in out.data])))
+                assert held is None or held == beat
+                held = None if not blocked else beat
+                if not blocked:
+                    got.append(beat)
+            else:
+                assert held is None
             kd += bool(desc_on and ctx.get(dut.desc.ready))
             kw += bool(word_on and ctx.get(dut.words.ready))
             await ctx.tick()
-            if len(got) == len(expected) and (dma_cycles is None or cycle >= dma_cycles):
+            if len(got) == len(expected) and (busy_until is None or cycle >= busy_until):
                 break
+        ctx.set(dut.words.valid, 0)
+        ctx.set(dut.desc.valid, 0)
         for _ in range(3):
             await ctx.tick()
-        assert ctx.get(dut.idle) and not ctx.get(dut.writing) and not ctx.get(dut.load_out.valid)
+        assert ctx.get(dut.idle) and not ctx.get(dut.writing) and not ctx.get(dut.act_out.valid)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     assert got == expected
-    for sent, seen in zip(dma_sent, dma_seen):
-        assert Target(seen.target) == sent["target"]
-        assert (int(seen.half), int(seen.bank), int(seen.slice), int(seen.addr)) == \
-            (sent["half"], sent["bank"], sent["slice"], sent["addr"])
-        assert [int(v) for v in seen.data] == sent["data"]
 
 
 def test_act_writer_throughput_and_writing():
-    """Without load DMA beats a word a cycle, each on ``load_out`` ``LATENCY`` cycles after
+    """With ``act_out`` always ready a word a cycle, each on ``act_out`` ``LATENCY`` cycles after
     it was taken; ``writing`` names the descriptor's half from its acceptance to its last
     beat, ``idle`` the rest."""
     act = {"half": 1, "cols": 5, "blocks": 3, "row_pitch": 6, "block0": 1, "group": 2,
@@ -133,16 +126,17 @@ def test_act_writer_throughput_and_writing():
         await ctx.tick()
         ctx.set(dut.desc.valid, 0)
         assert ctx.get(dut.writing) == 0b10 and not ctx.get(dut.idle)
+        ctx.set(dut.act_out.ready, 1)
         for k, w in enumerate(words):
             ctx.set(dut.words.payload, w)
             ctx.set(dut.words.valid, 1)
             assert ctx.get(dut.words.ready)
             log.append(("in", k))
             await ctx.tick()
-            if ctx.get(dut.load_out.valid):
+            if ctx.get(dut.act_out.valid):
                 log.append(("out", k))
         ctx.set(dut.words.valid, 0)
-        assert ctx.get(dut.writing) == 0b10  # the last beat is on load_out
+        assert ctx.get(dut.writing) == 0b10  # the last beat is on act_out
         await ctx.tick()
         assert ctx.get(dut.writing) == 0 and ctx.get(dut.idle)
 
@@ -235,3 +229,96 @@ def test_store_router(p_idle, p_stall, seed):
         assert [(d, last) for d, last, _ in got] == [(d, last) for d, last, _ in expect]
         # a word only after its tile's descriptor has been taken
         assert all(tag >= t for (_, _, tag), (_, _, t) in zip(got, expect))
+
+
+@pytest.mark.slow
+def test_engine_act_write_port_beside_the_load_stream():
+    """The engine's second activation write port (``Engine(act_write=True)``, fed by the
+    writer in ``hw.top``): a tile's activation words come through it while the load
+    stream brings the weights in the same cycles and, in random cycles, activation words
+    for the other half (which take the buffer's write port first: ``act_write.ready``
+    low, the word held). The tile is bit-exact against the golden model."""
+    import numpy as np
+
+    from hw.config import AcceleratorConfig
+    from hw.engine import Engine
+    from model.golden import run_network
+    from model.layers import mobilenet_v1
+    from model.quantize import random_input, random_mobilenet
+    from model.tiling import network_steps, tile_step
+    from sw.program import assemble_output, program_tile, step_input
+
+    config = AcceleratorConfig(pe=4, alpha=0.25, resolution=32, sram_bytes=70_000)
+    network = mobilenet_v1(0.25, 32)
+    qlayers = random_mobilenet(network, seed=3)
+    x = random_input(network, seed=3)
+    outputs = run_network(qlayers, x)
+    names = [layer.name for layer in network]
+    step = next(s for s in network_steps(network) if s.name == "dw1+pw1")
+    index = names.index(step.first.name)
+    q_step = qlayers[index:index + len(step.layers)]
+    tiling = tile_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth)
+    xs = step_input(step, q_step[0], outputs[index - 1])
+    out = np.zeros((step.last.out_h, step.last.out_w, step.last.out_c), np.int8)
+    program = program_tile(step, q_step, xs, tiling.tiles[0], config.pe, act_half=1,
+                           weight_half=0)
+    acts = [b for b in program.loads if b["target"] is Target.ACT]
+    others = [b for b in program.loads if b["target"] is not Target.ACT]
+    assert acts and others
+    rng = random.Random(7)
+    dut = Engine(config, act_write=True)
+    depth = config.bank["act"].depth
+
+    async def bench(ctx):
+        ka = ko = 0
+        blocked = 0
+        while ka < len(acts) or ko < len(others):
+            decoy = rng.random() < 0.4
+            if decoy:  # an activation word for the half the tile does not read
+                ctx.set(dut.load.payload, {"target": Target.ACT, "half": 0,
+                                           "bank": rng.randrange(9), "slice": 0,
+                                           "addr": rng.randrange(depth),
+                                           "data": [rng.randrange(256) for _ in range(4)]})
+                ctx.set(dut.load.valid, 1)
+            elif ko < len(others) and rng.random() < 0.7:
+                ctx.set(dut.load.payload, others[ko])
+                ctx.set(dut.load.valid, 1)
+                ko += 1
+            else:
+                ctx.set(dut.load.valid, 0)
+            if ka < len(acts):
+                ctx.set(dut.act_write.payload, acts[ka])
+                ctx.set(dut.act_write.valid, 1)
+                assert ctx.get(dut.act_write.ready) == (not decoy)
+                ka += not decoy
+                blocked += decoy
+            else:
+                ctx.set(dut.act_write.valid, 0)
+            await ctx.tick()
+        assert blocked
+        ctx.set(dut.load.valid, 0)
+        ctx.set(dut.act_write.valid, 0)
+        ctx.set(dut.cmd.valid, 1)
+        ctx.set(dut.cmd.payload, program.command)
+        await ctx.tick()
+        ctx.set(dut.cmd.valid, 0)
+        ctx.set(dut.store.ready, 1)
+        words = []
+        for _ in range(200 * (program.out_words + 10)):
+            if ctx.get(dut.store.valid):
+                payload = ctx.get(dut.store.payload)
+                words.append([int(v) for v in payload.data])
+                if payload.last:
+                    break
+            await ctx.tick()
+        assert len(words) == program.out_words
+        assemble_output(program, words, out, config.pe)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = outputs[index + len(step.layers) - 1].reshape(out.shape)
+    for (row, col), block in zip(program.out_pixels, program.out_blocks):
+        channels = slice(block * config.pe, (block + 1) * config.pe)
+        assert np.array_equal(out[row, col, channels], want[row, col, channels])
