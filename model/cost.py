@@ -19,8 +19,10 @@ count for every tile.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, replace
 
+from hw.act_writer import ActWriter
 from hw.command import Mode
 from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
@@ -30,6 +32,7 @@ from hw.load_dma import LoadDma
 from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
+from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
@@ -38,7 +41,7 @@ from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_l
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
-           "plan_prefetch"]
+           "plan_prefetch", "plan_residency"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -109,6 +112,10 @@ READ_OVERHEAD = 1 + 2 + 1 + LoadDma.REQUEST_LATENCY + 1
 #: Cycles from an AR being accepted to its first beat (``sim/hdl/axi_ddr.v``: the burst
 #: becomes eligible ``latency`` cycles after its AR and active the cycle after).
 AR_TO_DATA = 1
+#: Cycles from the last beat of a program's first instruction, an EXEC (a tile with its
+#: operands on chip already), to the engine accepting it: the fetch queue (2), the
+#: sequencer's tile queue (2), its registered command valid (1).
+FETCH_TO_EXEC = 2 + 2 + 1
 #: Idle R cycles between the last beat of one LOAD and the first of the next: the load
 #: DMA's data side takes the next descriptor from its queue only the cycle after the
 #: previous one ends (``hw.load_dma``: ``active`` clears on the last slice).
@@ -123,6 +130,10 @@ TILE_TO_EXEC = 1
 #: Cycles from a tile's last output word to DONE (the write response of its last burst,
 #: then the sequencer's ``finished``).
 WRITE_TAIL = 3
+#: Cycles from a tile's last output word to DONE when its words go into the activation
+#: buffer: the store router, the activation writer's beat register, the sequencer's
+#: ``finished`` the cycle after.
+ACT_WRITE_TAIL = StoreRouter.LATENCY + ActWriter.LATENCY + 1
 #: Cycles from a tile's last output word to the AR of a LOAD that waited for that tile
 #: (the next step's prefetched weights): the sequencer's tile counter, its registered
 #: descriptor valid, the load DMA's burst request (``LoadDma.REQUEST_LATENCY``), the read
@@ -136,7 +147,8 @@ LOAD_TAIL = 3
 def first_exec(loads: list[list[int]], ddr: DdrTiming,
                prefetch: list[int] = ()) -> tuple[float, int, float | None]:
     """(cycle the engine accepts the first tile, instructions fetched by then, cycle of
-    the prefetch's first beat when the program has one tile) of a program whose tiles
+    the first beat of the first LOAD after the first EXEC when the program has one tile
+    and a prefetch, or its first tile has no LOADs) of a program whose tiles
     LOAD ``loads[i]`` (bytes per LOAD instruction, in program order; each tile's LOADs
     are followed by its EXEC) and which ends with the LOADs of ``prefetch``.
 
@@ -147,7 +159,7 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     BURST_INSTRUCTIONS, the next burst requested FETCH_REISSUE after the previous one's
     last beat, so it gets ahead of that burst's last LOADs; a LOAD's AR follows its
     instruction's last beat by READ_OVERHEAD. The first tile starts LOAD_TO_EXEC after
-    its last LOAD's last beat."""
+    its last LOAD's last beat, or, without LOADs, FETCH_TO_EXEC after its EXEC's."""
     kinds = []  # program order: bytes of a LOAD, or None for an EXEC
     for tile in loads:
         kinds += list(tile) + [None]
@@ -155,7 +167,12 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     total = len(kinds)
     first_loads = len(loads[0])
     # the prefetch of a one-tile program waits for nothing: follow it to its first beat
-    prefetch_index = first_loads + 1 if len(loads) == 1 and prefetch else None
+    # Follow the first LOAD after the first EXEC to its first beat when nothing else
+    # says when it starts: the prefetch of a one-tile program, or the second tile's
+    # loads after a first tile without any (its operands on chip: they are fetched and
+    # issued only after the EXEC, so they begin well after the tile).
+    follow = len(loads) == 1 and prefetch or first_loads == 0 and len(loads) > 1 and loads[1]
+    prefetch_index = first_loads + 1 if follow else None
     heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
     order = 1
     r_end, last_load = 0.0, False
@@ -172,6 +189,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
         if kind == "fetch":
             count = min(BURST_INSTRUCTIONS, total - index)
             fetched = index + count
+            if first_loads == 0 and index == 0:  # the first EXEC is the first instruction
+                finish = begin + ddr.transfer(INSTRUCTION_BYTES) + FETCH_TO_EXEC - LOAD_TO_EXEC
             for j in range(count):
                 if kinds[index + j] is not None:
                     arrive = begin + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
@@ -188,8 +207,6 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
         if finish is not None and fetched > first_loads and \
                 (prefetch_index is None or prefetch_begin is not None):
             break
-    if finish is None:  # a first tile without loads: it starts once its EXEC is fetched
-        finish = r_end
     return finish + LOAD_TO_EXEC, fetched, prefetch_begin
 
 
@@ -247,7 +264,8 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
 
 
 def program_cycles(compute: list[int], beats: list[int], reads: list[int], writes: list[int],
-                   loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = ()) -> float:
+                   loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
+                   on_chip: bool = False) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
     array beats, DDR bytes read (its LOADs and its instructions) and written (its
     output), and the bytes of each tile's LOADs; ``prefetch``: the bytes of the LOADs of
@@ -287,15 +305,17 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     if len(reads) > 1:
         reads[1] += instr[1]
     ahead = sum(prefetch)
-    # the prefetch's first beat, from the last tile's start
-    prefetch_start = 0.0 if prefetch_begin is None else prefetch_begin - t
+    # the prefetch's first beat, from the last tile's start (a one-tile program), or the
+    # second tile's loads' from the first tile's start (a first tile without loads)
+    follow_start = 0.0 if prefetch_begin is None else prefetch_begin - t
+    prefetch_start = follow_start if len(compute) == 1 else 0.0
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
         following = ahead if last else reads[i + 1]
         out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr,
-                                      prefetch_start if last else 0.0)
+                                      prefetch_start if last else follow_start if i == 0 else 0.0)
         if last:
-            end = out + WRITE_TAIL
+            end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
                 end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
             return t + end
@@ -333,6 +353,11 @@ def tile_loads(tiling: StepTiling, index: int, pe: int) -> list[int]:
     prefetched it."""
     tile = tiling.tiles[index]
     sizes = load_bytes(tiling.step, tile, pe)
+    if tile.load_act and tiling.input_resident:  # the map is in its half already
+        sizes = sizes[1:]
+        if index == 0 and tiling.prefetched:
+            return []
+        return sizes
     if index == 0 and tiling.prefetched:
         return sizes[:1] if tile.load_act else []
     return sizes
@@ -414,10 +439,13 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
-        cycles = round(program_cycles(compute, [t.beats for t in tiles], reads,
-                                      [t.out_bytes for t in tiling.tiles], loads, ddr,
-                                      list(prefetch)))
+        writes = [0 if tiling.output_resident else t.out_bytes for t in tiling.tiles]
+        cycles = round(program_cycles(compute, [t.beats for t in tiles], reads, writes, loads,
+                                      ddr, list(prefetch), on_chip=tiling.output_resident))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
+        # the burst-level prologue and the per-tile shares can round below the floor of
+        # moving every byte at the full bandwidth, which no program beats
+        cycles = max(cycles, math.ceil(ddr_cycles))
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
     return StepCost(step.name, mode, tuple(tiles), sum(l.mult_adds for l in step.layers),
@@ -484,14 +512,47 @@ def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
     return planned
 
 
+def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
+                   ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
+    """Which steps' output maps stay on chip (issue "Past the per-layer roofline", item 1):
+    step ``k``'s output goes into the activation half it does not read, as step
+    ``k + 1``'s whole input map, when step ``k`` reads one band (every tile the same
+    half), step ``k + 1``'s whole input fits a half, and step ``k``'s map is not one of
+    the network's ``outputs``. Left to right, where the cost model predicts the two
+    steps faster so (one band can start later than several: its whole input loads
+    before its first tile)."""
+    planned = list(tilings)
+    for k in range(len(planned) - 1):
+        current, following = planned[k], planned[k + 1]
+        if current.step.last.name in outputs:
+            continue
+        whole = tile_step(following.step, pe, act_depth, weight_depth)
+        single = current if current.single_band else \
+            tile_step(current.step, pe, act_depth, weight_depth)
+        if not (whole.single_band and single.single_band):
+            continue
+        kept = replace(single, input_resident=current.input_resident, output_resident=True)
+        reads = replace(whole, input_resident=True)
+        apart = (step_cost(current, pe, ddr, pw_share).cycles
+                 + step_cost(following, pe, ddr, pw_share).cycles)
+        joined = (step_cost(kept, pe, ddr, pw_share).cycles
+                  + step_cost(reads, pe, ddr, pw_share).cycles)
+        if joined < apart:
+            planned[k], planned[k + 1] = kept, reads
+    return planned
+
+
 def plan_network(config) -> list[StepTiling]:
     """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR,
-    with the prefetches across steps (:func:`plan_prefetch`): what the scheduler
-    programs and what the cost model predicts."""
+    with the maps kept on chip (:func:`plan_residency`) and the weights prefetched
+    across steps (:func:`plan_prefetch`): what the scheduler programs and what the cost
+    model predicts."""
     ddr = DdrTiming.of(config)
-    tilings = [plan_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth,
-                         ddr, config.pw_requant_share)
+    act_depth, weight_depth = config.bank["act"].depth, config.bank["pw_weights"].depth
+    tilings = [plan_step(step, config.pe, act_depth, weight_depth, ddr, config.pw_requant_share)
                for step in network_steps(config.network)]
+    tilings = plan_residency(tilings, config.pe, act_depth, weight_depth, ddr,
+                             config.pw_requant_share, set(config.network.output_layers))
     return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)
 
 

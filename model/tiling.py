@@ -154,14 +154,26 @@ class StepTiling:
     #: The first tile's weight group was loaded by the previous step's program, during
     #: its last tile (``model.cost.plan_prefetch``): the first tile loads its band only.
     prefetched: bool = False
+    #: The input map is on chip already: the previous step wrote it into an activation
+    #: half (``model.cost.plan_residency``); one band, no activation LOAD.
+    input_resident: bool = False
+    #: The output map stays on chip: every tile writes its words into the activation
+    #: half the step does not read, as the next step's input; nothing goes to DDR.
+    output_resident: bool = False
+
+    @property
+    def single_band(self) -> bool:
+        """Every tile reads the same band (the whole input map, or one band of it)."""
+        return len({tile.in_rows for tile in self.tiles}) == 1
 
     @property
     def ddr_read_bytes(self) -> int:
-        return sum(t.act_bytes + t.weight_bytes for t in self.tiles)
+        act = 0 if self.input_resident else sum(t.act_bytes for t in self.tiles)
+        return act + sum(t.weight_bytes for t in self.tiles)
 
     @property
     def ddr_write_bytes(self) -> int:
-        return sum(t.out_bytes for t in self.tiles)
+        return 0 if self.output_resident else sum(t.out_bytes for t in self.tiles)
 
 
 def weight_buffers(step: Step) -> int:

@@ -42,6 +42,9 @@ class RunResult:
     memory: bytes  # DDR after the run
     seconds: dict[str, float] = field(default_factory=dict)  # emit, build, run (wall)
     sim_cycles: int = 0  # every simulated clock cycle, register accesses included
+    #: maps kept on chip, by step index, as the next step found them (the fast model
+    #: keeps the activation buffer's contents; an RTL run cannot see them)
+    on_chip_maps: dict = field(default_factory=dict)
 
 
 class Progress:

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from hw.act_buffer import sub_bank_address
 from hw.command import Target
 from hw.instruction import Op, slices_per_word
 from model.golden import run_layer
@@ -40,16 +41,26 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     # into it ("<step>.<target>[<group>]"), across programs, as the SRAM keeps it.
     held: dict[tuple[Target, int], str] = {}
     by_addr = {region.addr: region.name for region in schedule.regions}
+    # The activation buffer's halves as far as steps write them (maps kept on chip): nine
+    # sub-banks of words, and which words were written, in the layout of hw.act_buffer.
+    act = np.zeros((2, 9, depth["act"], pe), dtype=np.int8)
+    act_written = np.zeros((2, 9, depth["act"]), dtype=bool)
+    on_chip = {}
     for sched in schedule.steps:
         cost = sched.cost
         step = sched.step
         q = qlayers[k:k + len(step.layers)]
         k += len(step.layers)
         program = decode_program(memory, sched.program.addr, len(sched.instructions))
-        # The step's output, from its input as it is in DDR.
+        # The step's output, from its input as it is in DDR, or in the activation half
+        # its tiles read when the step before kept it on chip.
         h, w, c = sched.in_shape
-        x = np.frombuffer(bytes(memory[sched.in_region.addr:sched.in_region.addr + h * w * c]),
-                          dtype=np.int8).reshape(h, w, c)
+        if sched.tiling.input_resident:
+            half = next(i["cmd"]["act_half"] for i in program if i["op"] is Op.EXEC)
+            x = _read_act_map(act[half], act_written[half], h, w, c // pe, sched.name)
+        else:
+            x = np.frombuffer(bytes(memory[sched.in_region.addr:sched.in_region.addr + h * w * c]),
+                              dtype=np.int8).reshape(h, w, c)
         if step.first.kind is LayerKind.CONV:
             if image is None:
                 raise ScheduleError("the fast model needs the input image for conv1")
@@ -90,6 +101,9 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
                 rows = tile.out_rows
             else:
                 rows = tile.in_rows
+            if store["to_act"]:
+                _write_act_map(act, act_written, store["act"], words, rows, (ob0, ob1), sched.name)
+                continue
             data = np.ascontiguousarray(words[rows[0]:rows[1], :, ob0:ob1]).reshape(-1).view(np.uint8)
             run_bytes = store["seg_beats"] * beat
             if store["segments"] * run_bytes != data.size:
@@ -98,10 +112,55 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
             for s in range(store["segments"]):
                 addr = store["addr"] + s * store["pitch"]
                 memory[addr:addr + run_bytes] = data[s * run_bytes:(s + 1) * run_bytes].tobytes()
+        if sched.tiling.output_resident:  # as the next step will read it
+            half = next(i["store"]["act"]["half"] for i in program if i["op"] is Op.EXEC)
+            on_chip[len(results)] = _read_act_map(act[half], act_written[half], out_h, out_w,
+                                                  out_c // pe, sched.name)[:, :, :step.last.out_c]
         results.append(StepResult(sched.name, cost.cycles, execs))
         progress.update(sched.name, f"{cost.cycles:>10,} cycles (predicted)")
     seconds = {"run": time.perf_counter() - start}
-    return RunResult(results, bytes(memory), seconds, sim_cycles=0)
+    return RunResult(results, bytes(memory), seconds, sim_cycles=0, on_chip_maps=on_chip)
+
+
+def _act_places(rows: int, cols: int, blocks: int, first_block: int, group: int,
+                row_pitch: int):
+    """(sub-bank, address) arrays, ``rows x cols x group``, of a map's words in the layout
+    of ``hw.act_buffer`` (``sub_bank_address``, with the given row pitch)."""
+    r = np.arange(rows)[:, None, None]
+    c = np.arange(cols)[None, :, None]
+    b = first_block + np.arange(group)[None, None, :]
+    bank = np.broadcast_to(3 * (r % 3) + c % 3, (rows, cols, group))
+    return bank, (r // 3) * row_pitch + (c // 3) * blocks + b
+
+
+def _write_act_map(act, written, desc: dict, words, rows, blocks, name: str) -> None:
+    """An EXEC whose output stays on chip: its words into activation half ``half`` where
+    the store descriptor's fields put them."""
+    cols, pixels = desc["cols"], desc["pixels"]
+    out_h, out_w = words.shape[:2]
+    if (rows[0], desc["block0"], desc["block0"] + desc["group"], cols) != (0, *blocks, out_w) \
+            or pixels != (rows[1] - rows[0]) * out_w or desc["blocks"] != words.shape[2]:
+        raise ScheduleError(f"{name}: an on-chip store descriptor ({desc}) does not describe "
+                            f"its tile's rows {rows}, blocks {blocks} of a {out_h}x{out_w} map")
+    bank, addr = _act_places(rows[1], cols, desc["blocks"], desc["block0"], desc["group"],
+                             desc["row_pitch"])
+    if addr.max() >= act.shape[2]:
+        raise ScheduleError(f"{name}: an on-chip store reaches word {addr.max()} of an "
+                            f"activation sub-bank of {act.shape[2]}")
+    act[desc["half"], bank, addr] = words[:rows[1], :, blocks[0]:blocks[1]]
+    written[desc["half"], bank, addr] = True
+
+
+def _read_act_map(act, written, rows: int, cols: int, blocks: int, name: str) -> np.ndarray:
+    """A step's whole input map from an activation half, where its tiles' commands read
+    it (``hw.act_buffer.sub_bank_address``); every word must have been written."""
+    bank, addr = sub_bank_address(np.arange(rows)[:, None, None], np.arange(cols)[None, :, None],
+                                  np.arange(blocks)[None, None, :], cols, blocks)
+    bank = np.broadcast_to(bank, addr.shape)
+    if addr.max() >= act.shape[1] or not written[bank, addr].all():
+        raise ScheduleError(f"{name}: reads its input map on chip, but the step before did "
+                            f"not write all of it into that activation half")
+    return act[bank, addr].reshape(rows, cols, blocks * act.shape[-1])
 
 
 def _check_weights(sched, tile, half: int, held: dict) -> None:

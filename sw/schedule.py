@@ -89,9 +89,12 @@ class Schedule:
     def size(self) -> int:
         return len(self.image)
 
-    def read_map(self, memory, index: int) -> np.ndarray:
-        """Step ``index``'s output map (real channels only) from a DDR image ``memory``."""
+    def read_map(self, memory, index: int) -> np.ndarray | None:
+        """Step ``index``'s output map (real channels only) from a DDR image ``memory``;
+        None for a map kept on chip (it never reaches DDR)."""
         s = self.steps[index]
+        if s.tiling.output_resident:
+            return None
         h, w, c = s.out_shape
         raw = np.frombuffer(bytes(memory[s.out_region.addr:s.out_region.addr + h * w * c]),
                             dtype=np.int8).reshape(h, w, c)
@@ -190,6 +193,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         return regions[index, group]
 
     weight_half = 1  # the weight half the last tile read; the first group goes to the other
+    resident = None  # the activation half holding the previous step's output, if on chip
     for index, (tiling, cost) in enumerate(zip(tilings, costs)):
         step = tiling.step
         out = step.last
@@ -201,8 +205,9 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         ahead = None
         if index + 1 < len(tilings) and tilings[index + 1].prefetched:
             ahead = weight_regions(index + 1, tilings[index + 1].tiles[0].out_blocks)
-        weight_half = _program_step(config, sched, qsteps[index], in_shape, weight_half,
-                                    lambda group, index=index: weight_regions(index, group), ahead)
+        weight_half, resident = _program_step(
+            config, sched, qsteps[index], in_shape, weight_half,
+            lambda group, index=index: weight_regions(index, group), ahead, resident)
         steps.append(sched)
         in_region, in_shape = out_region, out_shape
 
@@ -219,14 +224,17 @@ def _padded(x: np.ndarray, pe: int) -> np.ndarray:
 
 
 def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, weight_regions,
-                  ahead: dict | None) -> int:
+                  ahead: dict | None, resident: int | None) -> tuple[int, int | None]:
     """Program ``sched``'s step: per tile its LOADs and its EXEC. ``weight_half``: the
     weight half the previous step's last tile read (a step whose first weight group was
     prefetched finds it in the other half); ``weight_regions(group)``: the DDR regions of
     one of its weight groups; ``ahead``: the regions of the next step's first weight
     group when this program prefetches it, LOADed into the half the last tile does not
-    read once the tile before it is done, after the last tile's own LOADs. Returns the
-    weight half the last tile reads."""
+    read once the tile before it is done, after the last tile's own LOADs; ``resident``:
+    the activation half that holds the step's input map when the previous step kept it
+    on chip (``tiling.input_resident``: no activation LOAD). A step that keeps its output
+    on chip writes it into the other activation half. Returns the weight half the last
+    tile reads and the activation half holding this step's output (None: in DDR)."""
     pe, beat = config.pe, config.ddr_data_bits // 8
     step, tiling = sched.step, sched.tiling
     depth = {name: bank.depth for name, bank in ((b.name, b) for b in config.banks)}
@@ -240,6 +248,11 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
     instructions: list[dict] = []
     loads_issued = execs_issued = 0
     half = {"act": 1, "weights": weight_half}  # flipped before a tile's loads
+    if tiling.input_resident:
+        if resident is None:
+            raise ScheduleError(f"{sched.name}: its input is planned on chip, but the step "
+                                f"before did not keep its output there")
+        half["act"] = resident
     last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
 
     def load(kind, target, addr, words, wait=None, **act):
@@ -271,7 +284,7 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
                  wait=wait)
 
     for number, tile in enumerate(tiling.tiles):
-        if tile.load_act:
+        if tile.load_act and not tiling.input_resident:
             half["act"] ^= 1
             r0, r1 = tile.in_rows
             load("act", Target.ACT, sched.in_region.addr + r0 * row_bytes, (r1 - r0) * cols * blocks_in,
@@ -299,8 +312,20 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         else:
             store = {"addr": start, "segments": pixels, "seg_beats": run_bytes // beat,
                      "pitch": cb_out * pe}
-        store.update(to_act=0, act=_NO_ACT_STORE)
-        sched.write_bytes += pixels * run_bytes
+        if tiling.output_resident:  # into the other activation half, as the next input
+            if not tiling.single_band:
+                raise ScheduleError(f"{sched.name}: an output kept on chip needs one band")
+            store = {"addr": 0, "segments": 0, "seg_beats": 0, "pitch": 0, "to_act": 1, "act": {
+                "half": half["act"] ^ 1, "cols": out_w, "blocks": cb_out,
+                "row_pitch": -(-out_w // 3) * cb_out, "block0": ob0, "group": ob1 - ob0,
+                "pixels": pixels}}
+            footprint = act_words(out_h, out_w, cb_out * pe, pe)
+            if footprint > depth["act"]:
+                raise ScheduleError(f"{sched.name}: its output needs {footprint} words per "
+                                    f"activation sub-bank, the bank has {depth['act']}")
+        else:
+            store.update(to_act=0, act=_NO_ACT_STORE)
+            sched.write_bytes += pixels * run_bytes
         instructions.append({"op": Op.EXEC, "wait": loads_issued, "cmd": cmd, "store": store})
         last_user[("act", half["act"])] = execs_issued
         last_user[("weights", half["weights"])] = execs_issued
@@ -313,4 +338,4 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         load_weights(ahead, wait=execs_issued - 1)
         half["weights"] ^= 1
     sched.instructions = instructions
-    return half["weights"]
+    return half["weights"], (half["act"] ^ 1 if tiling.output_resident else None)

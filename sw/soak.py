@@ -181,7 +181,7 @@ def run_one(argv: list[str], sim: str, workdir: str | None = None) -> dict:
     outcome.update(
         outcome="pass" if report["bit_exact"] and report["complete"] else "mismatch",
         network=report["network"], steps=steps,
-        mismatched_steps=[s["name"] for s in steps if not s["bit_exact"]],
+        mismatched_steps=[s["name"] for s in steps if s["bit_exact"] is False],
         predicted_cycles=totals["predicted_cycles"])
     if measured:
         outcome.update(
