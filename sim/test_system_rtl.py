@@ -68,6 +68,27 @@ def test_first_step_from_ddr_on_icarus(tmp_path):
 test_first_step_from_ddr_on_icarus = pytest.mark.quick(test_first_step_from_ddr_on_icarus)
 
 
+def test_a_map_kept_on_chip_then_read_there(sim, tmp_path):
+    """pe 4, 80 kB: conv1 to DDR in several tiles; dw1+pw1's map kept on chip (the store
+    router and the activation writer), with dw2+pw2's weights prefetched during its
+    tile; dw2+pw2 reading that map without a LOAD and writing its own to DDR, where it
+    is read back bit-exact; the cycles the cost model's, on both simulators."""
+    from tests import keep_on_chip_only
+
+    config = AcceleratorConfig(pe=4, alpha=0.25, resolution=32, sram_bytes=80_000,
+                               ddr_data_bits=32, ddr_bytes_per_cycle=4.0, ddr_latency_cycles=20)
+    with keep_on_chip_only(1, 3):
+        report = execute(config, sim, seed=9, workdir=tmp_path, limit=3)
+    layers = report["layers"]
+    assert [(l["name"], l["kept_on_chip"], l["input_on_chip"]) for l in layers] == [
+        ("conv1", False, False), ("dw1+pw1", True, False), ("dw2+pw2", False, True)]
+    assert [l["bit_exact"] for l in layers] == [True, None, True] and report["bit_exact"]
+    assert layers[1]["ddr_write_bytes"] == 0
+    for layer in layers:
+        assert abs(layer["error"]) <= TOLERANCE, \
+            f"{layer['name']}: measured {layer['measured_cycles']}, predicted {layer['predicted_cycles']}"
+
+
 def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):
     """pe 8 on a 32-bit port (two beats per slice and per output word), 3 B/cycle
     (the DDR model's credit runs at 3/4 of the port), latency 40, 4-bit AXI IDs (the DDR

@@ -21,3 +21,25 @@ def let_children_take_ctrl_c() -> None:
 
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def keep_on_chip_only(first: int, stop: int):
+    """A context in which the planner considers keeping maps on chip only between steps
+    ``first`` .. ``stop - 1`` (``model.cost.plan_residency`` on that window): so a test
+    that runs a network's first steps sees a kept map and the map after it in DDR,
+    where it can be read back."""
+    import contextlib
+
+    import model.cost as cost
+
+    @contextlib.contextmanager
+    def window():
+        real = cost.plan_residency
+        cost.plan_residency = lambda tilings, *args, **kwargs: (
+            tilings[:first] + real(tilings[first:stop], *args, **kwargs) + tilings[stop:])
+        try:
+            yield
+        finally:
+            cost.plan_residency = real
+
+    return window()
