@@ -10,7 +10,7 @@ multiplexer sits between a block RAM and the output register that follows it (ea
 sub-bank a ``hw.bram.BlockRam``: on ECP5 the DP16KD's own output register).
 """
 
-from amaranth.hdl import Cat, Module, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,7 +20,7 @@ from .bram import BlockRam
 from .config import ceil_log2
 from .pointwise import check_pe, discard_on_error
 
-__all__ = ["ActBuffer", "act_write_layout", "SUB_BANKS", "sub_bank_address"]
+__all__ = ["ActBuffer", "ActLayoutWalk", "act_write_layout", "SUB_BANKS", "sub_bank_address"]
 
 SUB_BANKS = 9
 
@@ -28,6 +28,54 @@ SUB_BANKS = 9
 def sub_bank_address(row: int, col: int, ib: int, width: int, blocks: int) -> tuple[int, int]:
     """(sub-bank, address) of pixel (row, col), channel block ``ib``; the layout's definition."""
     return 3 * (row % 3) + col % 3, ((row // 3) * -(-width // 3) + col // 3) * blocks + ib
+
+
+class ActLayoutWalk:
+    """Registers that walk a map's words in this layout in load order (channel block,
+    then column, then row) from incremental counters, for the writers of the buffer
+    (``hw.load_dma``, ``hw.act_writer``): block ``ib``, column ``col`` and its ``c3``
+    (mod 3), row mod 3 ``r3``, and the address base of the current column and row, so
+    the word's sub-bank is ``3 * r3 + c3`` and its address ``base + ib``; every
+    end-of-count test is an equality with a register (``last_ib``, ``last_col``)."""
+
+    def __init__(self, addr_bits: int):
+        self.ib, self.col = Signal(12), Signal(12)
+        self.c3, self.r3 = Signal(2), Signal(2)
+        self.base, self.row_base = Signal(addr_bits + 1), Signal(addr_bits + 1)
+
+    def bank(self):
+        from .products import times_constant
+
+        return times_constant(self.r3, 3) + self.c3
+
+    def addr(self):
+        return self.base + self.ib
+
+    def restart(self, base=0) -> list:
+        """Statements that put the walk at the map's first word (bases at ``base``)."""
+        return [self.ib.eq(0), self.col.eq(0), self.c3.eq(0), self.r3.eq(0),
+                self.base.eq(base), self.row_base.eq(base)]
+
+    def advance(self, m: Module, last_ib, last_col, row_pitch, blocks) -> None:
+        """Step to the next word (in the caller's ``m.If``): ``blocks`` words per pixel
+        in the whole map, ``row_pitch`` = ``ceil(W / 3) * blocks``."""
+        with m.If(self.ib == last_ib):
+            m.d.sync += self.ib.eq(0)
+            with m.If(self.col == last_col):
+                m.d.sync += [self.col.eq(0), self.c3.eq(0)]
+                with m.If(self.r3 == 2):
+                    next_row = self.row_base + row_pitch
+                    m.d.sync += [self.r3.eq(0), self.row_base.eq(next_row), self.base.eq(next_row)]
+                with m.Else():
+                    m.d.sync += [self.r3.eq(self.r3 + 1), self.base.eq(self.row_base)]
+            with m.Else():
+                m.d.sync += self.col.eq(self.col + 1)
+                with m.If(self.c3 == 2):
+                    m.d.sync += [self.c3.eq(0), self.base.eq(self.base + blocks)]
+                with m.Else():
+                    m.d.sync += self.c3.eq(self.c3 + 1)
+        with m.Else():
+            m.d.sync += self.ib.eq(self.ib + 1)
 
 
 def act_write_layout(pe, depth):

@@ -29,9 +29,9 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .act_buffer import ActLayoutWalk
 from .command import Target, load_layout
 from .instruction import act_store_layout
-from .products import times_constant
 from .pw_stage import store_layout
 from .skid import skid_input
 
@@ -94,42 +94,21 @@ class ActWriter(wiring.Component):
         take = words.valid & words.ready
         m.d.comb += words.ready.eq(active & (~beat_valid | out_ready))
 
-        # counters: the next word's block within the group, column (and mod 3), row mod 3;
-        # its address is base + ib, base = row_base + (col // 3) * blocks + block0
-        ib = Signal(12)
-        col = Signal(12)
-        c3 = Signal(2)
-        r3 = Signal(2)
-        base = Signal(aw + 1)
-        row_base = Signal(aw + 1)
+        # the next word's place: the layout walk (block within the group, column, row),
+        # its bases starting at block0
+        walk = ActLayoutWalk(aw)
 
         with m.If(take):
             m.d.sync += [
                 beat_valid.eq(1),
                 beat.target.eq(Target.ACT),
                 beat.half.eq(cur.half),
-                beat.bank.eq(times_constant(r3, 3) + c3),
+                beat.bank.eq(walk.bank()),
                 beat.slice.eq(0),
-                beat.addr.eq(base + ib),
+                beat.addr.eq(walk.addr()),
                 beat.data.eq(words.payload.data.as_value()),
             ]
-            with m.If(ib == last_ib):
-                m.d.sync += ib.eq(0)
-                with m.If(col == last_col):
-                    m.d.sync += [col.eq(0), c3.eq(0)]
-                    with m.If(r3 == 2):
-                        next_row = row_base + cur.row_pitch
-                        m.d.sync += [r3.eq(0), row_base.eq(next_row), base.eq(next_row)]
-                    with m.Else():
-                        m.d.sync += [r3.eq(r3 + 1), base.eq(row_base)]
-                with m.Else():
-                    m.d.sync += col.eq(col + 1)
-                    with m.If(c3 == 2):
-                        m.d.sync += [c3.eq(0), base.eq(base + cur.blocks)]
-                    with m.Else():
-                        m.d.sync += c3.eq(c3 + 1)
-            with m.Else():
-                m.d.sync += ib.eq(ib + 1)
+            walk.advance(m, last_ib, last_col, cur.row_pitch, cur.blocks)
             with m.If(words.payload.last):
                 m.d.sync += active.eq(0)
         with m.Elif(out_ready):
@@ -137,8 +116,7 @@ class ActWriter(wiring.Component):
 
         with m.If(self.desc.valid & ~active):
             m.d.sync += [cur.eq(d), active.eq(1), last_ib.eq(d.group - 1),
-                         last_col.eq(d.cols - 1), ib.eq(0), col.eq(0), c3.eq(0), r3.eq(0),
-                         base.eq(d.block0), row_base.eq(d.block0)]
+                         last_col.eq(d.cols - 1), *walk.restart(d.block0)]
 
         # ``writing`` as a register: from the next cycle's descriptor and beat
         accept = self.desc.valid & ~active

@@ -16,6 +16,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from .act_buffer import ActLayoutWalk
 from .bursts import BurstSplitter
 from .command import Target, load_layout
 from .instruction import WORD_COUNT_BITS, load_desc_layout, slices_per_word
@@ -115,18 +116,11 @@ class LoadDma(wiring.Component):
                              sub.eq(Mux(sub == beats_per_slice - 1, 0, sub + 1))]
         m.d.comb += self.r.ready.eq(active)
 
-        # position of the next slice; an activation word's address is
-        # base + ib, base = row_base + col_base kept as one register
+        # position of the next slice; an activation word's place from the layout walk
         s = Signal(range(max(pe, 9)))
         word = Signal(WORD_COUNT_BITS)
-        ib = Signal(12)
-        col = Signal(12)
-        c3 = Signal(2)
-        r3 = Signal(2)
-        base = Signal(self._addr_bits + 1)
-        row_base = Signal(self._addr_bits + 1)
+        walk = ActLayoutWalk(self._addr_bits)
         is_act = cur.target == Target.ACT
-
         slice_done = active & self.r.valid & (sub == beats_per_slice - 1)
         last_slice = (word == last_word) & (s == last_s)
         m.d.sync += [self.load.valid.eq(slice_done), self.done.eq(slice_done & last_slice)]
@@ -136,32 +130,14 @@ class LoadDma(wiring.Component):
                 self.load.payload.half.eq(cur.half),
                 self.load.payload.slice.eq(s),
                 self.load.payload.data.eq(data),
-                self.load.payload.bank.eq(Mux(is_act, times_constant(r3, 3) + c3, 0)),
-                self.load.payload.addr.eq(Mux(is_act, base + ib, word)),
+                self.load.payload.bank.eq(Mux(is_act, walk.bank(), 0)),
+                self.load.payload.addr.eq(Mux(is_act, walk.addr(), word)),
             ]
             with m.If(s == last_s):
                 m.d.sync += [s.eq(0), word.eq(word + 1)]
             with m.Else():
                 m.d.sync += s.eq(s + 1)
-            # activation counters: channel block, then column, then row
-            with m.If(ib == last_ib):
-                m.d.sync += ib.eq(0)
-                with m.If(col == last_col):
-                    m.d.sync += [col.eq(0), c3.eq(0)]
-                    with m.If(r3 == 2):
-                        next_row = row_base + cur.row_pitch
-                        m.d.sync += [r3.eq(0), row_base.eq(next_row), base.eq(next_row)]
-                    with m.Else():
-                        m.d.sync += [r3.eq(r3 + 1), base.eq(row_base)]
-                with m.Else():
-                    m.d.sync += col.eq(col + 1)
-                    with m.If(c3 == 2):
-                        m.d.sync += [c3.eq(0), base.eq(base + cur.blocks)]
-                    with m.Else():
-                        m.d.sync += c3.eq(c3 + 1)
-            with m.Else():
-                m.d.sync += ib.eq(ib + 1)
+            walk.advance(m, last_ib, last_col, cur.row_pitch, cur.blocks)
             with m.If(last_slice):
-                m.d.sync += [active.eq(0), s.eq(0), word.eq(0), ib.eq(0), col.eq(0), c3.eq(0),
-                             r3.eq(0), base.eq(0), row_base.eq(0)]
+                m.d.sync += [active.eq(0), s.eq(0), word.eq(0), *walk.restart()]
         return m
