@@ -121,8 +121,14 @@ class PointwiseStage(wiring.Component):
             m.d.sync += last_word.eq(Mux(last_word, run_of_one, k == run_len - 2))
             with m.If(last_word):
                 m.d.sync += last_ob.eq(Mux(last_ob, one_ob, ob == cmd.blocks_out - 2))
-        last_run = Mux(pool, run == cmd.blocks_in - 1,
-                       (out_row == cmd.out_rows - 1) & (out_col == cmd.out_cols - 1))
+        # The tile's last run, as flags of the same kind: the last channel block (pooling),
+        # the last output column and row, each set as its count reaches its penultimate
+        # value. (From the command through the counts' comparisons into ``busy`` was the
+        # whole design's critical path after timing step 5's first fix.)
+        last_col, last_row, last_block = Signal(), Signal(), Signal()
+        one_col = Signal()  # cmd.out_cols == 1, from a register
+        m.d.sync += one_col.eq(cmd.out_cols == 1)
+        last_run = Mux(pool, last_block, last_row & last_col)
         tile_end = last_word & last_ob & last_run
 
         m.d.comb += [
@@ -139,18 +145,22 @@ class PointwiseStage(wiring.Component):
         ]
         with m.If(self.start):
             m.d.sync += [self.busy.eq(1), k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(0),
-                         out_row.eq(0), out_col.eq(0)]
+                         out_row.eq(0), out_col.eq(0),
+                         last_col.eq(cmd.out_cols == 1), last_row.eq(cmd.out_rows == 1),
+                         last_block.eq(cmd.blocks_in == 1)]
         with m.Elif(issue):
             with m.If(~last_word):
                 m.d.sync += [k.eq(k + 1), weight_addr.eq(Mux(pool, 0, weight_addr + 1))]
             with m.Elif(~last_ob):
                 m.d.sync += [k.eq(0), ob.eq(ob + 1), weight_addr.eq(weight_addr + 1)]
             with m.Else():
-                m.d.sync += [k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(run + 1)]
-                with m.If(out_col == cmd.out_cols - 1):
-                    m.d.sync += [out_col.eq(0), out_row.eq(out_row + 1)]
+                m.d.sync += [k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(run + 1),
+                             last_block.eq(run == cmd.blocks_in - 2)]
+                with m.If(last_col):
+                    m.d.sync += [out_col.eq(0), out_row.eq(out_row + 1), last_col.eq(one_col),
+                                 last_row.eq(out_row == cmd.out_rows - 2)]
                 with m.Else():
-                    m.d.sync += out_col.eq(out_col + 1)
+                    m.d.sync += [out_col.eq(out_col + 1), last_col.eq(out_col == cmd.out_cols - 2)]
                 with m.If(tile_end):
                     m.d.sync += self.busy.eq(0)
 
