@@ -138,8 +138,13 @@ class PixelBuffer(wiring.Component):
         with m.Elif(self.rewind):
             m.d.sync += read_ptr.eq(run_start)
 
-        freed = Mux(self.release, self.run_len, 0)
-        m.d.sync += reserved.eq(reserved + self.reserve - freed)
+        # Both sums computed, ``release`` (the end of the pointwise stage's ready chain)
+        # only in the last LUT: with it in front of the carry chain, the store side's
+        # backpressure through the pointwise stage into this counter was the whole
+        # design's critical path (timing step 5).
+        kept = reserved + self.reserve
+        freed = reserved + self.reserve - self.run_len
+        m.d.sync += reserved.eq(Mux(self.release, freed, kept))
         # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
         # sequencer's handshake) only in the last LUT: a release (at least one word, all
         # of them reserved) always leaves room, as a reservation was made only with room.
