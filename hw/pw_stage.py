@@ -17,6 +17,7 @@ from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_la
 from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import channel_params_tag, feed_requantizer, requant_latency, requantizer, unpack_params
+from .skid import skid_input
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -192,7 +193,13 @@ class PointwiseStage(wiring.Component):
             beat.tag.tile_end.eq(look.end),
         ]
         m.d.comb += unpack_params(params, beat.inner.bias, beat.tag, pe)
-        m.d.comb += feed_requantizer(array.o_stream, requant, cmd.pw_zero_point, cmd.pw_lo,
+        # The array's accumulators reach the requantiser through a skid register
+        # (``hw.skid``), so that the array's ``o_stream.ready`` is a register: the store
+        # side's backpressure, through the requantiser's handshake and the array's into
+        # the lookup and the pixel buffer's counters, was the whole design's critical path
+        # (timing step 5). No latency; under a stalled output one beat more waits.
+        accs = skid_input(m, array.o_stream, "accs")
+        m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
         m.d.comb += [
             self.o_stream.valid.eq(requant.o_stream.valid),
