@@ -150,7 +150,9 @@ class PixelBuffer(wiring.Component):
         # of them reserved) always leaves room, as a reservation was made only with room.
         m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
         finished = self.w_stream.valid & self.w_stream.payload.run_end
-        m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
+        # As ``reserved``: both sums computed, ``release`` in the last LUT.
+        m.d.sync += complete_runs.eq(Mux(self.release, complete_runs + finished - 1,
+                                         complete_runs + finished))
         # r_full is ``complete_runs != 0`` of the next cycle, with ``finished`` and
         # ``release`` only in the last LUT (a release takes a complete run).
         m.d.sync += self.r_full.eq(Mux(self.release, (complete_runs >= 2) | finished,
