@@ -169,9 +169,14 @@ class PointwiseStage(wiring.Component):
         marks = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end": 1})
         first, look = Signal(marks), Signal(marks)
         look_ready2 = Signal()
+        # Both lookup stages advance with the array, bubbles included (as the stages of
+        # ``hw.pointwise.pipeline_enables``): without stalls the same cycles as stages
+        # that advance whenever they are empty, and two LUTs fewer between the array's
+        # handshake and ``issue`` (with the pixel buffer's counters behind it, the whole
+        # design's critical path in timing step 5).
         m.d.comb += [
-            look_ready2.eq(~look.valid | array.i_stream.ready),
-            look_ready.eq(~first.valid | look_ready2),
+            look_ready2.eq(array.i_stream.ready),
+            look_ready.eq(look_ready2),
             self.pw_oe.eq(look_ready2),
             self.r_oe.eq(look_ready2),
         ]
