@@ -138,14 +138,21 @@ class PixelBuffer(wiring.Component):
         with m.Elif(self.rewind):
             m.d.sync += read_ptr.eq(run_start)
 
-        freed = Mux(self.release, self.run_len, 0)
-        m.d.sync += reserved.eq(reserved + self.reserve - freed)
+        # Both sums computed, ``release`` (the end of the pointwise stage's ready chain)
+        # only in the last LUT: with it in front of the carry chain, the store side's
+        # backpressure through the pointwise stage into this counter was the whole
+        # design's critical path (timing step 5).
+        kept = reserved + self.reserve
+        freed = reserved + self.reserve - self.run_len
+        m.d.sync += reserved.eq(Mux(self.release, freed, kept))
         # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
         # sequencer's handshake) only in the last LUT: a release (at least one word, all
         # of them reserved) always leaves room, as a reservation was made only with room.
         m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
         finished = self.w_stream.valid & self.w_stream.payload.run_end
-        m.d.sync += complete_runs.eq(complete_runs + finished - self.release)
+        # As ``reserved``: both sums computed, ``release`` in the last LUT.
+        m.d.sync += complete_runs.eq(Mux(self.release, complete_runs + finished - 1,
+                                         complete_runs + finished))
         # r_full is ``complete_runs != 0`` of the next cycle, with ``finished`` and
         # ``release`` only in the last LUT (a release takes a complete run).
         m.d.sync += self.r_full.eq(Mux(self.release, (complete_runs >= 2) | finished,

@@ -17,6 +17,7 @@ from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_la
 from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import channel_params_tag, feed_requantizer, requant_latency, requantizer, unpack_params
+from .skid import skid_input
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -121,8 +122,14 @@ class PointwiseStage(wiring.Component):
             m.d.sync += last_word.eq(Mux(last_word, run_of_one, k == run_len - 2))
             with m.If(last_word):
                 m.d.sync += last_ob.eq(Mux(last_ob, one_ob, ob == cmd.blocks_out - 2))
-        last_run = Mux(pool, run == cmd.blocks_in - 1,
-                       (out_row == cmd.out_rows - 1) & (out_col == cmd.out_cols - 1))
+        # The tile's last run, as flags of the same kind: the last channel block (pooling),
+        # the last output column and row, each set as its count reaches its penultimate
+        # value. (From the command through the counts' comparisons into ``busy`` was the
+        # whole design's critical path after timing step 5's first fix.)
+        last_col, last_row, last_block = Signal(), Signal(), Signal()
+        one_col = Signal()  # cmd.out_cols == 1, from a register
+        m.d.sync += one_col.eq(cmd.out_cols == 1)
+        last_run = Mux(pool, last_block, last_row & last_col)
         tile_end = last_word & last_ob & last_run
 
         m.d.comb += [
@@ -139,18 +146,22 @@ class PointwiseStage(wiring.Component):
         ]
         with m.If(self.start):
             m.d.sync += [self.busy.eq(1), k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(0),
-                         out_row.eq(0), out_col.eq(0)]
+                         out_row.eq(0), out_col.eq(0),
+                         last_col.eq(cmd.out_cols == 1), last_row.eq(cmd.out_rows == 1),
+                         last_block.eq(cmd.blocks_in == 1)]
         with m.Elif(issue):
             with m.If(~last_word):
                 m.d.sync += [k.eq(k + 1), weight_addr.eq(Mux(pool, 0, weight_addr + 1))]
             with m.Elif(~last_ob):
                 m.d.sync += [k.eq(0), ob.eq(ob + 1), weight_addr.eq(weight_addr + 1)]
             with m.Else():
-                m.d.sync += [k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(run + 1)]
-                with m.If(out_col == cmd.out_cols - 1):
-                    m.d.sync += [out_col.eq(0), out_row.eq(out_row + 1)]
+                m.d.sync += [k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(run + 1),
+                             last_block.eq(run == cmd.blocks_in - 2)]
+                with m.If(last_col):
+                    m.d.sync += [out_col.eq(0), out_row.eq(out_row + 1), last_col.eq(one_col),
+                                 last_row.eq(out_row == cmd.out_rows - 2)]
                 with m.Else():
-                    m.d.sync += out_col.eq(out_col + 1)
+                    m.d.sync += [out_col.eq(out_col + 1), last_col.eq(out_col == cmd.out_cols - 2)]
                 with m.If(tile_end):
                     m.d.sync += self.busy.eq(0)
 
@@ -158,9 +169,14 @@ class PointwiseStage(wiring.Component):
         marks = data.StructLayout({"valid": 1, "first": 1, "last": 1, "end": 1})
         first, look = Signal(marks), Signal(marks)
         look_ready2 = Signal()
+        # Both lookup stages advance with the array, bubbles included (as the stages of
+        # ``hw.pointwise.pipeline_enables``): without stalls the same cycles as stages
+        # that advance whenever they are empty, and two LUTs fewer between the array's
+        # handshake and ``issue`` (with the pixel buffer's counters behind it, the whole
+        # design's critical path in timing step 5).
         m.d.comb += [
-            look_ready2.eq(~look.valid | array.i_stream.ready),
-            look_ready.eq(~first.valid | look_ready2),
+            look_ready2.eq(array.i_stream.ready),
+            look_ready.eq(look_ready2),
             self.pw_oe.eq(look_ready2),
             self.r_oe.eq(look_ready2),
         ]
@@ -182,7 +198,13 @@ class PointwiseStage(wiring.Component):
             beat.tag.tile_end.eq(look.end),
         ]
         m.d.comb += unpack_params(params, beat.inner.bias, beat.tag, pe)
-        m.d.comb += feed_requantizer(array.o_stream, requant, cmd.pw_zero_point, cmd.pw_lo,
+        # The array's accumulators reach the requantiser through a skid register
+        # (``hw.skid``), so that the array's ``o_stream.ready`` is a register: the store
+        # side's backpressure, through the requantiser's handshake and the array's into
+        # the lookup and the pixel buffer's counters, was the whole design's critical path
+        # (timing step 5). No latency; under a stalled output one beat more waits.
+        accs = skid_input(m, array.o_stream, "accs")
+        m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
         m.d.comb += [
             self.o_stream.valid.eq(requant.o_stream.valid),

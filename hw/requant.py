@@ -3,7 +3,7 @@
 Implements TFLite's requantisation as :func:`model.numerics.requantize` computes it, bit
 for bit: the accumulator shifted left (``shift > 0``, wrapping in 32 bits), multiplied by
 the 31-bit ``M0``, rounded to the high word (ties up), divided by ``2**-shift`` (ties
-away from zero), plus the output zero point, clamped to ``[lo, hi]``. An eight-stage
+away from zero), plus the output zero point, clamped to ``[lo, hi]``. A nine-stage
 stream pipeline with one carry chain, shifter or multiplier per stage, so that it is not
 the design's critical path.
 """
@@ -63,25 +63,28 @@ class Requantizer(wiring.Component):
 
     Stages, each a register:
 
-    1. ``x = acc << max(shift, 0)`` in 32 bits (wraps, as TFLite's int32 does), and the
-       right shift ``r = max(-shift, 0)``;
-    2. the four partial products of ``x = x_hi * 2**17 + x_lo`` (15 signed, 17 unsigned
+    1. ``x = acc << max(shift, 0)`` in 32 bits (wraps, as TFLite's int32 does), ``M0``
+       beside it, and the right shift ``r = max(-shift, 0)``;
+    2. the multipliers' input registers, loaded from stage 1's (no logic in front of the
+       DSP blocks: the left shift there, with the route into the block, was the engine's
+       critical path after timing step 4);
+    3. the four partial products of ``x = x_hi * 2**17 + x_lo`` (15 signed, 17 unsigned
        bits) and ``M0 = m_hi * 2**17 + m_lo`` (14 and 17 unsigned bits), one 18x18
        multiplier each (:data:`DSPS_PER_LANE`), with no adder after it in the stage;
-    3. two sums, one carry chain each behind the multipliers: the middle products'
+    4. two sums, one carry chain each behind the multipliers: the middle products'
        ``x_lo * m_hi + x_hi * m_lo``, and ``x_lo * m_lo + x_hi * m_hi * 2**34 + 2**30``
        (the outer products side by side in one word, plus the first rounding's constant);
-    4. ``h = (x * M0 + 2**30) >> 31``, the second sum plus the middle one times
+    5. ``h = (x * M0 + 2**30) >> 31``, the second sum plus the middle one times
        ``2**17`` (one chain): SaturatingRoundingDoublingHighMul (it cannot saturate,
        ``M0 < 2**31``); and the second rounding's mask ``2**(r-1) - 1``;
-    5. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
-    6. ``y = v >> r``: with 5, RoundingDivideByPOT; beside it the clamp bounds relative
+    6. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
+    7. ``y = v >> r``: with 6, RoundingDivideByPOT; beside it the clamp bounds relative
        to the zero point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits);
-    7. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
+    8. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
        ``y + zero_point`` against ``lo`` and ``hi``) and ``y + zero_point`` in 8 bits (all
        the result needs when neither holds: it then lies in ``[lo, hi]``), three carry
        chains side by side;
-    8. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
+    9. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
 
     Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. The stages advance
     together (``hw.pointwise.pipeline_enables``) and hold their beats while the output is
@@ -108,7 +111,7 @@ class Requantizer(wiring.Component):
     """
 
     #: Cycles from an accepted input beat to its output beat being valid (no stalls).
-    LATENCY = 8
+    LATENCY = 9
 
     def __init__(self, lanes):
         with discard_on_error(self):
@@ -140,105 +143,114 @@ class Requantizer(wiring.Component):
         def carry(src, dst):
             m.d.sync += [d.eq(s) for d, s in zip(dst, src)]
 
-        # 1: left shift (wrapping) into the multipliers' input registers, and the right
-        # shift's amount.
+        # 1: left shift (wrapping) into a register, with the multiplier beside it, and
+        # the right shift's amount. (The shift in front of the multipliers' input
+        # registers, with the route to the DSP, was the engine's critical path.)
         r1 = lanes_of(unsigned(RIGHT_BITS), "s1_right")
         p1 = shared("s1")
-        x = [Signal(signed(ACC_BITS), name=f"s1_x{lane}") for lane in range(lanes)]
-        for lane in range(lanes):
-            shift = i_beat.shift[lane]
-            m.d.comb += x[lane].eq((i_beat.acc[lane] << Mux(shift > 0, shift[:LEFT_BITS], 0))[:ACC_BITS])
+        x = lanes_of(signed(ACC_BITS), "s1_x")
+        m0 = lanes_of(unsigned(MULT_BITS), "s1_m0")
         with m.If(ready[0]):
             carry([i_beat.zero_point, i_beat.lo, i_beat.hi], p1)
             for lane in range(lanes):
                 shift = i_beat.shift[lane]
-                m.d.sync += r1[lane].eq(Mux(shift < 0, -shift, 0))
+                m.d.sync += [
+                    x[lane].eq((i_beat.acc[lane] << Mux(shift > 0, shift[:LEFT_BITS], 0))[:ACC_BITS]),
+                    m0[lane].eq(i_beat.multiplier[lane]),
+                    r1[lane].eq(Mux(shift < 0, -shift, 0)),
+                ]
 
-        # 2: the four partial products, each one 18x18 multiplier (its input registers are
-        # stage 1, its output register stage 2: hw.products.registered_product).
+        # 2: the multipliers' input registers, straight from stage 1's.
         r2, p2 = lanes_of(unsigned(RIGHT_BITS), "s2_right"), shared("s2")
         with m.If(ready[1]):
             carry(p1, p2)
             for lane in range(lanes):
                 m.d.sync += r2[lane].eq(r1[lane])
-        part = {"ll": [], "lh": [], "hl": [], "hh": []}
-        for lane in range(lanes):
-            x_lo, x_hi = x[lane][:LOW_BITS], x[lane][LOW_BITS:].as_signed()
-            m0 = i_beat.multiplier[lane]
-            m_lo, m_hi = m0[:LOW_BITS], m0[LOW_BITS:]
-            for name, a, b in (("ll", x_lo, m_lo), ("lh", x_lo, m_hi), ("hl", x_hi, m_lo),
-                               ("hh", x_hi, m_hi)):
-                part[name].append(registered_product(m, platform, a, b, ready[0], ready[1],
-                                                     name=f"s2_{name}{lane}"))
 
-        # 3: the 63-bit product x * M0 + 2**30 in two parts, one carry chain each behind the
-        # multipliers (with the two in series, DSP output to register was the requantiser's
-        # critical path): ll and hh << 34 do not overlap (one word) and take the rounding
-        # constant; the middle products add up apart. Both wrap in the 63 bits the sum fits.
-        outer = lanes_of(signed(ACC_BITS + MULT_BITS), "s3_outer")
-        middle = lanes_of((part["lh"][0] + part["hl"][0]).shape(), "s3_middle")
+        # 3: the four partial products, each one 18x18 multiplier (its input registers are
+        # stage 2, its output register stage 3: hw.products.registered_product).
         r3, p3 = lanes_of(unsigned(RIGHT_BITS), "s3_right"), shared("s3")
         with m.If(ready[2]):
             carry(p2, p3)
             for lane in range(lanes):
-                word = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
-                m.d.sync += [outer[lane].eq(word + (1 << 30)),
-                             middle[lane].eq(part["lh"][lane] + part["hl"][lane]),
-                             r3[lane].eq(r2[lane])]
+                m.d.sync += r3[lane].eq(r2[lane])
+        part = {"ll": [], "lh": [], "hl": [], "hh": []}
+        for lane in range(lanes):
+            x_lo, x_hi = x[lane][:LOW_BITS], x[lane][LOW_BITS:].as_signed()
+            m_lo, m_hi = m0[lane][:LOW_BITS], m0[lane][LOW_BITS:]
+            for name, a, b in (("ll", x_lo, m_lo), ("lh", x_lo, m_hi), ("hl", x_hi, m_lo),
+                               ("hh", x_hi, m_hi)):
+                part[name].append(registered_product(m, platform, a, b, ready[1], ready[2],
+                                                     name=f"s3_{name}{lane}"))
 
-        # 4: the rounded high word: floor((x * M0 + 2**30) / 2**31); the second rounding's
-        # mask 2**(r-1) - 1 (0 for r = 0).
-        high_word = lanes_of(signed(ACC_BITS), "s4_high_word")
+        # 4: the 63-bit product x * M0 + 2**30 in two parts, one carry chain each behind the
+        # multipliers (with the two in series, DSP output to register was the requantiser's
+        # critical path): ll and hh << 34 do not overlap (one word) and take the rounding
+        # constant; the middle products add up apart. Both wrap in the 63 bits the sum fits.
+        outer = lanes_of(signed(ACC_BITS + MULT_BITS), "s4_outer")
+        middle = lanes_of((part["lh"][0] + part["hl"][0]).shape(), "s4_middle")
         r4, p4 = lanes_of(unsigned(RIGHT_BITS), "s4_right"), shared("s4")
-        mask = lanes_of(unsigned(ACC_BITS - 1), "s4_mask")
         with m.If(ready[3]):
             carry(p3, p4)
             for lane in range(lanes):
-                s = outer[lane] + (middle[lane] << LOW_BITS)
-                m.d.sync += [high_word[lane].eq(s[31:]), r4[lane].eq(r3[lane]),
-                             mask[lane].eq(((Const(1, ACC_BITS) << r3[lane]) - 1) >> 1)]
+                word = Cat(part["ll"][lane], part["hh"][lane]).as_signed()
+                m.d.sync += [outer[lane].eq(word + (1 << 30)),
+                             middle[lane].eq(part["lh"][lane] + part["hl"][lane]),
+                             r4[lane].eq(r3[lane])]
 
-        # 5: the second rounding's offset, the sign as carry in.
-        biased = lanes_of(signed(ACC_BITS + 1), "s5_biased")
+        # 5: the rounded high word: floor((x * M0 + 2**30) / 2**31); the second rounding's
+        # mask 2**(r-1) - 1 (0 for r = 0).
+        high_word = lanes_of(signed(ACC_BITS), "s5_high_word")
         r5, p5 = lanes_of(unsigned(RIGHT_BITS), "s5_right"), shared("s5")
+        mask = lanes_of(unsigned(ACC_BITS - 1), "s5_mask")
         with m.If(ready[4]):
             carry(p4, p5)
             for lane in range(lanes):
-                h, r = high_word[lane], r4[lane]
-                m.d.sync += [biased[lane].eq(h + mask[lane] + ((r != 0) & (h >= 0))), r5[lane].eq(r)]
+                s = outer[lane] + (middle[lane] << LOW_BITS)
+                m.d.sync += [high_word[lane].eq(s[31:]), r5[lane].eq(r4[lane]),
+                             mask[lane].eq(((Const(1, ACC_BITS) << r4[lane]) - 1) >> 1)]
 
-        # 6: the right shift; the clamp bounds relative to the zero point, so that stage 7
-        # compares y itself and no carry chain follows another.
-        shifted = lanes_of(signed(ACC_BITS + 1), "s6_shifted")
-        lo6, hi6 = Signal(signed(ACT_BITS), name="s6_lo"), Signal(signed(ACT_BITS), name="s6_hi")
-        zp6 = Signal(signed(ACT_BITS), name="s6_zp")
-        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s6_{n}_rel") for n in ("lo", "hi"))
+        # 6: the second rounding's offset, the sign as carry in.
+        biased = lanes_of(signed(ACC_BITS + 1), "s6_biased")
+        r6, p6 = lanes_of(unsigned(RIGHT_BITS), "s6_right"), shared("s6")
         with m.If(ready[5]):
-            zp5, lo5, hi5 = p5
-            m.d.sync += [zp6.eq(zp5), lo6.eq(lo5), hi6.eq(hi5),
-                         lo_rel.eq(lo5 - zp5), hi_rel.eq(hi5 - zp5)]
+            carry(p5, p6)
             for lane in range(lanes):
-                m.d.sync += shifted[lane].eq(biased[lane] >> r5[lane])
+                h, r = high_word[lane], r5[lane]
+                m.d.sync += [biased[lane].eq(h + mask[lane] + ((r != 0) & (h >= 0))), r6[lane].eq(r)]
 
-        # 7: which side of the clamp range y + zero_point is on, and its low byte (the
-        # result when it is inside the range, an int8 value).
-        below, above = lanes_of(unsigned(1), "s7_below"), lanes_of(unsigned(1), "s7_above")
-        inside = lanes_of(signed(ACT_BITS), "s7_inside")
+        # 7: the right shift; the clamp bounds relative to the zero point, so that stage 8
+        # compares y itself and no carry chain follows another.
+        shifted = lanes_of(signed(ACC_BITS + 1), "s7_shifted")
         lo7, hi7 = Signal(signed(ACT_BITS), name="s7_lo"), Signal(signed(ACT_BITS), name="s7_hi")
+        zp7 = Signal(signed(ACT_BITS), name="s7_zp")
+        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s7_{n}_rel") for n in ("lo", "hi"))
         with m.If(ready[6]):
-            m.d.sync += [lo7.eq(lo6), hi7.eq(hi6)]
+            zp6, lo6, hi6 = p6
+            m.d.sync += [zp7.eq(zp6), lo7.eq(lo6), hi7.eq(hi6),
+                         lo_rel.eq(lo6 - zp6), hi_rel.eq(hi6 - zp6)]
+            for lane in range(lanes):
+                m.d.sync += shifted[lane].eq(biased[lane] >> r6[lane])
+
+        # 8: which side of the clamp range y + zero_point is on, and its low byte (the
+        # result when it is inside the range, an int8 value).
+        below, above = lanes_of(unsigned(1), "s8_below"), lanes_of(unsigned(1), "s8_above")
+        inside = lanes_of(signed(ACT_BITS), "s8_inside")
+        lo8, hi8 = Signal(signed(ACT_BITS), name="s8_lo"), Signal(signed(ACT_BITS), name="s8_hi")
+        with m.If(ready[7]):
+            m.d.sync += [lo8.eq(lo7), hi8.eq(hi7)]
             for lane in range(lanes):
                 y = shifted[lane]
                 # both as "<": Yosys builds a ">" as "not below and not equal", a
                 # reduction of every bit of the difference behind its carry chain.
                 m.d.sync += [below[lane].eq(y < lo_rel), above[lane].eq(hi_rel < y),
-                             inside[lane].eq(y[:ACT_BITS] + zp6)]
+                             inside[lane].eq(y[:ACT_BITS] + zp7)]
 
-        # 8: the clamp.
-        with m.If(ready[7]):
+        # 9: the clamp.
+        with m.If(ready[8]):
             for lane in range(lanes):
                 m.d.sync += self.o_stream.payload[lane].eq(
-                    Mux(below[lane], lo7, Mux(above[lane], hi7, inside[lane])))
+                    Mux(below[lane], lo8, Mux(above[lane], hi8, inside[lane])))
 
         return m
 

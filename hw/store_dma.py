@@ -24,6 +24,7 @@ from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BURST_INCR, CACHE_MODIFIABLE, RESP
 from .bursts import BurstSplitter
 from .instruction import SEGMENT_BITS, store_desc_layout
 from .pw_stage import store_layout
+from .skid import skid_input
 
 __all__ = ["StoreDma"]
 
@@ -111,14 +112,19 @@ class StoreDma(wiring.Component):
             m.d.sync += axi.awvalid.eq(0)
 
         # -- data side ----------------------------------------------------------------
+        # The engine's words come through a skid register, so that ``store.ready`` is a
+        # register: W's ready and the length queue's level no longer reach, through the
+        # pointwise stage's stream, the engine's clock enables (the design's critical
+        # path after timing step 4). No latency; under a stalled W one word more waits.
+        store = skid_input(m, self.store, "store")
         k = Signal(range(max(beats_per_word, 2)))  # beat within the output word
         n = Signal(8)  # beat within the burst
-        word = self.store.payload.data.as_value()
+        word = store.payload.data.as_value()
         m.d.comb += [
             axi.wdata.eq(word.word_select(k, self._data_bits) if beats_per_word > 1 else word),
-            axi.wvalid.eq(self.store.valid & lengths.r_rdy),
+            axi.wvalid.eq(store.valid & lengths.r_rdy),
             axi.wlast.eq(n == lengths.r_data),
-            self.store.ready.eq(axi.wready & lengths.r_rdy & (k == beats_per_word - 1)),
+            store.ready.eq(axi.wready & lengths.r_rdy & (k == beats_per_word - 1)),
         ]
         with m.If(axi.wvalid & axi.wready):
             if beats_per_word > 1:
@@ -140,6 +146,7 @@ class StoreDma(wiring.Component):
             m.d.sync += self.error.eq(0)
         with m.Elif(b_done & ((axi.bresp != RESP_OKAY) | (axi.bid != 0))):
             m.d.sync += self.error.eq(1)
+        # (``store.ready`` is low while a word waits in the skid register.)
         m.d.comb += self.idle.eq(~active & ~self.desc.valid & bursts.idle & ~axi.awvalid
-                                 & ~lengths.r_rdy & (issued == 0))
+                                 & ~lengths.r_rdy & (issued == 0) & self.store.ready)
         return m
