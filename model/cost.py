@@ -166,18 +166,18 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     kinds += list(prefetch)
     total = len(kinds)
     first_loads = len(loads[0])
-    # the prefetch of a one-tile program waits for nothing: follow it to its first beat
     # Follow the first LOAD after the first EXEC to its first beat when nothing else
     # says when it starts: the prefetch of a one-tile program, or the second tile's
     # loads after a first tile without any (its operands on chip: they are fetched and
     # issued only after the EXEC, so they begin well after the tile).
-    follow = len(loads) == 1 and prefetch or first_loads == 0 and len(loads) > 1 and loads[1]
-    prefetch_index = first_loads + 1 if follow else None
+    follow = (len(loads) == 1 and len(prefetch) > 0
+              or first_loads == 0 and len(loads) > 1 and len(loads[1]) > 0)
+    follow_index = first_loads + 1 if follow else None
     heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
     order = 1
     r_end, last_load = 0.0, False
     loads_done = fetched = 0
-    finish = prefetch_begin = None
+    finish = follow_begin = None
     while heap:
         ar, _, kind, index = heapq.heappop(heap)
         nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
@@ -202,12 +202,12 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
             loads_done += 1
             if loads_done == first_loads:
                 finish = r_end
-        elif index == prefetch_index:
-            prefetch_begin = begin
+        elif index == follow_index:
+            follow_begin = begin
         if finish is not None and fetched > first_loads and \
-                (prefetch_index is None or prefetch_begin is not None):
+                (follow_index is None or follow_begin is not None):
             break
-    return finish + LOAD_TO_EXEC, fetched, prefetch_begin
+    return finish + LOAD_TO_EXEC, fetched, follow_begin
 
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
@@ -283,7 +283,7 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     reads share the last tile's period with the last tile's writes. The program is done
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
     beat, whichever is later."""
-    t, fetched, prefetch_begin = first_exec(loads, ddr, prefetch)
+    t, fetched, follow_begin = first_exec(loads, ddr, prefetch)
     reads = list(reads)
     extra = fetched - (len(loads[0]) + 1)
     for i in range(1, len(reads)):
@@ -307,7 +307,7 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     ahead = sum(prefetch)
     # the prefetch's first beat, from the last tile's start (a one-tile program), or the
     # second tile's loads' from the first tile's start (a first tile without loads)
-    follow_start = 0.0 if prefetch_begin is None else prefetch_begin - t
+    follow_start = 0.0 if follow_begin is None else follow_begin - t
     prefetch_start = follow_start if len(compute) == 1 else 0.0
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
@@ -349,17 +349,14 @@ def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
 
 def tile_loads(tiling: StepTiling, index: int, pe: int) -> list[int]:
     """DDR bytes of each LOAD the program of ``tiling``'s step issues for tile ``index``:
-    :func:`load_bytes`, without the first tile's weight group when the previous step
-    prefetched it."""
+    :func:`load_bytes`, without the band when the map is on chip already and without the
+    first tile's weight group when the previous step prefetched it."""
     tile = tiling.tiles[index]
     sizes = load_bytes(tiling.step, tile, pe)
     if tile.load_act and tiling.input_resident:  # the map is in its half already
         sizes = sizes[1:]
-        if index == 0 and tiling.prefetched:
-            return []
-        return sizes
-    if index == 0 and tiling.prefetched:
-        return sizes[:1] if tile.load_act else []
+    if index == 0 and tiling.prefetched:  # only the band, if it loads one
+        sizes = sizes[:int(tile.load_act and not tiling.input_resident)]
     return sizes
 
 
