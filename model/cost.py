@@ -263,13 +263,14 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     return max(done_w, compute - 1), done_r
 
 
-def program_cycles(compute: list[int], beats: list[int], reads: list[int], writes: list[int],
+def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
                    on_chip: bool = False) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
-    array beats, DDR bytes read (its LOADs and its instructions) and written (its
-    output), and the bytes of each tile's LOADs; ``prefetch``: the bytes of the LOADs of
-    the next step's first weight group, which the program runs during its last tile.
+    array beats, DDR bytes written (its output) and the bytes of each of its LOADs (each
+    tile's instructions, its LOADs and its EXEC, are read from DDR too); ``prefetch``:
+    the bytes of the LOADs of the next step's first weight group, which the program runs
+    during its last tile.
 
     The first tile starts at :func:`first_exec` (the program's first fetch bursts and
     the first tile's loads, simulated burst by burst); the instructions fetched by then
@@ -284,26 +285,25 @@ def program_cycles(compute: list[int], beats: list[int], reads: list[int], write
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
     beat, whichever is later."""
     t, fetched, follow_begin = first_exec(loads, ddr, prefetch)
-    reads = list(reads)
-    extra = fetched - (len(loads[0]) + 1)
-    for i in range(1, len(reads)):
-        if extra <= 0:
-            break
-        own = len(loads[i]) + 1 + (len(prefetch) if i + 1 == len(reads) else 0)
-        take = min(extra, own)
-        reads[i] -= take * INSTRUCTION_BYTES
+    # instructions per tile (its LOADs and its EXEC; the last tile's with the prefetch's
+    # LOADs), less those fetched before the first tile beyond its own
+    counts = [len(sizes) + 1 for sizes in loads]
+    counts[-1] += len(prefetch)
+    extra = fetched - counts[0]
+    for i in range(1, len(counts)):
+        take = min(max(extra, 0), counts[i])
+        counts[i] -= take
         extra -= take
     # The fetch runs ahead of dispatch (its queue and the load and tile queues hold
     # instructions of later tiles), so a tile's instructions are read one period before
     # its operands: during tile i the DDR reads tile i + 1's operands and tile i + 2's
     # instructions (during tile 0 also tile 1's; the prefetch's come with the last
     # tile's operands).
-    instr = [reads[i] - sum(loads[i]) for i in range(len(reads))]
-    instr[-1] -= len(prefetch) * INSTRUCTION_BYTES
-    instr.append(len(prefetch) * INSTRUCTION_BYTES)
-    reads = [sum(loads[i]) + instr[i + 1] for i in range(len(reads))]
+    counts[-1] -= len(prefetch)
+    counts.append(len(prefetch))
+    reads = [sum(loads[i]) + counts[i + 1] * INSTRUCTION_BYTES for i in range(len(loads))]
     if len(reads) > 1:
-        reads[1] += instr[1]
+        reads[1] += counts[1] * INSTRUCTION_BYTES
     ahead = sum(prefetch)
     # the prefetch's first beat, from the last tile's start (a one-tile program), or the
     # second tile's loads' from the first tile's start (a first tile without loads)
@@ -428,16 +428,16 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pe, pw_share)))
     compute = [tile.cycles for tile in tiles]
     loads = [tile_loads(tiling, k, pe) for k in range(len(tiling.tiles))]
-    # DDR reads of a tile: its operands and its instructions (fetched from DDR too); the
-    # prefetch's instructions come with the last tile's.
-    reads = [sum(sizes) + (len(sizes) + 1) * INSTRUCTION_BYTES for sizes in loads]
-    reads[-1] += len(prefetch) * INSTRUCTION_BYTES
-    read_bytes = sum(reads) + sum(prefetch)
+    # DDR reads: the operands and the instructions (each tile's LOADs and its EXEC, and
+    # the prefetch's LOADs), fetched from DDR too
+    instructions = sum(len(sizes) + 1 for sizes in loads) + len(prefetch)
+    read_bytes = (sum(map(sum, loads)) + sum(prefetch)
+                  + instructions * INSTRUCTION_BYTES)
     if ddr is None:
         cycles, ddr_cycles = sum(compute), 0.0
     else:
         writes = [0 if tiling.output_resident else t.out_bytes for t in tiling.tiles]
-        cycles = round(program_cycles(compute, [t.beats for t in tiles], reads, writes, loads,
+        cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
                                       ddr, list(prefetch), on_chip=tiling.output_resident))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
         # the burst-level prologue and the per-tile shares can round below the floor of
