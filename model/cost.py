@@ -95,6 +95,12 @@ class DdrTiming:
     def transfer(self, nbytes: int) -> float:
         return nbytes / self.bytes_per_cycle
 
+    def banked(self) -> float:
+        """Cycles a burst after an idle gap gains over the sustained rate: the DDR model's
+        credit covers one beat (``sim/hdl/axi_ddr.v``), so its first beat moves at once
+        rather than one beat's time in; nothing at the port's peak rate."""
+        return self.transfer(self.beat_bytes) - 1
+
 
 #: Cycles from the program's start (BUSY rising) to its first fetch burst's AR being
 #: accepted (``hw.fetch`` requests, ``hw.read_port``'s AR register).
@@ -184,16 +190,19 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
                   else kinds[index])
         begin = max(r_end + (LOAD_SWITCH if kind == "load" and last_load else 0),
                     ar + ddr.latency + AR_TO_DATA)
-        r_end = begin + ddr.transfer(nbytes)
+        # the DDR banks up to one beat of credit while idle: after a gap the first beat
+        # moves at once and the rest at the sustained rate
+        start = max(begin - ddr.banked(), r_end)
+        r_end = start + ddr.transfer(nbytes)
         last_load = kind == "load"
         if kind == "fetch":
             count = min(BURST_INSTRUCTIONS, total - index)
             fetched = index + count
             if first_loads == 0 and index == 0:  # the first EXEC is the first instruction
-                finish = begin + ddr.transfer(INSTRUCTION_BYTES) + FETCH_TO_EXEC - LOAD_TO_EXEC
+                finish = start + ddr.transfer(INSTRUCTION_BYTES) + FETCH_TO_EXEC - LOAD_TO_EXEC
             for j in range(count):
                 if kinds[index + j] is not None:
-                    arrive = begin + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
+                    arrive = start + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
                     heapq.heappush(heap, (arrive + READ_OVERHEAD, order, "load", index + j))
                     order += 1
             if fetched < total:
