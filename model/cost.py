@@ -26,12 +26,13 @@ from hw.act_writer import ActWriter
 from hw.command import Mode
 from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
-from hw.fetch import BURST_INSTRUCTIONS
+from hw.fetch import BURST_INSTRUCTIONS, QUEUE_DEPTH as FETCH_QUEUE_DEPTH
 from hw.instruction import INSTRUCTION_BYTES
 from hw.load_dma import LoadDma
 from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
+from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
@@ -272,6 +273,39 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     return max(done_w, compute - 1), done_r
 
 
+def fetch_horizon(loads: list[list[int]], prefetch_count: int, tile: int) -> int:
+    """Instructions fetched once tile ``tile`` has started and the queues have settled,
+    in a program whose tiles LOAD ``loads[i]`` then EXEC, followed by ``prefetch_count``
+    LOADs. By then every LOAD of the tile after it has gone to the load DMA (it waited
+    for the tile before ``tile``), and the sequencer has dispatched in program order
+    until an instruction finds its queue full (``LOAD_QUEUE_DEPTH`` LOADs that wait for
+    ``tile`` or later, ``EXEC_QUEUE_DEPTH`` EXECs); the fetch queue holds the
+    ``FETCH_QUEUE_DEPTH`` instructions from there, requested a burst of
+    ``BURST_INSTRUCTIONS`` at a time when a burst's room is free (``hw/fetch.py``)."""
+    kinds = []  # (tile, is EXEC) in program order
+    for k, sizes in enumerate(loads):
+        kinds += [(k, False)] * len(sizes) + [(k, True)]
+    kinds += [(len(loads), False)] * prefetch_count
+    total = len(kinds)
+    queued_loads = queued_execs = 0
+    blocked = total
+    start = sum(len(sizes) + 1 for sizes in loads[:tile + 1])  # after the tile's EXEC
+    for index in range(start, total):
+        k, is_exec = kinds[index]
+        if is_exec:
+            queued_execs += 1
+            if queued_execs > EXEC_QUEUE_DEPTH:
+                blocked = index
+                break
+        elif k > tile + 1:  # the next tile's LOADs have gone to the DMA
+            queued_loads += 1
+            if queued_loads > LOAD_QUEUE_DEPTH:
+                blocked = index
+                break
+    fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
+    return min(total, fetched)
+
+
 def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
                    on_chip: bool = False) -> float:
@@ -294,34 +328,26 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
     beat, whichever is later."""
     t, fetched, follow_begin = first_exec(loads, ddr, prefetch)
-    # instructions per tile (its LOADs and its EXEC; the last tile's with the prefetch's
-    # LOADs), less those fetched before the first tile beyond its own
-    counts = [len(sizes) + 1 for sizes in loads]
-    counts[-1] += len(prefetch)
-    extra = fetched - counts[0]
-    for i in range(1, len(counts)):
-        take = min(max(extra, 0), counts[i])
-        counts[i] -= take
-        extra -= take
-    # The fetch runs ahead of dispatch (its queue and the load and tile queues hold
-    # instructions of later tiles), so a tile's instructions are read one period before
-    # its operands: during tile i the DDR reads tile i + 1's operands and tile i + 2's
-    # instructions (during tile 0 also tile 1's; the prefetch's come with the last
-    # tile's operands).
-    counts[-1] -= len(prefetch)
-    counts.append(len(prefetch))
-    reads = [sum(loads[i]) + counts[i + 1] * INSTRUCTION_BYTES for i in range(len(loads))]
-    if len(reads) > 1:
-        reads[1] += counts[1] * INSTRUCTION_BYTES
+    # The fetch runs ahead of dispatch, as far as the queues allow: during tile i the DDR
+    # reads tile i + 1's operands and the instructions fetched between tile i's start and
+    # tile i + 1's (fetch_horizon; the prefetch's operands come with the last tile's).
     ahead = sum(prefetch)
+    during, before = [], fetched
+    for i in range(len(loads)):
+        # one fetch burst in flight at a time, its beats behind the LOADs requested
+        # before it: at most a burst a period
+        horizon = max(before, min(fetch_horizon(loads, len(prefetch), i),
+                                  before + BURST_INSTRUCTIONS))
+        operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
+        during.append(operands + (horizon - before) * INSTRUCTION_BYTES)
+        before = horizon
     # the prefetch's first beat, from the last tile's start (a one-tile program), or the
     # second tile's loads' from the first tile's start (a first tile without loads)
     follow_start = 0.0 if follow_begin is None else follow_begin - t
     prefetch_start = follow_start if len(compute) == 1 else 0.0
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
-        following = ahead if last else reads[i + 1]
-        out, reads_done = tile_period(cycles, beats[i], writes[i], following, ddr,
+        out, reads_done = tile_period(cycles, beats[i], writes[i], during[i], ddr,
                                       prefetch_start if last else follow_start if i == 0 else 0.0)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
