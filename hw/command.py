@@ -30,8 +30,9 @@ class Mode(enum.Enum, shape=2):
     """What the engine does with a tile."""
 
     FUSED = 0  # 3x3 depthwise (stride 1 or 2, padded) -> requantise -> pointwise
-    POINTWISE = 1  # act words straight into the pointwise array (pointwise, FC, conv1 im2col)
+    POINTWISE = 1  # act words straight into the pointwise array (pointwise, FC, a conv as im2col)
     POOL = 2  # global average pool: identity weights, accumulate over pixels
+    CONV = 3  # conv1 from the raw image: windows -> im2col words (hw.conv_gather) -> pointwise
 
 
 class Target(enum.Enum, shape=3):

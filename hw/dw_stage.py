@@ -3,7 +3,9 @@
 In fused mode a window picks up its channel block's 3x3 weights and parameters (a read
 of two stages, aligned with the window in two lookup registers), goes through the
 depthwise lanes and the requantiser; in pointwise and pooling modes the window's centre
-tap (the pixel itself) goes to the pixel buffer unchanged.
+tap (the pixel itself) goes to the pixel buffer unchanged; in conv mode the window's taps
+go through the im2col gather (``hw.conv_gather``), one word of the pixel's im2col vector
+per window.
 """
 
 from amaranth.hdl import Module, Signal, signed
@@ -14,6 +16,7 @@ from model.numerics import ACT_BITS
 
 from .command import PARAM_LANE_BITS, Mode, param_lane_layout
 from .config import ceil_log2
+from .conv_gather import ConvGather
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
@@ -33,7 +36,8 @@ class DepthwiseStage(wiring.Component):
     ``lut_multipliers`` of the lanes' products are built in LUTs (:class:`DepthwiseLanes`).
 
     Stages: the two lookup registers (:attr:`LOOKUP_LATENCY`), then in fused mode the
-    lanes and the requantiser (:meth:`latency`). Stalls: each part holds its beat while
+    lanes and the requantiser, in conv mode the gather's register (:meth:`latency`).
+    Stalls: each part holds its beat while
     the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
     window arriving while the first lookup register stalls waits in a skid register, at
     no latency), so no path runs from this stage's ``o_stream.ready`` or from ``mode``
@@ -63,6 +67,8 @@ class DepthwiseStage(wiring.Component):
     def latency(cls, mode):
         if mode is Mode.FUSED:
             return cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + Requantizer.LATENCY
+        if mode is Mode.CONV:
+            return cls.LOOKUP_LATENCY + ConvGather.LATENCY
         return cls.LOOKUP_LATENCY
 
     def __init__(self, pe, block_depth, *, lut_multipliers=0):
@@ -91,8 +97,9 @@ class DepthwiseStage(wiring.Component):
             Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
         # The mode decode from a register: the route from the controller's command
         # register was the head of the engine's critical path.
-        fused = Signal()
-        m.d.sync += fused.eq(self.mode == Mode.FUSED)
+        fused, conv = Signal(), Signal()
+        m.d.sync += [fused.eq(self.mode == Mode.FUSED), conv.eq(self.mode == Mode.CONV)]
+        gather = m.submodules.gather = ConvGather(pe)
         windows = skid_input(m, self.i_stream, "window")
 
         # Lookup registers: the window, aligned with its block's weights and parameters
@@ -128,6 +135,8 @@ class DepthwiseStage(wiring.Component):
             lanes_in.tag.run_end.eq(look_tag.run_end),
             lanes_in.tag.tile_end.eq(look_tag.tile_end),
         ]
+        m.d.comb += [gather.i_stream.payload.taps.eq(look_taps),
+                     gather.i_stream.payload.tag.eq(look_tag)]
         m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
         m.d.comb += feed_requantizer(lanes.o_stream, requant, self.zero_point, self.lo, self.hi,
                                      "run_end", "tile_end")
@@ -140,6 +149,14 @@ class DepthwiseStage(wiring.Component):
                 self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
                 self.o_stream.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
                 requant.o_stream.ready.eq(self.o_stream.ready),
+            ]
+        with m.Elif(conv):
+            m.d.comb += [
+                gather.i_stream.valid.eq(look_valid),
+                look_ready.eq(~look_valid | gather.i_stream.ready),
+                self.o_stream.valid.eq(gather.o_stream.valid),
+                self.o_stream.payload.eq(gather.o_stream.payload),
+                gather.o_stream.ready.eq(self.o_stream.ready),
             ]
         with m.Else():
             m.d.comb += [

@@ -59,6 +59,9 @@ def load_desc_layout():
         "cols": unsigned(12),  # activation band: pixels per row
         "blocks": unsigned(12),  # activation band: channel blocks per pixel
         "row_pitch": unsigned(20),  # activation band: ceil(cols / 3) * blocks
+        # activation band of the compact image (conv1's input): 4 bytes a pixel in DDR,
+        # one pixel per word (``hw.load_dma``); ``words`` pixels, ``blocks`` 1
+        "image": 1,
     })
 
 

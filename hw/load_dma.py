@@ -9,6 +9,15 @@ its first beat arrives, gathers ``pe`` bytes (``pe / beat bytes`` beats) into on
 and writes it to slice ``s`` of word ``w`` of the target buffer. Activation words go to
 the sub-bank and address of their pixel (``hw.act_buffer``), from incremental counters:
 channel block, column mod 3, row mod 3.
+
+An activation descriptor with ``image`` set loads conv1's input from the compact image
+(``IMAGE_PIXEL_BYTES`` = 4 bytes a pixel in DDR, channels in the low bytes): every DDR
+beat holds ``data_bits / 32`` pixels, and each pixel becomes one activation word (its
+bytes in lanes 0..3, the other lanes 0), one word a cycle. The beat waits in a register
+of its own while its pixels are written (:attr:`UNPACK_LATENCY`), and the next beat is
+taken in the cycle its last pixel is: the DDR's reads run at up to 4 bytes a cycle into
+the buffer's one write port, and alone (no writes to share the DDR with) at
+``min(bandwidth, 4)`` bytes a cycle.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -18,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from .act_buffer import ActLayoutWalk
 from .bursts import BurstSplitter
+from .conv_gather import IMAGE_PIXEL_BYTES
 from .command import Target, load_layout
 from .instruction import WORD_COUNT_BITS, load_desc_layout, slices_per_word
 from .products import times_constant
@@ -43,6 +53,8 @@ class LoadDma(wiring.Component):
     #: Cycles from a descriptor's acceptance to its first burst request's ``valid``
     #: (the burst cutter's two stages, ``hw.bursts.BurstSplitter``).
     REQUEST_LATENCY = BurstSplitter.LATENCY
+    #: Cycles an image load's words come after the beats they are in: the beat register.
+    UNPACK_LATENCY = 1
 
     def __init__(self, pe: int, data_bits: int, addr_bits: int):
         if data_bits > 8 * pe or (8 * pe) % data_bits:
@@ -62,6 +74,7 @@ class LoadDma(wiring.Component):
         m = Module()
         pe, beat_bytes = self._pe, self._data_bits // 8
         beats_per_slice = pe // beat_bytes
+        pixels_per_beat = beat_bytes // IMAGE_PIXEL_BYTES
         queue = m.submodules.queue = SyncFIFOBuffered(width=load_desc_layout().size, depth=4)
 
         # -- burst side: the descriptor as one run of beats, cut into bursts -------------
@@ -77,7 +90,8 @@ class LoadDma(wiring.Component):
             self.desc.ready.eq(accept), queue.w_en.eq(accept), queue.w_data.eq(d),
             bursts.run.valid.eq(self.desc.valid & queue.w_rdy),
             bursts.run.payload.addr.eq(d.addr),
-            bursts.run.payload.beats.eq(times_constant(slices, beats_per_slice)),
+            bursts.run.payload.beats.eq(Mux(d.image, d.words >> (pixels_per_beat.bit_length() - 1),
+                                            times_constant(slices, beats_per_slice))),
         ]
         wiring.connect(m, bursts.burst, wiring.flipped(self.req))
 
@@ -111,17 +125,41 @@ class LoadDma(wiring.Component):
             shift = Signal(8 * pe)
             m.d.comb += data.eq(self.r.payload << (8 * pe - self._data_bits)
                                 | shift >> self._data_bits)
-            with m.If(self.r.valid & self.r.ready):
+            with m.If(self.r.valid & self.r.ready & ~cur.image):
                 m.d.sync += [shift.eq(data),
                              sub.eq(Mux(sub == beats_per_slice - 1, 0, sub + 1))]
-        m.d.comb += self.r.ready.eq(active)
+
+        # The image: a beat in ``held`` while its pixels become words, one a cycle; the
+        # next beat is taken when the register is empty or gives its last pixel, until
+        # the descriptor's last beat is in (``beats_in``).
+        held = Signal(self._data_bits)
+        held_valid = Signal()
+        pixel = Signal(range(max(pixels_per_beat, 2)))
+        held_last = pixel == pixels_per_beat - 1
+        beats_left = Signal(WORD_COUNT_BITS)
+        beats_in = Signal()  # the descriptor's last beat is in
+        image_ready = active & ~beats_in & (~held_valid | held_last)
+        image_word = Signal(8 * pe)
+        m.d.comb += image_word.eq(held.word_select(pixel, 8 * IMAGE_PIXEL_BYTES))
+        with m.If(~active & queue.r_rdy):
+            m.d.sync += [beats_left.eq(head.words >> (pixels_per_beat.bit_length() - 1)),
+                         beats_in.eq(0)]
+        with m.If(active & cur.image & held_valid):
+            m.d.sync += pixel.eq(Mux(held_last, 0, pixel + 1))
+            with m.If(held_last):
+                m.d.sync += held_valid.eq(0)
+        with m.If(self.r.valid & self.r.ready & cur.image):
+            m.d.sync += [held.eq(self.r.payload), held_valid.eq(1),
+                         beats_left.eq(beats_left - 1), beats_in.eq(beats_left == 1)]
+        m.d.comb += self.r.ready.eq(Mux(cur.image, image_ready, active))
 
         # position of the next slice; an activation word's place from the layout walk
         s = Signal(range(max(pe, 9)))
         word = Signal(WORD_COUNT_BITS)
         walk = ActLayoutWalk(self._addr_bits)
         is_act = cur.target == Target.ACT
-        slice_done = active & self.r.valid & (sub == beats_per_slice - 1)
+        slice_done = Mux(cur.image, active & held_valid,
+                         active & self.r.valid & (sub == beats_per_slice - 1))
         last_slice = (word == last_word) & (s == last_s)
         m.d.sync += [self.load.valid.eq(slice_done), self.done.eq(slice_done & last_slice)]
         with m.If(slice_done):
@@ -129,7 +167,7 @@ class LoadDma(wiring.Component):
                 self.load.payload.target.eq(cur.target),
                 self.load.payload.half.eq(cur.half),
                 self.load.payload.slice.eq(s),
-                self.load.payload.data.eq(data),
+                self.load.payload.data.eq(Mux(cur.image, image_word, data)),
                 self.load.payload.bank.eq(Mux(is_act, walk.bank(), 0)),
                 self.load.payload.addr.eq(Mux(is_act, walk.addr(), word)),
             ]

@@ -1,7 +1,8 @@
 """The window sequencer: walks a tile's loop nest and issues one window request a cycle.
 
-Fused and pointwise modes walk pixels (output rows, then columns) outside and input
-channel blocks inside, a run per pixel; pooling walks channel blocks outside and pixels
+Fused, conv and pointwise modes walk pixels (output rows, then columns) outside and input
+channel blocks inside, a run per pixel (in conv mode every block of a pixel requests the
+same window: the image has one word per pixel); pooling walks channel blocks outside and pixels
 inside, a run per channel block. Every request field is a register (the tag's run and
 tile markers one LUT of registered flags), updated incrementally through one adder at
 most (no division, no multiplier, no sum of offsets): the window coordinates advance by
@@ -119,6 +120,9 @@ class WindowSequencer(wiring.Component):
         m = Module()
         cmd = self.cmd
         pool = cmd.mode == Mode.POOL
+        # conv: a pixel's run is its window requested once per im2col block, all at the
+        # same address (hw.conv_gather picks the block's word from the window)
+        conv = cmd.mode == Mode.CONV
         request = self.o_stream.payload
         fire = self.o_stream.valid & self.o_stream.ready
         # Every register of the loop nest advances at a start or an issued request: the
@@ -170,7 +174,7 @@ class WindowSequencer(wiring.Component):
         with m.If(advance):
             m.d.sync += [
                 block_step.eq(block_step_next),
-                step.eq(Mux(block_step_next, 1,
+                step.eq(Mux(block_step_next, Mux(conv, 0, 1),
                             Mux(out_col.last_next, Mux(row.wraps_next(), cmd.row_pitch, 0),
                                 Mux(col.wraps_next(), cmd.col_pitch, 0)))),
             ]

@@ -37,7 +37,8 @@ from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
-from .tiling import Step, StepTiling, Tile, channel_blocks, network_steps, run_length, tile_step
+from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, channel_blocks, network_steps,
+                     run_length, tile_step)
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
@@ -48,6 +49,8 @@ __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "st
 def step_mode(step: Step) -> Mode:
     if step.fused:
         return Mode.FUSED
+    if step.from_image:
+        return Mode.CONV
     return Mode.POOL if step.first.kind is LayerKind.AVGPOOL else Mode.POINTWISE
 
 
@@ -58,7 +61,7 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
     if mode is Mode.POOL:
         pixels = step.first.in_h * step.first.in_w
         return blocks_in * pixels, run_length(step, pe)
-    if mode is Mode.FUSED:
+    if mode in (Mode.FUSED, Mode.CONV):
         pixels = (tile.out_rows[1] - tile.out_rows[0]) * step.first.out_w
     else:
         pixels = (tile.in_rows[1] - tile.in_rows[0]) * step.in_width
@@ -149,10 +152,21 @@ WAIT_TO_READ = 1 + 1 + LoadDma.REQUEST_LATENCY + 1
 #: Cycles from a program's last LOAD beat to DONE when the loads end after the last
 #: tile's writes: the DMA's done pulse, the sequencer's pending count, ``finished``.
 LOAD_TAIL = 3
+#: Bytes a cycle an image band (conv1's input, ``hw.load_dma``) moves at most: one pixel
+#: word a cycle into the activation buffer's write port; its last word comes
+#: ``LoadDma.UNPACK_LATENCY`` after its beat.
+IMAGE_BYTES_PER_CYCLE = IMAGE_PIXEL_BYTES
+
+
+def image_transfer(nbytes: int, ddr: "DdrTiming") -> float:
+    """Cycles of an image band's LOAD from its first beat to the cycle after its last
+    word (as ``ddr.transfer`` for other LOADs): beats at ``min(bandwidth, 4)`` bytes a
+    cycle, the beat register's cycle behind them."""
+    return nbytes / min(ddr.bytes_per_cycle, IMAGE_BYTES_PER_CYCLE) + LoadDma.UNPACK_LATENCY
 
 
 def first_exec(loads: list[list[int]], ddr: DdrTiming,
-               prefetch: list[int] = ()) -> tuple[float, int, float | None]:
+               prefetch: list[int] = (), image=()) -> tuple[float, int, float | None]:
     """(cycle the engine accepts the first tile, instructions fetched by then, cycle of
     the first beat of the first LOAD after the first EXEC when the program has one tile
     and a prefetch, or its first tile has no LOADs) of a program whose tiles
@@ -162,13 +176,17 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     The read side is simulated burst by burst (no writes happen before the first tile):
     R beats return in AR order (one ID), a burst starting ``latency + AR_TO_DATA``
     cycles after its AR, or when the previous burst's last beat is done (plus
-    LOAD_SWITCH between two LOADs). Instructions come in fetch bursts of
+    LOAD_SWITCH between two LOADs; an image band, the first LOAD of a tile in
+    ``image``, as :func:`image_transfer` says). Instructions come in fetch bursts of
     BURST_INSTRUCTIONS, the next burst requested FETCH_REISSUE after the previous one's
     last beat, so it gets ahead of that burst's last LOADs; a LOAD's AR follows its
     instruction's last beat by READ_OVERHEAD. The first tile starts LOAD_TO_EXEC after
     its last LOAD's last beat, or, without LOADs, FETCH_TO_EXEC after its EXEC's."""
     kinds = []  # program order: bytes of a LOAD, or None for an EXEC
-    for tile in loads:
+    images = set()  # indices in kinds of image bands
+    for number, tile in enumerate(loads):
+        if number in image and tile:
+            images.add(len(kinds))
         kinds += list(tile) + [None]
     kinds += list(prefetch)
     total = len(kinds)
@@ -194,7 +212,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
         # the DDR banks up to one beat of credit while idle: after a gap the first beat
         # moves at once and the rest at the sustained rate
         start = max(begin - ddr.banked(), r_end)
-        r_end = start + ddr.transfer(nbytes)
+        r_end = start + (image_transfer(nbytes, ddr) if kind == "load" and index in images
+                         else ddr.transfer(nbytes))
         last_load = kind == "load"
         if kind == "fetch":
             count = min(BURST_INSTRUCTIONS, total - index)
@@ -221,7 +240,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
 
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
-                ddr: DdrTiming, read_start: float = 0.0) -> tuple[float, float]:
+                ddr: DdrTiming, read_start: float = 0.0,
+                image: bool = False) -> tuple[float, float]:
     """(cycle of the tile's last output word, cycle the next tile's reads are done), from
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
@@ -229,7 +249,9 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     the previous tile, the next step's prefetched weights).
 
     The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
-    bytes a cycle, from ``compute - 1 - beats``; the store DMA passes a word on only when
+    bytes a cycle, from ``compute - 1 - beats``; with ``image``, the next tile's reads
+    are an image band, which moves at most IMAGE_BYTES_PER_CYCLE and ends
+    ``LoadDma.UNPACK_LATENCY`` after its last beat. The store DMA passes a word on only when
     the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
     both reads and writes have beats ready, the DDR alternates them
     (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
@@ -253,6 +275,8 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
         else:
             w = min(rate, bw) if writing else 0.0
             r = bw if reading else 0.0
+        if image:
+            r = min(r, IMAGE_BYTES_PER_CYCLE)
         # the next event: a start, or one side running out
         horizon = [x for x in (write_start, read_start) if x > t]
         if writing:
@@ -269,6 +293,8 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
             left_r -= r * step
             if left_r <= 1e-9:
                 done_r = t
+    if image and next_reads:
+        done_r += LoadDma.UNPACK_LATENCY
     # unstalled, the last word leaves at compute - 1
     return max(done_w, compute - 1), done_r
 
@@ -308,7 +334,7 @@ def fetch_horizon(loads: list[list[int]], prefetch_count: int, tile: int) -> int
 
 def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
-                   on_chip: bool = False) -> float:
+                   on_chip: bool = False, image=()) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
     array beats, DDR bytes written (its output) and the bytes of each of its LOADs (each
     tile's instructions, its LOADs and its EXEC, are read from DDR too); ``prefetch``:
@@ -326,8 +352,9 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     loads and for the tile before it (it fills the weight half that tile read), so its
     reads share the last tile's period with the last tile's writes. The program is done
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
-    beat, whichever is later."""
-    t, fetched, follow_begin = first_exec(loads, ddr, prefetch)
+    beat, whichever is later. ``image``: the tiles whose first LOAD is an image band
+    (conv1's input, :func:`image_transfer`)."""
+    t, fetched, follow_begin = first_exec(loads, ddr, prefetch, image)
     # The fetch runs ahead of dispatch, as far as the queues allow: during tile i the DDR
     # reads tile i + 1's operands and the instructions fetched between tile i's start and
     # tile i + 1's (fetch_horizon; the prefetch's operands come with the last tile's).
@@ -348,7 +375,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
         out, reads_done = tile_period(cycles, beats[i], writes[i], during[i], ddr,
-                                      prefetch_start if last else follow_start if i == 0 else 0.0)
+                                      prefetch_start if last else follow_start if i == 0 else 0.0,
+                                      image=not last and i + 1 in image)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
@@ -472,8 +500,11 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         cycles, ddr_cycles = sum(compute), 0.0
     else:
         writes = [0 if tiling.output_resident else t.out_bytes for t in tiling.tiles]
+        image = {k for k, tile in enumerate(tiling.tiles)
+                 if step.from_image and tile.load_act and not tiling.input_resident}
         cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
-                                      ddr, list(prefetch), on_chip=tiling.output_resident))
+                                      ddr, list(prefetch), on_chip=tiling.output_resident,
+                                      image=image))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
         # the burst-level prologue and the per-tile shares can round below the floor of
         # moving every byte at the full bandwidth, which no program beats

@@ -2,7 +2,7 @@
 
 This is the one tiling algorithm: the generator's SRAM sizing, the cost model and the
 driver all call it. A *step* is what the engine runs per command sequence: ``conv1``
-(as im2col on the pointwise array), a fused depthwise + pointwise block, the global
+(from the raw image: the engine forms its windows, ``hw.conv_gather``), a fused depthwise + pointwise block, the global
 average pool, or the FC layer. A *tile* is a band of output rows for a group of output
 channel blocks; its input band (with the 3x3 halo) sits in the activation buffer's
 half and its weights in the weight buffer's half, in the layouts of ``hw.act_buffer``
@@ -22,9 +22,18 @@ from .layers import Layer, LayerKind
 from .numerics import PARAM_LANE_BITS
 
 __all__ = ["Step", "Tile", "StepTiling", "network_steps", "act_words", "band_input_rows",
+           "IMAGE_CHANNELS", "IMAGE_PIXEL_BYTES", "map_width", "map_blocks", "map_row_bytes",
            "tile_step", "tile_network", "min_tile_words", "channel_blocks", "weight_load_bytes",
            "weight_buffers",
            "TilingError"]
+
+
+#: conv1 runs from the raw image (``Mode.CONV``) when its input has this many channels
+#: (a 3x3 kernel, stride 1 or 2); another conv runs as im2col on the pointwise array.
+IMAGE_CHANNELS = 3
+#: Bytes of a pixel of the image in DDR (``hw.load_dma``): the channels and a don't-care
+#: byte, so a DDR beat holds whole pixels.
+IMAGE_PIXEL_BYTES = 4
 
 
 class TilingError(ValueError):
@@ -64,24 +73,66 @@ class Step:
         return self.first.kind is LayerKind.DEPTHWISE
 
     @property
+    def from_image(self) -> bool:
+        """conv1 from the raw image: the engine forms the 3x3 windows of the image in the
+        activation buffer (one pixel a word) and gathers their taps into the im2col
+        words the pointwise array reads (``Mode.CONV``)."""
+        layer = self.first
+        return (layer.kind is LayerKind.CONV and layer.kernel == 3 and layer.stride in (1, 2)
+                and layer.in_c == IMAGE_CHANNELS)
+
+    @property
+    def im2col(self) -> bool:
+        """A conv that is not :attr:`from_image`: the host lays out its im2col map."""
+        return self.first.kind is LayerKind.CONV and not self.from_image
+
+    @property
+    def windowed(self) -> bool:
+        """The engine forms 3x3 windows of the input map (a band needs a halo)."""
+        return self.fused or self.from_image
+
+    @property
     def in_channels(self) -> int:
-        """Channels of a word of the input map the engine reads (27 for conv1 as im2col)."""
+        """Channels of the pointwise array's input words (27 for conv1: the im2col
+        vector, formed on chip from the image or by the host)."""
         layer = self.first
         return layer.kernel ** 2 * layer.in_c if layer.kind is LayerKind.CONV else layer.in_c
 
     @property
     def in_width(self) -> int:
-        """Width of the input map in the buffer (conv1's im2col map is its output width)."""
-        return self.first.out_w if self.first.kind is LayerKind.CONV else self.first.in_w
+        """Width of the input map (an im2col map is the conv's output width)."""
+        return self.first.out_w if self.im2col else self.first.in_w
 
     @property
     def in_height(self) -> int:
-        return self.first.out_h if self.first.kind is LayerKind.CONV else self.first.in_h
+        return self.first.out_h if self.im2col else self.first.in_h
 
     @property
     def weight_layer(self) -> Layer | None:
         """The layer whose pe x pe weight blocks stream through the array."""
         return None if self.last.kind is LayerKind.AVGPOOL else self.last
+
+
+def map_width(step: Step, pe: int) -> int:
+    """Columns of the input map in DDR and in the activation buffer: the image's width
+    rounded up to whole slices of ``pe`` bytes (``pe / 4`` pixels), so that every band of
+    whole rows is whole DDR beats from a beat-aligned address; the map's width otherwise."""
+    if step.from_image:
+        per = pe // IMAGE_PIXEL_BYTES
+        return -(-step.in_width // per) * per
+    return step.in_width
+
+
+def map_blocks(step: Step, pe: int) -> int:
+    """Words per pixel of the input map in the activation buffer (the image: one)."""
+    return 1 if step.from_image else channel_blocks(step.in_channels, pe)
+
+
+def map_row_bytes(step: Step, pe: int) -> int:
+    """DDR bytes of one row of the input map: ``H x W x (CB * pe)`` maps, the image
+    ``IMAGE_PIXEL_BYTES`` a pixel."""
+    per_pixel = IMAGE_PIXEL_BYTES if step.from_image else map_blocks(step, pe) * pe
+    return map_width(step, pe) * per_pixel
 
 
 def network_steps(network) -> list[Step]:
@@ -113,10 +164,10 @@ def run_length(step: Step, pe: int) -> int:
 def band_input_rows(step: Step, out_start: int, out_stop: int) -> tuple[int, int]:
     """Input rows ``[start, stop)`` that output rows ``[out_start, out_stop)`` read."""
     layer = step.first
-    if not step.fused:
+    if not step.windowed:
         if layer.kind is LayerKind.AVGPOOL:
             return 0, layer.in_h
-        return out_start, out_stop  # pointwise, FC and conv1's im2col map: row for row
+        return out_start, out_stop  # pointwise, FC and an im2col map: row for row
     top = out_start * layer.stride - layer.padding.top
     bottom = (out_stop - 1) * layer.stride - layer.padding.top + layer.kernel
     return max(0, top), min(layer.in_h, bottom)
@@ -210,12 +261,12 @@ def _footprint(step: Step, pe: int):
 
     def rows_for(rows_out):
         # The worst band: one not clipped by the map's edges.
-        if step.fused:
+        if step.windowed:
             return min(first.in_h, (rows_out - 1) * first.stride + first.kernel)
         return first.in_h if first.kind is LayerKind.AVGPOOL else rows_out
 
     def band_words(rows_out):
-        return act_words(rows_for(rows_out), step.in_width, step.in_channels, pe)
+        return act_words(rows_for(rows_out), map_width(step, pe), map_blocks(step, pe) * pe, pe)
 
     weight_block_words = channel_blocks(step.in_channels, pe) if step.weight_layer else 0
     return band_words, weight_block_words
@@ -226,7 +277,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
     """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per
     half, with bands of at most ``max_band`` output rows (default: as tall as fits)."""
     out = step.last
-    width, channels = step.in_width, step.in_channels
+    width, map_channels = map_width(step, pe), map_blocks(step, pe) * pe
     out_rows = out.out_h  # 1 for pooling and FC
 
     band_words, words_per_block = _footprint(step, pe)
@@ -251,8 +302,8 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
 
     bands = [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]
     groups = [(b, min(b + group, cb_out)) for b in range(0, cb_out, group)]
-    # DDR maps hold whole channel blocks: H x W x (CB * pe) bytes.
-    in_row_bytes = width * channel_blocks(channels, pe) * pe
+    # DDR maps hold whole channel blocks: H x W x (CB * pe) bytes; the image 4 a pixel.
+    in_row_bytes = map_row_bytes(step, pe)
 
     def span(rows):
         return rows[1] - rows[0]
@@ -274,7 +325,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
         load_weights = g != previous[1]
         tiles.append(Tile(
             out_rows=b, in_rows=in_rows, out_blocks=g,
-            act_words=act_words(span(in_rows), width, channels, pe),
+            act_words=act_words(span(in_rows), width, map_channels, pe),
             weight_words=(g[1] - g[0]) * words_per_block,
             load_act=load_act, load_weights=load_weights,
             act_bytes=span(in_rows) * in_row_bytes if load_act else 0,

@@ -1,7 +1,9 @@
 """RTL tests of the whole engine (sim/engine_tb.py): real layers, tile by tile, on Icarus
 and Verilator, bit-exact against the golden model and cycle-exact against the cost model.
 
-The steps cover every layer kind: conv1 as im2col (odd width), fused depthwise +
+The steps cover every layer kind: conv1 from the raw image (``Mode.CONV``: the window
+generator's windows gathered into im2col words, ``hw.conv_gather``; TF SAME on an odd
+image and symmetric padding on an even one), fused depthwise +
 pointwise at stride 1 (symmetric padding) and stride 2 (TensorFlow SAME on an even map,
 pads bottom/right only, and on an odd map), global average pooling and a fully
 connected layer; channel counts that are not multiples of pe; and tilings cut small on
@@ -18,6 +20,7 @@ from hw.engine import Engine
 from model.golden import run_network
 from model.layers import Activation, Layer, LayerKind, Padding
 from model.quantize import random_input, random_mobilenet
+from model.cost import step_mode
 from model.tiling import Step, tile_step
 from sim.runner import describe_layout
 from sim.stimulus import step_stimulus
@@ -36,6 +39,8 @@ def _steps():
     return [
         ("conv1-s2-odd", [_relu6("conv1", LayerKind.CONV, 9, 7, 3, 5, 3, 2, same(9, 7, 3, 2))], 0,
          None, None),
+        ("conv1-s2-symmetric", [_relu6("conv1", LayerKind.CONV, 8, 10, 3, 7, 3, 2,
+                                       Padding.symmetric(3))], 0, 6, None),
         ("fused-s1-symmetric", [_relu6("pw0", LayerKind.POINTWISE, 5, 7, 3, 6),
                                 _relu6("dw", LayerKind.DEPTHWISE, 5, 7, 6, 6, 3, 1, Padding.symmetric(3)),
                                 _relu6("pw", LayerKind.POINTWISE, 5, 7, 6, 10)], 1, 6, 2),
@@ -78,6 +83,24 @@ def test_engine_rtl(rtl, sim, pe, tmp_path):
                     f"it runs pe={PES[0]})")
     tiles = _run(rtl, pe, tmp_path)
     assert len(tiles) > 6  # several steps run as more than one tile
+
+
+CONV1_STEPS = ("conv1-s2-odd", "conv1-s2-symmetric")
+
+
+@pytest.mark.parametrize("pe", [*PES, WIDE_PE, 32])
+def test_engine_rtl_conv1_from_image(rtl, sim, pe, tmp_path):
+    """conv1 from the raw image (one pixel a word in the activation buffer, the engine's
+    windows gathered into the im2col words): bit-exact, the cost model's cycles exactly
+    per tile, under random pauses no fewer; pe 4 .. 32 (27 channels in 7 .. 1 words)."""
+    from hw.command import Mode
+
+    if pe != PES[0] and sim != "verilator":
+        pytest.skip(f"pe={pe} is built for Verilator only (Icarus runs pe={PES[0]})")
+    for name, layers, first, *_ in _steps():
+        if name in CONV1_STEPS:
+            assert step_mode(Step(tuple(layers[first:]))) is Mode.CONV
+    assert len(_run(rtl, pe, tmp_path, names=CONV1_STEPS)) >= 2
 
 
 @pytest.mark.quick

@@ -6,8 +6,8 @@ it fills; an EXEC takes its tile's output words from the golden model's output o
 step (computed from the step's input as it stands in DDR, i.e. as the previous steps
 wrote it) and writes them through its decoded store descriptor. A wrong instruction,
 address or descriptor therefore shows as a mismatch, as on the RTL. Cycles are the
-cost model's. conv1 is computed from the host's image (its DDR input is the im2col map
-the host made from it).
+cost model's. conv1 is computed from the compact image as it stands in DDR (an im2col
+map a conv other than conv1 may still read is computed from the host's image).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hw.command import Target
 from hw.instruction import Op, slices_per_word
 from model.golden import run_layer
 from model.layers import LayerKind
+from model.tiling import IMAGE_PIXEL_BYTES
 
 from .driver import Progress, RunResult, StepResult
 from .schedule import _BANK_OF, Schedule, ScheduleError, decode_program
@@ -61,9 +62,11 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
         else:
             x = np.frombuffer(bytes(memory[sched.in_region.addr:sched.in_region.addr + h * w * c]),
                               dtype=np.int8).reshape(h, w, c)
-        if step.first.kind is LayerKind.CONV:
+        if step.from_image:  # the compact image: its real columns and channels
+            y = x[:, :step.first.in_w, :step.first.in_c]
+        elif step.first.kind is LayerKind.CONV:
             if image is None:
-                raise ScheduleError("the fast model needs the input image for conv1")
+                raise ScheduleError("the fast model needs the input image for an im2col conv")
             y = image
         else:
             y = x[:, :, :step.first.in_c]
@@ -80,7 +83,8 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
             if ins["op"] is Op.LOAD:
                 load = ins["load"]
                 target = Target(load["target"])
-                nbytes = load["words"] * slices_per_word(target, pe) * pe
+                nbytes = load["words"] * (IMAGE_PIXEL_BYTES if load["image"]
+                                          else slices_per_word(target, pe) * pe)
                 if not any(r.addr <= load["addr"] and load["addr"] + nbytes <= r.addr + r.size
                            for r in schedule.regions):
                     raise ScheduleError(f"{sched.name}: LOAD of {nbytes} B at {load['addr']:#x} "
@@ -97,7 +101,7 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
             ob0, ob1 = tile.out_blocks
             if step.first.kind is LayerKind.AVGPOOL:
                 rows, ob0, ob1 = (0, 1), 0, out_c // pe
-            elif step.fused:
+            elif step.windowed:
                 rows = tile.out_rows
             else:
                 rows = tile.in_rows

@@ -15,10 +15,11 @@ from hw.config import PARAM_LANE_BITS
 from model.cost import step_mode
 from model.golden import QuantLayer
 from model.layers import LayerKind
-from model.tiling import Step, Tile, channel_blocks
+from model.tiling import (IMAGE_CHANNELS, IMAGE_PIXEL_BYTES, Step, Tile, channel_blocks,
+                          map_width)
 
 __all__ = ["TileProgram", "program_tile", "tile_command", "weight_words", "param_bytes", "im2col",
-           "step_input", "assemble_output",
+           "image_map", "step_input", "assemble_output",
            "step_programs", "expected_words"]
 
 
@@ -45,8 +46,22 @@ def im2col(q: QuantLayer, x: np.ndarray) -> np.ndarray:
     return np.concatenate(cols, axis=-1).astype(np.int8)
 
 
-def step_input(step: Step, q_first: QuantLayer, x: np.ndarray) -> np.ndarray:
-    """The map the engine reads for ``step`` (conv1's im2col; FC's vector as a 1x1 map)."""
+def image_map(step: Step, x: np.ndarray, pe: int) -> np.ndarray:
+    """conv1's input as it sits in DDR: the ``H x W x 3`` image compact, one pixel in
+    ``IMAGE_PIXEL_BYTES`` (the 4th byte 0, never read), its rows padded with zero pixels
+    to ``model.tiling.map_width`` (never read: the window's columns end at ``W``)."""
+    h, w, c = x.shape
+    assert c == IMAGE_CHANNELS, x.shape
+    out = np.zeros((h, map_width(step, pe), IMAGE_PIXEL_BYTES), dtype=np.int8)
+    out[:, :w, :c] = x
+    return out
+
+
+def step_input(step: Step, q_first: QuantLayer, x: np.ndarray, pe: int) -> np.ndarray:
+    """The map the engine reads for ``step`` (conv1's compact image, or a conv's im2col;
+    FC's vector as a 1x1 map)."""
+    if step.from_image:
+        return image_map(step, x, pe)
     if step.first.kind is LayerKind.CONV:
         return im2col(q_first, x)
     return x.reshape(1, 1, -1) if step.first.kind is LayerKind.FC else x
@@ -117,26 +132,32 @@ def tile_command(step: Step, qlayers: list[QuantLayer], in_shape, tile: Tile, pe
     blocks_in = channel_blocks(channels, pe)
     in_start, in_stop = tile.in_rows
     mode = step_mode(step)
-    stride = first.stride if mode is Mode.FUSED else 1
-    if mode is Mode.FUSED:
+    windowed = mode in (Mode.FUSED, Mode.CONV)
+    stride = first.stride if windowed else 1
+    # the map's words per pixel (the address pitches), and its width for the padding
+    map_blocks, width = blocks_in, cols
+    if mode is Mode.CONV:  # the image: one word a pixel; the array reads the im2col blocks
+        map_blocks, width = 1, first.in_w
+        blocks_in = channel_blocks(step.in_channels, pe)
+    if windowed:
         row0 = tile.out_rows[0] * stride - first.padding.top - in_start
         col0 = -first.padding.left
         out_rows, out_cols = tile.out_rows[1] - tile.out_rows[0], first.out_w
     else:
         row0 = col0 = -1  # the window's centre tap is the pixel itself
         out_rows, out_cols = in_stop - in_start, cols
-    row_pitch = -(-cols // 3) * blocks_in
+    row_pitch = -(-cols // 3) * map_blocks
     (row_div, row_mod), (col_div, col_mod) = divmod(row0, 3), divmod(col0, 3)
     dw = q_first if mode is Mode.FUSED else None
     ob_start, ob_stop = tile.out_blocks
     return {
         "mode": mode, "act_half": act_half, "weight_half": weight_half, "stride2": stride == 2,
-        "rows": in_stop - in_start, "cols": cols, "blocks_in": blocks_in,
+        "rows": in_stop - in_start, "cols": width, "blocks_in": blocks_in,
         "blocks_out": ob_stop - ob_start if mode is not Mode.POOL else blocks_in,
         "out_rows": out_rows, "out_cols": out_cols, "pool_len": rows * cols,
-        "row_pitch": row_pitch, "col_pitch": blocks_in,
+        "row_pitch": row_pitch, "col_pitch": map_blocks,
         "row0": row0, "col0": col0, "row0_mod3": row_mod, "col0_mod3": col_mod,
-        "base0": row_div * row_pitch + col_div * blocks_in,
+        "base0": row_div * row_pitch + col_div * map_blocks,
         "pad_value": q_first.in_zero_point,
         "dw_zero_point": dw.out_zero_point if dw else 0, "dw_lo": dw.clamp_lo if dw else -128,
         "dw_hi": dw.clamp_hi if dw else 127,
@@ -173,7 +194,7 @@ def program_tile(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tile: Til
         pixels, blocks = [(0, 0)] * blocks_in, list(range(blocks_in))
     else:
         out_blocks = range(*tile.out_blocks)
-        first_row = tile.out_rows[0] if mode is Mode.FUSED else in_start
+        first_row = tile.out_rows[0] if mode in (Mode.FUSED, Mode.CONV) else in_start
         pixels = [(first_row + r, c) for r in range(out_rows) for c in range(out_cols)
                   for _ in out_blocks]
         blocks = [b for _ in range(out_rows * out_cols) for b in out_blocks]
@@ -193,7 +214,7 @@ def step_programs(step: Step, qlayers: list[QuantLayer], x: np.ndarray, tiling, 
     """The programs of every tile of ``tiling``, alternating buffer halves so that a tile's
     loads may overlap the previous tile's compute (double buffering). ``first_tile`` is
     the number of tiles run before this step: halves alternate across the whole run."""
-    xs = step_input(step, qlayers[0], x)
+    xs = step_input(step, qlayers[0], x, pe)
     return [program_tile(step, qlayers, xs, tile, pe, act_half=(first_tile + k) % 2,
                          weight_half=(first_tile + k) % 2)
             for k, tile in enumerate(tiling.tiles)]

@@ -13,6 +13,9 @@ DDR layout (every region 64-byte aligned):
 - activations: each step's input and output maps as ``H x W x (CB * pe)`` int8 bytes
   (channels padded to whole blocks), so a tile's input band is one contiguous range and
   a tile's output rows are one range (all output blocks) or one run per pixel (a group);
+  conv1's input is the image itself, compact: ``H x W' x 4`` bytes (``sw.program.image_map``:
+  the 3 channels and a zero byte a pixel, ``W'`` the width rounded up to ``pe / 4``
+  pixels), which the load DMA spreads one pixel a word (``hw.load_dma``);
 - weights: per weight group and buffer, the words in load order (``sw.program.weight_words``);
 - programs: 64-byte instructions, one program per step.
 
@@ -33,7 +36,7 @@ from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout
                             load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack, unpack
 from model.cost import DdrTiming, StepCost, plan_network, step_costs, step_mode
-from model.tiling import Step, StepTiling, act_words, channel_blocks
+from model.tiling import IMAGE_PIXEL_BYTES, Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
 
@@ -167,10 +170,12 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     qlayers = list(qnet)
     alloc = _Allocator()
 
-    # The first step's input: the image as conv1's im2col map (the host's job).
+    # The first step's input: the compact image (conv1 from the image), or the map it
+    # reads with channels padded to whole blocks.
     first = tilings[0].step
-    x0 = step_input(first, qlayers[0], image)
-    x0 = _padded(x0, pe)
+    x0 = step_input(first, qlayers[0], image, pe)
+    if not first.from_image:
+        x0 = _padded(x0, pe)
     in_region = alloc.add("input", x0.nbytes, x0.tobytes())
     in_shape = x0.shape
 
@@ -239,8 +244,9 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
     step, tiling = sched.step, sched.tiling
     depth = {name: bank.depth for name, bank in ((b.name, b) for b in config.banks)}
     rows, cols, channels = in_shape
-    blocks_in = channel_blocks(channels, pe)
-    row_bytes = cols * blocks_in * pe
+    image = step.from_image  # the compact image, one pixel a word in the buffer
+    blocks_in = 1 if image else channel_blocks(channels, pe)
+    row_bytes = cols * (IMAGE_PIXEL_BYTES if image else blocks_in * pe)
     out_h, out_w, out_c = sched.out_shape
     cb_out = out_c // pe
     mode = step_mode(step)
@@ -270,11 +276,11 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         if wait is None:
             user = last_user[(kind, half[kind])]
             wait = 0 if user is None else user + 1
-        nbytes = words * slices_per_word(target, pe) * pe
+        nbytes = words * (IMAGE_PIXEL_BYTES if act.get("image") else slices_per_word(target, pe) * pe)
         instructions.append({"op": Op.LOAD, "wait": wait, "load": {
             "target": target, "half": half[kind], "addr": addr, "words": words,
             "cols": act.get("cols", 0), "blocks": act.get("blocks", 0),
-            "row_pitch": act.get("row_pitch", 0)}})
+            "row_pitch": act.get("row_pitch", 0), "image": int(act.get("image", 0))}})
         sched.read_bytes += nbytes
         loads_issued += 1
 
@@ -288,7 +294,7 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
             half["act"] ^= 1
             r0, r1 = tile.in_rows
             load("act", Target.ACT, sched.in_region.addr + r0 * row_bytes, (r1 - r0) * cols * blocks_in,
-                 cols=cols, blocks=blocks_in, row_pitch=-(-cols // 3) * blocks_in)
+                 cols=cols, blocks=blocks_in, row_pitch=-(-cols // 3) * blocks_in, image=image)
         if tile.load_weights:
             half["weights"] ^= 1
             if not (number == 0 and tiling.prefetched):  # else the previous program loaded it
@@ -300,7 +306,7 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         if mode is Mode.POOL:
             first_row, pixels = 0, 1
             ob0, ob1 = 0, cb_out
-        elif mode is Mode.FUSED:
+        elif mode in (Mode.FUSED, Mode.CONV):
             first_row, pixels = tile.out_rows[0], (tile.out_rows[1] - tile.out_rows[0]) * out_w
         else:
             first_row, pixels = tile.in_rows[0], (tile.in_rows[1] - tile.in_rows[0]) * out_w

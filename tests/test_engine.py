@@ -21,7 +21,7 @@ def run_step_pysim(config, qlayers, x_in, step, stall=0.0, seed=0):
     """Run every tile of ``step``; return (output map, cycles per tile)."""
     rng = random.Random(seed)
     tiling = tile_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth)
-    xs = step_input(step, qlayers[0], x_in)
+    xs = step_input(step, qlayers[0], x_in, config.pe)
     last = step.last
     out = np.zeros((last.out_h, last.out_w, last.out_c), np.int8)
     dut = Engine(config)
@@ -69,7 +69,7 @@ CASES = [
     (0.25, 32, 70_000, 4, "same", "dw1+pw1", 0.0),  # stride 1, 2 x 4 blocks
     (0.25, 32, 70_000, 4, "same", "dw2+pw2", 0.3),  # stride 2, SAME (0,0,1,1), two tiles
     (0.25, 64, 66_000, 4, "symmetric", "dw4+pw4", 0.0),  # stride 2 symmetric, banded
-    (0.25, 32, 70_000, 4, "same", "conv1", 0.0),  # 3x3 conv as im2col, several tiles
+    (0.25, 32, 70_000, 4, "same", "conv1", 0.0),  # conv1 from the image (Mode.CONV), several tiles
     (0.25, 64, 70_000, 4, "same", "avgpool", 0.0),  # global pool over a 2x2 map
     (0.25, 32, 200_000, 8, "same", "fc", 0.2),  # 37 classes: not a multiple of pe
 ]

@@ -258,7 +258,7 @@ def test_engine_act_write_port_beside_the_load_stream():
     index = names.index(step.first.name)
     q_step = qlayers[index:index + len(step.layers)]
     tiling = tile_step(step, config.pe, config.bank["act"].depth, config.bank["pw_weights"].depth)
-    xs = step_input(step, q_step[0], outputs[index - 1])
+    xs = step_input(step, q_step[0], outputs[index - 1], config.pe)
     out = np.zeros((step.last.out_h, step.last.out_w, step.last.out_c), np.int8)
     program = program_tile(step, q_step, xs, tiling.tiles[0], config.pe, act_half=1,
                            weight_half=0)

@@ -14,7 +14,7 @@ from hw.instruction import Op, slices_per_word
 from model.cost import network_cost, prefetch_loads, tile_loads
 from model.golden import run_network
 from model.quantize import random_input, random_mobilenet
-from model.tiling import act_words
+from model.tiling import IMAGE_PIXEL_BYTES, act_words, map_row_bytes, map_width
 from sw.fast_model import run_model_schedule
 from sw.schedule import _BANK_OF, build_schedule, decode_program
 
@@ -64,8 +64,11 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
                 else:
                     footprint = load["words"]
                 assert 0 < footprint <= depth[_BANK_OF[target]], (s.name, target, footprint)
-                nbytes = load["words"] * slices_per_word(target, config.pe) * config.pe
+                nbytes = load["words"] * (IMAGE_PIXEL_BYTES if load["image"] else
+                                          slices_per_word(target, config.pe) * config.pe)
+                assert load["image"] == (index == 0 and target is Target.ACT)
                 assert load["addr"] % (config.ddr_data_bits // 8) == 0
+                assert nbytes % (config.ddr_data_bits // 8) == 0
                 assert load["addr"] + nbytes <= schedule.size
                 # a LOAD waits only for tiles issued before it
                 assert ins["wait"] <= execs
@@ -378,3 +381,78 @@ def test_progress_prints_one_line_per_step_off_a_terminal():
     quiet.note("x")
     quiet.update("conv1", "1 cycles")
     assert silent.getvalue() == ""
+
+
+@pytest.mark.parametrize("padding", ["same", "symmetric"])
+@pytest.mark.parametrize("pe", [4, 8, 16, 32])
+def test_conv1_reads_the_compact_image(pe, padding):
+    """conv1 from the raw image (issue 12, item 3): the DDR input region is the image
+    itself, 4 bytes a pixel (rows padded to whole pe-byte slices), not an im2col map;
+    conv1's LOADs read it once plus the halo rows its bands share, as image LOADs (one
+    pixel a word); its EXECs run ``Mode.CONV``; and the fast model, which computes conv1
+    from the image as it stands in DDR, is bit-exact, with TF SAME and symmetric
+    padding, at pe 4 .. 32."""
+    from hw.command import Mode
+    from model.layers import mobilenet_v1
+    from model.tiling import channel_blocks
+
+    config = AcceleratorConfig(pe=pe, network=mobilenet_v1(0.25, 64, padding=padding),
+                               sram_bytes=100_000)
+    qnet = random_mobilenet(config.network, seed=4)
+    image = random_input(config.network, seed=4)
+    schedule = build_schedule(config, qnet, image)
+    conv1 = schedule.steps[0]
+    step, layer = conv1.step, conv1.step.first
+    assert step.from_image and map_width(step, pe) == 64
+    assert conv1.in_shape == (64, 64, IMAGE_PIXEL_BYTES)
+    assert conv1.in_region.name == "input" and conv1.in_region.size == 64 * 64 * 4
+    im2col = layer.out_h * layer.out_w * channel_blocks(27, pe) * pe
+    assert conv1.in_region.size < im2col
+    stored = np.frombuffer(bytes(schedule.image[conv1.in_region.addr:][:conv1.in_region.size]),
+                           np.int8).reshape(64, 64, 4)
+    np.testing.assert_array_equal(stored[:, :, :3], image)
+    assert not stored[:, :, 3].any()
+    program = decode_program(schedule.image, conv1.program.addr, len(conv1.instructions))
+    bands = [i["load"] for i in program if i["op"] is Op.LOAD and i["load"]["image"]]
+    assert len(bands) == len(conv1.tiling.tiles) > 1
+    halo = sum(t.in_rows[1] - t.in_rows[0] for t in conv1.tiling.tiles) - layer.in_h
+    assert sum(b["words"] for b in bands) * IMAGE_PIXEL_BYTES == \
+        (layer.in_h + halo) * map_row_bytes(step, pe)
+    assert all(b["blocks"] == 1 and b["cols"] == 64 for b in bands)
+    assert {i["cmd"]["mode"] for i in program if i["op"] is Op.EXEC} == {Mode.CONV.value}
+    result = run_model_schedule(schedule, qnet)  # no host image: conv1 from DDR
+    golden = run_network(qnet, image)
+    got = schedule.read_map(result.memory, 0)
+    got = result.on_chip_maps[0] if got is None else got  # conv1's map may stay on chip
+    np.testing.assert_array_equal(got.reshape(golden[0].shape), golden[0])
+    last = len(schedule.steps) - 1  # and the network's output, from conv1's on
+    np.testing.assert_array_equal(schedule.read_map(result.memory, last).reshape(golden[-1].shape),
+                                  golden[-1])
+
+
+def test_a_conv_of_other_channels_still_runs_as_host_im2col():
+    """A first conv that is not 3 channels (a grayscale model) keeps the host's im2col map
+    in pointwise mode; the fast model runs it bit-exactly from the host's image."""
+    import dataclasses as dc
+
+    from hw.command import Mode
+    from model.layers import LayerKind, Network, mobilenet_v1
+
+    base = mobilenet_v1(0.25, 32)
+    conv1 = dc.replace(base.layers[0], in_c=1)
+    network = Network("gray", None, None, (conv1, *base.layers[1:]))
+    config = AcceleratorConfig(pe=8, network=network, sram_bytes=100_000)
+    qnet = random_mobilenet(config.network, seed=2)
+    image = random_input(config.network, seed=2)
+    schedule = build_schedule(config, qnet, image)
+    first = schedule.steps[0]
+    assert first.step.first.kind is LayerKind.CONV and first.step.im2col
+    assert first.in_shape == (16, 16, 16)  # the 9-channel im2col map in 2 blocks of 8
+    program = decode_program(schedule.image, first.program.addr, len(first.instructions))
+    assert {i["cmd"]["mode"] for i in program if i["op"] is Op.EXEC} == {Mode.POINTWISE.value}
+    assert not any(i["load"]["image"] for i in program if i["op"] is Op.LOAD)
+    result = run_model_schedule(schedule, qnet, image=image)
+    golden = run_network(qnet, image)
+    got = schedule.read_map(result.memory, 0)
+    got = result.on_chip_maps[0] if got is None else got  # conv1's map may stay on chip
+    np.testing.assert_array_equal(got.reshape(golden[0].shape), golden[0])

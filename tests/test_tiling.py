@@ -7,7 +7,8 @@ from hw.act_buffer import sub_bank_address
 from hw.config import AcceleratorConfig
 from model.layers import LayerKind, mobilenet_v1
 from model.numerics import PARAM_LANE_BITS
-from model.tiling import channel_blocks, TilingError, network_steps, tile_network, tile_step
+from model.tiling import (channel_blocks, TilingError, map_blocks, map_row_bytes, map_width,
+                          network_steps, tile_network, tile_step)
 
 CONFIGS = [
     AcceleratorConfig(pe=16, sram_bytes=1_000_000),
@@ -25,7 +26,10 @@ def test_steps_fuse_each_depthwise_with_its_pointwise():
     steps = network_steps(mobilenet_v1(1.0, 224))
     assert [s.name for s in steps][:3] == ["conv1", "dw1+pw1", "dw2+pw2"]
     assert len(steps) == 1 + 13 + 2 and sum(s.fused for s in steps) == 13
-    assert steps[0].in_channels == 27 and steps[0].in_width == 112  # conv1 as im2col
+    # conv1 from the raw image: the array's 27 im2col channels, formed on chip
+    assert steps[0].from_image and steps[0].in_channels == 27 and steps[0].in_width == 224
+    assert map_width(steps[0], 16) == 224 and map_width(steps[0], 32) == 224
+    assert map_blocks(steps[0], 16) == 1 and map_row_bytes(steps[0], 16) == 224 * 4
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"pe{c.pe}-{c.alpha}-{c.resolution}")
@@ -42,8 +46,7 @@ def test_tiles_fit_cover_and_load_their_halo(config):
                 for block in range(*tile.out_blocks):
                     covered[row, block] = covered.get((row, block), 0) + 1
             first = step.first
-            width, channels = step.in_width, step.in_channels
-            blocks = -(-channels // config.pe)
+            width, blocks = map_width(step, config.pe), map_blocks(step, config.pe)
             # Every word of the band, in the buffer's own layout, is inside act_words.
             if first.kind is not LayerKind.FC:
                 rows = tile.in_rows[1] - tile.in_rows[0]
@@ -51,7 +54,7 @@ def test_tiles_fit_cover_and_load_their_halo(config):
                           sub_bank_address(rows - 1, 0, blocks - 1, width, blocks)[1])
                 assert top < tile.act_words
             # The band holds every in-image row that its output rows' windows touch.
-            if step.fused:
+            if step.windowed:
                 for row in range(*tile.out_rows):
                     for dy in range(first.kernel):
                         in_row = row * first.stride - first.padding.top + dy
@@ -67,7 +70,7 @@ def test_every_byte_is_read_at_least_once_and_written_once(config):
     for tiling in _tilings(config):
         step = tiling.step
         cb_in, cb_out = channel_blocks(step.in_channels, pe), channel_blocks(step.last.out_c, pe)
-        inputs = step.in_height * step.in_width * cb_in * pe
+        inputs = step.in_height * map_row_bytes(step, pe)  # conv1: the compact image
         if step.first.kind is LayerKind.FC:
             inputs = cb_in * pe
         param = PARAM_LANE_BITS // 8  # bytes of one channel's bias, multiplier and shift
