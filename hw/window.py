@@ -66,8 +66,11 @@ class WindowGenerator(wiring.Component):
 
     1. the request's 9 sub-bank addresses, each in its own register that drives only its
        sub-bank's block RAM address pins (no logic between the register and the memory,
-       whose address route may cross the chip), with the padding mask by tap;
-    2. the sub-banks' synchronous read (``r_en``);
+       whose address route may cross the chip), with the window's row and column;
+    2. the sub-banks' synchronous read (``r_en``), beside the padding mask by tap,
+       computed from stage 1's row and column (so the two carry chains of ``row + dy >=
+       rows`` start from a register of this block, not from the sequencer's, behind a
+       route and in front of the skid register);
     3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
        which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
        ``col mod 3`` so the tap multiplexers start from registers of their own;
@@ -132,14 +135,16 @@ class WindowGenerator(wiring.Component):
         req = self.i_stream.payload
         aw = ceil_log2(self._depth)
 
-        # Stage 1's values, computed from the request: the addresses (r_addr's registers)
-        # and the padding mask. Sub-bank (rb, cb) holds the tap whose row is
-        # row + ((rb - row_mod3) mod 3), in the next group of three rows (one row pitch
-        # further) when rb < row_mod3; the same for columns. A request arriving while the
-        # stages stall waits in a skid register with these values (its multiplexer behind
-        # this logic, in front of the registers), so ``i_stream.ready`` is a register.
+        # Stage 1's values, computed from the request: the addresses (r_addr's registers).
+        # Sub-bank (rb, cb) holds the tap whose row is row + ((rb - row_mod3) mod 3), in
+        # the next group of three rows (one row pitch further) when rb < row_mod3; the
+        # same for columns. A request arriving while the stages stall waits in a skid
+        # register with these values (its multiplexer behind this logic, in front of the
+        # registers), so ``i_stream.ready`` is a register. The padding mask waits for
+        # stage 2 (below).
         first = Signal(data.StructLayout({
-            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS), "pad": SUB_BANKS,
+            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS),
+            "row": req.row.shape(), "col": req.col.shape(),
             "row_mod3": 2, "col_mod3": 2, "tag": req.tag.shape()}))
         for rb in range(3):
             for cb in range(3):
@@ -147,14 +152,8 @@ class WindowGenerator(wiring.Component):
                     req.base
                     + Mux(req.row_mod3 > rb, self.row_pitch, 0)
                     + Mux(req.col_mod3 > cb, self.col_pitch, 0))
-        for dy in range(3):
-            row = req.row + dy
-            row_out = (row < 0) | (row >= self.rows)
-            for dx in range(3):
-                col = req.col + dx
-                col_out = (col < 0) | (col >= self.cols)
-                m.d.comb += first.pad[3 * dy + dx].eq(row_out | col_out)
-        m.d.comb += [first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
+        m.d.comb += [first.row.eq(req.row), first.col.eq(req.col),
+                     first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
                      first.tag.eq(req.tag)]
         requests = skid_input(m, self.i_stream, "request", first)
 
@@ -166,7 +165,8 @@ class WindowGenerator(wiring.Component):
 
         # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
         s1_row_mod3, s1_col_mod3, s2_row_mod3, s2_col_mod3 = (Signal(2) for _ in range(4))
-        s1_pad, s2_pad = Signal(SUB_BANKS), Signal(SUB_BANKS)
+        s1_row, s1_col = Signal.like(req.row), Signal.like(req.col)
+        s2_pad = Signal(SUB_BANKS)
         s1_tag, s2_tag, s3_tag = (Signal.like(req.tag) for _ in range(3))
         # By tap, one-hot: the sub-bank it reads (bit 3 * rb + cb), or padding (bit 9).
         s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
@@ -174,13 +174,21 @@ class WindowGenerator(wiring.Component):
         with m.If(advance):
             # Stage 1: the addresses (r_addr's registers), the markers.
             taken = requests.payload
-            m.d.sync += [self.r_addr.eq(taken.addr), s1_pad.eq(taken.pad),
+            m.d.sync += [self.r_addr.eq(taken.addr), s1_row.eq(taken.row), s1_col.eq(taken.col),
                          s1_row_mod3.eq(taken.row_mod3), s1_col_mod3.eq(taken.col_mod3),
                          s1_tag.eq(taken.tag)]
 
-            # Stage 2: the sub-banks read (r_en).
+            # Stage 2: the sub-banks read (r_en); the padding mask by tap, from stage 1's
+            # registers (the tile's rows and cols are the command's, steady).
             m.d.sync += [s2_row_mod3.eq(s1_row_mod3), s2_col_mod3.eq(s1_col_mod3),
-                         s2_pad.eq(s1_pad), s2_tag.eq(s1_tag)]
+                         s2_tag.eq(s1_tag)]
+            for dy in range(3):
+                row = s1_row + dy
+                row_out = (row < 0) | (row >= self.rows)
+                for dx in range(3):
+                    col = s1_col + dx
+                    col_out = (col < 0) | (col >= self.cols)
+                    m.d.sync += s2_pad[3 * dy + dx].eq(row_out | col_out)
 
             # Stage 3: the sub-banks' output registers (r_oe) and each tap's select: the
             # tap (dy, dx) is in sub-bank ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
