@@ -62,7 +62,7 @@ def window_request(row, col, ib, *, width, blocks, tag=0):
 class WindowGenerator(wiring.Component):
     """Turn window requests into 3x3 windows of ``pe`` channels, one per cycle.
 
-    Four stages (:attr:`LATENCY`), throughput one window per cycle:
+    Five stages (:attr:`LATENCY`), throughput one window per cycle:
 
     1. the request's 9 sub-bank addresses, each in its own register that drives only its
        sub-bank's block RAM address pins (no logic between the register and the memory,
@@ -74,8 +74,11 @@ class WindowGenerator(wiring.Component):
     3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
        which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
        ``col mod 3`` so the tap multiplexers start from registers of their own;
-    4. the words rotated into tap order, padding replaced by ``zero_point``, registered
-       onto ``o_stream``.
+    4. the sub-banks' words in registers of this block (``pe`` bytes a sub-bank, no logic
+       in front of them: the route from a block RAM's output register, which may cross
+       the chip, is all this stage's path), beside the selects;
+    5. the words rotated into tap order, padding replaced by ``zero_point``, registered
+       onto ``o_stream`` (the multiplexers between registers of this block).
 
     The stages advance together whenever ``o_stream``'s register is empty or its beat is
     taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
@@ -108,8 +111,11 @@ class WindowGenerator(wiring.Component):
     """
 
     #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
-    #: address registers, the sub-banks' read, their output registers, the tap selection.
-    LATENCY = 4
+    #: address registers, the sub-banks' read, their output registers, the words'
+    #: registers, the tap selection. (4 until timing step 6: the block RAM's output
+    #: register, a 4.48 ns route across the chip and the ten-way tap multiplexer in one
+    #: cycle were the whole design's critical path, 9.32 ns.)
+    LATENCY = 5
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -170,6 +176,9 @@ class WindowGenerator(wiring.Component):
         s1_tag, s2_tag, s3_tag = (Signal.like(req.tag) for _ in range(3))
         # By tap, one-hot: the sub-bank it reads (bit 3 * rb + cb), or padding (bit 9).
         s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
+        s4_select = [Signal(SUB_BANKS + 1, name=f"s4_select{tap}") for tap in range(SUB_BANKS)]
+        s4_tag = Signal.like(req.tag)
+        s4_data = Signal.like(self.r_data)
 
         with m.If(advance):
             # Stage 1: the addresses (r_addr's registers), the markers.
@@ -203,13 +212,17 @@ class WindowGenerator(wiring.Component):
                                 & (s2_col_mod3 == (cb - dx) % 3))
                     m.d.sync += s3_select[tap][SUB_BANKS].eq(s2_pad[tap])
 
-            # Stage 4: each tap the OR of its sources masked by the one-hot select (no
+            # Stage 4: the sub-banks' words into registers of this block, the selects beside.
+            m.d.sync += [s4_data.eq(self.r_data), s4_tag.eq(s3_tag),
+                         *(s4_select[tap].eq(s3_select[tap]) for tap in range(SUB_BANKS))]
+
+            # Stage 5: each tap the OR of its sources masked by the one-hot select (no
             # decoder between the select register and the multiplexer).
-            m.d.sync += self.o_stream.payload.tag.eq(s3_tag)
-            sources = [*(self.r_data[bank] for bank in range(SUB_BANKS)),
+            m.d.sync += self.o_stream.payload.tag.eq(s4_tag)
+            sources = [*(s4_data[bank] for bank in range(SUB_BANKS)),
                        _splat(self.zero_point, self._pe)]
             for tap in range(SUB_BANKS):
-                masked = (Mux(select, source, 0) for select, source in zip(s3_select[tap], sources))
+                masked = (Mux(select, source, 0) for select, source in zip(s4_select[tap], sources))
                 m.d.sync += self.o_stream.payload.taps[tap].eq(functools.reduce(operator.or_, masked))
         return m
 
