@@ -129,13 +129,7 @@ class DepthwiseStage(wiring.Component):
             lanes_in.tag.tile_end.eq(look_tag.tile_end),
         ]
         m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
-        # The lanes' sums reach the requantiser through a skid register (``hw.skid``), so
-        # the lanes' ``o_stream.ready`` is a register: the requantiser's handshake, through
-        # the lanes' and the lookup's into the weight buffer's read enable (a route across
-        # the chip), was the whole design's critical path in timing step 6 (10.12 ns).
-        # No latency; under a stalled output one beat more waits.
-        sums = skid_input(m, lanes.o_stream, "sums")
-        m.d.comb += feed_requantizer(sums, requant, self.zero_point, self.lo, self.hi,
+        m.d.comb += feed_requantizer(lanes.o_stream, requant, self.zero_point, self.lo, self.hi,
                                      "run_end", "tile_end")
 
         with m.If(fused):
