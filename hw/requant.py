@@ -16,6 +16,7 @@ from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX,
 
 from .pointwise import discard_on_error, pipeline_enables
 from .products import registered_product
+from .skid import skid_input
 
 __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "requant_input_layout",
            "requant_output_layout", "requant_latency", "channel_params_tag", "unpack_params",
@@ -327,24 +328,30 @@ class SharedRequantizer(wiring.Component):
         with m.Elif(last_feed):
             m.d.sync += hold_valid.eq(0)
 
-        # Gather the groups; the last one completes the output beat.
+        # Gather the groups; the last one completes the output beat. The groups come
+        # through a skid register (``hw.skid``), so the inner requantiser's
+        # ``o_stream.ready`` is a register: the output's ready, through the gather's
+        # handshake, the inner requantiser's enable and the feed's into ``i_stream.ready``,
+        # was one chain (the whole design's critical path after timing step 5 with the
+        # store router, behind its destination select). No latency.
+        results = skid_input(m, inner.o_stream, "results")
         gathered = Signal(data.ArrayLayout(signed(ACT_BITS), lanes - group))
         gather = Signal(range(share))
         last_group = gather == share - 1
-        m.d.comb += inner.o_stream.ready.eq(~last_group | ~self.o_stream.valid | self.o_stream.ready)
+        m.d.comb += results.ready.eq(~last_group | ~self.o_stream.valid | self.o_stream.ready)
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += self.o_stream.valid.eq(0)
-        with m.If(inner.o_stream.valid & inner.o_stream.ready):
+        with m.If(results.valid & results.ready):
             m.d.sync += gather.eq(Mux(last_group, 0, gather + 1))
             with m.Switch(gather):
                 for g in range(share - 1):
                     with m.Case(g):
                         for lane in range(group):
-                            m.d.sync += gathered[g * group + lane].eq(inner.o_stream.payload[lane])
+                            m.d.sync += gathered[g * group + lane].eq(results.payload[lane])
                 with m.Case(share - 1):
                     m.d.sync += [self.o_stream.valid.eq(1),
                                  self.o_stream.payload.as_value().eq(
-                                     Cat(gathered.as_value(), inner.o_stream.payload.as_value()))]
+                                     Cat(gathered.as_value(), results.payload.as_value()))]
         return m
 
 

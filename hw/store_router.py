@@ -8,12 +8,16 @@ enters a small queue (``hw.queue.Queue``). The words follow the destination at t
 queue's head, which is dropped at the word with ``last``. A tile's words can therefore
 only move once its descriptor has been taken.
 
-No register on either path (``LATENCY`` 0), so the path to DDR behaves cycle for cycle
-as the store DMA connected straight to the sequencer and the engine: every ready and
-valid the router drives is its inputs' gated by the queue's flags, which are registers
-(``desc.ready`` from the queue's ``w_rdy``, the ``to_act`` bit of the sequencer's queue
-head and the two destinations' ``desc.ready``; ``store.ready`` from the queue's head and
-the two destinations' word ``ready``).
+No latency on either path (``LATENCY`` 0): without stalls the path to DDR behaves cycle
+for cycle as the store DMA connected straight to the sequencer and the engine. The
+words come in through a skid register (``hw.skid``), so ``store.ready`` is a register:
+the destination at the queue's head and the two destinations' word ``ready`` (both
+registers too, each destination's own skid) end at the router's skid, not, through the
+engine's output stream, at the requantiser's enables (with the destination select in
+front of the engine's ``ready``, the whole design's critical path after timing step 5,
+10.41 ns). A word may enter the skid before its tile's descriptor has been routed; it
+waits there. ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
+sequencer's queue head and the two destinations' ``desc.ready``.
 """
 
 from amaranth.hdl import Module, Mux
@@ -23,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 from .instruction import act_store_layout, store_desc_layout
 from .pw_stage import store_layout
 from .queue import Queue
+from .skid import skid_input
 
 __all__ = ["StoreRouter"]
 
@@ -44,7 +49,7 @@ class StoreRouter(wiring.Component):
     act_store : Out(stream.Signature(store_layout(pe)))
         To the activation writer (``to_act`` = 1).
     idle : Out(1)
-        No routed tile has words to come (a register).
+        No routed tile has words to come and no word waits in the skid (from registers).
     """
 
     #: Cycles through the router on either path.
@@ -81,7 +86,8 @@ class StoreRouter(wiring.Component):
         ]
 
         # -- words: to the route at the head, dropped at the tile's last word -------------
-        w = self.store
+        # (through the skid register: ``self.store.ready`` is its empty flag)
+        w = skid_input(m, self.store, "routed")
         head_act = routes.r_data[0]
         m.d.comb += [
             self.dma_store.payload.eq(w.payload),
@@ -90,6 +96,6 @@ class StoreRouter(wiring.Component):
             self.act_store.valid.eq(w.valid & routes.r_rdy & head_act),
             w.ready.eq(routes.r_rdy & Mux(head_act, self.act_store.ready, self.dma_store.ready)),
             routes.r_en.eq(w.valid & w.ready & w.payload.last),
-            self.idle.eq(routes.level == 0),
+            self.idle.eq((routes.level == 0) & self.store.ready),
         ]
         return m

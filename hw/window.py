@@ -62,17 +62,23 @@ def window_request(row, col, ib, *, width, blocks, tag=0):
 class WindowGenerator(wiring.Component):
     """Turn window requests into 3x3 windows of ``pe`` channels, one per cycle.
 
-    Four stages (:attr:`LATENCY`), throughput one window per cycle:
+    Five stages (:attr:`LATENCY`), throughput one window per cycle:
 
     1. the request's 9 sub-bank addresses, each in its own register that drives only its
        sub-bank's block RAM address pins (no logic between the register and the memory,
-       whose address route may cross the chip), with the padding mask by tap;
-    2. the sub-banks' synchronous read (``r_en``);
+       whose address route may cross the chip), with the window's row and column;
+    2. the sub-banks' synchronous read (``r_en``), beside the padding mask by tap,
+       computed from stage 1's row and column (so the two carry chains of ``row + dy >=
+       rows`` start from a register of this block, not from the sequencer's, behind a
+       route and in front of the skid register);
     3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
        which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
        ``col mod 3`` so the tap multiplexers start from registers of their own;
-    4. the words rotated into tap order, padding replaced by ``zero_point``, registered
-       onto ``o_stream``.
+    4. the sub-banks' words in registers of this block (``pe`` bytes a sub-bank, no logic
+       in front of them: the route from a block RAM's output register, which may cross
+       the chip, is all this stage's path), beside the selects;
+    5. the words rotated into tap order, padding replaced by ``zero_point``, registered
+       onto ``o_stream`` (the multiplexers between registers of this block).
 
     The stages advance together whenever ``o_stream``'s register is empty or its beat is
     taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
@@ -105,8 +111,11 @@ class WindowGenerator(wiring.Component):
     """
 
     #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
-    #: address registers, the sub-banks' read, their output registers, the tap selection.
-    LATENCY = 4
+    #: address registers, the sub-banks' read, their output registers, the words'
+    #: registers, the tap selection. (4 until timing step 6: the block RAM's output
+    #: register, a 4.48 ns route across the chip and the ten-way tap multiplexer in one
+    #: cycle were the whole design's critical path, 9.32 ns.)
+    LATENCY = 5
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -132,14 +141,16 @@ class WindowGenerator(wiring.Component):
         req = self.i_stream.payload
         aw = ceil_log2(self._depth)
 
-        # Stage 1's values, computed from the request: the addresses (r_addr's registers)
-        # and the padding mask. Sub-bank (rb, cb) holds the tap whose row is
-        # row + ((rb - row_mod3) mod 3), in the next group of three rows (one row pitch
-        # further) when rb < row_mod3; the same for columns. A request arriving while the
-        # stages stall waits in a skid register with these values (its multiplexer behind
-        # this logic, in front of the registers), so ``i_stream.ready`` is a register.
+        # Stage 1's values, computed from the request: the addresses (r_addr's registers).
+        # Sub-bank (rb, cb) holds the tap whose row is row + ((rb - row_mod3) mod 3), in
+        # the next group of three rows (one row pitch further) when rb < row_mod3; the
+        # same for columns. A request arriving while the stages stall waits in a skid
+        # register with these values (its multiplexer behind this logic, in front of the
+        # registers), so ``i_stream.ready`` is a register. The padding mask waits for
+        # stage 2 (below).
         first = Signal(data.StructLayout({
-            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS), "pad": SUB_BANKS,
+            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS),
+            "row": req.row.shape(), "col": req.col.shape(),
             "row_mod3": 2, "col_mod3": 2, "tag": req.tag.shape()}))
         for rb in range(3):
             for cb in range(3):
@@ -147,14 +158,8 @@ class WindowGenerator(wiring.Component):
                     req.base
                     + Mux(req.row_mod3 > rb, self.row_pitch, 0)
                     + Mux(req.col_mod3 > cb, self.col_pitch, 0))
-        for dy in range(3):
-            row = req.row + dy
-            row_out = (row < 0) | (row >= self.rows)
-            for dx in range(3):
-                col = req.col + dx
-                col_out = (col < 0) | (col >= self.cols)
-                m.d.comb += first.pad[3 * dy + dx].eq(row_out | col_out)
-        m.d.comb += [first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
+        m.d.comb += [first.row.eq(req.row), first.col.eq(req.col),
+                     first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
                      first.tag.eq(req.tag)]
         requests = skid_input(m, self.i_stream, "request", first)
 
@@ -166,21 +171,33 @@ class WindowGenerator(wiring.Component):
 
         # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
         s1_row_mod3, s1_col_mod3, s2_row_mod3, s2_col_mod3 = (Signal(2) for _ in range(4))
-        s1_pad, s2_pad = Signal(SUB_BANKS), Signal(SUB_BANKS)
+        s1_row, s1_col = Signal.like(req.row), Signal.like(req.col)
+        s2_pad = Signal(SUB_BANKS)
         s1_tag, s2_tag, s3_tag = (Signal.like(req.tag) for _ in range(3))
         # By tap, one-hot: the sub-bank it reads (bit 3 * rb + cb), or padding (bit 9).
         s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
+        s4_select = [Signal(SUB_BANKS + 1, name=f"s4_select{tap}") for tap in range(SUB_BANKS)]
+        s4_tag = Signal.like(req.tag)
+        s4_data = Signal.like(self.r_data)
 
         with m.If(advance):
             # Stage 1: the addresses (r_addr's registers), the markers.
             taken = requests.payload
-            m.d.sync += [self.r_addr.eq(taken.addr), s1_pad.eq(taken.pad),
+            m.d.sync += [self.r_addr.eq(taken.addr), s1_row.eq(taken.row), s1_col.eq(taken.col),
                          s1_row_mod3.eq(taken.row_mod3), s1_col_mod3.eq(taken.col_mod3),
                          s1_tag.eq(taken.tag)]
 
-            # Stage 2: the sub-banks read (r_en).
+            # Stage 2: the sub-banks read (r_en); the padding mask by tap, from stage 1's
+            # registers (the tile's rows and cols are the command's, steady).
             m.d.sync += [s2_row_mod3.eq(s1_row_mod3), s2_col_mod3.eq(s1_col_mod3),
-                         s2_pad.eq(s1_pad), s2_tag.eq(s1_tag)]
+                         s2_tag.eq(s1_tag)]
+            for dy in range(3):
+                row = s1_row + dy
+                row_out = (row < 0) | (row >= self.rows)
+                for dx in range(3):
+                    col = s1_col + dx
+                    col_out = (col < 0) | (col >= self.cols)
+                    m.d.sync += s2_pad[3 * dy + dx].eq(row_out | col_out)
 
             # Stage 3: the sub-banks' output registers (r_oe) and each tap's select: the
             # tap (dy, dx) is in sub-bank ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
@@ -195,13 +212,17 @@ class WindowGenerator(wiring.Component):
                                 & (s2_col_mod3 == (cb - dx) % 3))
                     m.d.sync += s3_select[tap][SUB_BANKS].eq(s2_pad[tap])
 
-            # Stage 4: each tap the OR of its sources masked by the one-hot select (no
+            # Stage 4: the sub-banks' words into registers of this block, the selects beside.
+            m.d.sync += [s4_data.eq(self.r_data), s4_tag.eq(s3_tag),
+                         *(s4_select[tap].eq(s3_select[tap]) for tap in range(SUB_BANKS))]
+
+            # Stage 5: each tap the OR of its sources masked by the one-hot select (no
             # decoder between the select register and the multiplexer).
-            m.d.sync += self.o_stream.payload.tag.eq(s3_tag)
-            sources = [*(self.r_data[bank] for bank in range(SUB_BANKS)),
+            m.d.sync += self.o_stream.payload.tag.eq(s4_tag)
+            sources = [*(s4_data[bank] for bank in range(SUB_BANKS)),
                        _splat(self.zero_point, self._pe)]
             for tap in range(SUB_BANKS):
-                masked = (Mux(select, source, 0) for select, source in zip(s3_select[tap], sources))
+                masked = (Mux(select, source, 0) for select, source in zip(s4_select[tap], sources))
                 m.d.sync += self.o_stream.payload.taps[tap].eq(functools.reduce(operator.or_, masked))
         return m
 
