@@ -262,14 +262,6 @@ def test_checked_in_fmax_results_say_where_they_came_from(path):
     if "history" in path.parent.parts:
         _, fmax, source = routed_result(path)
     else:
-        derived = document["config"].get("derived", {})
-        if derived.get("banks") and derived["banks"][0].get("sized_by") == "conv1 (min 77 words)":
-            # routed on main's RTL before conv1 ran from the raw image (issue 12, item 3),
-            # whose activation bank conv1's im2col map sized: this version's SRAM plan
-            # differs (dw7+pw7 sizes it), so the result is of other hardware until the
-            # merged RTL is routed again
-            pytest.xfail("routed before conv1 from the raw image changed the SRAM plan; "
-                         "re-route the merged RTL")
         config = AcceleratorConfig.from_dict(document["config"])
         fmax, source = synthesis_clock(path, config)
     assert fmax == document["fmax_mhz"] and f"speed grade {document['speed_grade']}" in source
