@@ -344,8 +344,9 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     The first tile starts at :func:`first_exec` (the program's first fetch bursts and
     the first tile's loads, simulated burst by burst); the instructions fetched by then
     beyond the first tile's are not read again later. While tile ``i`` computes, the
-    DDR moves its output and tile ``i + 1``'s loads and instructions (the other buffer
-    halves) as :func:`tile_period` says: writes throttled to their share of the
+    DDR moves its output, tile ``i + 1``'s loads (the other buffer halves) and the
+    instructions the fetch gets in that period (:func:`fetch_horizon`, at most a burst)
+    as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
     own last read beat, whichever is later. The prefetch waits for the last tile's own
