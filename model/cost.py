@@ -299,13 +299,13 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     return max(done_w, compute - 1), done_r
 
 
-def fetch_horizon(loads: list[list[int]], prefetch_count: int, tile: int) -> int:
-    """Instructions fetched once tile ``tile`` has started and the queues have settled,
-    in a program whose tiles LOAD ``loads[i]`` then EXEC, followed by ``prefetch_count``
-    LOADs. By then every LOAD of the tile after it has gone to the load DMA (it waited
-    for the tile before ``tile``), and the sequencer has dispatched in program order
-    until an instruction finds its queue full (``LOAD_QUEUE_DEPTH`` LOADs that wait for
-    ``tile`` or later, ``EXEC_QUEUE_DEPTH`` EXECs); the fetch queue holds the
+def fetch_horizons(loads: list[list[int]], prefetch_count: int) -> list[int]:
+    """Per tile, the instructions fetched once the tile has started and the queues have
+    settled, in a program whose tiles LOAD ``loads[i]`` then EXEC, followed by
+    ``prefetch_count`` LOADs. By then every LOAD of the tile after it has gone to the
+    load DMA (it waited for the tile before), and the sequencer has dispatched in program
+    order until an instruction finds its queue full (``LOAD_QUEUE_DEPTH`` LOADs that wait
+    for later tiles, ``EXEC_QUEUE_DEPTH`` EXECs); the fetch queue holds the
     ``FETCH_QUEUE_DEPTH`` instructions from there, requested a burst of
     ``BURST_INSTRUCTIONS`` at a time when a burst's room is free (``hw/fetch.py``)."""
     kinds = []  # (tile, is EXEC) in program order
@@ -313,23 +313,26 @@ def fetch_horizon(loads: list[list[int]], prefetch_count: int, tile: int) -> int
         kinds += [(k, False)] * len(sizes) + [(k, True)]
     kinds += [(len(loads), False)] * prefetch_count
     total = len(kinds)
-    queued_loads = queued_execs = 0
-    blocked = total
-    start = sum(len(sizes) + 1 for sizes in loads[:tile + 1])  # after the tile's EXEC
-    for index in range(start, total):
-        k, is_exec = kinds[index]
-        if is_exec:
-            queued_execs += 1
-            if queued_execs > EXEC_QUEUE_DEPTH:
-                blocked = index
-                break
-        elif k > tile + 1:  # the next tile's LOADs have gone to the DMA
-            queued_loads += 1
-            if queued_loads > LOAD_QUEUE_DEPTH:
-                blocked = index
-                break
-    fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
-    return min(total, fetched)
+    horizons, start = [], 0
+    for tile, sizes in enumerate(loads):
+        start += len(sizes) + 1  # after the tile's EXEC
+        queued_loads = queued_execs = 0
+        blocked = total
+        for index in range(start, total):
+            k, is_exec = kinds[index]
+            if is_exec:
+                queued_execs += 1
+                if queued_execs > EXEC_QUEUE_DEPTH:
+                    blocked = index
+                    break
+            elif k > tile + 1:  # the next tile's LOADs have gone to the DMA
+                queued_loads += 1
+                if queued_loads > LOAD_QUEUE_DEPTH:
+                    blocked = index
+                    break
+        fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
+        horizons.append(min(total, fetched))
+    return horizons
 
 
 def program_cycles(compute: list[int], beats: list[int], writes: list[int],
@@ -345,7 +348,7 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     the first tile's loads, simulated burst by burst); the instructions fetched by then
     beyond the first tile's are not read again later. While tile ``i`` computes, the
     DDR moves its output, tile ``i + 1``'s loads (the other buffer halves) and the
-    instructions the fetch gets in that period (:func:`fetch_horizon`, at most a burst)
+    instructions the fetch gets in that period (:func:`fetch_horizons`, at most a burst)
     as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
@@ -358,14 +361,13 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     t, fetched, follow_begin = first_exec(loads, ddr, prefetch, image)
     # The fetch runs ahead of dispatch, as far as the queues allow: during tile i the DDR
     # reads tile i + 1's operands and the instructions fetched between tile i's start and
-    # tile i + 1's (fetch_horizon; the prefetch's operands come with the last tile's).
+    # tile i + 1's (fetch_horizons; the prefetch's operands come with the last tile's).
     ahead = sum(prefetch)
     during, before = [], fetched
-    for i in range(len(loads)):
+    for i, queues_allow in enumerate(fetch_horizons(loads, len(prefetch))):
         # one fetch burst in flight at a time, its beats behind the LOADs requested
         # before it: at most a burst a period
-        horizon = max(before, min(fetch_horizon(loads, len(prefetch), i),
-                                  before + BURST_INSTRUCTIONS))
+        horizon = max(before, min(queues_allow, before + BURST_INSTRUCTIONS))
         operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
         during.append(operands + (horizon - before) * INSTRUCTION_BYTES)
         before = horizon
