@@ -376,3 +376,44 @@ def test_block_ram_write_and_read_latency():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("pe", [4, 8, 12, 16, 28, 32])
+@pytest.mark.parametrize("idle, stall", [(0.0, 0.0), (0.3, 0.4)])
+def test_conv_gather_picks_the_im2col_word_of_each_block(pe, idle, stall):
+    """``hw.conv_gather.ConvGather``: for each window and each of its ``conv_blocks(pe)``
+    blocks, lane ``j`` of the word is channel ``ib * pe + j`` of the pixel's im2col vector
+    in ``sw.program.im2col``'s order (tap ``3 * dy + dx`` major, colour minor), 0 beyond
+    the 27 channels; lanes of a tap beyond the 3 colours are never selected. pe 28 and
+    32 are the one-block case (the window taken once a pixel)."""
+    from hw.conv_gather import IMAGE_CHANNELS, ConvGather, conv_blocks
+    from model.layers import Activation, Layer, LayerKind, Padding
+    from model.quantize import random_mobilenet
+    from sw.program import im2col
+
+    rng = np.random.default_rng(pe)
+    blocks = conv_blocks(pe)
+    assert blocks == -(-27 // pe)
+    # One 3x3 window is a 3x3 image with its conv1 at stride 1, no padding: the im2col
+    # vector of its one output pixel is the reference order.
+    layer = Layer("conv1", LayerKind.CONV, 3, 3, IMAGE_CHANNELS, 4, 3, 1, Padding(),
+                  Activation.RELU6)
+    q = random_mobilenet([layer], seed=1)[0]
+    beats, expected = [], []
+    for pixel in range(5):
+        image = rng.integers(-128, 128, (3, 3, IMAGE_CHANNELS))
+        vector = im2col(q, image.astype(np.int8))[0, 0].astype(int).tolist()
+        taps = rng.integers(-128, 128, (9, pe))  # lanes >= 3: garbage, never selected
+        taps[:, :IMAGE_CHANNELS] = image.reshape(9, IMAGE_CHANNELS)
+        vector += [0] * (blocks * pe - len(vector))
+        for ib in range(blocks):
+            run_end = int(ib == blocks - 1)
+            beats.append({"taps": taps.tolist(),
+                          "tag": {"ib": ib, "run_end": run_end, "tile_end": 0}})
+            expected.append((vector[ib * pe:(ib + 1) * pe], run_end))
+    out, cycles = run_stream(
+        ConvGather(pe), beats, expect=len(expected), idle=idle, stall=stall,
+        seed=pe, unpack=lambda v: (_ints(v.data), int(v.run_end)))
+    assert out == expected
+    if idle == stall == 0:
+        assert cycles == len(beats) + ConvGather.LATENCY
