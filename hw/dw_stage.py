@@ -41,7 +41,9 @@ class DepthwiseStage(wiring.Component):
     the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
     window arriving while the first lookup register stalls waits in a skid register, at
     no latency), so no path runs from this stage's ``o_stream.ready`` or from ``mode``
-    to the window generator.
+    to the window generator. In fused mode the looked-up beats enter the lanes through a
+    second skid register, so the lookup's enables (the weight buffer's read enables) are
+    one LUT from registers, not the end of the lanes' and requantiser's handshakes.
 
     Members
     -------
