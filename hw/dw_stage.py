@@ -41,7 +41,9 @@ class DepthwiseStage(wiring.Component):
     the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
     window arriving while the first lookup register stalls waits in a skid register, at
     no latency), so no path runs from this stage's ``o_stream.ready`` or from ``mode``
-    to the window generator.
+    to the window generator. In fused mode the looked-up beats enter the lanes through a
+    second skid register, so the lookup's enables (the weight buffer's read enables) are
+    one LUT from registers, not the end of the lanes' and requantiser's handshakes.
 
     Members
     -------
@@ -128,7 +130,20 @@ class DepthwiseStage(wiring.Component):
 
         weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9), self.dw_weights)
         params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.dw_params)
-        lanes_in = lanes.i_stream.payload
+        # The looked-up beats reach the lanes through a skid register (``hw.skid``), so
+        # that the lookup's enables (the weight buffer's read and output-register enables)
+        # come from registers: the requantiser's and the lanes' handshakes (their tag
+        # FIFOs' flags, the lanes' enable) through ``look_valid`` and a route across the
+        # chip into a ``dw_params`` DP16KD's read enable was the whole design's critical
+        # path after timing step 6 (9.86-11.36 ns). The lanes' first stage is the
+        # multipliers' input registers (no logic), so the skid's multiplexer sits in
+        # front of registers only, not in series with logic (step 6's skid between the
+        # lanes and the requantiser did, in front of the left shift). No latency; under
+        # stalled lanes one beat more waits.
+        fed = stream.Signature(lanes.i_stream.payload.shape()).create(path=("fed",))
+        beats = skid_input(m, fed, "beats")
+        wiring.connect(m, beats, lanes.i_stream)
+        lanes_in = fed.payload
         m.d.comb += [
             lanes_in.inner.window.eq(look_taps),
             lanes_in.inner.weights.eq(weights),
@@ -143,8 +158,8 @@ class DepthwiseStage(wiring.Component):
 
         with m.If(fused):
             m.d.comb += [
-                lanes.i_stream.valid.eq(look_valid),
-                look_ready.eq(~look_valid | lanes.i_stream.ready),
+                fed.valid.eq(look_valid),
+                look_ready.eq(~look_valid | fed.ready),
                 self.o_stream.valid.eq(requant.o_stream.valid),
                 self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
                 self.o_stream.payload.run_end.eq(requant.o_stream.payload.tag.run_end),

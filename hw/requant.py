@@ -3,7 +3,7 @@
 Implements TFLite's requantisation as :func:`model.numerics.requantize` computes it, bit
 for bit: the accumulator shifted left (``shift > 0``, wrapping in 32 bits), multiplied by
 the 31-bit ``M0``, rounded to the high word (ties up), divided by ``2**-shift`` (ties
-away from zero), plus the output zero point, clamped to ``[lo, hi]``. A nine-stage
+away from zero), plus the output zero point, clamped to ``[lo, hi]``. A ten-stage
 stream pipeline with one carry chain, shifter or multiplier per stage, so that it is not
 the design's critical path.
 """
@@ -77,15 +77,20 @@ class Requantizer(wiring.Component):
        (the outer products side by side in one word, plus the first rounding's constant);
     5. ``h = (x * M0 + 2**30) >> 31``, the second sum plus the middle one times
        ``2**17`` (one chain): SaturatingRoundingDoublingHighMul (it cannot saturate,
-       ``M0 < 2**31``); and the second rounding's mask ``2**(r-1) - 1``;
-    6. ``v = h + 2**(r-1) - 1 + [r > 0 and h >= 0]`` (one adder, the sign as carry in);
-    7. ``y = v >> r``: with 6, RoundingDivideByPOT; beside it the clamp bounds relative
+       ``M0 < 2**31``); beside it the second rounding's two possible offsets,
+       ``2**(r-1) - 1`` and ``2**(r-1)`` (both 0 for ``r = 0``);
+    6. the offset ``2**(r-1) - 1 + [r > 0 and h >= 0]``: one of the two, picked by
+       ``h``'s sign (one LUT a bit), in a register of its own, ``h`` beside it (with the
+       pick in front of the adder's carry chain, ``h`` through four LUTs into the chain
+       was the whole design's critical path after timing step 6, seed 2);
+    7. ``v = h + offset`` (one adder of two registers);
+    8. ``y = v >> r``: with 7, RoundingDivideByPOT; beside it the clamp bounds relative
        to the zero point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits);
-    8. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
+    9. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
        ``y + zero_point`` against ``lo`` and ``hi``) and ``y + zero_point`` in 8 bits (all
        the result needs when neither holds: it then lies in ``[lo, hi]``), three carry
        chains side by side;
-    9. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
+    10. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
 
     Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. The stages advance
     together (``hw.pointwise.pipeline_enables``) and hold their beats while the output is
@@ -112,7 +117,7 @@ class Requantizer(wiring.Component):
     """
 
     #: Cycles from an accepted input beat to its output beat being valid (no stalls).
-    LATENCY = 9
+    LATENCY = 10
 
     def __init__(self, lanes):
         with discard_on_error(self):
@@ -200,58 +205,71 @@ class Requantizer(wiring.Component):
                              r4[lane].eq(r3[lane])]
 
         # 5: the rounded high word: floor((x * M0 + 2**30) / 2**31); the second rounding's
-        # mask 2**(r-1) - 1 (0 for r = 0).
+        # two possible offsets, 2**(r-1) - 1 and 2**(r-1) (both 0 for r = 0).
         high_word = lanes_of(signed(ACC_BITS), "s5_high_word")
         r5, p5 = lanes_of(unsigned(RIGHT_BITS), "s5_right"), shared("s5")
         mask = lanes_of(unsigned(ACC_BITS - 1), "s5_mask")
+        half = lanes_of(unsigned(ACC_BITS - 1), "s5_half")
         with m.If(ready[4]):
             carry(p4, p5)
             for lane in range(lanes):
                 s = outer[lane] + (middle[lane] << LOW_BITS)
                 m.d.sync += [high_word[lane].eq(s[31:]), r5[lane].eq(r4[lane]),
-                             mask[lane].eq(((Const(1, ACC_BITS) << r4[lane]) - 1) >> 1)]
+                             mask[lane].eq(((Const(1, ACC_BITS) << r4[lane]) - 1) >> 1),
+                             half[lane].eq((Const(1, ACC_BITS) << r4[lane]) >> 1)]
 
-        # 6: the second rounding's offset, the sign as carry in.
-        biased = lanes_of(signed(ACC_BITS + 1), "s6_biased")
+        # 6: the second rounding's offset, mask + [r > 0 and h >= 0] (the mask + 1 is the
+        # half, and both are 0 for r = 0), picked by h's sign into a register of its own.
+        high6 = lanes_of(signed(ACC_BITS), "s6_high_word")
+        offset = lanes_of(unsigned(ACC_BITS - 1), "s6_offset")
         r6, p6 = lanes_of(unsigned(RIGHT_BITS), "s6_right"), shared("s6")
         with m.If(ready[5]):
             carry(p5, p6)
             for lane in range(lanes):
-                h, r = high_word[lane], r5[lane]
-                m.d.sync += [biased[lane].eq(h + mask[lane] + ((r != 0) & (h >= 0))), r6[lane].eq(r)]
+                h = high_word[lane]
+                m.d.sync += [high6[lane].eq(h), r6[lane].eq(r5[lane]),
+                             offset[lane].eq(Mux(h < 0, mask[lane], half[lane]))]
 
-        # 7: the right shift; the clamp bounds relative to the zero point, so that stage 8
-        # compares y itself and no carry chain follows another.
-        shifted = lanes_of(signed(ACC_BITS + 1), "s7_shifted")
-        lo7, hi7 = Signal(signed(ACT_BITS), name="s7_lo"), Signal(signed(ACT_BITS), name="s7_hi")
-        zp7 = Signal(signed(ACT_BITS), name="s7_zp")
-        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s7_{n}_rel") for n in ("lo", "hi"))
+        # 7: the second rounding's sum, one adder of two registers.
+        biased = lanes_of(signed(ACC_BITS + 1), "s7_biased")
+        r7, p7 = lanes_of(unsigned(RIGHT_BITS), "s7_right"), shared("s7")
         with m.If(ready[6]):
-            zp6, lo6, hi6 = p6
-            m.d.sync += [zp7.eq(zp6), lo7.eq(lo6), hi7.eq(hi6),
-                         lo_rel.eq(lo6 - zp6), hi_rel.eq(hi6 - zp6)]
+            carry(p6, p7)
             for lane in range(lanes):
-                m.d.sync += shifted[lane].eq(biased[lane] >> r6[lane])
+                m.d.sync += [biased[lane].eq(high6[lane] + offset[lane]), r7[lane].eq(r6[lane])]
 
-        # 8: which side of the clamp range y + zero_point is on, and its low byte (the
-        # result when it is inside the range, an int8 value).
-        below, above = lanes_of(unsigned(1), "s8_below"), lanes_of(unsigned(1), "s8_above")
-        inside = lanes_of(signed(ACT_BITS), "s8_inside")
+        # 8: the right shift; the clamp bounds relative to the zero point, so that stage 9
+        # compares y itself and no carry chain follows another.
+        shifted = lanes_of(signed(ACC_BITS + 1), "s8_shifted")
         lo8, hi8 = Signal(signed(ACT_BITS), name="s8_lo"), Signal(signed(ACT_BITS), name="s8_hi")
+        zp8 = Signal(signed(ACT_BITS), name="s8_zp")
+        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s8_{n}_rel") for n in ("lo", "hi"))
         with m.If(ready[7]):
-            m.d.sync += [lo8.eq(lo7), hi8.eq(hi7)]
+            zp7, lo7, hi7 = p7
+            m.d.sync += [zp8.eq(zp7), lo8.eq(lo7), hi8.eq(hi7),
+                         lo_rel.eq(lo7 - zp7), hi_rel.eq(hi7 - zp7)]
+            for lane in range(lanes):
+                m.d.sync += shifted[lane].eq(biased[lane] >> r7[lane])
+
+        # 9: which side of the clamp range y + zero_point is on, and its low byte (the
+        # result when it is inside the range, an int8 value).
+        below, above = lanes_of(unsigned(1), "s9_below"), lanes_of(unsigned(1), "s9_above")
+        inside = lanes_of(signed(ACT_BITS), "s9_inside")
+        lo9, hi9 = Signal(signed(ACT_BITS), name="s9_lo"), Signal(signed(ACT_BITS), name="s9_hi")
+        with m.If(ready[8]):
+            m.d.sync += [lo9.eq(lo8), hi9.eq(hi8)]
             for lane in range(lanes):
                 y = shifted[lane]
                 # both as "<": Yosys builds a ">" as "not below and not equal", a
                 # reduction of every bit of the difference behind its carry chain.
                 m.d.sync += [below[lane].eq(y < lo_rel), above[lane].eq(hi_rel < y),
-                             inside[lane].eq(y[:ACT_BITS] + zp7)]
+                             inside[lane].eq(y[:ACT_BITS] + zp8)]
 
-        # 9: the clamp.
-        with m.If(ready[8]):
+        # 10: the clamp.
+        with m.If(ready[9]):
             for lane in range(lanes):
                 m.d.sync += self.o_stream.payload[lane].eq(
-                    Mux(below[lane], lo8, Mux(above[lane], hi8, inside[lane])))
+                    Mux(below[lane], lo9, Mux(above[lane], hi9, inside[lane])))
 
         return m
 

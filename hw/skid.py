@@ -39,6 +39,12 @@ def skid_input(m, i_stream, name, value=None):
     ]
     with m.If(inner.ready):
         m.d.sync += full.eq(0)
-    with m.Elif(i_stream.valid & ~full):
-        m.d.sync += [skid.eq(value), full.eq(1)]
+    with m.Elif(i_stream.valid):
+        m.d.sync += full.eq(1)
+    # The skid register loads whenever it is empty (its value matters only once ``full``
+    # is set, by the beat it took that cycle): its clock enables are the ``full``
+    # register alone, not the inner ``ready`` (the pipeline's handshake) fanned out to
+    # every bit of a wide skid.
+    with m.If(~full):
+        m.d.sync += skid.eq(value)
     return inner
