@@ -388,13 +388,13 @@ def fetch_gain(period_bursts: int) -> int:
     return max(1, period_bursts // (OUTSTANDING_READS - 1))
 
 
-def idle_fetches(spare: float, ddr: DdrTiming, writing: bool = False) -> int:
-    """Fetch bursts that fit in ``spare`` cycles of a period after its reads are done: each
-    requested FETCH_REISSUE after the previous one's last beat, its first beat
-    ``latency + AR_TO_DATA`` after its AR, its transfer at the full bandwidth (at half,
-    ``writing``: the DDR alternates it with the tile's writes)."""
+def idle_fetches(spare: float, ddr: DdrTiming) -> int:
+    """Fetch bursts that fit in ``spare`` cycles of idle DDR at the end of a period (its
+    reads and its tile's writes done): each requested FETCH_REISSUE after the previous
+    one's last beat, its first beat ``latency + AR_TO_DATA`` after its AR, its transfer at
+    the full bandwidth."""
     alone = (FETCH_REISSUE + ddr.latency + AR_TO_DATA
-             + ddr.transfer(BURST_INSTRUCTIONS * INSTRUCTION_BYTES) * (2 if writing else 1))
+             + ddr.transfer(BURST_INSTRUCTIONS * INSTRUCTION_BYTES))
     return int(max(0.0, spare) // alone)
 
 
@@ -456,8 +456,9 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     (:func:`fetch_horizons`): a fetch burst lands behind the read port's other
     OUTSTANDING_READS - 1 bursts, so one a period and one more for every further
     OUTSTANDING_READS - 1 bursts of the period's LOADs (cut where ``addrs``, each LOAD's
-    DDR address, says: :func:`read_bursts`), and once the period's reads are done, one
-    every FETCH_REISSUE + latency + AR_TO_DATA + its transfer. All of it moves
+    DDR address, says: :func:`read_bursts`), and once the period's reads and the tile's
+    writes are done, one every FETCH_REISSUE + latency + AR_TO_DATA + its transfer
+    (:func:`idle_fetches`). All of it moves
     as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
@@ -499,9 +500,9 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                 end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
             return t + end
         period = max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
-        # once the period's reads are done the fetch goes on alone, a burst at a time, as
-        # far as the queues allow (in DDR time the period does not use)
-        more = idle_fetches(period - reads_done, ddr, writing=writes[i] > 0)
+        # once the period's reads and the tile's writes are done the fetch goes on alone,
+        # a burst at a time, as far as the queues allow (in DDR time the period leaves idle)
+        more = idle_fetches(period - max(reads_done, out if writes[i] else 0.0), ddr)
         before = min(horizons[i], horizon + more * BURST_INSTRUCTIONS) if more else horizon
         if i + 2 == len(compute):
             prefetch_start = max(out + WAIT_TO_READ + ddr.latency + AR_TO_DATA,
