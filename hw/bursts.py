@@ -20,12 +20,26 @@ from amaranth.lib.wiring import In, Out
 from .axi import AXI_ADDR_BITS, BOUNDARY_BYTES, MAX_BURST_BEATS
 from .read_port import burst_layout
 
-__all__ = ["BurstSplitter", "block_beats", "run_layout"]
+__all__ = ["BurstSplitter", "block_beats", "cut_run", "run_layout"]
 
 
 def block_beats(beat_bytes: int) -> int:
     """Beats of the blocks bursts are cut at: 256, or 4 KiB when that is fewer beats."""
     return min(MAX_BURST_BEATS, BOUNDARY_BYTES // beat_bytes)
+
+
+def cut_run(addr: int, beats: int, beat_bytes: int) -> list[tuple[int, int]]:
+    """The bursts ``(address, beats)`` a :class:`BurstSplitter` cuts the run of ``beats``
+    beats from byte address ``addr`` (beat-aligned) into: up to the run's first block
+    boundary (or the whole run), then whole blocks of :func:`block_beats`, then the rest.
+    The cost model counts a LOAD's bursts with it (``model.cost.read_bursts``)."""
+    block = block_beats(beat_bytes)
+    bursts = []
+    while beats > 0:
+        n = min(beats, block - (addr // beat_bytes) % block)
+        bursts.append((addr, n))
+        addr, beats = addr + n * beat_bytes, beats - n
+    return bursts
 
 
 def run_layout(beat_bits: int):

@@ -18,11 +18,13 @@ count for every tile.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import math
 from dataclasses import dataclass, replace
 
 from hw.act_writer import ActWriter
+from hw.bursts import cut_run
 from hw.command import Mode
 from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
@@ -32,6 +34,7 @@ from hw.load_dma import LoadDma
 from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
+from hw.read_port import OUTSTANDING_READS
 from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
@@ -43,7 +46,8 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, channel_blocks, 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
-           "plan_prefetch", "plan_residency"]
+           "plan_prefetch", "plan_residency", "fetch_horizons", "prologue_horizon", "read_bursts",
+           "fetch_gain", "idle_fetches"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -152,6 +156,10 @@ WAIT_TO_READ = 1 + 1 + LoadDma.REQUEST_LATENCY + 1
 #: Cycles from a program's last LOAD beat to DONE when the loads end after the last
 #: tile's writes: the DMA's done pulse, the sequencer's pending count, ``finished``.
 LOAD_TAIL = 3
+#: Cycles from the last beat of the oldest burst in flight to the AR of a burst request
+#: that found the read port full (``hw.read_port``: OUTSTANDING_READS bursts in flight):
+#: the route FIFO's level falls the cycle after that beat, then the AR register.
+IN_FLIGHT_REISSUE = 2
 #: Bytes a cycle an image band (conv1's input, ``hw.load_dma``) moves at most: one pixel
 #: word a cycle into the activation buffer's write port; its last word comes
 #: ``LoadDma.UNPACK_LATENCY`` after its beat.
@@ -166,12 +174,15 @@ def image_transfer(nbytes: int, ddr: "DdrTiming") -> float:
 
 
 def first_exec(loads: list[list[int]], ddr: DdrTiming,
-               prefetch: list[int] = (), image=()) -> tuple[float, int, float | None]:
+               prefetch: list[int] = (), image=(),
+               addrs: list[int] | None = None) -> tuple[float, int, float | None]:
     """(cycle the engine accepts the first tile, instructions fetched by then, cycle of
     the first beat of the first LOAD after the first EXEC when the program has one tile
     and a prefetch, or its first tile has no LOADs) of a program whose tiles
     LOAD ``loads[i]`` (bytes per LOAD instruction, in program order; each tile's LOADs
-    are followed by its EXEC) and which ends with the LOADs of ``prefetch``.
+    are followed by its EXEC) and which ends with the LOADs of ``prefetch``; ``addrs``:
+    each LOAD's DDR address, in program order (the prefetch's last), or None for LOADs
+    that each start on a burst block (:func:`hw.bursts.block_beats`).
 
     The read side is simulated burst by burst (no writes happen before the first tile):
     R beats return in AR order (one ID), a burst starting ``latency + AR_TO_DATA``
@@ -179,9 +190,14 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     LOAD_SWITCH between two LOADs; an image band, the first LOAD of a tile in
     ``image``, as :func:`image_transfer` says). Instructions come in fetch bursts of
     BURST_INSTRUCTIONS, the next burst requested FETCH_REISSUE after the previous one's
-    last beat, so it gets ahead of that burst's last LOADs; a LOAD's AR follows its
-    instruction's last beat by READ_OVERHEAD. The first tile starts LOAD_TO_EXEC after
-    its last LOAD's last beat, or, without LOADs, FETCH_TO_EXEC after its EXEC's."""
+    last beat, so it gets ahead of that burst's last LOADs; a LOAD's first AR follows
+    its instruction's last beat by READ_OVERHEAD. The load DMA cuts a LOAD into the
+    bursts of :func:`hw.bursts.cut_run` and requests them one a cycle, a LOAD's after the
+    previous LOAD's (:func:`read_bursts`); the read port has at most OUTSTANDING_READS
+    bursts in flight, and a request that finds it full (the fetch's first) goes
+    IN_FLIGHT_REISSUE after the oldest one's last beat. The first tile starts
+    LOAD_TO_EXEC after its last LOAD's last beat, or, without LOADs, FETCH_TO_EXEC after
+    its EXEC's."""
     kinds = []  # program order: bytes of a LOAD, or None for an EXEC
     images = set()  # indices in kinds of image bands
     for number, tile in enumerate(loads):
@@ -191,6 +207,10 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     kinds += list(prefetch)
     total = len(kinds)
     first_loads = len(loads[0])
+    # each LOAD's bursts (bytes each), in kinds' indices
+    sizes = [k for k in kinds if k is not None]
+    cut = iter(read_bursts(sizes, ddr.beat_bytes, addrs))
+    bursts = {index: next(cut) for index, k in enumerate(kinds) if k is not None}
     # Follow the first LOAD after the first EXEC to its first beat when nothing else
     # says when it starts: the prefetch of a one-tile program, or the second tile's
     # loads after a first tile without any (its operands on chip: they are fetched and
@@ -198,22 +218,48 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
     follow = (len(loads) == 1 and len(prefetch) > 0
               or first_loads == 0 and len(loads) > 1 and len(loads[1]) > 0)
     follow_index = first_loads + 1 if follow else None
-    heap = [(FETCH_OVERHEAD, 0, "fetch", 0)]  # (AR time, order, kind, index)
-    order = 1
+    # the fetch stops when the sequencer's queues and its own are full
+    cap = prologue_horizon(loads, len(prefetch))
+    heap = [(FETCH_OVERHEAD, -1, "fetch", 0, 0)]  # (AR time, order, kind, index, burst)
+    order = 0
     r_end, last_load = 0.0, False
+    in_flight = collections.deque()  # the last beats of the bursts issued, in AR order
+    dma = collections.deque()  # (AR at the earliest, index): LOADs the DMA has not begun
+    dma_busy = False  # a LOAD's bursts are being requested
     loads_done = fetched = 0
     finish = follow_begin = None
+
+    def next_load(at: float) -> None:
+        """The load DMA begins its next LOAD's bursts, at ``at`` at the earliest."""
+        nonlocal order, dma_busy
+        dma_busy = bool(dma)
+        if dma:
+            ready, index = dma.popleft()
+            heapq.heappush(heap, (max(ready, at), order, "load", index, 0))
+            order += 1
+
     while heap:
-        ar, _, kind, index = heapq.heappop(heap)
+        ar, key, kind, index, part = heapq.heappop(heap)
+        while in_flight and in_flight[0] < ar:
+            in_flight.popleft()
+        if len(in_flight) >= OUTSTANDING_READS:  # the read port is full: wait for room
+            heapq.heappush(heap, (in_flight[0] + IN_FLIGHT_REISSUE, key, kind, index, part))
+            continue
         nbytes = (min(BURST_INSTRUCTIONS, total - index) * INSTRUCTION_BYTES if kind == "fetch"
-                  else kinds[index])
-        begin = max(r_end + (LOAD_SWITCH if kind == "load" and last_load else 0),
-                    ar + ddr.latency + AR_TO_DATA)
+                  else bursts[index][part])
+        switch = LOAD_SWITCH if kind == "load" and part == 0 and last_load else 0
+        begin = max(r_end + switch, ar + ddr.latency + AR_TO_DATA)
         # the DDR banks up to one beat of credit while idle: after a gap the first beat
         # moves at once and the rest at the sustained rate
         start = max(begin - ddr.banked(), r_end)
-        r_end = start + (image_transfer(nbytes, ddr) if kind == "load" and index in images
-                         else ddr.transfer(nbytes))
+        last_part = kind == "load" and part + 1 == len(bursts[index])
+        if kind == "load" and index in images:  # at most 4 bytes a cycle, a beat register
+            r_end = start + nbytes / min(ddr.bytes_per_cycle, IMAGE_BYTES_PER_CYCLE)
+            if last_part:
+                r_end += LoadDma.UNPACK_LATENCY
+        else:
+            r_end = start + ddr.transfer(nbytes)
+        in_flight.append(r_end)
         last_load = kind == "load"
         if kind == "fetch":
             count = min(BURST_INSTRUCTIONS, total - index)
@@ -223,20 +269,36 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
             for j in range(count):
                 if kinds[index + j] is not None:
                     arrive = start + ddr.transfer((j + 1) * INSTRUCTION_BYTES)
-                    heapq.heappush(heap, (arrive + READ_OVERHEAD, order, "load", index + j))
-                    order += 1
-            if fetched < total:
-                heapq.heappush(heap, (r_end + FETCH_REISSUE, -1, "fetch", fetched))
-        elif index < first_loads:
-            loads_done += 1
-            if loads_done == first_loads:
-                finish = r_end
-        elif index == follow_index:
-            follow_begin = begin
+                    dma.append((arrive + READ_OVERHEAD, index + j))
+            if not dma_busy:
+                next_load(0.0)
+            if fetched < cap:
+                heapq.heappush(heap, (r_end + FETCH_REISSUE, -1, "fetch", fetched, 0))
+        else:
+            if part == 0 and index == follow_index:
+                follow_begin = begin
+            if not last_part:  # the DMA's next burst, a cycle later
+                heapq.heappush(heap, (ar + 1, key, "load", index, part + 1))
+            else:
+                next_load(ar + 1)
+                if index < first_loads:
+                    loads_done += 1
+                    if loads_done == first_loads:
+                        finish = r_end
         if finish is not None and fetched > first_loads and \
                 (follow_index is None or follow_begin is not None):
             break
     return finish + LOAD_TO_EXEC, fetched, follow_begin
+
+
+def read_bursts(sizes: list[int], beat_bytes: int, addrs: list[int] | None = None) -> list[list[int]]:
+    """The bytes of each burst the load DMA reads each LOAD of ``sizes`` bytes in
+    (:func:`hw.bursts.cut_run`), from DDR addresses ``addrs``; None: every LOAD from the
+    start of a burst block."""
+    if addrs is None:
+        addrs = [0] * len(sizes)
+    return [[beats * beat_bytes for _, beats in cut_run(addr, nbytes // beat_bytes, beat_bytes)]
+            or [0] for addr, nbytes in zip(addrs, sizes, strict=True)]
 
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
@@ -308,36 +370,78 @@ def fetch_horizons(loads: list[list[int]], prefetch_count: int) -> list[int]:
     for later tiles, ``EXEC_QUEUE_DEPTH`` EXECs); the fetch queue holds the
     ``FETCH_QUEUE_DEPTH`` instructions from there, requested a burst of
     ``BURST_INSTRUCTIONS`` at a time when a burst's room is free (``hw/fetch.py``)."""
-    kinds = []  # (tile, is EXEC) in program order
-    for k, sizes in enumerate(loads):
-        kinds += [(k, False)] * len(sizes) + [(k, True)]
-    kinds += [(len(loads), False)] * prefetch_count
-    total = len(kinds)
+    kinds = _program_kinds(loads, prefetch_count)
     horizons, start = [], 0
     for tile, sizes in enumerate(loads):
         start += len(sizes) + 1  # after the tile's EXEC
-        queued_loads = queued_execs = 0
-        blocked = total
-        for index in range(start, total):
-            k, is_exec = kinds[index]
-            if is_exec:
-                queued_execs += 1
-                if queued_execs > EXEC_QUEUE_DEPTH:
-                    blocked = index
-                    break
-            elif k > tile + 1:  # the next tile's LOADs have gone to the DMA
-                queued_loads += 1
-                if queued_loads > LOAD_QUEUE_DEPTH:
-                    blocked = index
-                    break
-        fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
-        horizons.append(min(total, fetched))
+        horizons.append(_dispatch_horizon(kinds, start, tile))
     return horizons
+
+
+def fetch_gain(period_bursts: int) -> int:
+    """Fetch bursts that land during a period whose LOADs read ``period_bursts`` bursts
+    (:func:`read_bursts`). One fetch burst is in flight at a time, requested the cycle
+    after the previous one's last beat, its beats behind the bursts requested before it:
+    with the read port full (OUTSTANDING_READS - 1 of the period's bursts beside it) one
+    lands after every OUTSTANDING_READS - 1 of them, and at least one a period (behind
+    the period's loads)."""
+    return max(1, period_bursts // (OUTSTANDING_READS - 1))
+
+
+def idle_fetches(spare: float, ddr: DdrTiming) -> int:
+    """Fetch bursts that fit in ``spare`` cycles of idle DDR at the end of a period (its
+    reads and its tile's writes done): each requested FETCH_REISSUE after the previous
+    one's last beat, its first beat ``latency + AR_TO_DATA`` after its AR, its transfer at
+    the full bandwidth."""
+    alone = (FETCH_REISSUE + ddr.latency + AR_TO_DATA
+             + ddr.transfer(BURST_INSTRUCTIONS * INSTRUCTION_BYTES))
+    return int(max(0.0, spare) // alone)
+
+
+def prologue_horizon(loads: list[list[int]], prefetch_count: int) -> int:
+    """The instructions the fetch gets at most before the first tile starts (as
+    :func:`fetch_horizons` says for a tile, with the first EXEC still in the EXEC queue:
+    it waits for its LOADs). The LOADs of the first two tiles go to the load DMA (each
+    fills a half no tile has read yet); the sequencer stops at the third EXEC or at the
+    fifth LOAD of a later tile, whichever comes first, and the fetch queue holds the
+    ``FETCH_QUEUE_DEPTH`` instructions from there."""
+    return _dispatch_horizon(_program_kinds(loads, prefetch_count), 0, 0)
+
+
+def _program_kinds(loads: list[list[int]], prefetch_count: int) -> list[tuple[int, bool]]:
+    """(tile, is EXEC) of each instruction, in program order; the prefetch's LOADs count as
+    a tile after the last."""
+    kinds = []
+    for k, sizes in enumerate(loads):
+        kinds += [(k, False)] * len(sizes) + [(k, True)]
+    return kinds + [(len(loads), False)] * prefetch_count
+
+
+def _dispatch_horizon(kinds: list[tuple[int, bool]], start: int, tile: int) -> int:
+    """Instructions fetched once the sequencer, dispatching from ``start`` while tile
+    ``tile``'s successor's LOADs have gone to the DMA, has stopped at a full queue."""
+    total = len(kinds)
+    queued_loads = queued_execs = 0
+    blocked = total
+    for index in range(start, total):
+        k, is_exec = kinds[index]
+        if is_exec:
+            queued_execs += 1
+            if queued_execs > EXEC_QUEUE_DEPTH:
+                blocked = index
+                break
+        elif k > tile + 1:  # the next tile's LOADs have gone to the DMA
+            queued_loads += 1
+            if queued_loads > LOAD_QUEUE_DEPTH:
+                blocked = index
+                break
+    fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
+    return min(total, fetched)
 
 
 def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
-                   on_chip: bool = False, image=()) -> float:
+                   on_chip: bool = False, image=(), addrs: list[int] | None = None) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
     array beats, DDR bytes written (its output) and the bytes of each of its LOADs (each
     tile's instructions, its LOADs and its EXEC, are read from DDR too); ``prefetch``:
@@ -348,7 +452,13 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     the first tile's loads, simulated burst by burst); the instructions fetched by then
     beyond the first tile's are not read again later. While tile ``i`` computes, the
     DDR moves its output, tile ``i + 1``'s loads (the other buffer halves) and the
-    instructions the fetch gets in that period (:func:`fetch_horizons`, at most a burst)
+    instructions the fetch gets in that period, as far as the queues allow
+    (:func:`fetch_horizons`): a fetch burst lands behind the read port's other
+    OUTSTANDING_READS - 1 bursts, so one a period and one more for every further
+    OUTSTANDING_READS - 1 bursts of the period's LOADs (cut where ``addrs``, each LOAD's
+    DDR address, says: :func:`read_bursts`), and once the period's reads and the tile's
+    writes are done, one every FETCH_REISSUE + latency + AR_TO_DATA + its transfer
+    (:func:`idle_fetches`). All of it moves
     as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
@@ -358,26 +468,30 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
     beat, whichever is later. ``image``: the tiles whose first LOAD is an image band
     (conv1's input, :func:`image_transfer`)."""
-    t, fetched, follow_begin = first_exec(loads, ddr, prefetch, image)
+    t, fetched, follow_begin = first_exec(loads, ddr, prefetch, image, addrs)
     # The fetch runs ahead of dispatch, as far as the queues allow: during tile i the DDR
     # reads tile i + 1's operands and the instructions fetched between tile i's start and
     # tile i + 1's (fetch_horizons; the prefetch's operands come with the last tile's).
     ahead = sum(prefetch)
-    during, before = [], fetched
-    for i, queues_allow in enumerate(fetch_horizons(loads, len(prefetch))):
-        # one fetch burst in flight at a time, its beats behind the LOADs requested
-        # before it: at most a burst a period
-        horizon = max(before, min(queues_allow, before + BURST_INSTRUCTIONS))
-        operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
-        during.append(operands + (horizon - before) * INSTRUCTION_BYTES)
-        before = horizon
+    bursts = read_bursts([n for sizes in loads for n in sizes] + list(prefetch),
+                         ddr.beat_bytes, addrs)
+    period_bursts, k = [], len(loads[0])  # the bursts of each period's reads
+    for sizes in loads[1:] + [list(prefetch)]:
+        period_bursts.append(sum(len(b) for b in bursts[k:k + len(sizes)]))
+        k += len(sizes)
+    horizons = fetch_horizons(loads, len(prefetch))
+    before = fetched
     # the prefetch's first beat, from the last tile's start (a one-tile program), or the
     # second tile's loads' from the first tile's start (a first tile without loads)
     follow_start = 0.0 if follow_begin is None else follow_begin - t
     prefetch_start = follow_start if len(compute) == 1 else 0.0
     for i, cycles in enumerate(compute):
         last = i + 1 == len(compute)
-        out, reads_done = tile_period(cycles, beats[i], writes[i], during[i], ddr,
+        gain = fetch_gain(period_bursts[i])
+        horizon = max(before, min(horizons[i], before + gain * BURST_INSTRUCTIONS))
+        operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
+        reads = operands + (horizon - before) * INSTRUCTION_BYTES
+        out, reads_done = tile_period(cycles, beats[i], writes[i], reads, ddr,
                                       prefetch_start if last else follow_start if i == 0 else 0.0,
                                       image=not last and i + 1 in image)
         if last:
@@ -386,6 +500,10 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                 end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
             return t + end
         period = max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
+        # once the period's reads and the tile's writes are done the fetch goes on alone,
+        # a burst at a time, as far as the queues allow (in DDR time the period leaves idle)
+        more = idle_fetches(period - max(reads_done, out if writes[i] else 0.0), ddr)
+        before = min(horizons[i], horizon + more * BURST_INSTRUCTIONS) if more else horizon
         if i + 2 == len(compute):
             prefetch_start = max(out + WAIT_TO_READ + ddr.latency + AR_TO_DATA,
                                  reads_done + LOAD_SWITCH) - period
@@ -480,7 +598,7 @@ class StepCost:
 
 
 def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1,
-              prefetch: list[int] = ()) -> StepCost:
+              prefetch: list[int] = (), addrs: list[int] | None = None) -> StepCost:
     """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
     and stores overlapped, and ``prefetch``: the bytes of each LOAD of the next step's
     first weight group, :func:`prefetch_loads`), else of its tiles back to back with
@@ -507,7 +625,7 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
                  if step.from_image and tile.load_act and not tiling.input_resident}
         cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
                                       ddr, list(prefetch), on_chip=tiling.output_resident,
-                                      image=image))
+                                      image=image, addrs=addrs))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
         # the burst-level prologue and the per-tile shares can round below the floor of
         # moving every byte at the full bandwidth, which no program beats

@@ -35,7 +35,8 @@ from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack, unpack
-from model.cost import DdrTiming, StepCost, plan_network, step_costs, step_mode
+from model.cost import (DdrTiming, StepCost, plan_network, prefetch_loads, step_cost,
+                        step_costs, step_mode)
 from model.tiling import IMAGE_PIXEL_BYTES, Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
@@ -220,6 +221,12 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         code = b"".join(encode_instruction(i) for i in sched.instructions)
         sched.program = alloc.add(f"{sched.name}.program", len(code), code, align=PROGRAM_ALIGN)
         sched.read_bytes += len(code)  # the accelerator fetches its program from DDR
+    # The costs again with every LOAD's DDR address, now laid out: where its bursts are
+    # cut (model.cost.first_exec)
+    for index, (tiling, sched) in enumerate(zip(tilings, steps)):
+        prefetch = prefetch_loads(tilings[index + 1], pe) if index + 1 < len(tilings) else []
+        addrs = [i["load"]["addr"] for i in sched.instructions if i["op"] is Op.LOAD]
+        sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs)
     return Schedule(config, steps, alloc.image, alloc.regions)
 
 

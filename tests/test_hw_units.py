@@ -10,7 +10,7 @@ from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from hw.act_buffer import sub_bank_address
-from hw.bursts import BurstSplitter, block_beats
+from hw.bursts import BurstSplitter, block_beats, cut_run
 from hw.depthwise import DepthwiseLanes
 from hw.pointwise import PointwiseArray
 from hw.products import lut_product, packed_products, times_constant, unpack_products
@@ -315,15 +315,8 @@ def test_queue_rejects_depth_below_two():
 
 
 def _cut_runs(runs, beat_bytes):
-    """The bursts ``hw.bursts`` cuts ``runs`` (address, beats) into, as (address, beats)."""
-    block = block_beats(beat_bytes)
-    bursts = []
-    for addr, beats in runs:
-        while beats:
-            n = min(beats, block - (addr // beat_bytes) % block)
-            bursts.append((addr, n))
-            addr, beats = addr + n * beat_bytes, beats - n
-    return bursts
+    """The bursts ``hw.bursts.cut_run`` says ``runs`` (address, beats) are cut into."""
+    return [burst for addr, beats in runs for burst in cut_run(addr, beats, beat_bytes)]
 
 
 @pytest.mark.parametrize("beat_bytes", [1, 4, 16, 32])
