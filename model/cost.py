@@ -41,7 +41,7 @@ from hw.window import WindowGenerator
 
 from .layers import LayerKind
 from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, channel_blocks, network_steps,
-                     run_length, tile_step)
+                     TilingError, run_length, tile_step)
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
@@ -731,10 +731,28 @@ def plan_network(config) -> list[StepTiling]:
     with the maps kept on chip (:func:`plan_residency`) and the weights prefetched
     across steps (:func:`plan_prefetch`): what the scheduler programs and what the cost
     model predicts."""
+    steps = network_steps(config.network)
+    plans = [_plan_steps(config, steps)]
+    if steps[0].image_capable:
+        # conv1 from the raw image moves 3 bytes a pixel instead of its 27-byte im2col
+        # vector, but holds a pixel in a pe-byte word on chip: where the im2col map fits
+        # one band and the image does not, conv1's output can stay on chip only from
+        # the im2col map. The plan with fewer predicted cycles (the image on a tie).
+        try:
+            plans.append(_plan_steps(config, [replace(steps[0], host_im2col=True), *steps[1:]]))
+        except TilingError:
+            pass
+    ddr = DdrTiming.of(config)
+    return min(plans, key=lambda tilings: sum(
+        cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.pw_requant_share)))
+
+
+def _plan_steps(config, steps: list[Step]) -> list[StepTiling]:
+    """:func:`plan_network` for the given cut of the network into steps."""
     ddr = DdrTiming.of(config)
     act_depth, weight_depth = config.bank["act"].depth, config.bank["pw_weights"].depth
     tilings = [plan_step(step, config.pe, act_depth, weight_depth, ddr, config.pw_requant_share)
-               for step in network_steps(config.network)]
+               for step in steps]
     tilings = plan_residency(tilings, config.pe, act_depth, weight_depth, ddr,
                              config.pw_requant_share, set(config.network.output_layers))
     return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)

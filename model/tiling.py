@@ -55,6 +55,10 @@ class Step:
     """Layers the engine runs together: one layer, or a depthwise layer and its pointwise."""
 
     layers: tuple[Layer, ...]
+    #: conv1 from the host's im2col map although the engine could form it from the raw
+    #: image: the planner's choice (``model.cost.plan_network``) where the im2col map
+    #: fits one band and the image (one pixel a pe-byte word on chip) does not.
+    host_im2col: bool = False
 
     @property
     def name(self) -> str:
@@ -77,6 +81,11 @@ class Step:
         """conv1 from the raw image: the engine forms the 3x3 windows of the image in the
         activation buffer (one pixel a word) and gathers their taps into the im2col
         words the pointwise array reads (``Mode.CONV``)."""
+        return self.image_capable and not self.host_im2col
+
+    @property
+    def image_capable(self) -> bool:
+        """A 3x3 conv at stride 1 or 2 of a 3-channel image: the engine can form it."""
         layer = self.first
         return (layer.kind is LayerKind.CONV and layer.kernel == 3 and layer.stride in (1, 2)
                 and layer.in_c == IMAGE_CHANNELS)

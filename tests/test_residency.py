@@ -326,3 +326,36 @@ def test_engine_act_write_port_beside_the_load_stream():
     for (row, col), block in zip(program.out_pixels, program.out_blocks):
         channels = slice(block * config.pe, (block + 1) * config.pe)
         assert np.array_equal(out[row, col, channels], want[row, col, channels])
+
+
+@pytest.mark.parametrize("alpha, resolution, host_im2col", [(0.5, 160, True), (1.0, 224, False)])
+def test_planner_chooses_conv1s_input_path_by_predicted_cycles(alpha, resolution, host_im2col):
+    """conv1 from the raw image holds one pixel a pe-byte word on chip (409.6 kB for
+    0.5-160 at pe 16), the host's im2col map two words a pixel of the output (204.8 kB):
+    at 1 MB only the latter fits one band of a 269 kB half, so only it lets conv1's
+    output stay on chip, and the planner takes it where that predicts fewer cycles; at
+    1.0-224 neither fits one band and the image (fewer DDR bytes) wins. Either way the
+    plan taken is the cheaper of the two."""
+    from dataclasses import replace
+
+    from hw.config import AcceleratorConfig
+    from model.cost import DdrTiming, _plan_steps, plan_network, step_costs
+    from model.tiling import network_steps
+
+    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000, alpha=alpha, resolution=resolution)
+    ddr = DdrTiming.of(config)
+
+    def cycles(tilings):
+        return sum(c.cycles for c in step_costs(tilings, config.pe, ddr, config.pw_requant_share))
+
+    steps = network_steps(config.network)
+    assert steps[0].image_capable and steps[0].from_image
+    image = _plan_steps(config, steps)
+    im2col = _plan_steps(config, [replace(steps[0], host_im2col=True), *steps[1:]])
+    assert im2col[0].step.im2col and not im2col[0].step.from_image
+    chosen = plan_network(config)
+    assert chosen[0].step.host_im2col is host_im2col
+    assert cycles(chosen) == min(cycles(image), cycles(im2col))
+    if host_im2col:
+        assert im2col[0].output_resident and not image[0].output_resident
+        assert cycles(im2col) < cycles(image)
