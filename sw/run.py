@@ -177,6 +177,9 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             # the output stays in the activation buffer as the next step's input (no DDR)
             "kept_on_chip": sched.tiling.output_resident,
             "input_on_chip": sched.tiling.input_resident,
+            # a conv's input: "image" (formed on chip) or "im2col" (the host's map)
+            "conv_input": _conv_input(sched.tiling.step),
+            "conv_input_choice": sched.tiling.step.host_im2col,
             # None: kept on chip in an RTL run, where only the maps that reach DDR can be
             # read; a wrong word there would show in the next map that does
             "bit_exact": None if mismatches is None else mismatches == 0,
@@ -340,6 +343,7 @@ def format_table(report: dict) -> str:
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
         f"clock {t['clock_mhz']:g} MHz: {t.get('clock_source', '--clock-mhz')}",
+        *_conv_lines(layers),
         _kept_line(layers),
         f"every map read back {'bit-exact with' if report['bit_exact'] else 'NOT bit-exact with'} "
         f"the golden model" + _unread_note(layers) + ("" if report.get("tflite_exact") is None else
@@ -358,6 +362,22 @@ def format_table(report: dict) -> str:
                      "cost model's prediction, nothing was measured (run --sim verilator to "
                      "measure)")
     return "\n".join(lines)
+
+
+def _conv_input(step) -> str | None:
+    if step.from_image:
+        return "image"
+    return "im2col" if step.im2col else None
+
+
+def _conv_lines(layers: list[dict]) -> list[str]:
+    """How each conv step got its input (the planner may prefer the host's im2col map)."""
+    return [f"{l['name']}: from the raw image in DDR, its windows formed on chip"
+            if l["conv_input"] == "image" else
+            f"{l['name']}: from the host's im2col map in DDR"
+            + (" (the planner's choice: fewer predicted cycles than from the raw image)"
+               if l.get("conv_input_choice") else "")
+            for l in layers if l.get("conv_input")]
 
 
 def _kept_line(layers: list[dict]) -> str:

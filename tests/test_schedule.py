@@ -291,6 +291,8 @@ def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
     assert totals["predicted_cycles"] >= totals["frame_bound_cycles"]
     printed = capsys.readouterr().out
     assert "frames/s" in printed and "dw13+pw13" in printed
+    assert [l["conv_input"] for l in report["layers"]] == ["image"] + [None] * 15
+    assert "conv1: from the raw image in DDR" in printed
     # The fast model measures nothing: no figure may be called measured, nor an error shown.
     assert report["totals"]["cycles_basis"] == "predicted"
     assert "measured" not in printed.replace("nothing was measured", "")
@@ -456,3 +458,20 @@ def test_a_conv_of_other_channels_still_runs_as_host_im2col():
     got = schedule.read_map(result.memory, 0)
     got = result.on_chip_maps[0] if got is None else got  # conv1's map may stay on chip
     np.testing.assert_array_equal(got.reshape(golden[0].shape), golden[0])
+
+
+def test_sw_run_reports_conv1_from_the_host_im2col_map_when_planned(tmp_path, capsys):
+    """0.5-160 at pe 16, 1 MB: the planner takes conv1 from the host's im2col map (it fits
+    one band, so conv1's output stays on chip; ``model.cost.plan_network``); the fast
+    model runs that plan bit-exactly and the report says which input conv1 had."""
+    from sw.run import main
+
+    out = tmp_path / "report"
+    assert main(["--pe", "16", "--sram", "1MB", "--alpha", "0.5", "--resolution", "160",
+                 "--sim", "model", "--report", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["bit_exact"] is True
+    conv1 = report["layers"][0]
+    assert (conv1["conv_input"], conv1["conv_input_choice"], conv1["kept_on_chip"]) == \
+        ("im2col", True, True)
+    assert "conv1: from the host's im2col map in DDR (the planner's choice" in capsys.readouterr().out
