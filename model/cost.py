@@ -166,11 +166,12 @@ IN_FLIGHT_REISSUE = 2
 IMAGE_BYTES_PER_CYCLE = IMAGE_PIXEL_BYTES
 
 
-def image_transfer(nbytes: int, ddr: "DdrTiming") -> float:
-    """Cycles of an image band's LOAD from its first beat to the cycle after its last
-    word (as ``ddr.transfer`` for other LOADs): beats at ``min(bandwidth, 4)`` bytes a
-    cycle, the beat register's cycle behind them."""
-    return nbytes / min(ddr.bytes_per_cycle, IMAGE_BYTES_PER_CYCLE) + LoadDma.UNPACK_LATENCY
+def image_transfer(nbytes: int, ddr: "DdrTiming", last: bool = True) -> float:
+    """Cycles of ``nbytes`` of an image band's LOAD from their first beat (as
+    ``ddr.transfer`` for other LOADs): beats at ``min(bandwidth, 4)`` bytes a cycle, and
+    for the band's ``last`` burst the beat register's cycle behind its last word."""
+    return (nbytes / min(ddr.bytes_per_cycle, IMAGE_BYTES_PER_CYCLE)
+            + (LoadDma.UNPACK_LATENCY if last else 0))
 
 
 def first_exec(loads: list[list[int]], ddr: DdrTiming,
@@ -253,12 +254,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
         # moves at once and the rest at the sustained rate
         start = max(begin - ddr.banked(), r_end)
         last_part = kind == "load" and part + 1 == len(bursts[index])
-        if kind == "load" and index in images:  # at most 4 bytes a cycle, a beat register
-            r_end = start + nbytes / min(ddr.bytes_per_cycle, IMAGE_BYTES_PER_CYCLE)
-            if last_part:
-                r_end += LoadDma.UNPACK_LATENCY
-        else:
-            r_end = start + ddr.transfer(nbytes)
+        r_end = start + (image_transfer(nbytes, ddr, last_part)
+                         if kind == "load" and index in images else ddr.transfer(nbytes))
         in_flight.append(r_end)
         last_load = kind == "load"
         if kind == "fetch":
@@ -742,6 +739,8 @@ def plan_network(config) -> list[StepTiling]:
             plans.append(_plan_steps(config, [replace(steps[0], host_im2col=True), *steps[1:]]))
         except TilingError:
             pass
+    if len(plans) == 1:
+        return plans[0]
     ddr = DdrTiming.of(config)
     return min(plans, key=lambda tilings: sum(
         cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.pw_requant_share)))
