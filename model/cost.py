@@ -40,13 +40,13 @@ from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
 from .layers import LayerKind
-from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, channel_blocks, network_steps,
-                     TilingError, run_length, tile_step)
+from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_input_rows,
+                     channel_blocks, network_steps, TilingError, run_length, tile_step)
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
-           "plan_prefetch", "plan_residency", "fetch_horizons", "prologue_horizon", "read_bursts",
+           "plan_prefetch", "plan_residency", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches"]
 
 
@@ -629,7 +629,12 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         cycles = max(cycles, math.ceil(ddr_cycles))
     array_layer = step.last
     pointwise_macs = 0 if mode is Mode.POOL else array_layer.mult_adds
-    return StepCost(step.name, mode, tuple(tiles), sum(l.mult_adds for l in step.layers),
+    macs = sum(l.mult_adds for l in step.layers)
+    if tiling.new_rows is not None:  # a band: its share of the step's useful Mult-Adds
+        out_h = step.last.out_h
+        pointwise_macs, macs = (pointwise_macs * tiling.new_rows // out_h,
+                                macs * tiling.new_rows // out_h)
+    return StepCost(step.name, mode, tuple(tiles), macs,
                     pointwise_macs, read_bytes, tiling.ddr_write_bytes, pe,
                     cycles, ddr_cycles, sum(prefetch))
 
@@ -705,8 +710,8 @@ def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_de
     planned = list(tilings)
     for k in range(len(planned) - 1):
         current, following = planned[k], planned[k + 1]
-        if current.step.last.name in outputs:
-            continue
+        if current.step.last.name in outputs or current.part or following.part:
+            continue  # a band group's programs (plan_bands) hand their bands over already
         whole = tile_step(following.step, pe, act_depth, weight_depth)
         single = current if current.single_band else \
             tile_step(current.step, pe, act_depth, weight_depth)
@@ -723,37 +728,172 @@ def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_de
     return planned
 
 
+#: Steps a band group chains at most (:func:`plan_bands`).
+GROUP_STEPS = 4
+#: Band heights :func:`plan_bands` tries per chain: the tallest that fits, divided by
+#: 1 .. this.
+GROUP_BAND_CANDIDATES = 4
+
+
+def _chainable(step: Step) -> bool:
+    """A step that can be a link of a band group: it maps rows of an input map to rows of
+    an output map (conv1, a fused or a pointwise step; not pooling or FC)."""
+    return step.first.kind not in (LayerKind.AVGPOOL, LayerKind.FC)
+
+
+def band_chain(steps: list[Step], rows: tuple[int, int]) -> list[tuple[int, int]]:
+    """The output rows each step of the chain ``steps`` computes so that the last one
+    computes its output rows ``rows``: each step's are the input rows the next reads
+    (:func:`model.tiling.band_input_rows`, the 3x3 halo included)."""
+    chain = [rows]
+    for step in reversed(steps[1:]):
+        chain.append(band_input_rows(step, *chain[-1]))
+    return chain[::-1]
+
+
+def _chain_fits(steps: list[Step], rows: tuple[int, int], pe: int, act_depth: int) -> bool:
+    """Whether the band of ``steps`` ending in output rows ``rows`` fits the activation
+    halves: every step's input band in one half, its output band (but the last's) in the
+    other."""
+    from .tiling import map_blocks, map_width
+    for k, (step, out) in enumerate(zip(steps, band_chain(steps, rows))):
+        start, stop = band_input_rows(step, *out)
+        if act_words(stop - start, map_width(step, pe), map_blocks(step, pe) * pe, pe) > act_depth:
+            return False
+        layer = step.last
+        if k + 1 < len(steps) and act_words(out[1] - out[0], layer.out_w, layer.out_c, pe) > act_depth:
+            return False
+    return True
+
+
+def band_group(steps: list[Step], pe: int, act_depth: int, weight_depth: int,
+               band: int) -> list[StepTiling]:
+    """The programs of a band group (issue "Past the per-layer roofline": fusion across
+    steps), in the order they run: the last step's output cut into bands of ``band``
+    rows, and per band every step of the chain in turn on just the rows the next one
+    needs (:func:`band_chain`: halo rows are computed again for the next band). A step
+    but the first reads its input band in the activation half where the step before
+    wrote it; a step but the last writes its output band into the other half; only the
+    first step's input and the last step's output go through DDR. Each program is one
+    band (``StepTiling.rows``); its weights are loaded again for every band."""
+    out_h = steps[-1].last.out_h
+    bands = [(r, min(r + band, out_h)) for r in range(0, out_h, band)]
+    programs = []
+    made = [0] * len(steps)  # per step, the output rows the bands so far computed
+    for j, rows in enumerate(bands):
+        for k, (step, out) in enumerate(zip(steps, band_chain(steps, rows))):
+            tiling = tile_step(step, pe, act_depth, weight_depth, out_range=out)
+            if k + 1 < len(steps):
+                layer = step.last
+                need = act_words(out[1] - out[0], layer.out_w, layer.out_c, pe)
+                if need > act_depth:
+                    raise TilingError(f"step {step.name}: output rows {out} need {need} words "
+                                      f"per activation sub-bank, the buffer has {act_depth}")
+            programs.append(replace(tiling, input_resident=k > 0, output_resident=k + 1 < len(steps),
+                                    part=(j, len(bands)), new_rows=max(0, out[1] - max(out[0], made[k]))))
+            made[k] = max(made[k], out[1])
+    return programs
+
+
+def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
+               ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
+    """Which runs of steps go as band groups (:func:`band_group`), left to right: from a
+    step whose output map does not fit an activation half (else :func:`plan_residency`
+    keeps it on chip whole), chains of 2 .. GROUP_STEPS steps with bands of the tallest
+    height that fits divided by 1 .. GROUP_BAND_CANDIDATES, the one the cost model
+    predicts to save the most cycles against the steps as planned alone; none if none
+    saves. A chain's inner maps never reach DDR; the price is the halo rows computed
+    again and the weights loaded again for every band. ``outputs``: maps the network
+    returns, which must reach DDR (no chain passes through them)."""
+    planned, k = [], 0
+    alone = [step_cost(t, pe, ddr, pw_share).cycles for t in tilings]
+    while k < len(tilings):
+        first = tilings[k].step
+        layer = first.last
+        best, best_gain = None, 0
+        if _chainable(first) and layer.name not in outputs \
+                and act_words(layer.out_h, layer.out_w, layer.out_c, pe) > act_depth:
+            for length in range(2, GROUP_STEPS + 1):
+                if k + length > len(tilings):
+                    break
+                steps = [t.step for t in tilings[k:k + length]]
+                if not _chainable(steps[-1]) or any(s.last.name in outputs for s in steps[:-1]):
+                    break
+                out_h = steps[-1].last.out_h
+                tallest = 0
+                while tallest < out_h and _chain_fits(steps, (0, tallest + 1), pe, act_depth) \
+                        and _chain_fits(steps, (out_h // 2, min(out_h, out_h // 2 + tallest + 1)),
+                                        pe, act_depth):
+                    tallest += 1
+                if tallest == 0:
+                    break  # a longer chain needs more rows still
+                base = sum(alone[k:k + length])
+                for height in sorted({-(-tallest // d) for d in range(1, GROUP_BAND_CANDIDATES + 1)}):
+                    if height >= out_h:
+                        continue  # one band: the whole maps, plan_residency's case
+                    try:
+                        programs = band_group(steps, pe, act_depth, weight_depth, height)
+                    except TilingError:
+                        continue
+                    # no program runs faster than its compute: skip a group that cannot win
+                    if base - sum(step_cost(p, pe).cycles for p in programs) <= best_gain:
+                        continue
+                    gain = base - sum(step_cost(p, pe, ddr, pw_share).cycles for p in programs)
+                    if gain > best_gain:
+                        best, best_gain = programs, gain
+        if best is None:
+            planned.append(tilings[k])
+            k += 1
+        else:
+            planned += best
+            k += len({p.step.name for p in best})
+    return planned
+
+
 def plan_network(config) -> list[StepTiling]:
-    """The tilings of every step of ``config.network`` for ``config``'s buffers and DDR,
+    """The programs of ``config.network`` for ``config``'s buffers and DDR, in the order
+    they run: every step's tiling, or the bands of a band group (:func:`plan_bands`),
     with the maps kept on chip (:func:`plan_residency`) and the weights prefetched
-    across steps (:func:`plan_prefetch`): what the scheduler programs and what the cost
-    model predicts."""
+    across programs (:func:`plan_prefetch`): what the scheduler programs and what the
+    cost model predicts. A step is one program unless it is in a band group."""
     steps = network_steps(config.network)
-    plans = [_plan_steps(config, steps)]
+    cuts = [steps]
     if steps[0].image_capable:
         # conv1 from the raw image moves 3 bytes a pixel instead of its 27-byte im2col
         # vector, but holds a pixel in a pe-byte word on chip: where the im2col map fits
         # one band and the image does not, conv1's output can stay on chip only from
-        # the im2col map. The plan with fewer predicted cycles (the image on a tie).
-        try:
-            plans.append(_plan_steps(config, [replace(steps[0], host_im2col=True), *steps[1:]]))
-        except TilingError:
-            pass
+        # the im2col map.
+        cuts.append([replace(steps[0], host_im2col=True), *steps[1:]])
+    plans = []
+    for cut in cuts:
+        for bands in (True, False):
+            try:
+                plans.append(_plan_steps(config, cut, bands))
+            except TilingError:
+                if cut is steps:
+                    raise
+                break
     if len(plans) == 1:
         return plans[0]
+    # The plan with the fewest predicted cycles; on a tie the first (the image, bands).
     ddr = DdrTiming.of(config)
     return min(plans, key=lambda tilings: sum(
         cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.pw_requant_share)))
 
 
-def _plan_steps(config, steps: list[Step]) -> list[StepTiling]:
-    """:func:`plan_network` for the given cut of the network into steps."""
+def _plan_steps(config, steps: list[Step], bands: bool = True) -> list[StepTiling]:
+    """:func:`plan_network` for the given cut of the network into steps, with band groups
+    where they pay (``bands``) or without."""
     ddr = DdrTiming.of(config)
     act_depth, weight_depth = config.bank["act"].depth, config.bank["pw_weights"].depth
+    outputs = set(config.network.output_layers)
     tilings = [plan_step(step, config.pe, act_depth, weight_depth, ddr, config.pw_requant_share)
                for step in steps]
+    if bands:
+        tilings = plan_bands(tilings, config.pe, act_depth, weight_depth, ddr,
+                             config.pw_requant_share, outputs)
     tilings = plan_residency(tilings, config.pe, act_depth, weight_depth, ddr,
-                             config.pw_requant_share, set(config.network.output_layers))
+                             config.pw_requant_share, outputs)
     return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)
 
 

@@ -220,6 +220,14 @@ class StepTiling:
     #: The output map stays on chip: every tile writes its words into the activation
     #: half the step does not read, as the next step's input; nothing goes to DDR.
     output_resident: bool = False
+    #: One band of a band group (``model.cost.plan_bands``): the output rows this
+    #: program computes; None: the whole map.
+    rows: tuple[int, int] | None = None
+    #: The band's place in its group: (index, bands); None outside a group.
+    part: tuple[int, int] | None = None
+    #: Of :attr:`rows`, the rows no earlier band of the group computed (the rest are the
+    #: halo the next step needs, computed again): the band's share of the step's work.
+    new_rows: int | None = None
 
     @property
     def single_band(self) -> bool:
@@ -282,9 +290,12 @@ def _footprint(step: Step, pe: int):
 
 
 def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
-              max_band: int | None = None) -> StepTiling:
+              max_band: int | None = None,
+              out_range: tuple[int, int] | None = None) -> StepTiling:
     """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per
-    half, with bands of at most ``max_band`` output rows (default: as tall as fits)."""
+    half, with bands of at most ``max_band`` output rows (default: as tall as fits);
+    with ``out_range``, output rows ``[start, stop)`` only, as one band (a band of a band
+    group, ``model.cost.plan_bands``)."""
     out = step.last
     width, map_channels = map_width(step, pe), map_blocks(step, pe) * pe
     out_rows = out.out_h  # 1 for pooling and FC
@@ -294,10 +305,21 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
     if band_words(1) > act_depth:
         raise TilingError(f"step {step.name}: one output row needs {band_words(1)} words per "
                           f"activation sub-bank, the buffer has {act_depth}")
-    band = 1
-    while band < out_rows and band_words(band + 1) <= act_depth \
-            and (max_band is None or band < max_band):
-        band += 1
+    if out_range is not None:
+        start, stop = out_range
+        if not 0 <= start < stop <= out_rows:
+            raise TilingError(f"step {step.name}: output rows {out_range} outside 0..{out_rows}")
+        in_rows = band_input_rows(step, start, stop)
+        need = act_words(in_rows[1] - in_rows[0], width, map_channels, pe)
+        if need > act_depth:
+            raise TilingError(f"step {step.name}: output rows {start}..{stop} need {need} words "
+                              f"per activation sub-bank, the buffer has {act_depth}")
+        band = stop - start
+    else:
+        band = 1
+        while band < out_rows and band_words(band + 1) <= act_depth \
+                and (max_band is None or band < max_band):
+            band += 1
 
     weight_layer = step.weight_layer
     cb_out = channel_blocks(out.out_c, pe)
@@ -309,7 +331,8 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
                               f"weight words, the buffer has {weight_depth}")
         group = min(cb_out, weight_depth // words_per_block)
 
-    bands = [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]
+    bands = [out_range] if out_range is not None else \
+        [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]
     groups = [(b, min(b + group, cb_out)) for b in range(0, cb_out, group)]
     # DDR maps hold whole channel blocks: H x W x (CB * pe) bytes; the image 4 a pixel.
     in_row_bytes = map_row_bytes(step, pe)
@@ -343,7 +366,7 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
             loads=int(load_act) + (weight_buffers(step) if load_weights else 0),
         ))
         previous = (b, g)
-    return StepTiling(step, tuple(tiles), band, group, bands_outer)
+    return StepTiling(step, tuple(tiles), band, group, bands_outer, rows=out_range)
 
 
 def tile_network(network, pe: int, act_depth: int, weight_depth: int) -> list[StepTiling]:

@@ -37,7 +37,8 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     memory = bytearray(schedule.image)
     start = time.perf_counter()
     qlayers = list(qnet)
-    results, k = [], 0
+    results = []
+    position = {layer.name: k for k, layer in enumerate(config.network)}
     # What each weight-side buffer half holds: the name of the DDR region last LOADed
     # into it ("<step>.<target>[<group>]"), across programs, as the SRAM keeps it.
     held: dict[tuple[Target, int], str] = {}
@@ -47,18 +48,22 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     act = np.zeros((2, 9, depth["act"], pe), dtype=np.int8)
     act_written = np.zeros((2, 9, depth["act"]), dtype=bool)
     on_chip = {}
+    banded = {}  # a band group's inner maps, band by band as its programs compute them
     for sched in schedule.steps:
         cost = sched.cost
         step = sched.step
-        q = qlayers[k:k + len(step.layers)]
-        k += len(step.layers)
+        first = position[step.first.name]
+        q = qlayers[first:first + len(step.layers)]
         program = decode_program(memory, sched.program.addr, len(sched.instructions))
         # The step's output, from its input as it is in DDR, or in the activation half
-        # its tiles read when the step before kept it on chip.
+        # its tiles read when the step before kept it on chip (a band of it, in a band
+        # group: the rows the band reads, from the half's row 0; the rest never read).
         h, w, c = sched.in_shape
         if sched.tiling.input_resident:
             half = next(i["cmd"]["act_half"] for i in program if i["op"] is Op.EXEC)
-            x = _read_act_map(act[half], act_written[half], h, w, c // pe, sched.name)
+            r0, r1 = sched.tiling.tiles[0].in_rows
+            x = np.zeros((h, w, c), dtype=np.int8)
+            x[r0:r1] = _read_act_map(act[half], act_written[half], r1 - r0, w, c // pe, sched.name)
         else:
             x = np.frombuffer(bytes(memory[sched.in_region.addr:sched.in_region.addr + h * w * c]),
                               dtype=np.int8).reshape(h, w, c)
@@ -79,6 +84,8 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
 
         tiles = iter(sched.tiling.tiles)
         execs = 0
+        band0 = sched.tiling.rows[0] if sched.tiling.rows else 0  # on chip from row 0
+        cleared = False
         for ins in program:
             if ins["op"] is Op.LOAD:
                 load = ins["load"]
@@ -106,7 +113,11 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
             else:
                 rows = tile.in_rows
             if store["to_act"]:
-                _write_act_map(act, act_written, store["act"], words, rows, (ob0, ob1), sched.name)
+                if not cleared:  # a new map in that half: nothing older is read as its
+                    act_written[store["act"]["half"]] = False
+                    cleared = True
+                _write_act_map(act, act_written, store["act"], words, rows, (ob0, ob1),
+                               sched.name, band0)
                 continue
             data = np.ascontiguousarray(words[rows[0]:rows[1], :, ob0:ob1]).reshape(-1).view(np.uint8)
             run_bytes = store["seg_beats"] * beat
@@ -116,10 +127,20 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
             for s in range(store["segments"]):
                 addr = store["addr"] + s * store["pitch"]
                 memory[addr:addr + run_bytes] = data[s * run_bytes:(s + 1) * run_bytes].tobytes()
-        if sched.tiling.output_resident:  # as the next step will read it
+        if sched.tiling.output_resident and sched.tiling.part is None:  # as the next step reads it
             half = next(i["store"]["act"]["half"] for i in program if i["op"] is Op.EXEC)
             on_chip[len(results)] = _read_act_map(act[half], act_written[half], out_h, out_w,
                                                   out_c // pe, sched.name)[:, :, :step.last.out_c]
+        elif sched.tiling.output_resident:  # a band: the map once every band has been made
+            half = next(i["store"]["act"]["half"] for i in program if i["op"] is Op.EXEC)
+            r0, r1 = sched.tiling.rows
+            full, made = banded.setdefault(step.name, (np.zeros((out_h, out_w, out_c), np.int8),
+                                                       np.zeros(out_h, bool)))
+            full[r0:r1] = _read_act_map(act[half], act_written[half], r1 - r0, out_w,
+                                        out_c // pe, sched.name)
+            made[r0:r1] = True
+            if sched.tiling.part[0] + 1 == sched.tiling.part[1] and made.all():
+                on_chip[len(results)] = full[:, :, :step.last.out_c]
         results.append(StepResult(sched.name, cost.cycles, execs))
         progress.update(sched.name, f"{cost.cycles:>10,} cycles (predicted)")
     seconds = {"run": time.perf_counter() - start}
@@ -137,21 +158,23 @@ def _act_places(rows: int, cols: int, blocks: int, first_block: int, group: int,
     return bank, (r // 3) * row_pitch + (c // 3) * blocks + b
 
 
-def _write_act_map(act, written, desc: dict, words, rows, blocks, name: str) -> None:
+def _write_act_map(act, written, desc: dict, words, rows, blocks, name: str,
+                   band0: int = 0) -> None:
     """An EXEC whose output stays on chip: its words into activation half ``half`` where
-    the store descriptor's fields put them."""
+    the store descriptor's fields put them; the tile's rows from the half's row 0, the
+    map's row ``band0`` (a band of a band group; else the map's first row)."""
     cols, pixels = desc["cols"], desc["pixels"]
     out_h, out_w = words.shape[:2]
-    if (rows[0], desc["block0"], desc["block0"] + desc["group"], cols) != (0, *blocks, out_w) \
+    if (rows[0], desc["block0"], desc["block0"] + desc["group"], cols) != (band0, *blocks, out_w) \
             or pixels != (rows[1] - rows[0]) * out_w or desc["blocks"] != words.shape[2]:
         raise ScheduleError(f"{name}: an on-chip store descriptor ({desc}) does not describe "
                             f"its tile's rows {rows}, blocks {blocks} of a {out_h}x{out_w} map")
-    bank, addr = _act_places(rows[1], cols, desc["blocks"], desc["block0"], desc["group"],
-                             desc["row_pitch"])
+    bank, addr = _act_places(rows[1] - rows[0], cols, desc["blocks"], desc["block0"],
+                             desc["group"], desc["row_pitch"])
     if addr.max() >= act.shape[2]:
         raise ScheduleError(f"{name}: an on-chip store reaches word {addr.max()} of an "
                             f"activation sub-bank of {act.shape[2]}")
-    act[desc["half"], bank, addr] = words[:rows[1], :, blocks[0]:blocks[1]]
+    act[desc["half"], bank, addr] = words[rows[0]:rows[1], :, blocks[0]:blocks[1]]
     written[desc["half"], bank, addr] = True
 
 
@@ -176,10 +199,10 @@ def _check_weights(sched, tile, half: int, held: dict) -> None:
         targets += [Target.DW_WEIGHTS, Target.DW_PARAMS]
     for target in targets:
         if sched.step.weight_layer is None:  # pooling: one group of every block
-            want = f"{sched.name}.{target.name.lower()}["
+            want = f"{sched.step.name}.{target.name.lower()}["
             ok = held.get((target, half), "").startswith(want)
         else:
-            want = f"{sched.name}.{target.name.lower()}[{g0}:{g1}]"
+            want = f"{sched.step.name}.{target.name.lower()}[{g0}:{g1}]"
             ok = held.get((target, half)) == want
         if not ok:
             raise ScheduleError(f"{sched.name}: a tile of output blocks [{g0}:{g1}] reads "

@@ -146,18 +146,27 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     pe2 = config.pe * config.pe
     rtl = sim != "model"
     basis = "measured" if rtl else "predicted"  # what every cycle-derived figure rests on
-    layers, maps, k = [], {}, 0
+    layers, maps = [], {}
+    position = {layer.name: k for k, layer in enumerate(network)}
     for index, (sched, measured, cost) in enumerate(zip(schedule.steps, result.steps, costs)):
-        first, k = k, k + len(sched.step.layers)
+        first = position[sched.step.first.name]
+        k = first + len(sched.step.layers)
         want = golden[k - 1]
-        got = schedule.read_map(result.memory, index)
+        part = sched.tiling.part
+        # a band of a band group: the step's map is whole after its last band only
+        got = None if part and part[0] + 1 < part[1] else schedule.read_map(result.memory, index)
         if got is None:  # kept on chip: the fast model has it, an RTL run does not
             got = result.on_chip_maps.get(index)
         if got is not None:
             got = got.reshape(want.shape)
             maps[sched.step.last.name] = got
         mismatches = None if got is None else int(np.count_nonzero(got != want))
-        row = {"name": sched.name, "kind": cost.mode.name.lower(), "tiles": measured.tiles}
+        row = {"name": sched.name, "step": sched.step.name, "kind": cost.mode.name.lower(),
+               "tiles": measured.tiles,
+               # a band of a band group ([band, bands], model.cost.plan_bands): the step's
+               # output rows it computes; its map is checked with the last band
+               "band": [part[0] + 1, part[1]] if part else None,
+               "rows": list(sched.tiling.rows) if sched.tiling.rows else None}
         if rtl:  # the fast model measures nothing: its cycles are the prediction itself
             row.update(measured_cycles=measured.cycles,
                        error=(measured.cycles - cost.cycles) / cost.cycles)
@@ -344,6 +353,7 @@ def format_table(report: dict) -> str:
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",
         f"clock {t['clock_mhz']:g} MHz: {t.get('clock_source', '--clock-mhz')}",
         *_conv_lines(layers),
+        *_band_lines(layers),
         _kept_line(layers),
         f"every map read back {'bit-exact with' if report['bit_exact'] else 'NOT bit-exact with'} "
         f"the golden model" + _unread_note(layers) + ("" if report.get("tflite_exact") is None else
@@ -372,29 +382,53 @@ def _conv_input(step) -> str | None:
 
 def _conv_lines(layers: list[dict]) -> list[str]:
     """How each conv step got its input (the planner may prefer the host's im2col map)."""
-    return [f"{l['name']}: from the raw image in DDR, its windows formed on chip"
+    steps = {l.get("step", l["name"]): l for l in layers if l.get("conv_input")}
+    return [f"{name}: from the raw image in DDR, its windows formed on chip"
             if l["conv_input"] == "image" else
-            f"{l['name']}: from the host's im2col map in DDR"
+            f"{name}: from the host's im2col map in DDR"
             + (" (the planner's choice: fewer predicted cycles than from the raw image)"
                if l.get("conv_input_choice") else "")
-            for l in layers if l.get("conv_input")]
+            for name, l in steps.items()]
+
+
+def _band_lines(layers: list[dict]) -> list[str]:
+    """The band groups (``model.cost.plan_bands``): which steps run band by band. A
+    group's first band runs each of its steps once, in order."""
+    groups: list[list[dict]] = []
+    for before, l in zip([None, *layers], layers):
+        band = l.get("band")
+        if band and band[0] == 1:
+            if not (before and before.get("band") and before["band"][0] == 1):
+                groups.append([])
+            groups[-1].append(l)
+    return [f"band group: {' -> '.join(l['step'] for l in chain)} in {chain[0]['band'][1]} bands "
+            f"of output rows (the inner maps never reach DDR; halo rows are computed again "
+            f"for each band)" for chain in groups]
 
 
 def _kept_line(layers: list[dict]) -> str:
-    kept = [l["name"] for l in layers if l["kept_on_chip"]]
+    kept = []
+    for l in layers:
+        name = l.get("step", l["name"])
+        if l["kept_on_chip"] and name not in kept:
+            kept.append(name)
     if not kept:
         return "maps kept on chip: none (every step's output goes to DDR)"
-    return (f"maps kept on chip (never in DDR, the next step reads them in the activation "
-            f"buffer): {', '.join(kept)}")
+    return (f"maps kept on chip (never in DDR, the next step reads them, or a band of them, "
+            f"in the activation buffer): {', '.join(kept)}")
 
 
 def _unread_note(layers: list[dict]) -> str:
-    unread = [l["name"] for l in layers if l["bit_exact"] is None]
+    unread = [l["name"] for l in layers if l["bit_exact"] is None
+              and not (l.get("band") and l["band"][0] < l["band"][1])]
     return (f" ({len(unread)} kept on chip, not readable in an RTL run, are checked through "
             f"the maps after them)" if unread else "")
 
 
 def _exact_cell(layer: dict) -> str:
+    band = layer.get("band")
+    if layer["bit_exact"] is None and band and band[0] < band[1]:
+        return f"at b{band[1]}"  # the map is checked once its last band is made
     if layer["bit_exact"] is None:
         return "on chip"  # not readable in an RTL run; the next maps check it
     return "yes" if layer["bit_exact"] else f"NO ({layer['mismatches']})"

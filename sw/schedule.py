@@ -79,7 +79,9 @@ class StepSchedule:
 
     @property
     def name(self) -> str:
-        return self.step.name
+        """The step's name; a band of a band group's with its place, ``conv1 b2/4``."""
+        part = self.tiling.part
+        return self.step.name if part is None else f"{self.step.name} b{part[0] + 1}/{part[1]}"
 
 
 @dataclass
@@ -177,45 +179,53 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     x0 = step_input(first, qlayers[0], image, pe)
     if not first.from_image:
         x0 = _padded(x0, pe)
-    in_region = alloc.add("input", x0.nbytes, x0.tobytes())
-    in_shape = x0.shape
+    source = alloc.add("input", x0.nbytes, x0.tobytes()), x0.shape
 
     steps: list[StepSchedule] = []
     costs = step_costs(tilings, pe, ddr, config.pw_requant_share)
-    qsteps, k = [], 0
-    for tiling in tilings:
-        qsteps.append(qlayers[k:k + len(tiling.step.layers)])
-        k += len(tiling.step.layers)
-    regions: dict[tuple[int, tuple[int, int]], dict] = {}
+    # A step is one program, or one program a band in a band group (model.cost.plan_bands):
+    # its layers, input and output regions are the step's, whichever band a program runs.
+    position = {layer.name: k for k, layer in enumerate(config.network)}
+    order = sorted({t.step.name: t.step for t in tilings}.values(),
+                   key=lambda step: position[step.first.name])
+    previous = {after.name: before.name for before, after in zip(order, order[1:])}
+    outputs: dict[str, tuple[Region, tuple[int, int, int]]] = {}  # by step, as laid out
+    regions: dict[tuple[str, tuple[int, int]], dict] = {}
 
-    def weight_regions(index: int, group: tuple[int, int]) -> dict:
-        """The DDR regions of step ``index``'s weight group ``group``, one per buffer."""
-        if (index, group) not in regions:
-            step = tilings[index].step
-            regions[index, group] = {
+    def weight_regions(step: Step, q, group: tuple[int, int]) -> dict:
+        """The DDR regions of ``step``'s weight group ``group``, one per buffer (shared by
+        the programs of every band of the step)."""
+        if (step.name, group) not in regions:
+            regions[step.name, group] = {
                 target: alloc.add(f"{step.name}.{target.name.lower()}[{group[0]}:{group[1]}]",
                                   words.nbytes, words.tobytes())
-                for target, words in weight_words(step, qsteps[index], group, pe).items()}
-        return regions[index, group]
+                for target, words in weight_words(step, q, group, pe).items()}
+        return regions[step.name, group]
+
+    def layers_of(step: Step):
+        first = position[step.first.name]
+        return qlayers[first:first + len(step.layers)]
 
     weight_half = 1  # the weight half the last tile read; the first group goes to the other
-    resident = None  # the activation half holding the previous step's output, if on chip
+    resident = None  # the activation half holding the previous program's output, if on chip
     for index, (tiling, cost) in enumerate(zip(tilings, costs)):
         step = tiling.step
-        out = step.last
-        cb_out = channel_blocks(out.out_c, pe)
-        out_shape = (out.out_h, out.out_w, cb_out * pe)
-        out_region = alloc.add(f"{step.name}.out", int(np.prod(out_shape)))
+        in_region, in_shape = outputs[previous[step.name]] if step.name in previous else source
+        if step.name not in outputs:
+            out = step.last
+            shape = (out.out_h, out.out_w, channel_blocks(out.out_c, pe) * pe)
+            outputs[step.name] = alloc.add(f"{step.name}.out", int(np.prod(shape))), shape
+        out_region, out_shape = outputs[step.name]
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
                              program=Region("", 0, 0), cost=cost)
         ahead = None
         if index + 1 < len(tilings) and tilings[index + 1].prefetched:
-            ahead = weight_regions(index + 1, tilings[index + 1].tiles[0].out_blocks)
+            after = tilings[index + 1]
+            ahead = weight_regions(after.step, layers_of(after.step), after.tiles[0].out_blocks)
         weight_half, resident = _program_step(
-            config, sched, qsteps[index], in_shape, weight_half,
-            lambda group, index=index: weight_regions(index, group), ahead, resident)
+            config, sched, layers_of(step), in_shape, weight_half,
+            lambda group, step=step: weight_regions(step, layers_of(step), group), ahead, resident)
         steps.append(sched)
-        in_region, in_shape = out_region, out_shape
 
     for sched in steps:
         code = b"".join(encode_instruction(i) for i in sched.instructions)
@@ -332,7 +342,8 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
                 "half": half["act"] ^ 1, "cols": out_w, "blocks": cb_out,
                 "row_pitch": -(-out_w // 3) * cb_out, "block0": ob0, "group": ob1 - ob0,
                 "pixels": pixels}}
-            footprint = act_words(out_h, out_w, cb_out * pe, pe)
+            band_h = out_h if tiling.rows is None else tiling.rows[1] - tiling.rows[0]
+            footprint = act_words(band_h, out_w, cb_out * pe, pe)
             if footprint > depth["act"]:
                 raise ScheduleError(f"{sched.name}: its output needs {footprint} words per "
                                     f"activation sub-bank, the bank has {depth['act']}")

@@ -43,3 +43,33 @@ def keep_on_chip_only(first: int, stop: int):
             cost.plan_residency = real
 
     return window()
+
+
+def band_group_only(first: int, stop: int, height: int):
+    """A context in which the planner forms exactly one band group: steps ``first`` ..
+    ``stop - 1`` in bands of ``height`` output rows of the last (``model.cost.band_group``),
+    and no other; so a test that runs a network's first programs sees a band group
+    whose last map reaches DDR, where it can be read back."""
+    import contextlib
+
+    import model.cost as cost
+
+    @contextlib.contextmanager
+    def window():
+        real = cost.plan_bands
+
+        def plan_bands(tilings, pe, act_depth, weight_depth, *args, **kwargs):
+            steps = [t.step for t in tilings[first:stop]]
+            return (tilings[:first] + cost.band_group(steps, pe, act_depth, weight_depth, height)
+                    + tilings[stop:])
+
+        real_steps = cost._plan_steps
+        cost.plan_bands = plan_bands
+        # every plan plan_network compares has the group (it may be slower than none)
+        cost._plan_steps = lambda config, steps, bands=True: real_steps(config, steps, True)
+        try:
+            yield
+        finally:
+            cost.plan_bands, cost._plan_steps = real, real_steps
+
+    return window()

@@ -66,7 +66,7 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
                 assert 0 < footprint <= depth[_BANK_OF[target]], (s.name, target, footprint)
                 nbytes = load["words"] * (IMAGE_PIXEL_BYTES if load["image"] else
                                           slices_per_word(target, config.pe) * config.pe)
-                assert load["image"] == (index == 0 and target is Target.ACT)
+                assert load["image"] == (s.step.from_image and target is Target.ACT)
                 assert load["addr"] % (config.ddr_data_bits // 8) == 0
                 assert nbytes % (config.ddr_data_bits // 8) == 0
                 assert load["addr"] + nbytes <= schedule.size
@@ -96,9 +96,11 @@ def test_fast_model_runs_the_schedule_bit_exactly(scheduled):
     config, qnet, image, schedule = scheduled
     golden = run_network(qnet, image)
     result = run_model_schedule(schedule, qnet, image=image)
-    k = 0
+    position = {layer.name: k for k, layer in enumerate(config.network)}
     for index, s in enumerate(schedule.steps):
-        k += len(s.step.layers)
+        k = position[s.step.last.name] + 1
+        if s.tiling.part and s.tiling.part[0] + 1 < s.tiling.part[1]:
+            continue  # a band of a band group: the step's map is whole after its last band
         got = schedule.read_map(result.memory, index)
         if s.tiling.output_resident:  # never in DDR: as the fast model's buffer holds it
             assert got is None
@@ -242,8 +244,12 @@ def test_a_map_on_chip_is_programmed_as_the_next_step_reads_it(scheduled):
             assert (act["half"], act["cols"], act["blocks"]) == (half ^ 1, w, c // pe)
             assert act["row_pitch"] == -(-w // 3) * (c // pe)
         assert s.write_bytes == 0
+        # the whole map, or a band of a band group: the rows the next program reads
+        rows = h if s.tiling.rows is None else s.tiling.rows[1] - s.tiling.rows[0]
+        assert following.tiling.rows is None or \
+            {t.in_rows for t in following.tiling.tiles} == {s.tiling.rows}
         assert sum(i["store"]["act"]["pixels"] * i["store"]["act"]["group"] for i in execs) == \
-            h * w * (c // pe)
+            rows * w * (c // pe)
         nxt = [i for i in following.instructions if i["op"] is Op.EXEC]
         assert {i["cmd"]["act_half"] for i in nxt} == {half ^ 1}
         assert not any(i["op"] is Op.LOAD and Target(i["load"]["target"]) is Target.ACT
@@ -253,7 +259,9 @@ def test_a_map_on_chip_is_programmed_as_the_next_step_reads_it(scheduled):
 def test_full_network_at_1mb_keeps_the_small_maps_on_chip():
     """1.0-224 at 1 MB: the 14x14 and 7x7 maps stay in the activation buffer (a half holds
     800 of its 1,867 words per sub-bank for 14x14x512), which takes their 2 x 100 kB
-    each off the 11.48 MB every map through DDR moves."""
+    each off the 11.48 MB every map through DDR moves, and the 112x112 maps of conv1 and
+    dw1+pw1 stay on chip band by band (a band group through dw2+pw2): under the 8 MB a
+    frame of issue "Past the per-layer roofline"."""
     from model.cost import plan_network
     config = CONFIGS[-1]
     tilings = plan_network(config)
@@ -262,8 +270,10 @@ def test_full_network_at_1mb_keeps_the_small_maps_on_chip():
     assert not tilings[-1].output_resident and not tilings[0].input_resident
     for before, after in zip(tilings, tilings[1:]):
         assert before.output_resident == after.input_resident
+    grouped = [t.step.name for t in tilings if t.part]
+    assert {"conv1", "dw1+pw1"} <= set(grouped)
     total = sum(c.ddr_bytes for c in network_cost(config))
-    assert 9_000_000 <= total <= 10_500_000
+    assert 7_000_000 <= total <= 8_000_000
 
 
 def test_sw_run_on_the_fast_model_writes_the_report(tmp_path, capsys):
@@ -387,7 +397,7 @@ def test_progress_prints_one_line_per_step_off_a_terminal():
 
 @pytest.mark.parametrize("padding", ["same", "symmetric"])
 @pytest.mark.parametrize("pe", [4, 8, 16, 32])
-def test_conv1_reads_the_compact_image(pe, padding):
+def test_conv1_reads_the_compact_image(pe, padding, monkeypatch):
     """conv1 from the raw image (issue 12, item 3): the DDR input region is the image
     itself, 4 bytes a pixel (rows padded to whole pe-byte slices), not an im2col map;
     conv1's LOADs read it once plus the halo rows its bands share, as image LOADs (one
@@ -398,8 +408,21 @@ def test_conv1_reads_the_compact_image(pe, padding):
     from model.layers import mobilenet_v1
     from model.tiling import channel_blocks
 
+    import model.cost as cost
+    from model.tiling import TilingError
+
     config = AcceleratorConfig(pe=pe, network=mobilenet_v1(0.25, 64, padding=padding),
                                sram_bytes=100_000)
+    # At pe 32 the planner prefers the host's im2col map (a pixel of the image takes a
+    # 32-byte word on chip; tests/test_residency.py checks that choice): the image only.
+    real = cost._plan_steps
+
+    def image_only(config, steps, bands=True):
+        if steps[0].host_im2col:
+            raise TilingError("this test plans conv1 from the image")
+        return real(config, steps, bands)
+
+    monkeypatch.setattr(cost, "_plan_steps", image_only)
     qnet = random_mobilenet(config.network, seed=4)
     image = random_input(config.network, seed=4)
     schedule = build_schedule(config, qnet, image)

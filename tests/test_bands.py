@@ -1,0 +1,130 @@
+"""Band groups (issue "Past the per-layer roofline": maps kept on chip band by band):
+a run of steps cut into bands of the last step's output rows, each step run per band on
+just the rows the next one needs (``model.cost.band_group``, ``plan_bands``); the inner
+maps stay in the activation halves. The RTL runs one in ``sim/test_system_rtl.py``."""
+
+import pytest
+
+from hw.config import AcceleratorConfig
+from model.cost import (DdrTiming, band_chain, band_group, plan_network, step_cost, step_costs)
+from model.tiling import TilingError, act_words, band_input_rows, network_steps
+from tests import band_group_only
+
+pytestmark = pytest.mark.quick
+
+
+def _config(**kwargs):
+    base = dict(pe=4, alpha=0.25, resolution=32, sram_bytes=80_000, ddr_data_bits=32,
+                ddr_bytes_per_cycle=4.0, ddr_latency_cycles=20)
+    return AcceleratorConfig(**{**base, **kwargs})
+
+
+def _depths(config):
+    return config.bank["act"].depth, config.bank["pw_weights"].depth
+
+
+@pytest.mark.parametrize("resolution", [32, 64, 96])
+@pytest.mark.parametrize("height", [1, 2, 3, 5])
+def test_each_band_computes_what_the_next_step_reads(resolution, height):
+    """Per band, a step's output rows are the input rows (halo included) the next step's
+    rows read; the last step's bands partition its map; every step's bands together
+    cover every row the next step reads, and new_rows counts each row once."""
+    config = _config(resolution=resolution, sram_bytes=10**6)
+    steps = network_steps(config.network)[:4]
+    programs = band_group(steps, config.pe, *_depths(config), height)
+    assert len(programs) % len(steps) == 0
+    bands = len(programs) // len(steps)
+    out_h = steps[-1].last.out_h
+    assert bands == -(-out_h // height)
+    for j in range(bands):
+        chain = programs[j * len(steps):(j + 1) * len(steps)]
+        assert [p.step for p in chain] == steps
+        assert [p.part for p in chain] == [(j, bands)] * len(steps)
+        assert chain[-1].rows == (j * height, min(out_h, (j + 1) * height))
+        for before, after in zip(chain, chain[1:]):
+            assert before.rows == band_input_rows(after.step, *after.rows)
+            assert all(t.in_rows == before.rows for t in after.tiles)
+        assert [(p.input_resident, p.output_resident) for p in chain] == \
+            [(k > 0, k + 1 < len(steps)) for k in range(len(steps))]
+        assert all(p.single_band for p in chain)
+    for k, step in enumerate(steps):
+        mine = programs[k::len(steps)]
+        assert sum(p.new_rows for p in mine) == max(p.rows[1] for p in mine)
+        if k + 1 < len(steps):  # the rows the next step reads, all of them made
+            need = band_input_rows(steps[k + 1], 0, steps[k + 1].last.out_h)
+            assert min(p.rows[0] for p in mine) <= need[0] and max(p.rows[1] for p in mine) >= need[1]
+        else:
+            assert sum(p.new_rows for p in mine) == out_h
+
+
+def test_band_chain_of_a_stride_2_step():
+    """dw2+pw2 of 0.25-32 (stride 2, 16 -> 8 rows, TensorFlow's SAME padding: none on top)
+    reads input rows 2a .. 2b + 1 (clipped) for output rows a .. b - 1; conv1 before it
+    (stride 1 here from dw1+pw1's point of view) one more row each side."""
+    steps = network_steps(_config().network)[:3]
+    assert band_chain(steps, (0, 3)) == [(0, 8), (0, 7), (0, 3)]
+    assert band_chain(steps, (3, 6)) == [(5, 14), (6, 13), (3, 6)]
+    assert band_chain(steps, (6, 8)) == [(11, 16), (12, 16), (6, 8)]
+
+
+def test_a_band_that_does_not_fit_is_refused():
+    """An inner band larger than an activation half is a TilingError, never a program."""
+    config = _config(resolution=64)
+    steps = network_steps(config.network)[:3]
+    act_depth, weight_depth = _depths(config)
+    tall = steps[-1].last.out_h - 1
+    chain = band_chain(steps, (0, tall))
+    first = steps[0]
+    need = act_words(chain[0][1] - chain[0][0], first.last.out_w, first.last.out_c, config.pe)
+    assert need > act_depth  # the premise: conv1's band is too tall for a half
+    with pytest.raises(TilingError):
+        band_group(steps, config.pe, act_depth, weight_depth, tall)
+
+
+def test_band_programs_share_the_steps_work():
+    """The useful Mult-Adds of a step's bands add up to the step's (the halo rows computed
+    again are not counted twice), while their compute cycles exceed the step's alone."""
+    config = _config(resolution=64, sram_bytes=10**6)
+    steps = network_steps(config.network)[:3]
+    ddr = DdrTiming.of(config)
+    programs = band_group(steps, config.pe, *_depths(config), 4)
+    costs = [step_cost(p, config.pe, ddr) for p in programs]
+    alone = {s.name: step_cost(t, config.pe, ddr) for s, t in
+             ((s, plan_network(config)[k]) for k, s in enumerate(steps))}
+    for k, step in enumerate(steps):
+        mine = costs[k::len(steps)]
+        assert sum(c.macs for c in mine) == sum(layer.mult_adds for layer in step.layers)
+    inner = costs[0::len(steps)]  # conv1: its bands overlap by the halo dw1+pw1 reads
+    assert sum(c.compute_cycles for c in inner) > alone["conv1"].compute_cycles
+
+
+def test_plan_takes_a_band_group_only_where_it_is_predicted_faster():
+    """plan_network compares the plans with and without band groups and keeps the one
+    with fewer predicted cycles: forcing a group that the planner did not choose never
+    predicts fewer cycles than its choice."""
+    config = _config()
+    ddr = DdrTiming.of(config)
+    chosen = sum(c.cycles for c in step_costs(plan_network(config), config.pe, ddr))
+    with band_group_only(0, 3, 3):
+        forced_plan = plan_network(config)
+    forced = sum(c.cycles for c in step_costs(forced_plan, config.pe, ddr))
+    assert any(t.part for t in forced_plan)
+    assert chosen <= forced
+
+
+def test_fast_model_runs_a_band_group_bit_exact():
+    """The fast model executes the group's programs from their decoded instructions: the
+    inner bands from the activation halves (an unwritten word read is an error), the
+    last step's rows to DDR; every map equal to the golden model's."""
+    from sw.run import execute
+
+    config = _config(pe=8, resolution=64, sram_bytes=150_000, ddr_data_bits=64,
+                     ddr_bytes_per_cycle=5.0, ddr_latency_cycles=64)
+    with band_group_only(1, 4, 3):
+        report = execute(config, "model", seed=4)
+    layers = report["layers"]
+    banded = [l for l in layers if l["band"]]
+    assert {l["step"] for l in banded} == {"dw1+pw1", "dw2+pw2", "dw3+pw3"}
+    assert report["bit_exact"] and report["complete"]
+    assert all(l["bit_exact"] for l in banded if l["band"][0] == l["band"][1])
+    assert all(l["ddr_write_bytes"] == 0 for l in banded if l["step"] != "dw3+pw3")
