@@ -116,7 +116,7 @@ class ActWriter(wiring.Component):
 
         with m.If(self.desc.valid & ~active):
             m.d.sync += [cur.eq(d), active.eq(1), last_ib.eq(d.group - 1),
-                         last_col.eq(d.cols - 1), *walk.restart(d.block0)]
+                         last_col.eq(d.cols - 1), *walk.restart(d.base + d.block0)]
 
         # ``writing`` as a register: from the next cycle's descriptor and beat
         accept = self.desc.valid & ~active

@@ -25,7 +25,7 @@ from amaranth.lib import data, enum
 from .axi import AXI_ADDR_BITS
 from .command import Target, command_layout
 
-__all__ = ["Op", "INSTRUCTION_BITS", "INSTRUCTION_BYTES", "WAIT_BITS", "WORD_COUNT_BITS",
+__all__ = ["Op", "ACT_BASE_BITS", "INSTRUCTION_BITS", "INSTRUCTION_BYTES", "WAIT_BITS", "WORD_COUNT_BITS",
            "instruction_layout", "load_desc_layout", "store_desc_layout", "act_store_layout",
            "slices_per_word"]
 
@@ -35,6 +35,8 @@ INSTRUCTION_BYTES = INSTRUCTION_BITS // 8
 WAIT_BITS = 20
 WORD_COUNT_BITS = 24
 SEGMENT_BITS = 24
+#: Activation-buffer word addresses in descriptors (band and output-row bases).
+ACT_BASE_BITS = 20
 
 
 class Op(enum.Enum, shape=1):
@@ -62,6 +64,10 @@ def load_desc_layout():
         # activation band of the compact image (conv1's input): 4 bytes a pixel in DDR,
         # one pixel per word (``hw.load_dma``); ``words`` pixels, ``blocks`` 1
         "image": 1,
+        # activation band: the address of its first word in every sub-bank (0: the
+        # half's start; a half may hold two bands, double-buffered, while the other
+        # half holds the step's output map)
+        "base": unsigned(ACT_BASE_BITS),
     })
 
 
@@ -70,13 +76,18 @@ def act_store_layout():
     activation buffer half ``half``, as the map the next step reads (the layout of
     ``hw.act_buffer``: pixel ``(r, c)``'s block ``b`` in sub-bank ``3 * (r % 3) + c % 3``
     at ``(r // 3) * row_pitch + (c // 3) * blocks + b``). The tile's words are its
-    ``pixels`` pixels from row 0 in row order, ``group`` blocks each from ``block0``."""
+    ``pixels`` pixels from row 0 in row order, ``group`` blocks each from ``block0``;
+    with ``base``, from the row whose words start there (a tile of a multi-band step
+    whose whole output map stays on chip)."""
     return data.StructLayout({
         "half": 1,
         "cols": unsigned(12),  # pixels per row of the output map
         "blocks": unsigned(12),  # channel blocks per pixel of the whole output map
         "row_pitch": unsigned(20),  # ceil(cols / 3) * blocks
         "block0": unsigned(12),  # the tile's first output block
+        # the address of the tile's first row in every sub-bank: 0, or ``(R / 3) *
+        # row_pitch`` for a tile whose rows start at row R (a multiple of 3) of the map
+        "base": unsigned(ACT_BASE_BITS),
         "group": unsigned(12),  # the tile's output blocks per pixel
         "pixels": unsigned(SEGMENT_BITS),  # the tile's pixels (rows x cols, from row 0)
     })

@@ -101,6 +101,8 @@ class LoadDma(wiring.Component):
         # subtraction and a comparison).
         cur = Signal(load_desc_layout())
         active = Signal()
+        # an activation word's place: the layout walk, from the band's base
+        walk = ActLayoutWalk(self._addr_bits)
         last_s = Signal(range(max(pe, 9)))  # slices per word - 1
         last_word = Signal(WORD_COUNT_BITS)
         last_ib = Signal(12)
@@ -110,7 +112,8 @@ class LoadDma(wiring.Component):
         with m.If(~active & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
             m.d.sync += [cur.eq(head), active.eq(1), last_word.eq(head.words - 1),
-                         last_ib.eq(head.blocks - 1), last_col.eq(head.cols - 1)]
+                         last_ib.eq(head.blocks - 1), last_col.eq(head.cols - 1),
+                         *walk.restart(head.base)]
             with m.Switch(head.target):
                 for target in Target:
                     with m.Case(target):
@@ -156,7 +159,6 @@ class LoadDma(wiring.Component):
         # position of the next slice; an activation word's place from the layout walk
         s = Signal(range(max(pe, 9)))
         word = Signal(WORD_COUNT_BITS)
-        walk = ActLayoutWalk(self._addr_bits)
         is_act = cur.target == Target.ACT
         slice_done = Mux(cur.image, active & held_valid,
                          active & self.r.valid & (sub == beats_per_slice - 1))
@@ -177,5 +179,5 @@ class LoadDma(wiring.Component):
                 m.d.sync += s.eq(s + 1)
             walk.advance(m, last_ib, last_col, cur.row_pitch, cur.blocks)
             with m.If(last_slice):
-                m.d.sync += [active.eq(0), s.eq(0), word.eq(0), *walk.restart()]
+                m.d.sync += [active.eq(0), s.eq(0), word.eq(0)]
         return m

@@ -46,7 +46,7 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
-           "plan_prefetch", "plan_residency", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
+           "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches"]
 
 
@@ -702,30 +702,78 @@ def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_de
                    ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
     """Which steps' output maps stay on chip (issue "Past the per-layer roofline", item 1):
     step ``k``'s output goes into the activation half it does not read, as step
-    ``k + 1``'s whole input map, when step ``k`` reads one band (every tile the same
-    half), step ``k + 1``'s whole input fits a half, and step ``k``'s map is not one of
-    the network's ``outputs``. Left to right, where the cost model predicts the two
-    steps faster so (one band can start later than several: its whole input loads
-    before its first tile)."""
+    ``k + 1``'s whole input map, when step ``k + 1``'s whole input fits a half and step
+    ``k``'s map is not one of the network's ``outputs``. Step ``k`` then reads one band
+    (every tile the same half), or several in turns in the two halves of the other
+    half (``StepTiling.split_input``: bands of half the depth, a multiple of 3 output
+    rows). Left to right, where the cost model predicts the two steps faster so (one
+    band can start later than several: its whole input loads before its first tile;
+    half-depth bands read more halo rows)."""
     planned = list(tilings)
     for k in range(len(planned) - 1):
         current, following = planned[k], planned[k + 1]
         if current.step.last.name in outputs or current.part or following.part:
             continue  # a band group's programs (plan_bands) hand their bands over already
         whole = tile_step(following.step, pe, act_depth, weight_depth)
-        single = current if current.single_band else \
-            tile_step(current.step, pe, act_depth, weight_depth)
-        if not (whole.single_band and single.single_band):
+        if not whole.single_band:
             continue
-        kept = replace(single, input_resident=current.input_resident, output_resident=True)
+        if current.single_band:
+            candidates = [current]
+        else:
+            single = tile_step(current.step, pe, act_depth, weight_depth)
+            candidates = [single] if single.single_band else []
+            candidates += split_tilings(current.step, pe, act_depth, weight_depth, ddr)
+        if not candidates:
+            continue
         reads = replace(whole, input_resident=True)
         apart = (step_cost(current, pe, ddr, pw_share).cycles
                  + step_cost(following, pe, ddr, pw_share).cycles)
-        joined = (step_cost(kept, pe, ddr, pw_share).cycles
-                  + step_cost(reads, pe, ddr, pw_share).cycles)
-        if joined < apart:
+        following_cycles = step_cost(reads, pe, ddr, pw_share).cycles
+        kept = min((replace(c, input_resident=current.input_resident, output_resident=True)
+                    for c in candidates),
+                   key=lambda t: step_cost(t, pe, ddr, pw_share).cycles)
+        if step_cost(kept, pe, ddr, pw_share).cycles + following_cycles < apart:
             planned[k], planned[k + 1] = kept, reads
     return planned
+
+
+#: A step may keep its output on chip while its next input band loads
+#: (:func:`split_tilings`) when its output words come at least this many cycles apart
+#: (its run length) ...
+SPLIT_MIN_RUN = 2
+#: ... and the band's words at most this many a cycle: the activation buffer has one
+#: write port, the load DMA's words take it first (``hw.engine``: it cannot wait) and
+#: the activation writer's skid absorbs a lost cycle only if the next one is free.
+SPLIT_MAX_LOAD_WORDS = 0.5
+
+
+def split_allowed(step: Step, pe: int, ddr: DdrTiming) -> bool:
+    """Whether ``step``'s output can fill an activation half while its input bands load
+    into the other without the two streams of writes slowing the engine: not conv1 from
+    the image (a pixel a word, a word a cycle), words of the output runs at least
+    SPLIT_MIN_RUN cycles apart, and band words at most SPLIT_MAX_LOAD_WORDS a cycle."""
+    load_words = min(ddr.bytes_per_cycle, ddr.beat_bytes) / pe
+    return (not step.from_image and run_length(step, pe) >= SPLIT_MIN_RUN
+            and load_words <= SPLIT_MAX_LOAD_WORDS)
+
+
+def split_tilings(step: Step, pe: int, act_depth: int, weight_depth: int,
+                  ddr: DdrTiming) -> list[StepTiling]:
+    """Multi-band tilings of ``step`` whose input bands take turns in the two halves of
+    one activation half (``StepTiling.split_input``): bands that fit ``act_depth // 2``
+    words, a multiple of 3 output rows, of the tallest height and that divided by 2 .. 4;
+    none where :func:`split_allowed` says no."""
+    if not split_allowed(step, pe, ddr):
+        return []
+    try:
+        tallest = tile_step(step, pe, act_depth // 2, weight_depth, band_step=3)
+    except TilingError:
+        return []
+    if tallest.single_band:
+        return []  # one band: the whole map, plan_residency's first case
+    heights = sorted({max(3, tallest.band_rows // d // 3 * 3) for d in range(1, 5)}, reverse=True)
+    return [replace(tile_step(step, pe, act_depth // 2, weight_depth, max_band=h, band_step=3),
+                    split_input=True) for h in heights]
 
 
 #: Steps a band group chains at most (:func:`plan_bands`).

@@ -225,6 +225,12 @@ class StepTiling:
     rows: tuple[int, int] | None = None
     #: The band's place in its group: (index, bands); None outside a group.
     part: tuple[int, int] | None = None
+    #: A multi-band step whose output map stays on chip (``model.cost.plan_residency``):
+    #: its input bands take turns in the two halves of one activation half (band ``k`` at
+    #: word ``(k % 2) * depth / 2`` of every sub-bank), its output map fills the other
+    #: half; its bands are a multiple of 3 output rows, so each tile's rows start a
+    #: sub-bank row.
+    split_input: bool = False
     #: Of :attr:`rows`, the rows no earlier band of the group computed (the rest are the
     #: halo the next step needs, computed again): the band's share of the step's work.
     new_rows: int | None = None
@@ -291,11 +297,12 @@ def _footprint(step: Step, pe: int):
 
 def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
               max_band: int | None = None,
-              out_range: tuple[int, int] | None = None) -> StepTiling:
+              out_range: tuple[int, int] | None = None, band_step: int = 1) -> StepTiling:
     """Cut ``step`` into tiles for buffers of ``act_depth`` and ``weight_depth`` words per
     half, with bands of at most ``max_band`` output rows (default: as tall as fits);
     with ``out_range``, output rows ``[start, stop)`` only, as one band (a band of a band
-    group, ``model.cost.plan_bands``)."""
+    group, ``model.cost.plan_bands``); ``band_step``: bands a multiple of that many
+    output rows (but the last)."""
     out = step.last
     width, map_channels = map_width(step, pe), map_blocks(step, pe) * pe
     out_rows = out.out_h  # 1 for pooling and FC
@@ -320,6 +327,11 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
         while band < out_rows and band_words(band + 1) <= act_depth \
                 and (max_band is None or band < max_band):
             band += 1
+        if band < out_rows:
+            band -= band % band_step
+            if band == 0:
+                raise TilingError(f"step {step.name}: {band_step} output rows need more than "
+                                  f"{act_depth} words per activation sub-bank")
 
     weight_layer = step.weight_layer
     cb_out = channel_blocks(out.out_c, pe)

@@ -93,6 +93,29 @@ def test_a_map_kept_on_chip_then_read_there(sim, tmp_path):
             f"{layer['name']}: measured {layer['measured_cycles']}, predicted {layer['predicted_cycles']}"
 
 
+def test_a_multi_band_step_keeps_its_output_on_chip(sim, tmp_path):
+    """pe 8, 100 kB, 0.25-64, 4 B/cycle: dw2+pw2 in several bands of 3 output rows whose
+    input bands take turns in the two halves of activation half 0 (the LOADs' and the
+    commands' base addresses) while its whole output map fills half 1 (each tile's rows
+    at their sub-bank row: the activation writer's base), then dw3+pw3 reading that map
+    there and writing to DDR, read back bit-exact; the cycles the cost model's, on both
+    simulators."""
+    from tests import keep_on_chip_only, no_band_groups
+
+    config = AcceleratorConfig(pe=8, alpha=0.25, resolution=64, sram_bytes=100_000,
+                               ddr_data_bits=32, ddr_bytes_per_cycle=4.0, ddr_latency_cycles=20)
+    with keep_on_chip_only(2, 4), no_band_groups():
+        report = execute(config, sim, seed=12, workdir=tmp_path, limit=4)
+    layers = report["layers"]
+    assert [(l["name"], l["kept_on_chip"], l["input_on_chip"], l["input_bands_in_one_half"])
+            for l in layers[2:]] == [("dw2+pw2", True, False, True), ("dw3+pw3", False, True, False)]
+    assert layers[2]["tiles"] > 2 and layers[2]["ddr_write_bytes"] == 0
+    assert [l["bit_exact"] for l in layers] == [True, True, None, True] and report["bit_exact"]
+    for layer in layers:
+        assert abs(layer["error"]) <= TOLERANCE, \
+            f"{layer['name']}: measured {layer['measured_cycles']}, predicted {layer['predicted_cycles']}"
+
+
 def test_a_band_group_runs_band_by_band(sim, tmp_path):
     """pe 4, 80 kB: conv1 -> dw1+pw1 -> dw2+pw2 as a band group of 3 bands of 3 output
     rows of dw2+pw2 (``model.cost.band_group``): per band conv1 from the image in DDR,

@@ -165,12 +165,18 @@ def _write_act_map(act, written, desc: dict, words, rows, blocks, name: str,
     map's row ``band0`` (a band of a band group; else the map's first row)."""
     cols, pixels = desc["cols"], desc["pixels"]
     out_h, out_w = words.shape[:2]
-    if (rows[0], desc["block0"], desc["block0"] + desc["group"], cols) != (band0, *blocks, out_w) \
+    # a tile of a multi-band step kept on chip: its rows from the sub-bank row its base says
+    offset = rows[0] - band0
+    if desc["base"] != offset // 3 * desc["row_pitch"] or offset % 3:
+        raise ScheduleError(f"{name}: an on-chip store's base {desc['base']} does not put its "
+                            f"tile's rows {rows} where the map has them")
+    if (desc["block0"], desc["block0"] + desc["group"], cols) != (*blocks, out_w) \
             or pixels != (rows[1] - rows[0]) * out_w or desc["blocks"] != words.shape[2]:
         raise ScheduleError(f"{name}: an on-chip store descriptor ({desc}) does not describe "
                             f"its tile's rows {rows}, blocks {blocks} of a {out_h}x{out_w} map")
     bank, addr = _act_places(rows[1] - rows[0], cols, desc["blocks"], desc["block0"],
                              desc["group"], desc["row_pitch"])
+    addr = addr + desc["base"]
     if addr.max() >= act.shape[2]:
         raise ScheduleError(f"{name}: an on-chip store reaches word {addr.max()} of an "
                             f"activation sub-bank of {act.shape[2]}")

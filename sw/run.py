@@ -186,6 +186,9 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             # the output stays in the activation buffer as the next step's input (no DDR)
             "kept_on_chip": sched.tiling.output_resident,
             "input_on_chip": sched.tiling.input_resident,
+            # several input bands, in turns in the two halves of one activation half,
+            # while the output map fills the other (its output kept on chip)
+            "input_bands_in_one_half": sched.tiling.split_input,
             # a conv's input: "image" (formed on chip) or "im2col" (the host's map)
             "conv_input": _conv_input(sched.tiling.step),
             "conv_input_choice": sched.tiling.step.host_im2col,

@@ -127,7 +127,7 @@ class _Allocator:
 
 
 _INSTR = instruction_layout()
-_NO_ACT_STORE = {"half": 0, "cols": 0, "blocks": 0, "row_pitch": 0, "block0": 0, "group": 0,
+_NO_ACT_STORE = {"half": 0, "cols": 0, "blocks": 0, "row_pitch": 0, "block0": 0, "base": 0, "group": 0,
                  "pixels": 0}
 _OFFSETS = {name: f.offset for name, f in _INSTR}
 _LOAD_DESC = describe_layout(load_desc_layout())
@@ -277,11 +277,19 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
                                 f"before did not keep its output there")
         half["act"] = resident
     last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
+    # A multi-band step whose output stays on chip (tiling.split_input): its bands take
+    # turns in the two halves of activation half 0 (half["act"] says which), its output
+    # fills half 1.
+    split = tiling.split_input
+    region = depth["act"] // 2
+
+    def act_half() -> int:
+        return 0 if split else half["act"]
 
     def load(kind, target, addr, words, wait=None, **act):
         nonlocal loads_issued
         bank = _BANK_OF[target]
-        limit = depth[bank]
+        limit = region if split and target is Target.ACT else depth[bank]
         if target is Target.ACT:
             band_rows = words // (act["cols"] * act["blocks"])
             per_bank = act_words(band_rows, act["cols"], act["blocks"] * pe, pe)
@@ -294,10 +302,13 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
             user = last_user[(kind, half[kind])]
             wait = 0 if user is None else user + 1
         nbytes = words * (IMAGE_PIXEL_BYTES if act.get("image") else slices_per_word(target, pe) * pe)
+        base = half["act"] * region if split and target is Target.ACT else 0
         instructions.append({"op": Op.LOAD, "wait": wait, "load": {
-            "target": target, "half": half[kind], "addr": addr, "words": words,
+            "target": target, "half": act_half() if target is Target.ACT else half[kind],
+            "addr": addr, "words": words,
             "cols": act.get("cols", 0), "blocks": act.get("blocks", 0),
-            "row_pitch": act.get("row_pitch", 0), "image": int(act.get("image", 0))}})
+            "row_pitch": act.get("row_pitch", 0), "image": int(act.get("image", 0)),
+            "base": base}})
         sched.read_bytes += nbytes
         loads_issued += 1
 
@@ -317,8 +328,10 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
             if not (number == 0 and tiling.prefetched):  # else the previous program loaded it
                 load_weights(weight_regions(tile.out_blocks))
 
-        cmd = tile_command(step, q, in_shape, tile, pe, act_half=half["act"],
+        cmd = tile_command(step, q, in_shape, tile, pe, act_half=act_half(),
                            weight_half=half["weights"])
+        if split:  # the band's words start half the depth in, in every sub-bank
+            cmd["base0"] += half["act"] * region
         ob0, ob1 = tile.out_blocks
         if mode is Mode.POOL:
             first_row, pixels = 0, 1
@@ -336,11 +349,19 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
             store = {"addr": start, "segments": pixels, "seg_beats": run_bytes // beat,
                      "pitch": cb_out * pe}
         if tiling.output_resident:  # into the other activation half, as the next input
-            if not tiling.single_band:
-                raise ScheduleError(f"{sched.name}: an output kept on chip needs one band")
+            if not (tiling.single_band or split):
+                raise ScheduleError(f"{sched.name}: an output kept on chip needs one band, or "
+                                    f"its bands in turns in the other half")
+            out_pitch = -(-out_w // 3) * cb_out
+            row_base = 0
+            if split:  # the tile's rows from their place in the whole map
+                if first_row % 3:
+                    raise ScheduleError(f"{sched.name}: a band kept on chip starts at row "
+                                        f"{first_row}, not a multiple of 3")
+                row_base = first_row // 3 * out_pitch
             store = {"addr": 0, "segments": 0, "seg_beats": 0, "pitch": 0, "to_act": 1, "act": {
-                "half": half["act"] ^ 1, "cols": out_w, "blocks": cb_out,
-                "row_pitch": -(-out_w // 3) * cb_out, "block0": ob0, "group": ob1 - ob0,
+                "half": act_half() ^ 1, "cols": out_w, "blocks": cb_out,
+                "row_pitch": out_pitch, "block0": ob0, "base": row_base, "group": ob1 - ob0,
                 "pixels": pixels}}
             band_h = out_h if tiling.rows is None else tiling.rows[1] - tiling.rows[0]
             footprint = act_words(band_h, out_w, cb_out * pe, pe)
@@ -351,7 +372,7 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
             store.update(to_act=0, act=_NO_ACT_STORE)
             sched.write_bytes += pixels * run_bytes
         instructions.append({"op": Op.EXEC, "wait": loads_issued, "cmd": cmd, "store": store})
-        last_user[("act", half["act"])] = execs_issued
+        last_user[("act", half["act"])] = execs_issued  # (split: the half of the half)
         last_user[("weights", half["weights"])] = execs_issued
         execs_issued += 1
     if ahead is not None:
@@ -362,4 +383,4 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         load_weights(ahead, wait=execs_issued - 1)
         half["weights"] ^= 1
     sched.instructions = instructions
-    return half["weights"], (half["act"] ^ 1 if tiling.output_resident else None)
+    return half["weights"], (act_half() ^ 1 if tiling.output_resident else None)

@@ -73,3 +73,21 @@ def band_group_only(first: int, stop: int, height: int):
             cost.plan_bands, cost._plan_steps = real, real_steps
 
     return window()
+
+
+def no_band_groups():
+    """A context in which the planner forms no band group (``model.cost.plan_bands``)."""
+    import contextlib
+
+    import model.cost as cost
+
+    @contextlib.contextmanager
+    def window():
+        real = cost._plan_steps
+        cost._plan_steps = lambda config, steps, bands=True: real(config, steps, False)
+        try:
+            yield
+        finally:
+            cost._plan_steps = real
+
+    return window()

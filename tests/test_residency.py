@@ -22,9 +22,12 @@ def _act_desc(rng):
     cols, rows, blocks = rng.randint(1, 8), rng.randint(1, 7), rng.randint(1, 4)
     block0 = rng.randrange(blocks)
     group = rng.randint(1, blocks - block0)
+    pitch = -(-cols // 3) * blocks
+    # base: the tile's rows from a later sub-bank row of the map (a multi-band step whose
+    # output stays on chip, tiling.split_input)
     return {"half": rng.randrange(2), "cols": cols, "blocks": blocks,
-            "row_pitch": -(-cols // 3) * blocks, "block0": block0, "group": group,
-            "pixels": rows * cols}
+            "row_pitch": pitch, "block0": block0, "base": rng.randrange(4) * pitch,
+            "group": group, "pixels": rows * cols}
 
 
 def _words(rng, act):
@@ -44,7 +47,7 @@ def _expected_writes(act, words):
         pixel, i = divmod(k, act["group"])
         r, c = divmod(pixel, act["cols"])
         bank, addr = sub_bank_address(r, c, act["block0"] + i, act["cols"], act["blocks"])
-        out.append((act["half"], bank, addr, _packed(word["data"])))
+        out.append((act["half"], bank, act.get("base", 0) + addr, _packed(word["data"])))
     return out
 
 
@@ -114,8 +117,8 @@ def test_act_writer_throughput_and_writing():
     """With ``act_out`` always ready a word a cycle, each on ``act_out`` ``LATENCY`` cycles after
     it was taken; ``writing`` names the descriptor's half from its acceptance to its last
     beat, ``idle`` the rest."""
-    act = {"half": 1, "cols": 5, "blocks": 3, "row_pitch": 6, "block0": 1, "group": 2,
-           "pixels": 10}
+    act = {"half": 1, "cols": 5, "blocks": 3, "row_pitch": 6, "block0": 1, "base": 0,
+           "group": 2, "pixels": 10}
     words = _words(random.Random(0), act)
     dut = ActWriter(PE, ADDR_BITS)
     log = []
@@ -176,7 +179,7 @@ def test_store_router(p_idle, p_stall, seed):
         return (desc["addr"], desc["segments"], desc["seg_beats"], desc["pitch"])
 
     def act_key(act):
-        return tuple(act[k] for k in ("half", "cols", "blocks", "row_pitch", "block0", "group",
+        return tuple(act[k] for k in ("half", "cols", "blocks", "row_pitch", "block0", "base", "group",
                                       "pixels"))
 
     async def bench(ctx):
@@ -201,7 +204,7 @@ def test_store_router(p_idle, p_stall, seed):
                                            int(p.pitch)), len(out["dma_desc"])))
                     elif name == "act_desc":
                         out[name].append((tuple(int(getattr(p, k)) for k in (
-                            "half", "cols", "blocks", "row_pitch", "block0", "group", "pixels")),
+                            "half", "cols", "blocks", "row_pitch", "block0", "base", "group", "pixels")),
                             len(out["act_desc"])))
                     else:
                         tag = len(out["dma_desc" if name == "dma_store" else "act_desc"])
@@ -328,21 +331,24 @@ def test_engine_act_write_port_beside_the_load_stream():
         assert np.array_equal(out[row, col, channels], want[row, col, channels])
 
 
-@pytest.mark.parametrize("alpha, resolution, host_im2col", [(0.5, 160, True), (1.0, 224, False)])
-def test_planner_chooses_conv1s_input_path_by_predicted_cycles(alpha, resolution, host_im2col):
+@pytest.mark.parametrize("pe, sram, alpha, resolution", [(16, 1_000_000, 0.5, 160),
+                                                          (16, 1_000_000, 1.0, 224),
+                                                          (32, 100_000, 0.25, 64)])
+def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, resolution):
     """conv1 from the raw image holds one pixel a pe-byte word on chip (409.6 kB for
     0.5-160 at pe 16), the host's im2col map two words a pixel of the output (204.8 kB):
-    at 1 MB only the latter fits one band of a 269 kB half, so only it lets conv1's
-    output stay on chip, and the planner takes it where that predicts fewer cycles; at
-    1.0-224 neither fits one band and the image (fewer DDR bytes) wins. Either way the
-    plan taken is the cheaper of the two."""
+    the planner plans the network both ways, each with and without band groups, and
+    takes the plan with the fewest predicted cycles. conv1 from the image never splits
+    its input (``split_allowed``: the image's LOAD writes a word every cycle and would
+    take the activation write port from the output); at pe 32 a pixel of the image
+    takes 32 bytes on chip and the im2col map wins."""
     from dataclasses import replace
 
     from hw.config import AcceleratorConfig
     from model.cost import DdrTiming, _plan_steps, plan_network, step_costs
     from model.tiling import network_steps
 
-    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000, alpha=alpha, resolution=resolution)
+    config = AcceleratorConfig(pe=pe, sram_bytes=sram, alpha=alpha, resolution=resolution)
     ddr = DdrTiming.of(config)
 
     def cycles(tilings):
@@ -350,12 +356,14 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(alpha, resolution
 
     steps = network_steps(config.network)
     assert steps[0].image_capable and steps[0].from_image
-    image = _plan_steps(config, steps)
-    im2col = _plan_steps(config, [replace(steps[0], host_im2col=True), *steps[1:]])
-    assert im2col[0].step.im2col and not im2col[0].step.from_image
+    image = min(cycles(_plan_steps(config, steps, bands)) for bands in (True, False))
+    cut = [replace(steps[0], host_im2col=True), *steps[1:]]
+    assert _plan_steps(config, cut)[0].step.im2col
+    im2col = min(cycles(_plan_steps(config, cut, bands)) for bands in (True, False))
     chosen = plan_network(config)
-    assert chosen[0].step.host_im2col is host_im2col
-    assert cycles(chosen) == min(cycles(image), cycles(im2col))
-    if host_im2col:
-        assert im2col[0].output_resident and not image[0].output_resident
-        assert cycles(im2col) < cycles(image)
+    assert chosen[0].step.host_im2col is (im2col < image)
+    assert cycles(chosen) == min(image, im2col)
+    for plan in (_plan_steps(config, steps, bands) for bands in (True, False)):
+        assert not plan[0].split_input
+    if pe == 32:
+        assert chosen[0].step.host_im2col
