@@ -20,7 +20,7 @@ from .conv_gather import ConvGather
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
-from .skid import skid_input
+from .skid import registered_input, skid_input
 from .tagged import Tagged
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
@@ -36,7 +36,9 @@ class DepthwiseStage(wiring.Component):
     ``lut_multipliers`` of the lanes' products are built in LUTs (:class:`DepthwiseLanes`).
 
     Stages: the two lookup registers (:attr:`LOOKUP_LATENCY`), then in fused mode the
-    lanes and the requantiser, in conv mode the gather's register (:meth:`latency`).
+    lanes, a register (:attr:`ACC_LATENCY`) and the requantiser, in conv mode the
+    gather's register, then the output
+    register behind the select by mode (:attr:`OUTPUT_LATENCY`; :meth:`latency`).
     Stalls: each part holds its beat while
     the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
     window arriving while the first lookup register stalls waits in a skid register, at
@@ -58,20 +60,28 @@ class DepthwiseStage(wiring.Component):
     dw_weights, dw_params : In
         The :class:`WeightBuffer`'s depthwise read port.
     o_stream : Out(stream.Signature(pixel_word_layout(pe)))
+        Valid and payload from registers (the output register).
     """
 
     #: Cycles from a window entering to its word leaving, by mode (no stalls): the two
     #: lookup registers (the weight buffer's read, :class:`WeightBuffer`), then in fused
     #: mode the lanes and the requantiser.
     LOOKUP_LATENCY = 2
+    #: The output register behind the select by mode (timing step 8).
+    OUTPUT_LATENCY = 1
+    #: In fused mode, the register between the lanes and the requantiser (timing step 8).
+    ACC_LATENCY = 1
 
     @classmethod
     def latency(cls, mode):
         if mode is Mode.FUSED:
-            return cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + Requantizer.LATENCY
-        if mode is Mode.CONV:
-            return cls.LOOKUP_LATENCY + ConvGather.LATENCY
-        return cls.LOOKUP_LATENCY
+            inner = (cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + cls.ACC_LATENCY
+                     + Requantizer.LATENCY)
+        elif mode is Mode.CONV:
+            inner = cls.LOOKUP_LATENCY + ConvGather.LATENCY
+        else:
+            inner = cls.LOOKUP_LATENCY
+        return inner + cls.OUTPUT_LATENCY
 
     def __init__(self, pe, block_depth, *, lut_multipliers=0):
         self._pe, self._lut = pe, lut_multipliers
@@ -153,31 +163,51 @@ class DepthwiseStage(wiring.Component):
         m.d.comb += [gather.i_stream.payload.taps.eq(look_taps),
                      gather.i_stream.payload.tag.eq(look_tag)]
         m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
-        m.d.comb += feed_requantizer(lanes.o_stream, requant, self.zero_point, self.lo, self.hi,
+        # The lanes' accumulators reach the requantiser through an output register with a
+        # skid register beside it (``hw.skid.registered_input``): the lanes' ``o_stream.ready``
+        # and the requantiser's input ``valid`` and payload are registers, so the
+        # requantiser's handshake (its output valid, its tag FIFO, its enable) no longer
+        # runs on through the lanes' handshake into the lanes' enable and tag FIFO (the
+        # critical path at seed 3 after timing step 8's first fixes, 10.49 ns, three
+        # routes of 1.9 to 2.9 ns). The skid's multiplexer sits in front of the output
+        # register, not in front of the requantiser's left shift (step 6's skid there,
+        # 95.5 MHz). One cycle (:attr:`ACC_LATENCY`).
+        accs = registered_input(m, lanes.o_stream, "accs")
+        m.d.comb += feed_requantizer(accs, requant, self.zero_point, self.lo, self.hi,
                                      "run_end", "tile_end")
 
+        # The select by mode goes into an output register (valid and payload): the
+        # depthwise requantiser's valid through the select (a LUT, a PFUMX, an L6MUX for
+        # ``run_end``) and two routes into the pixel buffer's ``complete_runs`` carry
+        # chains was the whole design's critical path after timing step 7 (10.27 ns). The
+        # pixel buffer is always ready, so the register's ready (``~valid | ready``) is a
+        # constant in the engine.
+        out = stream.Signature(pixel_word_layout(pe)).create(path=("dw_out",))
+        m.d.comb += out.ready.eq(~self.o_stream.valid | self.o_stream.ready)
+        with m.If(out.ready):
+            m.d.sync += [self.o_stream.valid.eq(out.valid), self.o_stream.payload.eq(out.payload)]
         with m.If(fused):
             m.d.comb += [
                 fed.valid.eq(look_valid),
                 look_ready.eq(~look_valid | fed.ready),
-                self.o_stream.valid.eq(requant.o_stream.valid),
-                self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
-                self.o_stream.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
-                requant.o_stream.ready.eq(self.o_stream.ready),
+                out.valid.eq(requant.o_stream.valid),
+                out.payload.data.eq(requant.o_stream.payload.inner),
+                out.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
+                requant.o_stream.ready.eq(out.ready),
             ]
         with m.Elif(conv):
             m.d.comb += [
                 gather.i_stream.valid.eq(look_valid),
                 look_ready.eq(~look_valid | gather.i_stream.ready),
-                self.o_stream.valid.eq(gather.o_stream.valid),
-                self.o_stream.payload.eq(gather.o_stream.payload),
-                gather.o_stream.ready.eq(self.o_stream.ready),
+                out.valid.eq(gather.o_stream.valid),
+                out.payload.eq(gather.o_stream.payload),
+                gather.o_stream.ready.eq(out.ready),
             ]
         with m.Else():
             m.d.comb += [
-                look_ready.eq(~look_valid | self.o_stream.ready),
-                self.o_stream.valid.eq(look_valid),
-                self.o_stream.payload.data.eq(look_taps[CENTRE_TAP]),
-                self.o_stream.payload.run_end.eq(look_tag.run_end),
+                look_ready.eq(~look_valid | out.ready),
+                out.valid.eq(look_valid),
+                out.payload.data.eq(look_taps[CENTRE_TAP]),
+                out.payload.run_end.eq(look_tag.run_end),
             ]
         return m

@@ -8,15 +8,17 @@ enters a small queue (``hw.queue.Queue``). The words follow the destination at t
 queue's head, which is dropped at the word with ``last``. A tile's words can therefore
 only move once its descriptor has been taken.
 
-No latency on either path (``LATENCY`` 0): without stalls the path to DDR behaves cycle
-for cycle as the store DMA connected straight to the sequencer and the engine. The
-words come in through a skid register (``hw.skid``), so ``store.ready`` is a register:
-the destination at the queue's head and the two destinations' word ``ready`` (both
-registers too, each destination's own skid) end at the router's skid, not, through the
-engine's output stream, at the requantiser's enables (with the destination select in
-front of the engine's ``ready``, the whole design's critical path after timing step 5,
-10.41 ns). A word may enter the skid before its tile's descriptor has been routed; it
-waits there. ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
+One cycle on the words' path (``LATENCY`` 1), none on the descriptors'. The words come
+in through a register with a skid register beside it (``hw.skid.registered_input``), so
+``store.ready`` is a register: the destination at the queue's head and the two
+destinations' word ``ready`` (both registers too, each destination's own skid) end at
+the router's registers, not, through the engine's output stream, at the requantiser's
+enables (with the destination select in front of the engine's ``ready``, the whole
+design's critical path after timing step 5, 10.41 ns); and the words' ``valid`` leaves
+the router from a register, so the engine's output valid no longer crosses the chip
+into the store DMA's burst cutter and length queue (the critical path after timing
+step 7 at seed 3, 9.21 ns). A word may enter the router before its tile's descriptor
+has been routed; it waits there. ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
 sequencer's queue head and the two destinations' ``desc.ready``.
 """
 
@@ -27,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from .instruction import act_store_layout, store_desc_layout
 from .pw_stage import store_layout
 from .queue import Queue
-from .skid import skid_input
+from .skid import registered_input
 
 __all__ = ["StoreRouter"]
 
@@ -49,11 +51,11 @@ class StoreRouter(wiring.Component):
     act_store : Out(stream.Signature(store_layout(pe)))
         To the activation writer (``to_act`` = 1).
     idle : Out(1)
-        No routed tile has words to come and no word waits in the skid (from registers).
+        No routed tile has words to come and no word waits in the router (from registers).
     """
 
-    #: Cycles through the router on either path.
-    LATENCY = 0
+    #: Cycles through the router on the words' path (the output register).
+    LATENCY = 1
 
     def __init__(self, pe: int):
         self._pe = pe
@@ -86,8 +88,9 @@ class StoreRouter(wiring.Component):
         ]
 
         # -- words: to the route at the head, dropped at the tile's last word -------------
-        # (through the skid register: ``self.store.ready`` is its empty flag)
-        w = skid_input(m, self.store, "routed")
+        # (through the output and skid registers: ``self.store.ready`` is the skid's empty
+        # flag, ``w.valid`` the output register's)
+        w = registered_input(m, self.store, "routed")
         head_act = routes.r_data[0]
         m.d.comb += [
             self.dma_store.payload.eq(w.payload),
@@ -96,6 +99,6 @@ class StoreRouter(wiring.Component):
             self.act_store.valid.eq(w.valid & routes.r_rdy & head_act),
             w.ready.eq(routes.r_rdy & Mux(head_act, self.act_store.ready, self.dma_store.ready)),
             routes.r_en.eq(w.valid & w.ready & w.payload.last),
-            self.idle.eq((routes.level == 0) & self.store.ready),
+            self.idle.eq((routes.level == 0) & self.store.ready & ~w.valid),
         ]
         return m

@@ -698,6 +698,10 @@ def main(argv=None) -> int:
     from .top import Accelerator
 
     args = build_parser().parse_args(argv)
+    # The commit as the run starts, before the RTL is elaborated: a run takes 10 to 20
+    # minutes, and a commit made meanwhile is not the RTL it routed (timing step 8's
+    # seed-3 result of f5a4c3a named the commit made during its run).
+    commit = source_commit()
     device = DEVICES[args.device or DEFAULT_DEVICE[args.target]]
     if device.target != args.target:
         raise UsageError(f"--device {args.device} is a {device.target} device, not {args.target}: "
@@ -798,7 +802,7 @@ def main(argv=None) -> int:
                 "cells": resources.cells,
                 "date": time.strftime("%Y-%m-%d", time.gmtime()),
                 "yosys_version": yosys_version(),
-                "source_commit": source_commit()}
+                "source_commit": commit}
     if args.json:
         write_text(args.json, json.dumps(document, indent=2))
         print(f"wrote {args.json}")

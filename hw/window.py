@@ -12,7 +12,7 @@ so no division by 3 and no multiplier sits in this path.
 import functools
 import operator
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,9 +68,10 @@ class WindowGenerator(wiring.Component):
        sub-bank's block RAM address pins (no logic between the register and the memory,
        whose address route may cross the chip), with the window's row and column;
     2. the sub-banks' synchronous read (``r_en``), beside the padding mask by tap,
-       computed from stage 1's row and column (so the two carry chains of ``row + dy >=
-       rows`` start from a register of this block, not from the sequencer's, behind a
-       route and in front of the skid register);
+       computed from stage 1's row and column (so its compares start from a register of
+       this block, not from the sequencer's, behind a route and in front of the skid
+       register), each ``row + dy >= rows`` one carry chain, ``row >= rows - dy``, against
+       registers of the tile's ``rows - dy``;
     3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
        which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
        ``col mod 3`` so the tap multiplexers start from registers of their own;
@@ -180,6 +181,15 @@ class WindowGenerator(wiring.Component):
         s4_tag = Signal.like(req.tag)
         s4_data = Signal.like(self.r_data)
 
+        # The tile's ``rows - d`` and ``cols - d`` (d = 0, 1, 2) in registers: ``rows`` and
+        # ``cols`` are the command's, steady from its acceptance, and a tile's first
+        # request reaches stage 2 at least two edges after it.
+        rows_end = [Signal(signed(COORD_BITS + 2), name=f"rows_end{d}") for d in range(3)]
+        cols_end = [Signal(signed(COORD_BITS + 2), name=f"cols_end{d}") for d in range(3)]
+        for d in range(3):
+            m.d.sync += [rows_end[d].eq(self.rows + Const(-d, signed(3))),
+                         cols_end[d].eq(self.cols + Const(-d, signed(3)))]
+
         with m.If(advance):
             # Stage 1: the addresses (r_addr's registers), the markers.
             taken = requests.payload
@@ -191,12 +201,14 @@ class WindowGenerator(wiring.Component):
             # registers (the tile's rows and cols are the command's, steady).
             m.d.sync += [s2_row_mod3.eq(s1_row_mod3), s2_col_mod3.eq(s1_col_mod3),
                          s2_tag.eq(s1_tag)]
+            # ``row + dy >= rows`` as ``row >= rows - dy``, against registers of the
+            # tile's ``rows - dy`` (below): one carry chain, not an adder and a compare in
+            # series (``s1_col + dx`` into ``>= cols``, two chains and four LUTs, was the
+            # whole design's critical path after timing step 8's first two fixes, 9.57 ns).
             for dy in range(3):
-                row = s1_row + dy
-                row_out = (row < 0) | (row >= self.rows)
+                row_out = (s1_row < -dy) | (s1_row >= rows_end[dy])
                 for dx in range(3):
-                    col = s1_col + dx
-                    col_out = (col < 0) | (col >= self.cols)
+                    col_out = (s1_col < -dx) | (s1_col >= cols_end[dx])
                     m.d.sync += s2_pad[3 * dy + dx].eq(row_out | col_out)
 
             # Stage 3: the sub-banks' output registers (r_oe) and each tap's select: the

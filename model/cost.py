@@ -141,9 +141,9 @@ LOAD_TO_EXEC = 2
 #: loads are done (``hw.controller``'s ``busy`` clears; the sequencer's command valid is
 #: up already).
 TILE_TO_EXEC = 1
-#: Cycles from a tile's last output word to DONE (the write response of its last burst,
-#: then the sequencer's ``finished``).
-WRITE_TAIL = 3
+#: Cycles from a tile's last output word to DONE: the store router's output register,
+#: the write response of its last burst, then the sequencer's ``finished``.
+WRITE_TAIL = StoreRouter.LATENCY + 3
 #: Cycles from a tile's last output word to DONE when its words go into the activation
 #: buffer: the store router, the activation writer's beat register, the sequencer's
 #: ``finished`` the cycle after.

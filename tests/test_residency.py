@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 from hw.act_buffer import sub_bank_address
 from hw.act_writer import ActWriter
 from hw.command import Target
+from hw.skid import registered_input
 from hw.store_router import StoreRouter
 
 PE, ADDR_BITS = 4, 11
@@ -157,7 +158,7 @@ def test_store_router(p_idle, p_stall, seed):
     """Descriptors reach their destination in order (the whole store descriptor to the
     store DMA, its ``act`` fields to the writer), each tile's words reach its descriptor's
     destination in order and never before that descriptor, and the router is idle at the
-    end (once the word its skid register may hold has gone). Random pauses on every input
+    end (once the words its registers may hold have gone). Random pauses on every input
     and output."""
     rng = random.Random(seed)
     tiles = []
@@ -212,7 +213,7 @@ def test_store_router(p_idle, p_stall, seed):
             kd += bool(desc_on and ctx.get(dut.desc.ready))
             kw += bool(word_on and ctx.get(dut.store.ready))
             await ctx.tick()
-            # (a word taken may still wait in the router's skid register: drain it)
+            # (a word taken may still wait in the router's registers: drain them)
             if kw == len(words) and kd == len(tiles) and ctx.get(dut.idle):
                 break
         ctx.set(dut.desc.valid, 0)
@@ -236,6 +237,62 @@ def test_store_router(p_idle, p_stall, seed):
         assert [(d, last) for d, last, _ in got] == [(d, last) for d, last, _ in expect]
         # a word only after its tile's descriptor has been taken
         assert all(tag >= t for (_, _, tag), (_, _, t) in zip(got, expect))
+
+
+@pytest.mark.parametrize("p_idle, p_stall, seed", [(0.0, 0.0, 1), (0.3, 0.0, 2), (0.0, 0.5, 3),
+                                                    (0.5, 0.5, 4)])
+def test_registered_input(p_idle, p_stall, seed):
+    """``hw.skid.registered_input``: every beat in order, none lost or doubled, under
+    random pauses on both sides; its ``ready`` and the inner ``valid`` are registers (no
+    combinational path from the other side); without stalls a beat taken at an edge is
+    offered the cycle after (latency 1, one beat a cycle)."""
+    from amaranth.hdl import Module
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Dut(wiring.Component):
+        i: In(stream.Signature(16))
+        o: Out(stream.Signature(16))
+
+        def elaborate(self, platform):
+            m = Module()
+            inner = registered_input(m, self.i, "r")
+            wiring.connect(m, inner, wiring.flipped(self.o))
+            return m
+
+    rng = random.Random(seed)
+    beats = [rng.randrange(1 << 16) for _ in range(300)]
+    dut = Dut()
+    got, taken_at, offered_at = [], [], []
+
+    async def bench(ctx):
+        k = 0
+        for cycle in range(3000):
+            on = k < len(beats) and rng.random() >= p_idle
+            ready = rng.random() >= p_stall
+            # i.ready and o.valid before this cycle's inputs are set: registers
+            i_ready, o_valid = ctx.get(dut.i.ready), ctx.get(dut.o.valid)
+            ctx.set(dut.i.valid, on)
+            ctx.set(dut.i.payload, beats[k] if on else rng.randrange(1 << 16))
+            ctx.set(dut.o.ready, ready)
+            assert (ctx.get(dut.i.ready), ctx.get(dut.o.valid)) == (i_ready, o_valid)
+            if ctx.get(dut.o.valid) and ready:
+                got.append(ctx.get(dut.o.payload))
+                offered_at.append(cycle)
+            if on and ctx.get(dut.i.ready):
+                taken_at.append(cycle)
+                k += 1
+            await ctx.tick()
+            if len(got) == len(beats):
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == beats
+    if p_idle == p_stall == 0:
+        assert offered_at == [t + 1 for t in taken_at] == list(range(1, len(beats) + 1))
 
 
 @pytest.mark.slow
