@@ -45,7 +45,7 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
-           "load_bytes", "tile_loads", "prefetch_loads", "plan_step", "plan_network",
+           "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed", "plan_step", "plan_network",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches"]
 
@@ -550,6 +550,27 @@ def prefetch_loads(tiling: StepTiling, pe: int) -> list[int]:
     return load_bytes(tiling.step, tile, pe)[1 if tile.load_act else 0:]
 
 
+def prefetch_target(tilings: list[StepTiling], k: int) -> StepTiling | None:
+    """The program whose first weight group program ``k`` loads during its last tile:
+    the next one when it is prefetched, or the one after it when prefetched over the
+    next (``StepTiling.prefetch_over``); None."""
+    for ahead, over in ((1, False), (2, True)):
+        if k + ahead < len(tilings):
+            target = tilings[k + ahead]
+            if target.prefetched and target.prefetch_over is over:
+                return target
+    return None
+
+
+def prefetch_over_allowed(before: StepTiling, middle: StepTiling) -> bool:
+    """Whether ``before``'s last tile can load the first weight group of the program
+    after ``middle`` into the weight half it does not read: ``middle`` is one tile whose
+    own weights it loads itself (into the half ``before``'s last tile read, free once
+    ``before`` is done), and ``before`` prefetches nothing else."""
+    return (len(middle.tiles) == 1 and middle.tiles[0].load_weights
+            and not middle.prefetched and not before.prefetch_over)
+
+
 @dataclass(frozen=True)
 class StepCost:
     """Predicted figures of one step (a layer, or a fused depthwise + pointwise pair)."""
@@ -643,9 +664,13 @@ def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
                pw_share: int = 1) -> list[StepCost]:
     """:func:`step_cost` of every step of a network's tilings, each program with the
     prefetch of the next step's first weight group where the plan has one."""
-    return [step_cost(tiling, pe, ddr, pw_share,
-                      prefetch_loads(tilings[k + 1], pe) if k + 1 < len(tilings) else [])
+    return [step_cost(tiling, pe, ddr, pw_share, _prefetch_of(tilings, k, pe))
             for k, tiling in enumerate(tilings)]
+
+
+def _prefetch_of(tilings: list[StepTiling], k: int, pe: int) -> list[int]:
+    target = prefetch_target(tilings, k)
+    return [] if target is None else prefetch_loads(target, pe)
 
 
 #: Band heights the planner tries per step: the tallest that fits, divided by 1 .. this.
@@ -678,23 +703,33 @@ def _traffic(tiling: StepTiling) -> int:
 
 def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
                   pw_share: int = 1) -> list[StepTiling]:
-    """Which steps' first weight group the step before loads during its last tile (into
+    """Which steps' first weight group a program before loads during its last tile (into
     the weight half that tile does not read): left to right, wherever the cost model
-    predicts the two programs to take fewer cycles together with it than without. It
-    pays when the next step would otherwise wait for those loads alone (its band and
-    weights before its first tile) and the last tile leaves DDR time to spare."""
+    predicts the programs to take fewer cycles together with it than without. It pays
+    when the next step would otherwise wait for those loads alone (its band and weights
+    before its first tile) and the last tile leaves DDR time to spare. Over a one-tile
+    program (:func:`prefetch_over_allowed`, ``StepTiling.prefetch_over``: avgpool between
+    dw13+pw13 and fc) the program two before loads it, when that beats both the
+    ordinary prefetch of the program between and none."""
     planned = list(tilings)
     for k in range(1, len(planned)):
         ahead = replace(planned[k], prefetched=True)
         if not prefetch_loads(ahead, pe):
             continue
-        before, after = planned[k - 1], planned[k]
-        without = (step_cost(before, pe, ddr, pw_share).cycles
-                   + step_cost(after, pe, ddr, pw_share).cycles)
-        with_ = (step_cost(before, pe, ddr, pw_share, prefetch_loads(ahead, pe)).cycles
-                 + step_cost(ahead, pe, ddr, pw_share).cycles)
-        if with_ < without:
-            planned[k] = ahead
+        window = max(0, k - 2)
+
+        def cycles(programs):
+            return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+
+        options = [planned[window:k + 1],
+                   [*planned[window:k], ahead]]
+        if k >= 2 and not planned[k - 1].prefetch_over:
+            middle = replace(planned[k - 1], prefetched=False)
+            if prefetch_over_allowed(planned[k - 2], middle):
+                options.append([planned[k - 2], middle, replace(ahead, prefetch_over=True)])
+        best = min(options, key=cycles)
+        if best is not options[0]:
+            planned[window:k + 1] = best
     return planned
 
 

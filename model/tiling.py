@@ -214,6 +214,10 @@ class StepTiling:
     #: The first tile's weight group was loaded by the previous step's program, during
     #: its last tile (``model.cost.plan_prefetch``): the first tile loads its band only.
     prefetched: bool = False
+    #: With ``prefetched``: loaded by the program two before, during its last tile, over
+    #: the one-tile program between, which loads its own weights (after that program is
+    #: done) into the half its last tile read (``model.cost.plan_prefetch``).
+    prefetch_over: bool = False
     #: The input map is on chip already: the previous step wrote it into an activation
     #: half (``model.cost.plan_residency``); one band, no activation LOAD.
     input_resident: bool = False
@@ -342,6 +346,9 @@ def tile_step(step: Step, pe: int, act_depth: int, weight_depth: int,
             raise TilingError(f"step {step.name}: one output block needs {words_per_block} "
                               f"weight words, the buffer has {weight_depth}")
         group = min(cb_out, weight_depth // words_per_block)
+        # as many groups as the buffer needs, of even size: a small last group would
+        # leave its period too short to hide the next step's prefetch behind
+        group = -(-cb_out // -(-cb_out // group))
 
     bands = [out_range] if out_range is not None else \
         [(r, min(r + band, out_rows)) for r in range(0, out_rows, band)]

@@ -35,8 +35,8 @@ from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack, unpack
-from model.cost import (DdrTiming, StepCost, plan_network, prefetch_loads, step_cost,
-                        step_costs, step_mode)
+from model.cost import (DdrTiming, StepCost, plan_network, prefetch_loads, prefetch_target,
+                        step_cost, step_costs, step_mode)
 from model.tiling import IMAGE_PIXEL_BYTES, Step, StepTiling, act_words, channel_blocks
 
 from .program import step_input, tile_command, weight_words
@@ -218,10 +218,13 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         out_region, out_shape = outputs[step.name]
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
                              program=Region("", 0, 0), cost=cost)
-        ahead = None
-        if index + 1 < len(tilings) and tilings[index + 1].prefetched:
-            after = tilings[index + 1]
+        ahead, after = None, prefetch_target(tilings, index)
+        if after is not None:
             ahead = weight_regions(after.step, layers_of(after.step), after.tiles[0].out_blocks)
+        if index + 1 < len(tilings) and tilings[index + 1].prefetch_over:
+            # this one tile loads its weights into the half the previous program's last
+            # tile read: the other holds the next program's first group, prefetched
+            weight_half ^= 1
         weight_half, resident = _program_step(
             config, sched, layers_of(step), in_shape, weight_half,
             lambda group, step=step: weight_regions(step, layers_of(step), group), ahead, resident)
@@ -234,7 +237,8 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     # The costs again with every LOAD's DDR address, now laid out: where its bursts are
     # cut (model.cost.first_exec)
     for index, (tiling, sched) in enumerate(zip(tilings, steps)):
-        prefetch = prefetch_loads(tilings[index + 1], pe) if index + 1 < len(tilings) else []
+        after = prefetch_target(tilings, index)
+        prefetch = [] if after is None else prefetch_loads(after, pe)
         addrs = [i["load"]["addr"] for i in sched.instructions if i["op"] is Op.LOAD]
         sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs)
     return Schedule(config, steps, alloc.image, alloc.regions)

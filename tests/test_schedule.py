@@ -134,16 +134,22 @@ def test_fast_model_catches_a_wrong_store_address():
 
 
 def test_prefetch_loads_follow_the_last_tile_and_wait_for_the_one_before(scheduled):
-    """A step that prefetches the next step's first weight group LOADs it after its last
-    EXEC (that EXEC never queues behind a waiting LOAD), into the weight half its last
-    tile does not read, once the tile before is done; the next step's first EXEC reads
-    that half without loading it."""
+    """A step that prefetches a later step's first weight group (the next one's, or over
+    a one-tile step the one after it) LOADs it after its last EXEC (that EXEC never
+    queues behind a waiting LOAD), into the weight half its last tile does not read,
+    once the tile before is done; the later step's first EXEC reads that half without
+    loading it, and a one-tile step between reads the half the last tile read."""
+    from model.cost import prefetch_target
     config, _, _, schedule = scheduled
+    tilings = [s.tiling for s in schedule.steps]
     prefetching = 0
-    for s, following in zip(schedule.steps, schedule.steps[1:]):
-        sizes = prefetch_loads(following.tiling, config.pe)
-        if not sizes:
+    for k, s in enumerate(schedule.steps):
+        target = prefetch_target(tilings, k)
+        if target is None:
             continue
+        following = schedule.steps[k + 2 if target.prefetch_over else k + 1]
+        assert following.tiling is target
+        sizes = prefetch_loads(target, config.pe)
         prefetching += 1
         tail = s.instructions[-len(sizes):]
         last_exec = s.instructions[-len(sizes) - 1]
@@ -154,25 +160,39 @@ def test_prefetch_loads_follow_the_last_tile_and_wait_for_the_one_before(schedul
         assert first["cmd"]["weight_half"] == last_exec["cmd"]["weight_half"] ^ 1
         assert not any(i["op"] is Op.LOAD and Target(i["load"]["target"]) is not Target.ACT
                        for i in following.instructions[:following.instructions.index(first)])
+        if target.prefetch_over:
+            between = schedule.steps[k + 1]
+            assert len(between.tiling.tiles) == 1 and not between.tiling.prefetched
+            (exec_,) = [i for i in between.instructions if i["op"] is Op.EXEC]
+            assert exec_["cmd"]["weight_half"] == last_exec["cmd"]["weight_half"]
+            assert {i["load"]["half"] for i in between.instructions if i["op"] is Op.LOAD
+                    and Target(i["load"]["target"]) is not Target.ACT} == {exec_["cmd"]["weight_half"]}
     assert prefetching > len(schedule.steps) // 2
 
 
-def test_prefetch_never_slows_the_two_steps_it_joins():
-    """The planner prefetches only where the cost model predicts the pair faster."""
-    from model.cost import DdrTiming, plan_network, step_cost
-    for config in CONFIGS[:3]:
+def test_prefetch_never_slows_the_steps_it_joins():
+    """The planner prefetches only where the cost model predicts the programs faster:
+    the step before and the prefetched one (and, over a one-tile step, the one
+    between) with the prefetch take fewer cycles than without it."""
+    from model.cost import DdrTiming, plan_network, prefetch_target, step_costs
+    overs = 0
+    for config in [*CONFIGS[:3], _config(pe=4, alpha=0.25, resolution=64, minimal=False)]:
         ddr = DdrTiming.of(config)
         tilings = plan_network(config)
-        for before, after in zip(tilings, tilings[1:]):
-            if not after.prefetched:
+        for k in range(len(tilings)):
+            target = prefetch_target(tilings, k)
+            if target is None:
                 continue
-            alone = dataclasses.replace(after, prefetched=False)
-            joined = (step_cost(before, config.pe, ddr, config.pw_requant_share,
-                                prefetch_loads(after, config.pe)).cycles
-                      + step_cost(after, config.pe, ddr, config.pw_requant_share).cycles)
-            apart = (step_cost(before, config.pe, ddr, config.pw_requant_share).cycles
-                     + step_cost(alone, config.pe, ddr, config.pw_requant_share).cycles)
-            assert joined < apart, (before.step.name, after.step.name)
+            stop = k + (3 if target.prefetch_over else 2)
+            overs += target.prefetch_over
+            joined = tilings[k:stop]
+            apart = [*joined[:-1], dataclasses.replace(target, prefetched=False, prefetch_over=False)]
+
+            def cycles(programs):
+                return sum(c.cycles for c in step_costs(programs, config.pe, ddr,
+                                                        config.pw_requant_share))
+            assert cycles(joined) < cycles(apart), (tilings[k].step.name, target.step.name)
+    assert overs  # fc over avgpool at 0.25-64, pe 4, 1 MB
 
 
 def test_fast_model_catches_a_prefetch_into_the_wrong_half():
