@@ -45,7 +45,8 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
-           "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed", "plan_step", "plan_network",
+           "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed",
+           "prefetch_image", "input_prefetch_allowed", "plan_step", "plan_network",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches"]
 
@@ -205,6 +206,8 @@ def first_exec(loads: list[list[int]], ddr: DdrTiming,
         if number in image and tile:
             images.add(len(kinds))
         kinds += list(tile) + [None]
+    if len(loads) in image and prefetch:  # the prefetch starts with an image band
+        images.add(len(kinds))
     kinds += list(prefetch)
     total = len(kinds)
     first_loads = len(loads[0])
@@ -300,7 +303,7 @@ def read_bursts(sizes: list[int], beat_bytes: int, addrs: list[int] | None = Non
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
                 ddr: DdrTiming, read_start: float = 0.0,
-                image: bool = False) -> tuple[float, float]:
+                image: bool = False, image_bytes: float = 0.0) -> tuple[float, float]:
     """(cycle of the tile's last output word, cycle the next tile's reads are done), from
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
@@ -310,7 +313,9 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
     bytes a cycle, from ``compute - 1 - beats``; with ``image``, the next tile's reads
     are an image band, which moves at most IMAGE_BYTES_PER_CYCLE and ends
-    ``LoadDma.UNPACK_LATENCY`` after its last beat. The store DMA passes a word on only when
+    ``LoadDma.UNPACK_LATENCY`` after its last beat; ``image_bytes``: only the first that
+    many bytes of the reads are an image band (a prefetch of the next band's image,
+    followed by weights). The store DMA passes a word on only when
     the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
     both reads and writes have beats ready, the DDR alternates them
     (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
@@ -325,6 +330,10 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     done_w = compute - 1 if out_bytes == 0 else None
     done_r = 0.0 if next_reads == 0 else None
     read_start = max(0.0, read_start)
+    if image:
+        image_bytes = next_reads
+    image_left = min(float(image_bytes), left_r)
+    image_done = None
     while done_w is None or done_r is None:
         writing = done_w is None and t >= write_start
         reading = done_r is None and t >= read_start
@@ -334,7 +343,7 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
         else:
             w = min(rate, bw) if writing else 0.0
             r = bw if reading else 0.0
-        if image:
+        if image_left > 1e-9:
             r = min(r, IMAGE_BYTES_PER_CYCLE)
         # the next event: a start, or one side running out
         horizon = [x for x in (write_start, read_start) if x > t]
@@ -342,6 +351,8 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
             horizon.append(t + left_w / w)
         if reading:
             horizon.append(t + left_r / r)
+            if image_left > 1e-9:
+                horizon.append(t + image_left / r)
         step = min(horizon) - t
         t += step
         if writing:
@@ -350,10 +361,14 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
                 done_w = t
         if reading:
             left_r -= r * step
+            if image_left > 1e-9:
+                image_left -= r * step
+                if image_left <= 1e-9:
+                    image_done = t
             if left_r <= 1e-9:
                 done_r = t
-    if image and next_reads:
-        done_r += LoadDma.UNPACK_LATENCY
+    if image_done is not None:  # the image band's last word, a beat register behind
+        done_r = max(done_r, image_done + LoadDma.UNPACK_LATENCY)
     # unstalled, the last word leaves at compute - 1
     return max(done_w, compute - 1), done_r
 
@@ -490,7 +505,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
         reads = operands + (horizon - before) * INSTRUCTION_BYTES
         out, reads_done = tile_period(cycles, beats[i], writes[i], reads, ddr,
                                       prefetch_start if last else follow_start if i == 0 else 0.0,
-                                      image=not last and i + 1 in image)
+                                      image=not last and i + 1 in image,
+                                      image_bytes=prefetch[0] if last and i + 1 in image else 0)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
@@ -530,36 +546,60 @@ def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
 
 def tile_loads(tiling: StepTiling, index: int, pe: int) -> list[int]:
     """DDR bytes of each LOAD the program of ``tiling``'s step issues for tile ``index``:
-    :func:`load_bytes`, without the band when the map is on chip already and without the
-    first tile's weight group when the previous step prefetched it."""
+    :func:`load_bytes`, without the band when the map is on chip already or the previous
+    program prefetched it, and without the first tile's weight group when the previous
+    step prefetched it."""
     tile = tiling.tiles[index]
     sizes = load_bytes(tiling.step, tile, pe)
-    if tile.load_act and tiling.input_resident:  # the map is in its half already
-        sizes = sizes[1:]
+    band, weights = sizes[:int(tile.load_act)], sizes[int(tile.load_act):]
+    if tiling.input_resident or (index == 0 and tiling.input_prefetched):
+        band = []
     if index == 0 and tiling.prefetched:  # only the band, if it loads one
-        sizes = sizes[:int(tile.load_act and not tiling.input_resident)]
-    return sizes
+        weights = []
+    return band + weights
 
 
 def prefetch_loads(tiling: StepTiling, pe: int) -> list[int]:
-    """DDR bytes of each LOAD the previous step's program issues for ``tiling``'s step:
-    its first tile's weight group when it is prefetched, else none."""
-    if not tiling.prefetched:
-        return []
+    """DDR bytes of each LOAD a program before issues for ``tiling``'s step, in program
+    order: its first tile's input band when it is prefetched (``input_prefetched``), then
+    its first tile's weight group when that is (``prefetched``); else none."""
     tile = tiling.tiles[0]
-    return load_bytes(tiling.step, tile, pe)[1 if tile.load_act else 0:]
+    sizes = load_bytes(tiling.step, tile, pe)
+    band, weights = sizes[:int(tile.load_act)], sizes[int(tile.load_act):]
+    return (band if tiling.input_prefetched else []) + (weights if tiling.prefetched else [])
+
+
+def prefetch_image(tiling: StepTiling | None) -> bool:
+    """Whether the first LOAD a program before issues for ``tiling`` is an image band
+    (conv1's input, moved as :func:`image_transfer` says)."""
+    return tiling is not None and tiling.input_prefetched and tiling.step.from_image
 
 
 def prefetch_target(tilings: list[StepTiling], k: int) -> StepTiling | None:
-    """The program whose first weight group program ``k`` loads during its last tile:
-    the next one when it is prefetched, or the one after it when prefetched over the
-    next (``StepTiling.prefetch_over``); None."""
-    for ahead, over in ((1, False), (2, True)):
-        if k + ahead < len(tilings):
-            target = tilings[k + ahead]
-            if target.prefetched and target.prefetch_over is over:
-                return target
+    """The program whose first operands program ``k`` loads during its last tile: the
+    next one when its weights or input band are prefetched, or the one after it when its
+    weights are prefetched over the next (``StepTiling.prefetch_over``); None."""
+    if k + 1 < len(tilings):
+        target = tilings[k + 1]
+        if (target.prefetched and not target.prefetch_over) or target.input_prefetched:
+            return target
+    if k + 2 < len(tilings) and tilings[k + 2].prefetch_over:
+        return tilings[k + 2]
     return None
+
+
+def input_prefetch_allowed(before: StepTiling, after: StepTiling) -> bool:
+    """Whether ``before``'s last tile can load ``after``'s input band (one band) into the
+    activation half ``before`` does not read: ``before`` is the last program of a band
+    of a band group (:func:`band_group`), reads its input on chip (one band, in one
+    half) and writes its output to DDR, so the other half is free, and ``after`` is the
+    group's first program of the next band, whose input (the group's) ``before`` does
+    not write."""
+    return (before.part is not None and after.part is not None
+            and after.part[0] == before.part[0] + 1  # the next band of the same group
+            and before.input_resident and not before.output_resident and not before.split_input
+            and not after.input_resident and not after.split_input
+            and after.tiles[0].load_act and after.single_band)
 
 
 def prefetch_over_allowed(before: StepTiling, middle: StepTiling) -> bool:
@@ -567,8 +607,8 @@ def prefetch_over_allowed(before: StepTiling, middle: StepTiling) -> bool:
     after ``middle`` into the weight half it does not read: ``middle`` is one tile whose
     own weights it loads itself (into the half ``before``'s last tile read, free once
     ``before`` is done), and ``before`` prefetches nothing else."""
-    return (len(middle.tiles) == 1 and middle.tiles[0].load_weights
-            and not middle.prefetched and not before.prefetch_over)
+    return (len(middle.tiles) == 1 and middle.tiles[0].load_weights and not middle.prefetched
+            and not middle.input_prefetched and not before.prefetch_over)
 
 
 @dataclass(frozen=True)
@@ -616,11 +656,13 @@ class StepCost:
 
 
 def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1,
-              prefetch: list[int] = (), addrs: list[int] | None = None) -> StepCost:
+              prefetch: list[int] = (), addrs: list[int] | None = None,
+              prefetch_image: bool = False) -> StepCost:
     """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
-    and stores overlapped, and ``prefetch``: the bytes of each LOAD of the next step's
-    first weight group, :func:`prefetch_loads`), else of its tiles back to back with
-    operands on chip. ``pw_share``: the pointwise requantiser's sharing
+    and stores overlapped, and ``prefetch``: the bytes of each LOAD of a later step's
+    first operands, :func:`prefetch_loads`, the first an image band when
+    ``prefetch_image``), else of its tiles back to back with operands on chip.
+    ``pw_share``: the pointwise requantiser's sharing
     (``AcceleratorConfig.pw_requant_share``)."""
     step = tiling.step
     mode = step_mode(step)
@@ -639,8 +681,11 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         cycles, ddr_cycles = sum(compute), 0.0
     else:
         writes = [0 if tiling.output_resident else t.out_bytes for t in tiling.tiles]
-        image = {k for k, tile in enumerate(tiling.tiles)
-                 if step.from_image and tile.load_act and not tiling.input_resident}
+        image = {k for k, sizes in enumerate(loads)
+                 if step.from_image and tiling.tiles[k].load_act and not tiling.input_resident
+                 and not (k == 0 and tiling.input_prefetched)}
+        if prefetch_image and prefetch:
+            image.add(len(loads))  # the prefetch's first LOAD, after the last tile's
         cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
                                       ddr, list(prefetch), on_chip=tiling.output_resident,
                                       image=image, addrs=addrs))
@@ -664,13 +709,13 @@ def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
                pw_share: int = 1) -> list[StepCost]:
     """:func:`step_cost` of every step of a network's tilings, each program with the
     prefetch of the next step's first weight group where the plan has one."""
-    return [step_cost(tiling, pe, ddr, pw_share, _prefetch_of(tilings, k, pe))
-            for k, tiling in enumerate(tilings)]
-
-
-def _prefetch_of(tilings: list[StepTiling], k: int, pe: int) -> list[int]:
-    target = prefetch_target(tilings, k)
-    return [] if target is None else prefetch_loads(target, pe)
+    costs = []
+    for k, tiling in enumerate(tilings):
+        target = prefetch_target(tilings, k)
+        costs.append(step_cost(tiling, pe, ddr, pw_share,
+                               [] if target is None else prefetch_loads(target, pe),
+                               prefetch_image=prefetch_image(target)))
+    return costs
 
 
 #: Band heights the planner tries per step: the tallest that fits, divided by 1 .. this.
@@ -704,29 +749,36 @@ def _traffic(tiling: StepTiling) -> int:
 def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
                   pw_share: int = 1) -> list[StepTiling]:
     """Which steps' first weight group a program before loads during its last tile (into
-    the weight half that tile does not read): left to right, wherever the cost model
-    predicts the programs to take fewer cycles together with it than without. It pays
-    when the next step would otherwise wait for those loads alone (its band and weights
-    before its first tile) and the last tile leaves DDR time to spare. Over a one-tile
+    the weight half that tile does not read), and which band group programs' input band
+    (:func:`input_prefetch_allowed`: the next band's image for conv1, into the free
+    activation half): left to right, wherever the cost model predicts the programs to
+    take fewer cycles together with it than without. It pays when the next step would
+    otherwise wait for those loads alone (its band and weights before its first tile)
+    and the last tile leaves DDR time to spare. Over a one-tile
     program (:func:`prefetch_over_allowed`, ``StepTiling.prefetch_over``: avgpool between
     dw13+pw13 and fc) the program two before loads it, when that beats both the
     ordinary prefetch of the program between and none."""
     planned = list(tilings)
+
+    def cycles(programs):
+        return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+
     for k in range(1, len(planned)):
-        ahead = replace(planned[k], prefetched=True)
-        if not prefetch_loads(ahead, pe):
-            continue
         window = max(0, k - 2)
-
-        def cycles(programs):
-            return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
-
-        options = [planned[window:k + 1],
-                   [*planned[window:k], ahead]]
-        if k >= 2 and not planned[k - 1].prefetch_over:
+        variants = []
+        weights = replace(planned[k], prefetched=True)
+        if prefetch_loads(weights, pe):
+            variants.append(weights)
+        if input_prefetch_allowed(planned[k - 1], planned[k]):
+            band = replace(planned[k], input_prefetched=True)
+            variants.append(band)
+            if prefetch_loads(weights, pe):
+                variants.append(replace(weights, input_prefetched=True))
+        options = [planned[window:k + 1]] + [[*planned[window:k], v] for v in variants]
+        if k >= 2 and not planned[k - 1].prefetch_over and prefetch_loads(weights, pe):
             middle = replace(planned[k - 1], prefetched=False)
             if prefetch_over_allowed(planned[k - 2], middle):
-                options.append([planned[k - 2], middle, replace(ahead, prefetch_over=True)])
+                options.append([planned[k - 2], middle, replace(weights, prefetch_over=True)])
         best = min(options, key=cycles)
         if best is not options[0]:
             planned[window:k + 1] = best

@@ -122,7 +122,9 @@ def test_a_band_group_runs_band_by_band(sim, tmp_path):
     its band into an activation half, dw1+pw1 reading it there (halo rows computed
     again) and writing its band into the other half, dw2+pw2 reading that and writing
     its rows to DDR, where the whole map is read back bit-exact after the last band;
-    each program's cycles the cost model's, on both simulators."""
+    from the second band on, conv1's image band LOADed by the band before's dw2+pw2
+    into the activation half it does not read (``StepTiling.input_prefetched``); each
+    program's cycles the cost model's, on both simulators."""
     from tests import band_group_only
 
     config = AcceleratorConfig(pe=4, alpha=0.25, resolution=32, sram_bytes=80_000,
@@ -137,6 +139,7 @@ def test_a_band_group_runs_band_by_band(sim, tmp_path):
     assert [l["rows"] for l in layers[0::3]] == [[0, 8], [5, 14], [11, 16]]
     assert [l["kept_on_chip"] for l in layers] == [True, True, False] * 3
     assert [l["input_on_chip"] for l in layers] == [False, True, True] * 3
+    assert [l["input_prefetched"] for l in layers[0::3]] == [False, True, True]
     assert [l["bit_exact"] for l in layers[2::3]] == [None, None, True] and report["bit_exact"]
     assert all(l["ddr_write_bytes"] == 0 for l in layers if l["kept_on_chip"])
     for layer in layers:

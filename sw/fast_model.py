@@ -24,7 +24,7 @@ from model.layers import LayerKind
 from model.tiling import IMAGE_PIXEL_BYTES
 
 from .driver import Progress, RunResult, StepResult
-from .schedule import _BANK_OF, Schedule, ScheduleError, decode_program
+from .schedule import _BANK_OF, Schedule, ScheduleError, _band_load, decode_program
 
 __all__ = ["run_model_schedule"]
 
@@ -47,6 +47,8 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     # sub-banks of words, and which words were written, in the layout of hw.act_buffer.
     act = np.zeros((2, 9, depth["act"], pe), dtype=np.int8)
     act_written = np.zeros((2, 9, depth["act"]), dtype=bool)
+    # The input band each activation half holds, as LOADed: (DDR address, words).
+    act_band: dict[int, tuple[int, int]] = {}
     on_chip = {}
     banded = {}  # a band group's inner maps, band by band as its programs compute them
     for sched in schedule.steps:
@@ -100,10 +102,19 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
                     raise ScheduleError(f"{sched.name}: LOAD overflows {_BANK_OF[target]}")
                 if target is not Target.ACT:
                     held[target, load["half"]] = by_addr.get(load["addr"], hex(load["addr"]))
+                elif not load["base"]:  # a band over the half: no map kept there survives it
+                    act_band[load["half"]] = (load["addr"], load["words"])
+                    act_written[load["half"]] = False
                 continue
             tile = next(tiles)
             execs += 1
             _check_weights(sched, tile, ins["cmd"]["weight_half"], held)
+            if not (sched.tiling.input_resident or sched.tiling.split_input):
+                want = _band_load(step, sched.in_region.addr, sched.in_shape, tile, pe)[:2]
+                if act_band.get(ins["cmd"]["act_half"]) != want:
+                    raise ScheduleError(f"{sched.name}: a tile of input rows {tile.in_rows} reads "
+                                        f"activation half {ins['cmd']['act_half']}, which holds "
+                                        f"no LOAD of that band")
             store = ins["store"]
             ob0, ob1 = tile.out_blocks
             if step.first.kind is LayerKind.AVGPOOL:

@@ -177,9 +177,14 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             "ddr_bytes": sched.read_bytes + sched.write_bytes,
             "ddr_read_bytes": sched.read_bytes,
             "ddr_write_bytes": sched.write_bytes,
-            # of ddr_read_bytes, the next step's first weight group read during this step
+            # of ddr_read_bytes, a later program's first operands read during this step
+            # (its first weight group; a band group's next input band)
             "prefetch_bytes": cost.prefetch_bytes,
-            "weights_prefetched": sched.tiling.prefetched,  # its own, by the step before
+            "weights_prefetched": sched.tiling.prefetched,  # its own, by a program before
+            # over the one-tile program between (fc's, by dw13+pw13, over avgpool)
+            "weights_prefetched_over": sched.tiling.prefetch_over,
+            # its input band, by the program before (the next band of a band group)
+            "input_prefetched": sched.tiling.input_prefetched,
             "mult_adds": cost.macs,
             "mac_utilisation": cost.pointwise_macs / (measured.cycles * pe2),
             "bound": cost.bound,
@@ -348,9 +353,11 @@ def format_table(report: dict) -> str:
         f"{cycles}; per-layer roofline {t['roofline_cycles']:,} ({basis} = "
         f"{t[f'{basis}_over_roofline']:.3f} x), frame bound max(compute, DDR) "
         f"{t['frame_bound_cycles']:,} ({t[f'{basis}_over_frame_bound']:.3f} x)",
-        f"weights prefetched across steps: {format_size(t['prefetch_bytes'])} read during the "
-        f"step before their own ({sum(l['weights_prefetched'] for l in layers)} of "
-        f"{len(layers)} steps found their first weights on chip)",
+        f"prefetched across programs: {format_size(t['prefetch_bytes'])} read during a "
+        f"program before their own ({sum(l['weights_prefetched'] for l in layers)} of "
+        f"{len(layers)} programs found their first weights on chip, "
+        f"{sum(l['weights_prefetched_over'] for l in layers)} of them loaded over a one-tile "
+        f"program; {sum(l['input_prefetched'] for l in layers)} their input band)",
         f"{t['frames_per_second']:.1f} frames/s ({basis}) at {t['clock_mhz']:g} MHz "
         f"({t['latency_ms']:.2f} ms/frame); MAC utilisation {100 * t['mac_utilisation']:.1f}%; "
         f"DDR {t['ddr_mb_per_frame']:.2f} MB/frame",

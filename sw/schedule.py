@@ -218,16 +218,22 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         out_region, out_shape = outputs[step.name]
         sched = StepSchedule(step, tiling, in_region, in_shape, out_region, out_shape,
                              program=Region("", 0, 0), cost=cost)
-        ahead, after = None, prefetch_target(tilings, index)
-        if after is not None:
+        ahead, ahead_band, after = None, None, prefetch_target(tilings, index)
+        if after is not None and after.prefetched:
             ahead = weight_regions(after.step, layers_of(after.step), after.tiles[0].out_blocks)
+        if after is not None and after.input_prefetched:
+            after_region, after_shape = (outputs[previous[after.step.name]]
+                                         if after.step.name in previous else source)
+            ahead_band = _band_load(after.step, after_region.addr, after_shape,
+                                    after.tiles[0], pe)
         if index + 1 < len(tilings) and tilings[index + 1].prefetch_over:
             # this one tile loads its weights into the half the previous program's last
             # tile read: the other holds the next program's first group, prefetched
             weight_half ^= 1
         weight_half, resident = _program_step(
             config, sched, layers_of(step), in_shape, weight_half,
-            lambda group, step=step: weight_regions(step, layers_of(step), group), ahead, resident)
+            lambda group, step=step: weight_regions(step, layers_of(step), group), ahead, resident,
+            ahead_band)
         steps.append(sched)
 
     for sched in steps:
@@ -249,8 +255,23 @@ def _padded(x: np.ndarray, pe: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (0, extra))) if extra else x
 
 
+def _band_load(step: Step, in_addr: int, in_shape, tile, pe: int) -> tuple[int, int, dict]:
+    """(DDR address, words, activation fields) of the LOAD of ``tile``'s input band of
+    ``step``, whose input map of ``in_shape`` starts at ``in_addr`` in DDR (the compact
+    image, one pixel a word on chip, for conv1 from the image)."""
+    rows, cols, channels = in_shape
+    image = step.from_image
+    blocks_in = 1 if image else channel_blocks(channels, pe)
+    row_bytes = cols * (IMAGE_PIXEL_BYTES if image else blocks_in * pe)
+    r0, r1 = tile.in_rows
+    return (in_addr + r0 * row_bytes, (r1 - r0) * cols * blocks_in,
+            {"cols": cols, "blocks": blocks_in, "row_pitch": -(-cols // 3) * blocks_in,
+             "image": image})
+
+
 def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, weight_regions,
-                  ahead: dict | None, resident: int | None) -> tuple[int, int | None]:
+                  ahead: dict | None, resident: int | None,
+                  ahead_band: tuple | None = None) -> tuple[int, int | None]:
     """Program ``sched``'s step: per tile its LOADs and its EXEC. ``weight_half``: the
     weight half the previous step's last tile read (a step whose first weight group was
     prefetched finds it in the other half); ``weight_regions(group)``: the DDR regions of
@@ -258,16 +279,16 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
     group when this program prefetches it, LOADed into the half the last tile does not
     read once the tile before it is done, after the last tile's own LOADs; ``resident``:
     the activation half that holds the step's input map when the previous step kept it
-    on chip (``tiling.input_resident``: no activation LOAD). A step that keeps its output
-    on chip writes it into the other activation half. Returns the weight half the last
-    tile reads and the activation half holding this step's output (None: in DDR)."""
+    on chip (``tiling.input_resident``: no activation LOAD) or LOADed its band
+    (``tiling.input_prefetched``: the first tile's band, not LOADed here);
+    ``ahead_band``: the next program's input band (:func:`_band_load`) when this program
+    prefetches it, LOADed into the activation half it does not read, before the weights
+    of ``ahead``. A step that keeps its output on chip writes it into the other
+    activation half. Returns the weight half the last tile reads and the activation half
+    holding this step's output or the next program's prefetched band (None: neither)."""
     pe, beat = config.pe, config.ddr_data_bits // 8
     step, tiling = sched.step, sched.tiling
     depth = {name: bank.depth for name, bank in ((b.name, b) for b in config.banks)}
-    rows, cols, channels = in_shape
-    image = step.from_image  # the compact image, one pixel a word in the buffer
-    blocks_in = 1 if image else channel_blocks(channels, pe)
-    row_bytes = cols * (IMAGE_PIXEL_BYTES if image else blocks_in * pe)
     out_h, out_w, out_c = sched.out_shape
     cb_out = out_c // pe
     mode = step_mode(step)
@@ -275,10 +296,10 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
     instructions: list[dict] = []
     loads_issued = execs_issued = 0
     half = {"act": 1, "weights": weight_half}  # flipped before a tile's loads
-    if tiling.input_resident:
+    if tiling.input_resident or tiling.input_prefetched:
         if resident is None:
-            raise ScheduleError(f"{sched.name}: its input is planned on chip, but the step "
-                                f"before did not keep its output there")
+            raise ScheduleError(f"{sched.name}: its input is planned on chip, but the program "
+                                f"before did not keep its output or load its band there")
         half["act"] = resident
     last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
     # A multi-band step whose output stays on chip (tiling.split_input): its bands take
@@ -322,11 +343,11 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
                  wait=wait)
 
     for number, tile in enumerate(tiling.tiles):
-        if tile.load_act and not tiling.input_resident:
+        if tile.load_act and not tiling.input_resident \
+                and not (number == 0 and tiling.input_prefetched):
             half["act"] ^= 1
-            r0, r1 = tile.in_rows
-            load("act", Target.ACT, sched.in_region.addr + r0 * row_bytes, (r1 - r0) * cols * blocks_in,
-                 cols=cols, blocks=blocks_in, row_pitch=-(-cols // 3) * blocks_in, image=image)
+            addr, words, fields = _band_load(step, sched.in_region.addr, in_shape, tile, pe)
+            load("act", Target.ACT, addr, words, **fields)
         if tile.load_weights:
             half["weights"] ^= 1
             if not (number == 0 and tiling.prefetched):  # else the previous program loaded it
@@ -379,6 +400,19 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         last_user[("act", half["act"])] = execs_issued  # (split: the half of the half)
         last_user[("weights", half["weights"])] = execs_issued
         execs_issued += 1
+    band_half = None
+    if ahead_band is not None:
+        # The next program's input band, into the activation half this one does not read
+        # (its input is on chip in the other; its output goes to DDR), once the tile
+        # before the last is done, as the weights below.
+        if split or tiling.output_resident or not tiling.input_resident:
+            raise ScheduleError(f"{sched.name}: prefetches the next program's input band, "
+                                f"but does not read its own from one activation half")
+        half["act"] ^= 1
+        addr, words, fields = ahead_band
+        load("act", Target.ACT, addr, words, wait=execs_issued - 1, **fields)
+        band_half = half["act"]
+        half["act"] ^= 1
     if ahead is not None:
         # The next step's first weight group, into the half the last tile does not read,
         # once the tile before it (which read that half last, if any) is done. After the
@@ -387,4 +421,4 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
         load_weights(ahead, wait=execs_issued - 1)
         half["weights"] ^= 1
     sched.instructions = instructions
-    return half["weights"], (act_half() ^ 1 if tiling.output_resident else None)
+    return half["weights"], (act_half() ^ 1 if tiling.output_resident else band_half)

@@ -128,3 +128,62 @@ def test_fast_model_runs_a_band_group_bit_exact():
     assert report["bit_exact"] and report["complete"]
     assert all(l["bit_exact"] for l in banded if l["band"][0] == l["band"][1])
     assert all(l["ddr_write_bytes"] == 0 for l in banded if l["step"] != "dw3+pw3")
+
+
+def test_each_band_after_the_first_finds_its_input_band_loaded_by_the_band_before():
+    """From the second band on, a group's first program finds its input band in the
+    activation half the band before's last program does not read: that program LOADs
+    it after its last EXEC (``StepTiling.input_prefetched``); the first program LOADs no
+    band itself and reads the half it went to. Not the first band (nothing runs before
+    it reading on chip), nor a program outside a group."""
+    from hw.command import Target
+    from hw.instruction import Op
+    from model.cost import input_prefetch_allowed
+    from model.quantize import random_input, random_mobilenet
+    from sw.schedule import build_schedule
+
+    config = _config()
+    with band_group_only(0, 3, 3):
+        schedule = build_schedule(config, random_mobilenet(config.network, seed=2),
+                                  random_input(config.network, seed=2))
+    steps = schedule.steps
+    prefetched = [k for k, s in enumerate(steps) if s.tiling.input_prefetched]
+    assert [steps[k].name for k in prefetched] == ["conv1 b2/3", "conv1 b3/3"]
+    for k in prefetched:
+        before, after = steps[k - 1], steps[k]
+        assert input_prefetch_allowed(before.tiling, after.tiling)
+        last = max(i for i, ins in enumerate(before.instructions) if ins["op"] is Op.EXEC)
+        band = before.instructions[last + 1]
+        assert band["op"] is Op.LOAD and Target(band["load"]["target"]) is Target.ACT
+        assert band["load"]["half"] == before.instructions[last]["cmd"]["act_half"] ^ 1
+        assert band["load"]["image"] and band["load"]["words"] == (
+            (after.tiling.tiles[0].in_rows[1] - after.tiling.tiles[0].in_rows[0]) * after.in_shape[1])
+        first = next(ins for ins in after.instructions if ins["op"] is Op.EXEC)
+        assert first["cmd"]["act_half"] == band["load"]["half"]
+        assert not any(ins["op"] is Op.LOAD and Target(ins["load"]["target"]) is Target.ACT
+                       for ins in after.instructions)
+    assert all(s.tiling.part for s in steps if s.tiling.input_prefetched)
+
+
+def test_fast_model_catches_a_prefetched_band_in_the_wrong_half():
+    """The fast model keeps which band each activation half was LOADed with: a band
+    prefetched into the half the next program does not read is an error, not a pass."""
+    from hw.instruction import Op
+    from model.quantize import random_input, random_mobilenet
+    from sw.fast_model import run_model_schedule
+    from sw.schedule import ScheduleError, build_schedule, encode_instruction
+
+    config = _config()
+    qnet, image = random_mobilenet(config.network, seed=2), random_input(config.network, seed=2)
+    with band_group_only(0, 3, 3):
+        schedule = build_schedule(config, qnet, image)
+    run_model_schedule(schedule, qnet, image=image)  # as scheduled: no error
+    k = next(k for k, s in enumerate(schedule.steps) if s.tiling.input_prefetched)
+    before = schedule.steps[k - 1]
+    index = max(i for i, ins in enumerate(before.instructions) if ins["op"] is Op.EXEC) + 1
+    bad = dict(before.instructions[index], load={**before.instructions[index]["load"]})
+    bad["load"]["half"] ^= 1
+    at = before.program.addr + 64 * index
+    schedule.image[at:at + 64] = encode_instruction(bad)
+    with pytest.raises(ScheduleError, match="holds no LOAD of that band"):
+        run_model_schedule(schedule, qnet, image=image)

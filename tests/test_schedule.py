@@ -11,7 +11,7 @@ import pytest
 from hw.command import Target
 from hw.config import AcceleratorConfig
 from hw.instruction import Op, slices_per_word
-from model.cost import network_cost, prefetch_loads, tile_loads
+from model.cost import network_cost, prefetch_loads, prefetch_target, tile_loads
 from model.golden import run_network
 from model.quantize import random_input, random_mobilenet
 from model.tiling import IMAGE_PIXEL_BYTES, act_words, map_row_bytes, map_width
@@ -66,7 +66,10 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
                 assert 0 < footprint <= depth[_BANK_OF[target]], (s.name, target, footprint)
                 nbytes = load["words"] * (IMAGE_PIXEL_BYTES if load["image"] else
                                           slices_per_word(target, config.pe) * config.pe)
-                assert load["image"] == (s.step.from_image and target is Target.ACT)
+                # an image band: conv1's own, or the next band's conv1's, prefetched
+                following = schedule.steps[index + 1] if index + 1 < len(schedule.steps) else s
+                assert load["image"] == (target is Target.ACT and (
+                    s.step.from_image or following.tiling.input_prefetched and following.step.from_image))
                 assert load["addr"] % (config.ddr_data_bits // 8) == 0
                 assert nbytes % (config.ddr_data_bits // 8) == 0
                 assert load["addr"] + nbytes <= schedule.size
@@ -77,11 +80,11 @@ def test_every_load_fits_its_bank_and_every_instruction_decodes(scheduled):
                 assert ins["wait"] == loads  # a tile waits for every load before it
                 execs += 1
         assert execs == len(s.tiling.tiles)
-        # its tiles' loads (the first tile's weights not, when prefetched) and the next
-        # step's prefetched weights
-        following = schedule.steps[index + 1].tiling if index + 1 < len(schedule.steps) else None
+        # its tiles' loads (the first tile's weights not, when prefetched) and a later
+        # program's prefetched operands
+        ahead = prefetch_target([t.tiling for t in schedule.steps], index)
         assert loads == sum(len(tile_loads(s.tiling, k, config.pe)) for k in range(execs)) \
-            + (len(prefetch_loads(following, config.pe)) if following else 0)
+            + (len(prefetch_loads(ahead, config.pe)) if ahead else 0)
 
 
 def test_schedule_moves_the_bytes_the_cost_model_counts(scheduled):
@@ -272,8 +275,12 @@ def test_a_map_on_chip_is_programmed_as_the_next_step_reads_it(scheduled):
             rows * w * (c // pe)
         nxt = [i for i in following.instructions if i["op"] is Op.EXEC]
         assert {i["cmd"]["act_half"] for i in nxt} == {half ^ 1}
-        assert not any(i["op"] is Op.LOAD and Target(i["load"]["target"]) is Target.ACT
-                       for i in following.instructions)
+        # no band of its own: an activation LOAD only after its last EXEC, the next band
+        # group program's input band into the other half (input_prefetched)
+        last = max(k for k, i in enumerate(following.instructions) if i["op"] is Op.EXEC)
+        for k, i in enumerate(following.instructions):
+            if i["op"] is Op.LOAD and Target(i["load"]["target"]) is Target.ACT:
+                assert k > last and i["load"]["half"] == half
 
 
 def test_full_network_at_1mb_keeps_the_small_maps_on_chip():
