@@ -935,7 +935,8 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
     """Which runs of steps go as band groups (:func:`band_group`), left to right: from a
     step whose output map does not fit an activation half (else :func:`plan_residency`
     keeps it on chip whole), chains of 2 .. GROUP_STEPS steps with bands of the tallest
-    height that fits divided by 1 .. GROUP_BAND_CANDIDATES, the one the cost model
+    height that fits divided by 1 .. GROUP_BAND_CANDIDATES (bands of even height: as
+    many as that height needs), the one the cost model
     predicts to save the most cycles against the steps as planned alone; none if none
     saves. A chain's inner maps never reach DDR; the price is the halo rows computed
     again and the weights loaded again for every band. ``outputs``: maps the network
@@ -963,7 +964,8 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                 if tallest == 0:
                     break  # a longer chain needs more rows still
                 base = sum(alone[k:k + length])
-                for height in sorted({-(-tallest // d) for d in range(1, GROUP_BAND_CANDIDATES + 1)}):
+                for height in sorted({_even(out_h, -(-tallest // d))
+                                      for d in range(1, GROUP_BAND_CANDIDATES + 1)}):
                     if height >= out_h:
                         continue  # one band: the whole maps, plan_residency's case
                     try:
@@ -1036,3 +1038,9 @@ def network_cost(config) -> list[StepCost]:
     """Every step of ``config.network`` as planned (:func:`plan_network`), run from DDR at
     ``config``'s bandwidth and latency."""
     return step_costs(plan_network(config), config.pe, DdrTiming.of(config), config.pw_requant_share)
+
+
+def _even(rows: int, height: int) -> int:
+    """The height of as many bands of at most ``height`` rows as ``rows`` needs, of even
+    size: the last band no shorter than the others need be."""
+    return -(-rows // -(-rows // height))
