@@ -681,7 +681,7 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
         cycles, ddr_cycles = sum(compute), 0.0
     else:
         writes = [0 if tiling.output_resident else t.out_bytes for t in tiling.tiles]
-        image = {k for k, sizes in enumerate(loads)
+        image = {k for k in range(len(loads))
                  if step.from_image and tiling.tiles[k].load_act and not tiling.input_resident
                  and not (k == 0 and tiling.input_prefetched)}
         if prefetch_image and prefetch:
@@ -708,7 +708,8 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
 def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
                pw_share: int = 1) -> list[StepCost]:
     """:func:`step_cost` of every step of a network's tilings, each program with the
-    prefetch of the next step's first weight group where the plan has one."""
+    prefetch of a later program's first operands where the plan has one
+    (:func:`prefetch_target`)."""
     costs = []
     for k, tiling in enumerate(tilings):
         target = prefetch_target(tilings, k)
