@@ -91,3 +91,15 @@ def no_band_groups():
             cost._plan_steps = real
 
     return window()
+
+
+def flip_load_half(schedule, sched, index: int) -> None:
+    """Re-encode LOAD ``index`` of ``sched``'s program in ``schedule``'s DDR image with its
+    buffer half flipped: a prefetch into the half the next program does not read."""
+    from hw.instruction import INSTRUCTION_BYTES
+    from sw.schedule import encode_instruction
+
+    ins = sched.instructions[index]
+    bad = dict(ins, load={**ins["load"], "half": ins["load"]["half"] ^ 1})
+    at = sched.program.addr + INSTRUCTION_BYTES * index
+    schedule.image[at:at + INSTRUCTION_BYTES] = encode_instruction(bad)

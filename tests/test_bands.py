@@ -8,7 +8,7 @@ import pytest
 from hw.config import AcceleratorConfig
 from model.cost import (DdrTiming, band_chain, band_group, plan_network, step_cost, step_costs)
 from model.tiling import TilingError, act_words, band_input_rows, network_steps
-from tests import band_group_only
+from tests import band_group_only, flip_load_half
 
 pytestmark = pytest.mark.quick
 
@@ -171,7 +171,7 @@ def test_fast_model_catches_a_prefetched_band_in_the_wrong_half():
     from hw.instruction import Op
     from model.quantize import random_input, random_mobilenet
     from sw.fast_model import run_model_schedule
-    from sw.schedule import ScheduleError, build_schedule, encode_instruction
+    from sw.schedule import ScheduleError, build_schedule
 
     config = _config()
     qnet, image = random_mobilenet(config.network, seed=2), random_input(config.network, seed=2)
@@ -181,9 +181,6 @@ def test_fast_model_catches_a_prefetched_band_in_the_wrong_half():
     k = next(k for k, s in enumerate(schedule.steps) if s.tiling.input_prefetched)
     before = schedule.steps[k - 1]
     index = max(i for i, ins in enumerate(before.instructions) if ins["op"] is Op.EXEC) + 1
-    bad = dict(before.instructions[index], load={**before.instructions[index]["load"]})
-    bad["load"]["half"] ^= 1
-    at = before.program.addr + 64 * index
-    schedule.image[at:at + 64] = encode_instruction(bad)
+    flip_load_half(schedule, before, index)
     with pytest.raises(ScheduleError, match="holds no LOAD of that band"):
         run_model_schedule(schedule, qnet, image=image)

@@ -201,17 +201,14 @@ def test_prefetch_never_slows_the_steps_it_joins():
 def test_fast_model_catches_a_prefetch_into_the_wrong_half():
     """The fast model tracks what each weight half holds across programs: a prefetch
     LOADed into the half the next step does not read is an error, not a silent pass."""
-    from sw.schedule import ScheduleError, encode_instruction
+    from sw.schedule import ScheduleError
+    from tests import flip_load_half
     config = CONFIGS[0]
     qnet = random_mobilenet(config.network, seed=1)
     image = random_input(config.network, seed=1)
     schedule = build_schedule(config, qnet, image)
     s = next(s for s, f in zip(schedule.steps, schedule.steps[1:]) if f.tiling.prefetched)
-    index = len(s.instructions) - 1  # the prefetch's last LOAD
-    bad = dict(s.instructions[index], load={**s.instructions[index]["load"]})
-    bad["load"]["half"] ^= 1
-    at = s.program.addr + 64 * index
-    schedule.image[at:at + 64] = encode_instruction(bad)
+    flip_load_half(schedule, s, len(s.instructions) - 1)  # the prefetch's last LOAD
     with pytest.raises(ScheduleError, match="holds"):
         run_model_schedule(schedule, qnet, image=image)
 
