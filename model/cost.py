@@ -463,7 +463,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     DDR moving every byte before it back to back). Tile ``i + 1``'s loads (into the
     halves tile ``i - 1`` read) wait for tile ``i - 1``: they begin WAIT_TO_READ +
     latency + AR_TO_DATA after its last word, or LOAD_SWITCH after tile ``i``'s own
-    loads, whichever is later, before tile ``i``'s start when its loads made it wait. The prefetch waits for the last tile's own
+    loads, whichever is later, when that is before tile ``i``'s start (its loads made it
+    wait); else from tile ``i``'s start. The prefetch waits for the last tile's own
     loads and for the tile before it (it fills the weight half that tile read), so its
     reads share the last tile's period with the last tile's writes. The program is done
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
@@ -494,7 +495,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
         operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
         reads = operands + (horizon - before) * INSTRUCTION_BYTES
         out, reads_done = tile_period(cycles, beats[i], writes[i], reads, ddr,
-                                      prefetch_start if last else follow_start if i == 0 else next_start,
+                                      prefetch_start if last else follow_start if i == 0
+                                      else min(0.0, next_start),
                                       image=not last and i + 1 in image)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
