@@ -502,13 +502,13 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
                 end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
-                # nor before the DDR has moved every byte (saturated_start), the
-                # prefetch's last
-                total = sum(len(sizes) + 1 for sizes in loads) + len(prefetch)
-                last_beat = _saturated_moved(loads + [list(prefetch)], total,
-                                             sum(writes[:-1]), ddr, image)
-                return max(t + end, last_beat + LOAD_TAIL)
-            return t + end
+            # nor before the DDR has moved every byte of the program back to back
+            # (saturated_start) and LOAD_TAIL has passed: after a LOAD's last beat, or
+            # after a write's (its word left the engine StoreRouter.LATENCY before it,
+            # WRITE_TAIL before DONE)
+            total = sum(len(sizes) + 1 for sizes in loads) + len(prefetch)
+            last_beat = _saturated_moved(loads + [list(prefetch)], total, sum(writes), ddr, image)
+            return max(t + end, last_beat + min(LOAD_TAIL, WRITE_TAIL - StoreRouter.LATENCY))
         period = max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
         # once the period's reads and the tile's writes are done the fetch goes on alone,
         # a burst at a time, as far as the queues allow (in DDR time the period leaves idle)
