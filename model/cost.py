@@ -48,7 +48,7 @@ __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "st
            "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed",
            "prefetch_image", "input_prefetch_allowed", "plan_step", "plan_network",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
-           "fetch_gain", "idle_fetches"]
+           "fetch_gain", "idle_fetches", "saturated_start", "load_switch_cost"]
 
 
 def step_mode(step: Step) -> Mode:
@@ -165,6 +165,15 @@ IN_FLIGHT_REISSUE = 2
 #: word a cycle into the activation buffer's write port; its last word comes
 #: ``LoadDma.UNPACK_LATENCY`` after its beat.
 IMAGE_BYTES_PER_CYCLE = IMAGE_PIXEL_BYTES
+
+
+def load_switch_cost(ddr: "DdrTiming") -> int:
+    """DDR cycles a LOAD_SWITCH idle cycle between two LOADs costs a stream of reads: none
+    below the port's peak rate, where the DDR model's credit banks the idle cycle (the
+    next beat moves when the credit covers it, as it would have without the gap: a
+    Verilator trace of soak configuration 9, four LOADs of a prefetch at 3.36 B/cycle on
+    a 32-bit port, moved 1,952 bytes in 581 cycles); the whole cycle at the peak."""
+    return LOAD_SWITCH if ddr.banked() <= 0 else 0
 
 
 def image_transfer(nbytes: int, ddr: "DdrTiming", last: bool = True) -> float:
@@ -308,7 +317,8 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
     were queued behind this tile's own loads; from ``read_start`` for loads that wait for
-    the previous tile, the next step's prefetched weights).
+    the previous tile, which is negative when they began before this tile: behind its own
+    last loads).
 
     The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
     bytes a cycle, from ``compute - 1 - beats``; with ``image``, the next tile's reads
@@ -324,12 +334,11 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     DDR does not bank credit."""
     bw = ddr.bytes_per_cycle
     rate = out_bytes / beats if beats else float("inf")
-    t = 0.0
     write_start = compute - 1 - beats
     left_w, left_r = float(out_bytes), float(next_reads)
     done_w = compute - 1 if out_bytes == 0 else None
     done_r = 0.0 if next_reads == 0 else None
-    read_start = max(0.0, read_start)
+    t = min(0.0, read_start)  # loads queued behind the previous tile's start before it
     if image:
         image_bytes = next_reads
     image_left = min(float(image_bytes), left_r)
@@ -474,11 +483,17 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     as :func:`tile_period` says: writes throttled to their share of the
     bandwidth stall the engine, and a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
-    own last read beat, whichever is later. The prefetch waits for the last tile's own
+    own last read beat, whichever is later, and not before :func:`saturated_start` (the
+    DDR moving every byte before it back to back). Tile ``i + 1``'s loads (into the
+    halves tile ``i - 1`` read) wait for tile ``i - 1``: they begin WAIT_TO_READ +
+    latency + AR_TO_DATA after its last word, or LOAD_SWITCH after tile ``i``'s own
+    loads, whichever is later, when that is before tile ``i``'s start (its loads made it
+    wait); else from tile ``i``'s start. The prefetch waits for the last tile's own
     loads and for the tile before it (it fills the weight half that tile read), so its
     reads share the last tile's period with the last tile's writes. The program is done
     WRITE_TAIL after the last tile's last word, or LOAD_TAIL after the prefetch's last
-    beat, whichever is later. ``image``: the tiles whose first LOAD is an image band
+    beat (not before every byte of the program has moved back to back), whichever is
+    later. ``image``: the tiles whose first LOAD is an image band
     (conv1's input, :func:`image_transfer`)."""
     t, fetched, follow_begin = first_exec(loads, ddr, prefetch, image, addrs)
     # The fetch runs ahead of dispatch, as far as the queues allow: during tile i the DDR
@@ -504,24 +519,85 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
         operands = sum(loads[i + 1]) if i + 1 < len(loads) else ahead
         reads = operands + (horizon - before) * INSTRUCTION_BYTES
         out, reads_done = tile_period(cycles, beats[i], writes[i], reads, ddr,
-                                      prefetch_start if last else follow_start if i == 0 else 0.0,
+                                      prefetch_start if last else follow_start if i == 0
+                                      else min(0.0, next_start),
                                       image=not last and i + 1 in image,
                                       image_bytes=prefetch[0] if last and i + 1 in image else 0)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
-                end = max(end, reads_done + (len(prefetch) - 1) * LOAD_SWITCH + LOAD_TAIL)
-            return t + end
+                end = max(end, reads_done + (len(prefetch) - 1) * load_switch_cost(ddr)
+                          - ddr.banked() + LOAD_TAIL)
+            # nor before the DDR has moved every byte of the program back to back
+            # (saturated_start) and LOAD_TAIL has passed: after a LOAD's last beat, or
+            # after a write's (its word left the engine StoreRouter.LATENCY before it,
+            # WRITE_TAIL before DONE)
+            total = sum(len(sizes) + 1 for sizes in loads) + len(prefetch)
+            last_beat = _saturated_moved(loads + [list(prefetch)], total, sum(writes), ddr, image)
+            return max(t + end, last_beat + min(LOAD_TAIL, WRITE_TAIL - StoreRouter.LATENCY))
         period = max(out + TILE_TO_EXEC, reads_done + LOAD_TO_EXEC)
         # once the period's reads and the tile's writes are done the fetch goes on alone,
         # a burst at a time, as far as the queues allow (in DDR time the period leaves idle)
         more = idle_fetches(period - max(reads_done, out if writes[i] else 0.0), ddr)
         before = min(horizons[i], horizon + more * BURST_INSTRUCTIONS) if more else horizon
+        # no tile starts before the DDR has moved every byte it needs (saturated_start):
+        # when the reads never pause, the fetch's bursts and the loads queue back to back
+        # and the periods above, which count a fetch burst's bytes only where it lands,
+        # would run ahead of the DDR
+        bound, fetched = saturated_start(i + 1, loads, writes, ddr, len(prefetch), image)
+        late = max(0.0, bound - (t + period))
+        if late:  # the instructions the DDR moved by then are not read again later
+            before = max(before, fetched)
+        next_start = max(out + WAIT_TO_READ + ddr.latency + AR_TO_DATA,
+                         reads_done + LOAD_SWITCH) - period - late
         if i + 2 == len(compute):
-            prefetch_start = max(out + WAIT_TO_READ + ddr.latency + AR_TO_DATA,
-                                 reads_done + LOAD_SWITCH) - period
-        t += period
+            prefetch_start = next_start
+        t += period + late
     raise ValueError("a program has at least one tile")
+
+
+def saturated_start(tile: int, loads: list[list[int]], writes: list[int], ddr: DdrTiming,
+                    prefetch_count: int = 0, image=()) -> tuple[float, int]:
+    """The earliest cycle tile ``tile`` of a program (tiles loading ``loads[i]``, writing
+    ``writes[i]`` bytes, then ``prefetch_count`` LOADs) can start, from the DDR's side:
+    before it, the DDR has moved every tile's loads up to its own, the fetch bursts up to
+    the one holding its EXEC (BURST_INSTRUCTIONS from the program's start) and the
+    outputs of the tiles two or more before it, at most ``ddr.bytes_per_cycle`` a
+    cycle (an image band's at most IMAGE_BYTES_PER_CYCLE), from the program's first
+    fetch burst's first beat (FETCH_OVERHEAD, then ``latency + AR_TO_DATA``, the first
+    beat moving at once: :meth:`DdrTiming.banked`); it starts LOAD_TO_EXEC after the
+    last of them. A bound that the program meets when its reads never pause (a step
+    whose reads take longer than its compute). Returns (that cycle, the instructions
+    fetched by then)."""
+    exec_index = sum(len(sizes) + 1 for sizes in loads[:tile + 1]) - 1
+    total = sum(len(sizes) + 1 for sizes in loads) + prefetch_count
+    fetched = min(total, -(-(exec_index + 1) // BURST_INSTRUCTIONS) * BURST_INSTRUCTIONS)
+    last_beat = _saturated_moved(loads[:tile + 1], fetched, sum(writes[:max(0, tile - 1)]),
+                                 ddr, image)
+    # (as first_exec counts it: LOAD_TO_EXEC from the cycle after the last beat)
+    return last_beat + 1 + LOAD_TO_EXEC, fetched
+
+
+def _saturated_moved(loads: list[list[int]], instructions: int, written: int, ddr: DdrTiming,
+                     image=()) -> float:
+    """The cycle, from a program's start, of the last beat of the LOADs of ``loads``
+    (per tile, an image band first for the tiles in ``image``), the first
+    ``instructions`` instructions and ``written`` bytes of output moved back to back:
+    the first fetch burst's first beat ``latency + AR_TO_DATA`` after its AR (at
+    FETCH_OVERHEAD), at once (the idle DDR's banked beat), each further beat a beat's
+    transfer later (:func:`saturated_start`)."""
+    # the DDR moves every byte at its bandwidth; the reads go one LOAD after another, an
+    # image band at most IMAGE_BYTES_PER_CYCLE (the load DMA's unpacking, not the DDR:
+    # writes use the DDR time it leaves)
+    cycles = ddr.transfer(instructions * INSTRUCTION_BYTES + written)
+    reads = ddr.transfer(instructions * INSTRUCTION_BYTES)
+    for k, sizes in enumerate(loads):
+        for n, nbytes in enumerate(sizes):
+            cycles += ddr.transfer(nbytes)
+            reads += (image_transfer(nbytes, ddr, last=False) if n == 0 and k in image
+                      else ddr.transfer(nbytes))
+    return (FETCH_OVERHEAD + ddr.latency + AR_TO_DATA + max(cycles, reads)
+            - ddr.transfer(ddr.beat_bytes))
 
 
 def load_bytes(step: Step, tile: Tile, pe: int) -> list[int]:
