@@ -581,7 +581,8 @@ def _plot_timeline(report, path):
     top.set_ylabel("engine busy %")
     bottom.set_ylabel("DDR busy %")
     bottom.legend(handles=[Patch(color="tab:red", label="the step's own operands, outputs, program"),
-                           Patch(color="tab:orange", label="the next step's weights (prefetch)")],
+                           Patch(color="tab:orange",
+                                 label="read ahead for a later program (prefetch)")],
                   fontsize=8, loc="lower right")
     for ax in (top, bottom):
         ax.set_ylim(0, 105)
