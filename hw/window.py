@@ -67,14 +67,16 @@ class WindowGenerator(wiring.Component):
     1. the request's 9 sub-bank addresses, each in its own register that drives only its
        sub-bank's block RAM address pins (no logic between the register and the memory,
        whose address route may cross the chip), with the window's row and column;
-    2. the sub-banks' synchronous read (``r_en``), beside the padding mask by tap,
-       computed from stage 1's row and column (so its compares start from a register of
-       this block, not from the sequencer's, behind a route and in front of the skid
+    2. the sub-banks' synchronous read (``r_en``), beside the padding mask's compares,
+       computed from stage 1's row and column (so they start from a register of this
+       block, not from the sequencer's, behind a route and in front of the skid
        register), each ``row + dy >= rows`` one carry chain, ``row >= rows - dy``, against
-       registers of the tile's ``rows - dy``;
+       registers of the tile's ``rows - dy``, each compare into a register of its own
+       (12 flags: row below or past the tile by ``dy``, column by ``dx``);
     3. the sub-banks' output registers (``r_oe``), beside each tap's select (one-hot:
-       which sub-bank it reads, or padding), decoded here from ``row mod 3`` and
-       ``col mod 3`` so the tap multiplexers start from registers of their own;
+       which sub-bank it reads, or padding: the OR of its four flags), decoded here from
+       ``row mod 3`` and ``col mod 3`` so the tap multiplexers start from registers of
+       their own;
     4. the sub-banks' words in registers of this block (``pe`` bytes a sub-bank, no logic
        in front of them: the route from a block RAM's output register, which may cross
        the chip, is all this stage's path), beside the selects;
@@ -170,10 +172,13 @@ class WindowGenerator(wiring.Component):
         _, (advance, *_) = pipeline_enables(m, self.LATENCY, requests, self.o_stream, "")
         m.d.comb += [self.r_en.eq(advance), self.r_oe.eq(advance)]
 
-        # Markers beside the words: row and col mod 3, the padding mask (by tap), the tag.
+        # Markers beside the words: row and col mod 3, the padding flags, the tag.
         s1_row_mod3, s1_col_mod3, s2_row_mod3, s2_col_mod3 = (Signal(2) for _ in range(4))
         s1_row, s1_col = Signal.like(req.row), Signal.like(req.col)
-        s2_pad = Signal(SUB_BANKS)
+        # The padding mask's compares by row offset and column offset (stage 2).
+        s2_row_lo, s2_row_hi, s2_col_lo, s2_col_hi = (
+            [Signal(name=f"s2_{what}{d}") for d in range(3)]
+            for what in ("row_lo", "row_hi", "col_lo", "col_hi"))
         s1_tag, s2_tag, s3_tag = (Signal.like(req.tag) for _ in range(3))
         # By tap, one-hot: the sub-bank it reads (bit 3 * rb + cb), or padding (bit 9).
         s3_select = [Signal(SUB_BANKS + 1, name=f"s3_select{tap}") for tap in range(SUB_BANKS)]
@@ -205,11 +210,13 @@ class WindowGenerator(wiring.Component):
             # tile's ``rows - dy`` (below): one carry chain, not an adder and a compare in
             # series (``s1_col + dx`` into ``>= cols``, two chains and four LUTs, was the
             # whole design's critical path after timing step 8's first two fixes, 9.57 ns).
-            for dy in range(3):
-                row_out = (s1_row < -dy) | (s1_row >= rows_end[dy])
-                for dx in range(3):
-                    col_out = (s1_col < -dx) | (s1_col >= cols_end[dx])
-                    m.d.sync += s2_pad[3 * dy + dx].eq(row_out | col_out)
+            # Each compare into a register of its own, the OR of a tap's four in stage 3
+            # (into its select): after step 8 the compare's carry chain, its feed-out and
+            # two LUTs of the OR in series, with routes between, were the whole design's
+            # critical path at seed 2 (8.46 ns; timing step 9).
+            for d in range(3):
+                m.d.sync += [s2_row_lo[d].eq(s1_row < -d), s2_row_hi[d].eq(s1_row >= rows_end[d]),
+                             s2_col_lo[d].eq(s1_col < -d), s2_col_hi[d].eq(s1_col >= cols_end[d])]
 
             # Stage 3: the sub-banks' output registers (r_oe) and each tap's select: the
             # tap (dy, dx) is in sub-bank ((row_mod3 + dy) mod 3, (col_mod3 + dx) mod 3).
@@ -217,12 +224,13 @@ class WindowGenerator(wiring.Component):
             for dy in range(3):
                 for dx in range(3):
                     tap = 3 * dy + dx
+                    pad = s2_row_lo[dy] | s2_row_hi[dy] | s2_col_lo[dx] | s2_col_hi[dx]
                     for rb in range(3):
                         for cb in range(3):
                             m.d.sync += s3_select[tap][3 * rb + cb].eq(
-                                ~s2_pad[tap] & (s2_row_mod3 == (rb - dy) % 3)
+                                ~pad & (s2_row_mod3 == (rb - dy) % 3)
                                 & (s2_col_mod3 == (cb - dx) % 3))
-                    m.d.sync += s3_select[tap][SUB_BANKS].eq(s2_pad[tap])
+                    m.d.sync += s3_select[tap][SUB_BANKS].eq(pad)
 
             # Stage 4: the sub-banks' words into registers of this block, the selects beside.
             m.d.sync += [s4_data.eq(self.r_data), s4_tag.eq(s3_tag),
