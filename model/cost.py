@@ -46,7 +46,7 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed",
-           "prefetch_image", "input_prefetch_allowed", "plan_step", "plan_network",
+           "prefetch_image", "prefetch_of", "input_prefetch_allowed", "plan_step", "plan_network",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches", "saturated_start", "load_switch_cost"]
 
@@ -312,7 +312,7 @@ def read_bursts(sizes: list[int], beat_bytes: int, addrs: list[int] | None = Non
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
                 ddr: DdrTiming, read_start: float = 0.0,
-                image: bool = False, image_bytes: float = 0.0) -> tuple[float, float]:
+                image_bytes: float = 0.0) -> tuple[float, float]:
     """(cycle of the tile's last output word, cycle the next tile's reads are done), from
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
@@ -321,11 +321,10 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     last loads).
 
     The engine emits its output evenly over its beats, at ``E = out_bytes / beats``
-    bytes a cycle, from ``compute - 1 - beats``; with ``image``, the next tile's reads
-    are an image band, which moves at most IMAGE_BYTES_PER_CYCLE and ends
-    ``LoadDma.UNPACK_LATENCY`` after its last beat; ``image_bytes``: only the first that
-    many bytes of the reads are an image band (a prefetch of the next band's image,
-    followed by weights). The store DMA passes a word on only when
+    bytes a cycle, from ``compute - 1 - beats``; the first ``image_bytes`` of the reads
+    are an image band (the next tile's, or a prefetch of the next band's image followed
+    by weights), which moves at most IMAGE_BYTES_PER_CYCLE and ends
+    ``LoadDma.UNPACK_LATENCY`` after its last beat. The store DMA passes a word on only when
     the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
     both reads and writes have beats ready, the DDR alternates them
     (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
@@ -339,8 +338,6 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     done_w = compute - 1 if out_bytes == 0 else None
     done_r = 0.0 if next_reads == 0 else None
     t = min(0.0, read_start)  # loads queued behind the previous tile's start before it
-    if image:
-        image_bytes = next_reads
     image_left = min(float(image_bytes), left_r)
     image_done = None
     while done_w is None or done_r is None:
@@ -521,8 +518,9 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
         out, reads_done = tile_period(cycles, beats[i], writes[i], reads, ddr,
                                       prefetch_start if last else follow_start if i == 0
                                       else min(0.0, next_start),
-                                      image=not last and i + 1 in image,
-                                      image_bytes=prefetch[0] if last and i + 1 in image else 0)
+                                      # the next tile's band, or the prefetch's first LOAD
+                                      image_bytes=0 if i + 1 not in image
+                                      else prefetch[0] if last else reads)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
@@ -788,11 +786,16 @@ def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
     (:func:`prefetch_target`)."""
     costs = []
     for k, tiling in enumerate(tilings):
-        target = prefetch_target(tilings, k)
-        costs.append(step_cost(tiling, pe, ddr, pw_share,
-                               [] if target is None else prefetch_loads(target, pe),
-                               prefetch_image=prefetch_image(target)))
+        prefetch, image = prefetch_of(tilings, k, pe)
+        costs.append(step_cost(tiling, pe, ddr, pw_share, prefetch, prefetch_image=image))
     return costs
+
+
+def prefetch_of(tilings: list[StepTiling], k: int, pe: int) -> tuple[list[int], bool]:
+    """:func:`step_cost`'s ``prefetch`` and ``prefetch_image`` for program ``k`` of
+    ``tilings``: the LOADs it issues for :func:`prefetch_target`."""
+    target = prefetch_target(tilings, k)
+    return ([] if target is None else prefetch_loads(target, pe)), prefetch_image(target)
 
 
 #: Band heights the planner tries per step: the tallest that fits, divided by 1 .. this.

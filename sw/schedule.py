@@ -35,7 +35,7 @@ from hw.fetch import PROGRAM_ALIGN
 from hw.instruction import (INSTRUCTION_BYTES, WAIT_BITS, Op, instruction_layout,
                             load_desc_layout, slices_per_word)
 from hw.packing import describe_layout, pack, unpack
-from model.cost import (DdrTiming, StepCost, plan_network, prefetch_loads, prefetch_target,
+from model.cost import (DdrTiming, StepCost, plan_network, prefetch_of, prefetch_target,
                         step_cost, step_costs, step_mode)
 from model.tiling import IMAGE_PIXEL_BYTES, Step, StepTiling, act_words, channel_blocks
 
@@ -202,6 +202,11 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
                 for target, words in weight_words(step, q, group, pe).items()}
         return regions[step.name, group]
 
+    def input_of(step: Step) -> tuple[Region, tuple[int, int, int]]:
+        """The DDR region and shape of ``step``'s input map: the step before's output,
+        or the network's input."""
+        return outputs[previous[step.name]] if step.name in previous else source
+
     def layers_of(step: Step):
         first = position[step.first.name]
         return qlayers[first:first + len(step.layers)]
@@ -210,7 +215,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     resident = None  # the activation half holding the previous program's output, if on chip
     for index, (tiling, cost) in enumerate(zip(tilings, costs)):
         step = tiling.step
-        in_region, in_shape = outputs[previous[step.name]] if step.name in previous else source
+        in_region, in_shape = input_of(step)
         if step.name not in outputs:
             out = step.last
             shape = (out.out_h, out.out_w, channel_blocks(out.out_c, pe) * pe)
@@ -222,8 +227,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         if after is not None and after.prefetched:
             ahead = weight_regions(after.step, layers_of(after.step), after.tiles[0].out_blocks)
         if after is not None and after.input_prefetched:
-            after_region, after_shape = (outputs[previous[after.step.name]]
-                                         if after.step.name in previous else source)
+            after_region, after_shape = input_of(after.step)
             ahead_band = _band_load(after.step, after_region.addr, after_shape,
                                     after.tiles[0], pe)
         if index + 1 < len(tilings) and tilings[index + 1].prefetch_over:
@@ -243,10 +247,10 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     # The costs again with every LOAD's DDR address, now laid out: where its bursts are
     # cut (model.cost.first_exec)
     for index, (tiling, sched) in enumerate(zip(tilings, steps)):
-        after = prefetch_target(tilings, index)
-        prefetch = [] if after is None else prefetch_loads(after, pe)
+        prefetch, image = prefetch_of(tilings, index, pe)
         addrs = [i["load"]["addr"] for i in sched.instructions if i["op"] is Op.LOAD]
-        sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs)
+        sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs,
+                               prefetch_image=image)
     return Schedule(config, steps, alloc.image, alloc.regions)
 
 
