@@ -119,6 +119,10 @@ class Requantizer(wiring.Component):
 
     #: Cycles from an accepted input beat to its output beat being valid (no stalls).
     LATENCY = 10
+    #: Every stage advances on one enable, ``~o_stream.valid | o_stream.ready``, and every
+    #: input beat gives one output beat (``hw.tagged.Tagged`` carries a tag beside the
+    #: stages on it).
+    ONE_ENABLE = True
 
     def __init__(self, lanes):
         with discard_on_error(self):

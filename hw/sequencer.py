@@ -32,6 +32,11 @@ __all__ = ["Sequencer"]
 
 LOAD_QUEUE_DEPTH = 4
 EXEC_QUEUE_DEPTH = 2
+#: Cycles from ``tile_done`` to the sequencer counting the tile (its done counter, the
+#: pending count behind ``finished``): ``tile_done`` goes into a register first, so the
+#: engine's output handshake (``valid & ready & last``, from the far end of the engine)
+#: and the counters' carry chains are two paths, not one across the chip (timing step 11).
+TILE_DONE_LATENCY = 1
 
 
 class Sequencer(wiring.Component):
@@ -47,7 +52,8 @@ class Sequencer(wiring.Component):
     load_idle : In(1)
     cmd : Out(stream.Signature(command_layout()))
     tile_done : In(1)
-        The engine's last output word of a tile left.
+        The engine's last output word of a tile left; counted ``TILE_DONE_LATENCY``
+        cycles later.
     store_desc : Out(stream.Signature(store_desc_layout()))
     store_idle : In(1)
     busy, done : Out(1)
@@ -132,10 +138,12 @@ class Sequencer(wiring.Component):
             m.d.sync += dispatched.eq(dispatched + 1)
         with m.If(self.load_done):
             m.d.sync += loads_done.eq(loads_done + 1)
-        with m.If(self.tile_done):
+        tile_done = Signal()  # TILE_DONE_LATENCY
+        m.d.sync += tile_done.eq(self.tile_done)
+        with m.If(tile_done):
             m.d.sync += [execs_done.eq(execs_done + 1), self.execs.eq(self.execs + 1)]
         loads_pending, no_loads_pending = _outstanding(m, dispatch & is_load, self.load_done)
-        execs_pending, no_execs_pending = _outstanding(m, dispatch & ~is_load, self.tile_done)
+        execs_pending, no_execs_pending = _outstanding(m, dispatch & ~is_load, tile_done)
 
         # All instructions dispatched, as a register a cycle behind ``dispatched``
         # (a 32-bit compare was in series with the rest of ``finished``): exact where it

@@ -5,9 +5,17 @@ the middle does not carry. ``Tagged`` keeps them in a small FIFO beside it: a ta
 with each input beat that produces an output (all of them, or only those for which
 ``produces`` is true, e.g. the ``last`` beat of a pointwise run) and comes out with the
 matching output beat.
+
+An inner component whose stages all advance on one enable (``ONE_ENABLE``:
+``hw.pointwise.pipeline_enables``, every input beat one output beat ``LATENCY`` stages
+later) carries its tag in a shift register on that same enable instead: cycle for cycle
+what the FIFO gives it (the FIFO never fills and its head is always there before the
+result), without the FIFO's handshake between the inner component's output valid and
+the queue's pointers (the depthwise requantiser's and its tag queue's, placed apart,
+was the whole design's critical path after timing step 10, seed 3: 8.87 ns).
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,6 +55,8 @@ class Tagged(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         inner = m.submodules.inner = self._inner
+        if getattr(inner, "ONE_ENABLE", False) and self._produces is None:
+            return self._shift_register(m, inner)
         # The tag FIFO's flags are registers (``hw.queue``: cycle for cycle a
         # SyncFIFOBuffered, whose ``w_rdy`` compared its level with a constant): they sit
         # in the handshake between the inner component and its neighbours, which was
@@ -68,5 +78,25 @@ class Tagged(wiring.Component):
             self.o_stream.valid.eq(inner.o_stream.valid & tags.r_rdy),
             inner.o_stream.ready.eq(self.o_stream.ready & tags.r_rdy),
             tags.r_en.eq(self.o_stream.valid & self.o_stream.ready),
+        ]
+        return m
+
+    def _shift_register(self, m, inner):
+        """The tag beside ``inner``'s ``LATENCY`` stages, each register loaded when the
+        stages advance (``~o_stream.valid | o_stream.ready``, as
+        ``hw.pointwise.pipeline_enables``)."""
+        tags = [Signal(self._tag_layout, name=f"tag{k}") for k in range(inner.LATENCY)]
+        advance = ~inner.o_stream.valid | inner.o_stream.ready
+        with m.If(advance):
+            m.d.sync += [tags[0].eq(self.i_stream.payload.tag),
+                         *(later.eq(earlier) for earlier, later in zip(tags, tags[1:]))]
+        m.d.comb += [
+            inner.i_stream.payload.eq(self.i_stream.payload.inner),
+            inner.i_stream.valid.eq(self.i_stream.valid),
+            self.i_stream.ready.eq(inner.i_stream.ready),
+            self.o_stream.payload.inner.eq(inner.o_stream.payload),
+            self.o_stream.payload.tag.eq(tags[-1]),
+            self.o_stream.valid.eq(inner.o_stream.valid),
+            inner.o_stream.ready.eq(self.o_stream.ready),
         ]
         return m

@@ -35,7 +35,7 @@ from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
 from hw.read_port import OUTSTANDING_READS
-from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH
+from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
@@ -150,10 +150,10 @@ WRITE_TAIL = StoreRouter.LATENCY + 3
 #: ``finished`` the cycle after.
 ACT_WRITE_TAIL = StoreRouter.LATENCY + ActWriter.LATENCY + 1
 #: Cycles from a tile's last output word to the AR of a LOAD that waited for that tile
-#: (the next step's prefetched weights): the sequencer's tile counter, its registered
-#: descriptor valid, the load DMA's burst request (``LoadDma.REQUEST_LATENCY``), the read
-#: port's AR register.
-WAIT_TO_READ = 1 + 1 + LoadDma.REQUEST_LATENCY + 1
+#: (the next step's prefetched weights): the sequencer's register on ``tile_done``
+#: (``TILE_DONE_LATENCY``), its tile counter, its registered descriptor valid, the load
+#: DMA's burst request (``LoadDma.REQUEST_LATENCY``), the read port's AR register.
+WAIT_TO_READ = TILE_DONE_LATENCY + 1 + 1 + LoadDma.REQUEST_LATENCY + 1
 #: Cycles from a program's last LOAD beat to DONE when the loads end after the last
 #: tile's writes: the DMA's done pulse, the sequencer's pending count, ``finished``.
 LOAD_TAIL = 3
