@@ -19,7 +19,8 @@ from .config import ceil_log2
 from .conv_gather import ConvGather
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
-from .requant import Requantizer, channel_params_tag, feed_requantizer, unpack_params
+from .requant import (Requantizer, channel_params_tag, feed_requantizer, tagged_requantizer,
+                      unpack_params)
 from .skid import registered_input, skid_input
 from .tagged import Tagged
 from .window import window_output_layout
@@ -105,8 +106,8 @@ class DepthwiseStage(wiring.Component):
         pe = self._pe
         lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe, lut_multipliers=self._lut),
                                             channel_params_tag(pe, "run_end", "tile_end"))
-        requant = m.submodules.requant = Tagged(
-            Requantizer(pe), data.StructLayout({"run_end": 1, "tile_end": 1}))
+        requant = m.submodules.requant = tagged_requantizer(
+            pe, 1, data.StructLayout({"run_end": 1, "tile_end": 1}))
         # The mode decode from a register: the route from the controller's command
         # register was the head of the engine's critical path.
         fused, conv = Signal(), Signal()

@@ -16,7 +16,8 @@ from model.numerics import ACT_BITS
 from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_lane_layout
 from .config import ceil_log2
 from .pointwise import PointwiseArray
-from .requant import channel_params_tag, feed_requantizer, requant_latency, requantizer, unpack_params
+from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
+                      unpack_params)
 from .skid import skid_input
 from .tagged import Tagged
 
@@ -92,8 +93,8 @@ class PointwiseStage(wiring.Component):
         pool = cmd.mode == Mode.POOL
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
-        requant = m.submodules.requant = Tagged(requantizer(pe, self._share),
-                                                data.StructLayout({"tile_end": 1}))
+        requant = m.submodules.requant = tagged_requantizer(pe, self._share,
+                                                            data.StructLayout({"tile_end": 1}))
 
         # -- sequencer -------------------------------------------------------------
         k = Signal(2 * COUNT_BITS)  # word within the run
