@@ -24,7 +24,7 @@ from model.layers import LayerKind
 from model.tiling import IMAGE_PIXEL_BYTES
 
 from .driver import Progress, RunResult, StepResult
-from .schedule import _BANK_OF, Schedule, ScheduleError, _band_load, decode_program
+from .schedule import _BANK_OF, Schedule, ScheduleError, _band_load, decode_program, layer_range
 
 __all__ = ["run_model_schedule"]
 
@@ -38,7 +38,6 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     start = time.perf_counter()
     qlayers = list(qnet)
     results = []
-    position = {layer.name: k for k, layer in enumerate(config.network)}
     # What each weight-side buffer half holds: the name of the DDR region last LOADed
     # into it ("<step>.<target>[<group>]"), across programs, as the SRAM keeps it.
     held: dict[tuple[Target, int], str] = {}
@@ -54,8 +53,8 @@ def run_model_schedule(schedule: Schedule, qnet, progress: Progress | None = Non
     for sched in schedule.steps:
         cost = sched.cost
         step = sched.step
-        first = position[step.first.name]
-        q = qlayers[first:first + len(step.layers)]
+        span = layer_range(config.network, step)
+        q = qlayers[span.start:span.stop]
         program = decode_program(memory, sched.program.addr, len(sched.instructions))
         # The step's output, from its input as it is in DDR, or in the activation half
         # its tiles read when the step before kept it on chip (a band of it, in a band

@@ -120,7 +120,7 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
 
     from .driver import Progress, run_rtl_schedule
     from .fast_model import run_model_schedule
-    from .schedule import build_schedule
+    from .schedule import build_schedule, layer_range
 
     progress = progress or Progress(0, enabled=False)
     network = config.network
@@ -147,11 +147,9 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
     rtl = sim != "model"
     basis = "measured" if rtl else "predicted"  # what every cycle-derived figure rests on
     layers, maps = [], {}
-    position = {layer.name: k for k, layer in enumerate(network)}
     for index, (sched, measured, cost) in enumerate(zip(schedule.steps, result.steps, costs)):
-        first = position[sched.step.first.name]
-        k = first + len(sched.step.layers)
-        want = golden[k - 1]
+        span = layer_range(network, sched.step)
+        want = golden[span.stop - 1]
         part = sched.tiling.part
         # a band of a band group: the step's map is whole after its last band only
         got = None if part and part[0] + 1 < part[1] else schedule.read_map(result.memory, index)
@@ -206,7 +204,7 @@ def execute(config, sim: str = "verilator", seed: int = 0, progress=None, workdi
             # Every layer of the step: the golden model's inner maps (the depthwise output
             # never leaves the chip) and the accelerator's output, against TFLite's.
             inner = all(np.array_equal(golden[j], reference[qnet[j].layer.name])
-                        for j in range(first, k))
+                        for j in span)
             mine = want if got is None else got  # on chip in an RTL run: the golden map's
             row["tflite_exact"] = bool(inner and np.array_equal(mine, reference[sched.step.last.name]))
         layers.append(row)

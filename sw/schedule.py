@@ -41,7 +41,7 @@ from model.tiling import IMAGE_PIXEL_BYTES, Step, StepTiling, act_words, channel
 
 from .program import step_input, tile_command, weight_words
 
-__all__ = ["Schedule", "StepSchedule", "Region", "ScheduleError", "build_schedule",
+__all__ = ["Schedule", "StepSchedule", "Region", "ScheduleError", "build_schedule", "layer_range",
            "encode_instruction", "decode_instruction", "decode_program"]
 
 #: Every region starts on a 64-byte line, a whole number of beats of any port width (the
@@ -185,9 +185,8 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     costs = step_costs(tilings, pe, ddr, config.pw_requant_share)
     # A step is one program, or one program a band in a band group (model.cost.plan_bands):
     # its layers, input and output regions are the step's, whichever band a program runs.
-    position = {layer.name: k for k, layer in enumerate(config.network)}
     order = sorted({t.step.name: t.step for t in tilings}.values(),
-                   key=lambda step: position[step.first.name])
+                   key=lambda step: layer_range(config.network, step).start)
     previous = {after.name: before.name for before, after in zip(order, order[1:])}
     outputs: dict[str, tuple[Region, tuple[int, int, int]]] = {}  # by step, as laid out
     regions: dict[tuple[str, tuple[int, int]], dict] = {}
@@ -208,8 +207,8 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         return outputs[previous[step.name]] if step.name in previous else source
 
     def layers_of(step: Step):
-        first = position[step.first.name]
-        return qlayers[first:first + len(step.layers)]
+        span = layer_range(config.network, step)
+        return qlayers[span.start:span.stop]
 
     weight_half = 1  # the weight half the last tile read; the first group goes to the other
     resident = None  # the activation half holding the previous program's output, if on chip
@@ -252,6 +251,14 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
         sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs,
                                prefetch_image=image)
     return Schedule(config, steps, alloc.image, alloc.regions)
+
+
+def layer_range(network, step: Step) -> range:
+    """The positions of ``step``'s layers in ``network`` (a step is a run of consecutive
+    layers): what slices a quantised network's layers, or finds a step's output among
+    the golden model's maps."""
+    first = next(k for k, layer in enumerate(network) if layer.name == step.first.name)
+    return range(first, first + len(step.layers))
 
 
 def _padded(x: np.ndarray, pe: int) -> np.ndarray:
