@@ -44,9 +44,11 @@ class DepthwiseStage(wiring.Component):
     the next one stalls; ``i_stream.ready`` is a register (:func:`hw.skid.skid_input`: a
     window arriving while the first lookup register stalls waits in a skid register, at
     no latency), so no path runs from this stage's ``o_stream.ready`` or from ``mode``
-    to the window generator. In fused mode the looked-up beats enter the lanes through a
-    second skid register, so the lookup's enables (the weight buffer's read enables) are
-    one LUT from registers, not the end of the lanes' and requantiser's handshakes.
+    to the window generator. The looked-up beats go on (to the lanes, the gather or the
+    output register, by mode) through a second skid register, and the two lookup
+    registers advance together on its room, a register: the lookup's enables (the weight
+    buffer's read and output-register enables) are that flip-flop, not the end of the
+    lanes' and requantiser's handshakes and a select by mode.
 
     Members
     -------
@@ -116,53 +118,60 @@ class DepthwiseStage(wiring.Component):
         windows = skid_input(m, self.i_stream, "window")
 
         # Lookup registers: the window, aligned with its block's weights and parameters
-        # (the weight buffer reads when the first advances, registers when the second does).
+        # (the weight buffer reads when the first loads, registers when the second does).
+        # Both advance on one enable, the room of the skid register behind them
+        # (``beats``, every mode's consumer takes its beats from it): the weight buffer's
+        # read and output-register enables are a flip-flop (the skid's ``full``), with no
+        # logic and no mode select in front of their route across the chip (from the
+        # lanes' readiness through the lookup's handshake and a select by mode, it was
+        # the whole design's critical path after timing step 11 at seed 3: 8.79 ns, a
+        # 4.14 ns route into a ``dw_params`` DP16KD's read enable). A bubble between the
+        # two registers is not filled while the skid is full (as in
+        # ``hw.pointwise.pipeline_enables``); without stalls, cycle for cycle as before.
         first_valid, look_valid = Signal(), Signal()
         first_taps = Signal(windows.payload.taps.shape())
         look_taps = Signal(windows.payload.taps.shape())
         first_tag, look_tag = Signal(window_tag_layout()), Signal(window_tag_layout())
-        first_ready, look_ready = Signal(), Signal()
         in_tag = data.View(window_tag_layout(), windows.payload.tag)
+        looked = stream.Signature(data.StructLayout({
+            "taps": look_taps.shape(), "tag": window_tag_layout(),
+            "weights": len(self.dw_weights), "params": len(self.dw_params),
+        })).create(path=("looked",))
+        beats = skid_input(m, looked, "beats")
+        advance = looked.ready  # the skid's room: a register
         m.d.comb += [
-            first_ready.eq(~first_valid | look_ready),
-            windows.ready.eq(first_ready),
+            windows.ready.eq(advance),
             self.dw_addr.eq(in_tag.ib),
-            self.dw_en.eq(first_ready),
-            self.dw_oe.eq(look_ready),
+            self.dw_en.eq(advance),
+            self.dw_oe.eq(advance),
+            looked.valid.eq(look_valid),
+            looked.payload.taps.eq(look_taps),
+            looked.payload.tag.eq(look_tag),
+            looked.payload.weights.eq(self.dw_weights),
+            looked.payload.params.eq(self.dw_params),
         ]
-        with m.If(first_ready):
+        with m.If(advance):
             m.d.sync += [
-                first_valid.eq(windows.valid),
-                first_taps.eq(windows.payload.taps),
+                first_valid.eq(windows.valid), first_taps.eq(windows.payload.taps),
                 first_tag.eq(in_tag),
+                look_valid.eq(first_valid), look_taps.eq(first_taps), look_tag.eq(first_tag),
             ]
-        with m.If(look_ready):
-            m.d.sync += [look_valid.eq(first_valid), look_taps.eq(first_taps), look_tag.eq(first_tag)]
+        beat_tag = beats.payload.tag
 
-        weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9), self.dw_weights)
-        params = data.View(data.ArrayLayout(param_lane_layout(), pe), self.dw_params)
-        # The looked-up beats reach the lanes through a skid register (``hw.skid``), so
-        # that the lookup's enables (the weight buffer's read and output-register enables)
-        # come from registers: the requantiser's and the lanes' handshakes (their tag
-        # FIFOs' flags, the lanes' enable) through ``look_valid`` and a route across the
-        # chip into a ``dw_params`` DP16KD's read enable was the whole design's critical
-        # path after timing step 6 (9.86-11.36 ns). The lanes' first stage is the
-        # multipliers' input registers (no logic), so the skid's multiplexer sits in
-        # front of registers only, not in series with logic (step 6's skid between the
-        # lanes and the requantiser did, in front of the left shift). No latency; under
-        # stalled lanes one beat more waits.
-        fed = stream.Signature(lanes.i_stream.payload.shape()).create(path=("fed",))
-        beats = skid_input(m, fed, "beats")
-        wiring.connect(m, beats, lanes.i_stream)
-        lanes_in = fed.payload
+        weights = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), pe), 9), beats.payload.weights)
+        params = data.View(data.ArrayLayout(param_lane_layout(), pe), beats.payload.params)
+        # The lanes' first stage is the multipliers' input registers (no logic), so the
+        # skid's multiplexer sits in front of registers only (step 6's skid between the
+        # lanes and the requantiser did not: 95.5 MHz).
+        lanes_in = lanes.i_stream.payload
         m.d.comb += [
-            lanes_in.inner.window.eq(look_taps),
+            lanes_in.inner.window.eq(beats.payload.taps),
             lanes_in.inner.weights.eq(weights),
-            lanes_in.tag.run_end.eq(look_tag.run_end),
-            lanes_in.tag.tile_end.eq(look_tag.tile_end),
+            lanes_in.tag.run_end.eq(beat_tag.run_end),
+            lanes_in.tag.tile_end.eq(beat_tag.tile_end),
         ]
-        m.d.comb += [gather.i_stream.payload.taps.eq(look_taps),
-                     gather.i_stream.payload.tag.eq(look_tag)]
+        m.d.comb += [gather.i_stream.payload.taps.eq(beats.payload.taps),
+                     gather.i_stream.payload.tag.eq(beat_tag)]
         m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
         # The lanes' accumulators reach the requantiser through an output register with a
         # skid register beside it (``hw.skid.registered_input``): the lanes' ``o_stream.ready``
@@ -189,8 +198,8 @@ class DepthwiseStage(wiring.Component):
             m.d.sync += [self.o_stream.valid.eq(out.valid), self.o_stream.payload.eq(out.payload)]
         with m.If(fused):
             m.d.comb += [
-                fed.valid.eq(look_valid),
-                look_ready.eq(~look_valid | fed.ready),
+                lanes.i_stream.valid.eq(beats.valid),
+                beats.ready.eq(lanes.i_stream.ready),
                 out.valid.eq(requant.o_stream.valid),
                 out.payload.data.eq(requant.o_stream.payload.inner),
                 out.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
@@ -198,17 +207,17 @@ class DepthwiseStage(wiring.Component):
             ]
         with m.Elif(conv):
             m.d.comb += [
-                gather.i_stream.valid.eq(look_valid),
-                look_ready.eq(~look_valid | gather.i_stream.ready),
+                gather.i_stream.valid.eq(beats.valid),
+                beats.ready.eq(gather.i_stream.ready),
                 out.valid.eq(gather.o_stream.valid),
                 out.payload.eq(gather.o_stream.payload),
                 gather.o_stream.ready.eq(out.ready),
             ]
         with m.Else():
             m.d.comb += [
-                look_ready.eq(~look_valid | out.ready),
-                out.valid.eq(look_valid),
-                out.payload.data.eq(look_taps[CENTRE_TAP]),
-                out.payload.run_end.eq(look_tag.run_end),
+                beats.ready.eq(out.ready),
+                out.valid.eq(beats.valid),
+                out.payload.data.eq(beats.payload.taps[CENTRE_TAP]),
+                out.payload.run_end.eq(beat_tag.run_end),
             ]
         return m
