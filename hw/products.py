@@ -125,46 +125,23 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     return product
 
 
-#: The ``-2**8`` that each of :func:`lut_product`'s four rows (at ``4**k``) leaves out by
-#: not sign-extending, modulo ``2**16``.
-_BOOTH_CONSTANT = (-(2 ** 8) * sum(4 ** k for k in range(WEIGHT_BITS // 2))) % (1 << PRODUCT_BITS)
-
-
 def lut_product(a, b):
     """``a * b`` of two int8 values as a radix-4 Booth multiplier, without ``*``.
 
     Digit ``k`` of ``b`` is ``b[2k] + b[2k-1] - 2 * b[2k+1]`` in {-2, ..., 2}. Its partial
-    product (0, ``a`` or ``2a``: 9 bits) is inverted when the digit is negative (``b[2k+1]``
-    set), and the missing ``+1`` of that two's-complement negation is put in the next
-    row's free low bit (the last one's in the final sum). No row is sign-extended: row
-    ``k``'s sign bit ``s`` stands for ``-s * 2**8 = ~s * 2**8 - 2**8``, so each row is 9
-    unsigned bits (its sign bit inverted) and the ``-2**8`` of all four rows is one
-    constant, :data:`_BOOTH_CONSTANT`, modulo ``2**16`` (the product fits 16 signed bits).
-    The four rows are then added in pairs by two-operand adders (carry chains): sign-
-    extended rows summed at once had Yosys build a carry-save tree in LUTs, 214 LUTs
-    (with 77 PFUMX and 30 L6MUX) a product on ECP5 against 127 (25 PFUMX) now, and the
-    depthwise lanes with pe 8's 44 LUT products (``--fit``) were the largest block of the
-    design."""
+    product ``sel`` (0, ``a`` or ``2a``) is inverted when the digit is negative, and the
+    missing ``+1`` of those two's-complement negations is added once, as ``fix``."""
     assert len(b) == WEIGHT_BITS == 8
-    a, b = Value.cast(a), Value.cast(b)
-    rows, negated = [], []
+    terms, fix_bits = [], []
     for k in range(WEIGHT_BITS // 2):
-        hi, mid = b[2 * k + 1], b[2 * k]
-        lo = b[2 * k - 1] if k else Const(0, 1)
-        one = mid ^ lo  # digit +-1
-        two = Mux(hi, ~mid & ~lo, mid & lo)  # digit +-2
-        width = ACT_BITS + 1
-        once, twice = Cat(a, a[-1]), Cat(Const(0, 1), a)  # a and 2a, 9 bits
-        row = ((once & one.replicate(width)) | (twice & two.replicate(width))) ^ hi.replicate(width)
-        rows.append(Cat(row[:-1], ~row[-1]))
-        negated.append(hi)
-    r0 = rows[0]
-    r1 = Cat(negated[0], Const(0, 1), rows[1])  # at 2**0: row 1 sits at 2**2
-    r2 = Cat(negated[1], Const(0, 1), rows[2])  # at 2**2
-    r3 = Cat(negated[2], Const(0, 1), rows[3])  # at 2**4
-    last = Const(_BOOTH_CONSTANT, PRODUCT_BITS) | (negated[3] << 6)
-    total = (r0 + r1) + ((r2 + (r3 << 2)) << 2) + last
-    return total[:PRODUCT_BITS].as_signed()
+        hi, mid, lo = b[2 * k + 1], b[2 * k], b[2 * k - 1] if k else 0
+        zero = (hi == mid) & (mid == lo) if k else (hi == mid) & ~mid
+        two = (hi ^ mid) & ~(mid ^ lo) if k else hi & ~mid
+        sel = Mux(zero, 0, Mux(two, a << 1, a))  # signed, 9 bits
+        terms.append((sel ^ Mux(hi, -1, 0)) << (2 * k))
+        fix_bits += [hi, 0]
+    terms.append(Cat(*fix_bits[:-1]))  # +1 at 4**k for every inverted partial product
+    return tree_sum(terms)[:PRODUCT_BITS].as_signed()
 
 
 def packed_weights(w_lo, w_hi):
