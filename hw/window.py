@@ -62,8 +62,10 @@ def window_request(row, col, ib, *, width, blocks, tag=0):
 class WindowGenerator(wiring.Component):
     """Turn window requests into 3x3 windows of ``pe`` channels, one per cycle.
 
-    Five stages (:attr:`LATENCY`), throughput one window per cycle:
+    Six stages (:attr:`LATENCY`), throughput one window per cycle:
 
+    0. the request's base plus its row's pitch term, one sum per row of sub-banks (the
+       column's term is added in stage 1: one carry chain a stage);
     1. the request's 9 sub-bank addresses, each in its own register that drives only its
        sub-bank's block RAM address pins (no logic between the register and the memory,
        whose address route may cross the chip), with the window's row and column;
@@ -114,11 +116,12 @@ class WindowGenerator(wiring.Component):
     """
 
     #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
-    #: address registers, the sub-banks' read, their output registers, the words'
-    #: registers, the tap selection. (4 until timing step 6: the block RAM's output
-    #: register, a 4.48 ns route across the chip and the ten-way tap multiplexer in one
-    #: cycle were the whole design's critical path, 9.32 ns.)
-    LATENCY = 5
+    #: row terms, the address registers, the sub-banks' read, their output registers,
+    #: the words' registers, the tap selection. (4 until timing step 6: the block RAM's
+    #: output register, a 4.48 ns route across the chip and the ten-way tap multiplexer
+    #: in one cycle were the whole design's critical path, 9.32 ns; 5 until timing step
+    #: 14: the base and both pitch terms in one stage.)
+    LATENCY = 6
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -144,23 +147,24 @@ class WindowGenerator(wiring.Component):
         req = self.i_stream.payload
         aw = ceil_log2(self._depth)
 
-        # Stage 1's values, computed from the request: the addresses (r_addr's registers).
+        # Stage 0's values, computed from the request: the addresses' row terms.
         # Sub-bank (rb, cb) holds the tap whose row is row + ((rb - row_mod3) mod 3), in
         # the next group of three rows (one row pitch further) when rb < row_mod3; the
         # same for columns. A request arriving while the stages stall waits in a skid
         # register with these values (its multiplexer behind this logic, in front of the
         # registers), so ``i_stream.ready`` is a register. The padding mask waits for
         # stage 2 (below).
+        # The row's term first, one sum a sub-bank row (stage 0's registers), the
+        # column's in stage 1: the request's base, both pitch terms and the skid's
+        # multiplexer in one cycle (two carry chains in series, behind the window
+        # sequencer's registers) were the whole design's critical path after timing
+        # step 13 (8.41 / 8.57 ns).
         first = Signal(data.StructLayout({
-            "addr": data.ArrayLayout(unsigned(aw), SUB_BANKS),
+            "addr_row": data.ArrayLayout(unsigned(aw), 3),
             "row": req.row.shape(), "col": req.col.shape(),
             "row_mod3": 2, "col_mod3": 2, "tag": req.tag.shape()}))
         for rb in range(3):
-            for cb in range(3):
-                m.d.comb += first.addr[3 * rb + cb].eq(
-                    req.base
-                    + Mux(req.row_mod3 > rb, self.row_pitch, 0)
-                    + Mux(req.col_mod3 > cb, self.col_pitch, 0))
+            m.d.comb += first.addr_row[rb].eq(req.base + Mux(req.row_mod3 > rb, self.row_pitch, 0))
         m.d.comb += [first.row.eq(req.row), first.col.eq(req.col),
                      first.row_mod3.eq(req.row_mod3), first.col_mod3.eq(req.col_mod3),
                      first.tag.eq(req.tag)]
@@ -195,12 +199,18 @@ class WindowGenerator(wiring.Component):
             m.d.sync += [rows_end[d].eq(self.rows + Const(-d, signed(3))),
                          cols_end[d].eq(self.cols + Const(-d, signed(3)))]
 
+        s0 = Signal.like(first)
         with m.If(advance):
+            # Stage 0: the row's term of the addresses, the markers.
+            m.d.sync += s0.eq(requests.payload)
             # Stage 1: the addresses (r_addr's registers), the markers.
-            taken = requests.payload
-            m.d.sync += [self.r_addr.eq(taken.addr), s1_row.eq(taken.row), s1_col.eq(taken.col),
-                         s1_row_mod3.eq(taken.row_mod3), s1_col_mod3.eq(taken.col_mod3),
-                         s1_tag.eq(taken.tag)]
+            for rb in range(3):
+                for cb in range(3):
+                    m.d.sync += self.r_addr[3 * rb + cb].eq(
+                        s0.addr_row[rb] + Mux(s0.col_mod3 > cb, self.col_pitch, 0))
+            m.d.sync += [s1_row.eq(s0.row), s1_col.eq(s0.col),
+                         s1_row_mod3.eq(s0.row_mod3), s1_col_mod3.eq(s0.col_mod3),
+                         s1_tag.eq(s0.tag)]
 
             # Stage 2: the sub-banks read (r_en); the padding mask by tap, from stage 1's
             # registers (the tile's rows and cols are the command's, steady).
