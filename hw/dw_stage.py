@@ -72,6 +72,10 @@ class DepthwiseStage(wiring.Component):
     LOOKUP_LATENCY = 2
     #: The output register behind the select by mode (timing step 8).
     OUTPUT_LATENCY = 1
+    #: Output words the stage holds under a stalled output before its lanes stop, where
+    #: its output leaves the engine (a pool): the output register
+    #: (``model.cost.store_slack``).
+    OUTPUT_HELD = 1
     #: In fused mode, the register between the lanes and the requantiser (timing step 8).
     ACC_LATENCY = 1
 

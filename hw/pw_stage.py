@@ -18,7 +18,7 @@ from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
                       unpack_params)
-from .skid import skid_input
+from .skid import SKID_HELD, skid_input
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -54,6 +54,15 @@ class PointwiseStage(wiring.Component):
     #: advances; their output registers load when the second does (:class:`PixelBuffer`,
     #: :class:`WeightBuffer`).
     LOOKUP_LATENCY = 2
+
+    @staticmethod
+    def output_held(requant_share=1):
+        """Output words the stage holds under a stalled output before the array stops:
+        the array's output register (its pipeline advances until a word stands there),
+        the accumulator skid register (``hw.skid``), the requantiser's output register,
+        and with a shared requantiser the beat it holds while feeding its groups
+        (``model.cost.store_slack``)."""
+        return 1 + SKID_HELD + 1 + (1 if requant_share > 1 else 0)
 
     @classmethod
     def latency(cls, pe, requant_share=1):

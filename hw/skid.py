@@ -16,7 +16,14 @@ latency.
 from amaranth.hdl import Mux, Signal
 from amaranth.lib import stream
 
-__all__ = ["registered_input", "skid_input"]
+__all__ = ["registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD"]
+
+#: Beats a :func:`skid_input` holds beyond its pipeline's own under a stalled consumer
+#: (the skid register).
+SKID_HELD = 1
+#: Beats a :func:`registered_input` holds under a stalled consumer (its output register
+#: and its skid register).
+REGISTERED_HELD = 2
 
 
 def skid_input(m, i_stream, name, value=None):

@@ -24,7 +24,7 @@ from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BURST_INCR, CACHE_MODIFIABLE, RESP
 from .bursts import BurstSplitter
 from .instruction import SEGMENT_BITS, store_desc_layout
 from .pw_stage import store_layout
-from .skid import skid_input
+from .skid import SKID_HELD, skid_input
 
 __all__ = ["StoreDma"]
 
@@ -49,6 +49,9 @@ class StoreDma(wiring.Component):
     #: Cycles from a descriptor's acceptance to its first AW ``valid``: the run register,
     #: the burst cutter's two stages, the AW register.
     AW_LATENCY = 1 + BurstSplitter.LATENCY + 1
+    #: Output words the DMA holds while W is stalled beyond the one on W (its skid
+    #: register; ``model.cost.store_slack``).
+    HELD = SKID_HELD
 
     def __init__(self, pe: int, data_bits: int, id_bits: int = AXI_ID_BITS):
         if data_bits > 8 * pe or (8 * pe) % data_bits:

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from .instruction import act_store_layout, store_desc_layout
 from .pw_stage import store_layout
 from .queue import Queue
-from .skid import registered_input
+from .skid import REGISTERED_HELD, registered_input
 
 __all__ = ["StoreRouter"]
 
@@ -56,6 +56,10 @@ class StoreRouter(wiring.Component):
 
     #: Cycles through the router on the words' path (the output register).
     LATENCY = 1
+    #: Words the router holds while its destination does not take them (the output and
+    #: skid registers of ``registered_input``): the engine runs that far ahead of a
+    #: stalled destination (``model.cost.store_slack``).
+    HELD = REGISTERED_HELD
 
     def __init__(self, pe: int):
         self._pe = pe

@@ -36,6 +36,7 @@ from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
 from hw.read_port import OUTSTANDING_READS
 from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
+from hw.store_dma import StoreDma
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
 
@@ -165,6 +166,19 @@ IN_FLIGHT_REISSUE = 2
 #: word a cycle into the activation buffer's write port; its last word comes
 #: ``LoadDma.UNPACK_LATENCY`` after its beat.
 IMAGE_BYTES_PER_CYCLE = IMAGE_PIXEL_BYTES
+
+
+def store_slack(mode: Mode, pe: int, pw_share: int = 1) -> int:
+    """Bytes of output the engine can run ahead of the W channel before a stalled DDR
+    stops its array: the words the store router and the store DMA hold
+    (``StoreRouter.HELD``, ``StoreDma.HELD``) and those the engine's last stage holds
+    under a stalled output (``PointwiseStage.output_held``, or a pool's
+    ``DepthwiseStage.OUTPUT_HELD``), ``pe`` bytes each. A Verilator trace of soak
+    configuration 3's conv1 (pe 4, 1.11 B/cycle, shared requantiser) showed the array's
+    issue stall when it ran 6 words ahead of W, as this counts."""
+    engine = (DepthwiseStage.OUTPUT_HELD if mode is Mode.POOL
+              else PointwiseStage.output_held(pw_share))
+    return pe * (StoreRouter.HELD + StoreDma.HELD + engine)
 
 
 def load_switch_cost(ddr: "DdrTiming") -> int:
@@ -312,7 +326,7 @@ def read_bursts(sizes: list[int], beat_bytes: int, addrs: list[int] | None = Non
 
 def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
                 ddr: DdrTiming, read_start: float = 0.0,
-                image_bytes: float = 0.0) -> tuple[float, float]:
+                image_bytes: float = 0.0, slack: float = 0.0) -> tuple[float, float]:
     """(cycle of the tile's last output word, cycle the next tile's reads are done), from
     the tile's start, for a tile of ``compute`` cycles (``beats`` array beats) writing
     ``out_bytes`` while the next tile's ``next_reads`` bytes are read (from its start: they
@@ -324,54 +338,72 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
     bytes a cycle, from ``compute - 1 - beats``; the first ``image_bytes`` of the reads
     are an image band (the next tile's, or a prefetch of the next band's image followed
     by weights), which moves at most IMAGE_BYTES_PER_CYCLE and ends
-    ``LoadDma.UNPACK_LATENCY`` after its last beat. The store DMA passes a word on only when
-    the DDR takes its beat (``hw.store_dma``), so a slower DDR stalls the engine. While
-    both reads and writes have beats ready, the DDR alternates them
-    (``sim/hdl/axi_ddr.v``): writes move ``min(E, bw / 2)`` and reads the rest of the
-    bandwidth; alone, reads move ``bw`` and writes ``min(E, bw)``. Bandwidth not used
-    (the engine slower than its share, reads waiting for their latency) is lost: the
-    DDR does not bank credit."""
+    ``LoadDma.UNPACK_LATENCY`` after its last beat. The store DMA passes a word on only
+    when the DDR takes its beat (``hw.store_dma``); the words between the engine's array
+    and the W channel (``slack`` bytes: :func:`store_slack`) let the engine run that far
+    ahead of the DDR before a slower DDR stalls it. While both reads and writes have
+    beats ready, the DDR alternates them (``sim/hdl/axi_ddr.v``): writes move
+    ``min(E, bw / 2)`` and reads the rest of the bandwidth; alone, reads move ``bw`` and
+    writes ``min(E, bw)``; words waiting in the slack move at the whole share (``bw / 2``
+    beside reads, ``bw`` alone), so a lag built up beside the next tile's reads is made
+    up once they are done. Bandwidth not used (the engine slower than its share, reads
+    waiting for their latency) is lost: the DDR does not bank credit."""
     bw = ddr.bytes_per_cycle
     rate = out_bytes / beats if beats else float("inf")
     write_start = compute - 1 - beats
-    left_w, left_r = float(out_bytes), float(next_reads)
+    emitted = drained = 0.0  # bytes out of the array / taken by the DDR
+    left_r = float(next_reads)
     done_w = compute - 1 if out_bytes == 0 else None
     done_r = 0.0 if next_reads == 0 else None
     t = min(0.0, read_start)  # loads queued behind the previous tile's start before it
     image_left = min(float(image_bytes), left_r)
     image_done = None
+    eps = 1e-9
     while done_w is None or done_r is None:
         writing = done_w is None and t >= write_start
         reading = done_r is None and t >= read_start
-        if writing and reading:
-            w = min(rate, bw / 2)
-            r = bw - w
-        else:
-            w = min(rate, bw) if writing else 0.0
-            r = bw if reading else 0.0
-        if image_left > 1e-9:
+        p = w = 0.0  # bytes a cycle the array emits, the DDR writes
+        if writing:
+            share = bw / 2 if reading else bw
+            lag = emitted - drained
+            producing = emitted < out_bytes - eps
+            p = rate if producing else 0.0
+            w = share if lag > eps else min(p, share)
+            if lag >= slack - eps:  # the slack is full: the engine waits for the DDR
+                p = min(p, w)
+        r = bw - w if reading else 0.0
+        if image_left > eps:
             r = min(r, IMAGE_BYTES_PER_CYCLE)
-        # the next event: a start, or one side running out
+        # the next event: a start, one side running out, the lag reaching 0 or the slack
         horizon = [x for x in (write_start, read_start) if x > t]
         if writing:
-            horizon.append(t + left_w / w)
+            lag = emitted - drained
+            if p > 0:
+                horizon.append(t + (out_bytes - emitted) / p)
+            if w > 0:
+                horizon.append(t + (out_bytes - drained) / w)
+            if p > w and lag < slack - eps:
+                horizon.append(t + (slack - lag) / (p - w))
+            if w > p and lag > eps:
+                horizon.append(t + lag / (w - p))
         if reading:
             horizon.append(t + left_r / r)
-            if image_left > 1e-9:
+            if image_left > eps:
                 horizon.append(t + image_left / r)
         step = min(horizon) - t
         t += step
         if writing:
-            left_w -= w * step
-            if left_w <= 1e-9:
+            emitted = min(float(out_bytes), emitted + p * step)
+            drained = min(emitted, drained + w * step)
+            if drained >= out_bytes - eps:
                 done_w = t
         if reading:
             left_r -= r * step
-            if image_left > 1e-9:
+            if image_left > eps:
                 image_left -= r * step
-                if image_left <= 1e-9:
+                if image_left <= eps:
                     image_done = t
-            if left_r <= 1e-9:
+            if left_r <= eps:
                 done_r = t
     if image_done is not None:  # the image band's last word, a beat register behind
         done_r = max(done_r, image_done + LoadDma.UNPACK_LATENCY)
@@ -459,7 +491,8 @@ def _dispatch_horizon(kinds: list[tuple[int, bool]], start: int, tile: int) -> i
 
 def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                    loads: list[list[int]], ddr: DdrTiming, prefetch: list[int] = (),
-                   on_chip: bool = False, image=(), addrs: list[int] | None = None) -> float:
+                   on_chip: bool = False, image=(), addrs: list[int] | None = None,
+                   slack: float = 0.0) -> float:
     """Cycles of one step's program, start to done, from each tile's compute cycles and
     array beats, DDR bytes written (its output) and the bytes of each of its LOADs (each
     tile's instructions, its LOADs and its EXEC, are read from DDR too); ``prefetch``:
@@ -478,7 +511,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
     writes are done, one every FETCH_REISSUE + latency + AR_TO_DATA + its transfer
     (:func:`idle_fetches`). All of it moves
     as :func:`tile_period` says: writes throttled to their share of the
-    bandwidth stall the engine, and a share the engine cannot use is lost. Tile
+    bandwidth stall the engine once it is ``slack`` bytes ahead (:func:`store_slack`), and
+    a share the engine cannot use is lost. Tile
     ``i + 1`` starts TILE_TO_EXEC after tile ``i``'s last word or LOAD_TO_EXEC after its
     own last read beat, whichever is later, and not before :func:`saturated_start` (the
     DDR moving every byte before it back to back). Tile ``i + 1``'s loads (into the
@@ -520,7 +554,8 @@ def program_cycles(compute: list[int], beats: list[int], writes: list[int],
                                       else min(0.0, next_start),
                                       # the next tile's band, or the prefetch's first LOAD
                                       image_bytes=0 if i + 1 not in image
-                                      else prefetch[0] if last else reads)
+                                      else prefetch[0] if last else reads,
+                                      slack=slack)
         if last:
             end = out + (ACT_WRITE_TAIL if on_chip else WRITE_TAIL)
             if ahead:
@@ -762,7 +797,8 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_shar
             image.add(len(loads))  # the prefetch's first LOAD, after the last tile's
         cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
                                       ddr, list(prefetch), on_chip=tiling.output_resident,
-                                      image=image, addrs=addrs))
+                                      image=image, addrs=addrs,
+                                      slack=store_slack(mode, pe, pw_share)))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
         # the burst-level prologue and the per-tile shares can round below the floor of
         # moving every byte at the full bandwidth, which no program beats

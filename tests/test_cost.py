@@ -12,7 +12,7 @@ from hw.bursts import block_beats, cut_run
 from hw.read_port import OUTSTANDING_READS
 from model.cost import (AR_TO_DATA, FETCH_OVERHEAD, FETCH_REISSUE, LOAD_TO_EXEC, DdrTiming,
                         fetch_gain, fetch_horizons, idle_fetches,
-                        first_exec, prologue_horizon, read_bursts)
+                        first_exec, prologue_horizon, read_bursts, store_slack, tile_period)
 
 
 def test_cut_run_cuts_at_blocks():
@@ -116,3 +116,72 @@ def test_idle_fetches_a_burst_per_latency_and_transfer():
     # at 4 bytes a cycle and latency 10 a fetch burst alone takes FETCH_REISSUE (1) + 10 +
     # AR_TO_DATA (1) + 256 / 4 = 76 cycles
     assert [idle_fetches(x, DDR) for x in (-5, 0, 75, 76, 151, 152)] == [0, 0, 0, 1, 1, 2]
+
+
+# -- the store path's slack (model.cost.tile_period, store_slack) -----------------------
+# A tile of 1,604 cycles, 1,568 beats, writing 896 bytes (0.571 B/cycle from cycle 35)
+# while the next tile's 768 bytes are read from cycle 0 on a 1.11 B/cycle DDR: beside
+# the reads the writes get half (0.555 B/cycle), so the engine falls behind by 0.016 B
+# a cycle; the reads move 1.11 B/cycle alone until cycle 35, then 0.555: they end at
+# 35 + (768 - 35 x 1.11) / 0.555 = 1,348.8.
+SLOW = DdrTiming(1.11, 16, 4)
+READS_END = 35 + (768 - 35 * 1.11) / 0.555
+
+
+def test_without_slack_a_lag_stalls_the_engine_for_good():
+    out, reads = tile_period(1604, 1568, 896, 768, SLOW)
+    assert reads == pytest.approx(READS_END)
+    # until the reads end the writes move 0.555 B/cycle, then the engine's 896/1568: the
+    # bytes behind are never made up
+    rate = 896 / 1568
+    written = (reads - 35) * 0.555
+    assert out == pytest.approx(reads + (896 - written) / rate)
+    assert out > 1603 + 30
+
+
+def test_slack_absorbs_a_lag_that_the_ddr_makes_up_after_the_reads():
+    # lag at the reads' end: (0.5714 - 0.555) x 1,313.8 = 21.6 bytes, under 24: no
+    # stall; after it the writes move at the whole 1.11 B/cycle and catch up
+    out, reads = tile_period(1604, 1568, 896, 768, SLOW, slack=24)
+    assert reads == pytest.approx(READS_END)
+    assert out == pytest.approx(1603)
+
+
+def test_a_full_slack_stalls_the_engine_at_the_write_share():
+    # 12 bytes of slack: full at 35 + 12 / (0.5714 - 0.555) cycles; from there to the
+    # reads' end the engine moves at 0.555, then it runs at its own rate again with the
+    # 12 bytes made up
+    rate = 896 / 1568
+    reads = READS_END
+    full = 35 + 12 / (rate - 0.555)
+    emitted = rate * (full - 35) + 0.555 * (reads - full)  # by the reads' end
+    out, _ = tile_period(1604, 1568, 896, 768, SLOW, slack=12)
+    assert out == pytest.approx(reads + (896 - emitted) / rate)
+    assert 1603 < out < tile_period(1604, 1568, 896, 768, SLOW)[0]
+
+
+def test_slack_changes_nothing_when_the_writes_keep_up_or_never_catch_up():
+    fast_enough = DdrTiming(2.0, 16, 4)  # half is 1.0 > 0.571: no lag
+    assert tile_period(1604, 1568, 896, 768, fast_enough, slack=24) == \
+        tile_period(1604, 1568, 896, 768, fast_enough)
+    # reads the whole tile: the writes move at half the bandwidth throughout, the slack
+    # only lets the last word leave once they are done, as without it
+    assert tile_period(1604, 1568, 896, 5000, SLOW, slack=24) == \
+        pytest.approx(tile_period(1604, 1568, 896, 5000, SLOW))
+
+
+def test_store_slack_counts_the_words_held_behind_the_array():
+    from hw.command import Mode
+    from hw.dw_stage import DepthwiseStage
+    from hw.pw_stage import PointwiseStage
+    from hw.store_dma import StoreDma
+    from hw.store_router import StoreRouter
+    store = StoreRouter.HELD + StoreDma.HELD
+    assert store == 3  # router: output and skid registers; DMA: its skid register
+    # pe 4 with an unshared requantiser: the array's output register, the accumulator
+    # skid, the requantiser's output register, then the store path's 3: 6 words, as the
+    # Verilator trace of soak configuration 3's conv1 showed
+    assert store_slack(Mode.CONV, 4, 1) == 4 * 6
+    assert store_slack(Mode.FUSED, 16, 2) == 16 * (store + PointwiseStage.output_held(2))
+    assert PointwiseStage.output_held(2) == PointwiseStage.output_held(1) + 1
+    assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
