@@ -26,10 +26,6 @@ __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "tagged_requantize
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
 LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
-#: The low bits of the shifted value that the clamp compares (signed): the bounds
-#: relative to the zero point (``lo - zero_point``, ``hi - zero_point``: ACT_BITS + 1 bits
-#: signed) and one bit more, so that a value that does not fit is beyond both.
-CLAMP_BITS = ACT_BITS + 2
 #: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
 DSPS_PER_LANE = 4
 
@@ -268,34 +264,24 @@ class Requantizer(wiring.Component):
                 m.d.sync += shifted[lane].eq(biased[lane] >> r7[lane])
 
         # 9: which side of the clamp range y + zero_point is on, and its low byte (the
-        # result when it is inside the range, an int8 value). The bounds relative to the
-        # zero point fit ACT_BITS + 1 bits: y is compared in its low CLAMP_BITS only
-        # (a short carry chain; the compare of the whole of y, 33 bits, was the critical
-        # path after timing step 15 at seed 2, 7.59 ns), beside whether y fits them (its
-        # high bits all equal) and its sign, which decide when it does not.
-        below_low, above_low, fits, negative = (
-            lanes_of(unsigned(1), f"s9_{n}") for n in ("below_low", "above_low", "fits", "negative"))
+        # result when it is inside the range, an int8 value).
+        below, above = lanes_of(unsigned(1), "s9_below"), lanes_of(unsigned(1), "s9_above")
         inside = lanes_of(signed(ACT_BITS), "s9_inside")
         lo9, hi9 = Signal(signed(ACT_BITS), name="s9_lo"), Signal(signed(ACT_BITS), name="s9_hi")
         with m.If(ready[8]):
             m.d.sync += [lo9.eq(lo8), hi9.eq(hi8)]
             for lane in range(lanes):
                 y = shifted[lane]
-                low, high = y[:CLAMP_BITS].as_signed(), y[CLAMP_BITS - 1:]
                 # both as "<": Yosys builds a ">" as "not below and not equal", a
                 # reduction of every bit of the difference behind its carry chain.
-                m.d.sync += [below_low[lane].eq(low < lo_rel), above_low[lane].eq(hi_rel < low),
-                             fits[lane].eq(high.all() | ~high.any()), negative[lane].eq(y[-1]),
+                m.d.sync += [below[lane].eq(y < lo_rel), above[lane].eq(hi_rel < y),
                              inside[lane].eq(y[:ACT_BITS] + zp8)]
 
-        # 10: the clamp (y beyond CLAMP_BITS is below the range when negative, above it
-        # when not).
+        # 10: the clamp.
         with m.If(ready[9]):
             for lane in range(lanes):
-                below = Mux(fits[lane], below_low[lane], negative[lane])
-                above = Mux(fits[lane], above_low[lane], ~negative[lane])
                 m.d.sync += self.o_stream.payload[lane].eq(
-                    Mux(below, lo9, Mux(above, hi9, inside[lane])))
+                    Mux(below[lane], lo9, Mux(above[lane], hi9, inside[lane])))
 
         return m
 

@@ -127,8 +127,7 @@ class WindowSequencer(wiring.Component):
         controller's command stream and ``accept``): the flags the loop decisions read
         are registered from it, beside the command register.
     start : In(1)
-        Pulse: begin the tile (the cycle after ``load``). The sequencer begins it from a
-        register of its own loaded from ``load`` (the same cycle); ``start`` is not read.
+        Pulse: begin the tile (the cycle after ``load``).
     busy : Out(1)
     o_stream : Out(stream.Signature(window_request_layout(depth, tag bits)))
         Requests for the :class:`WindowGenerator`; the tag is ``window_tag_layout``.
@@ -166,14 +165,7 @@ class WindowSequencer(wiring.Component):
         # clock enable. What they advance to does not depend on it (the handshake is one
         # LUT from the enables, not at the head of the next-state logic).
         advance = Signal()
-        # ``start`` as a register of the sequencer's own, from ``load`` (the controller's
-        # ``start`` is its ``accept`` registered: the same cycle), so that it is placed
-        # beside the loop's logic: the controller's ``start``, fanned out across the
-        # engine, a 3.61 ns route into the step select, was the critical path of timing
-        # step 16's first run at seed 3 (9.63 ns).
-        start = Signal(name="start_local")
-        m.d.sync += start.eq(self.load)
-        m.d.comb += advance.eq(start | fire)
+        m.d.comb += advance.eq(self.start | fire)
 
         row = _Axis(m, advance, "row", cmd.row0, cmd.row0_mod3, cmd.stride2)
         col = _Axis(m, advance, "col", cmd.col0, cmd.col0_mod3, cmd.stride2)
@@ -245,7 +237,7 @@ class WindowSequencer(wiring.Component):
             m.d.comb += [load[name].eq(1) for name in load]
 
         next_ib = Signal.like(ib)
-        with m.If(start):
+        with m.If(self.start):
             m.d.comb += [next_ib.eq(0), block.restart.eq(1)]
             restart_pixels()
         with m.Elif(pool):  # channel blocks outside, pixels inside
@@ -265,12 +257,12 @@ class WindowSequencer(wiring.Component):
 
         with m.If(advance):
             m.d.sync += ib.eq(next_ib)
-            loaded = Mux(start, cmd.base0, next_base)
+            loaded = Mux(self.start, cmd.base0, next_base)
             for name, register in (("base", base), ("pixel", pixel_base), ("row", row_base),
                                    ("block", block_base)):
                 with m.If(load[name]):
                     m.d.sync += register.eq(loaded)
-        with m.If(start):
+        with m.If(self.start):
             m.d.sync += self.busy.eq(1)
         with m.Elif(fire & tile_end):
             m.d.sync += self.busy.eq(0)
