@@ -16,8 +16,12 @@ out on ``act_out`` in a cycle whose ``ready`` is high (the engine's: no load DMA
 the activation buffer in that cycle; a load beat for a weight buffer does not stand in
 its way). While its beat waits the writer takes no more words (``words`` is
 backpressured; the engine stalls correctly). ``words.ready`` and ``desc.ready`` are
-registers (``words`` through a skid register, ``hw.skid``), and so are ``act_out.valid``
-and ``writing``.
+registers, and so are ``act_out.valid`` and ``writing``. The words come in through a
+register with a skid register beside it (``hw.skid.registered_input``, timing step 15):
+the store router's destination (its route queue's head) and ``words.valid`` end at that
+register, not, across the chip, at the writer's beat and the clock enables of its address
+registers (the critical path after timing step 14 at seed 2, 8.62 ns); one cycle more on
+the words' path (``LATENCY`` 2).
 
 A descriptor is taken when the previous one's last word has been taken (a register
 ``active`` is low) and stays until its ``last`` word; the words of a tile must follow
@@ -33,7 +37,7 @@ from .act_buffer import ActLayoutWalk
 from .command import Target, load_layout
 from .instruction import act_store_layout
 from .pw_stage import store_layout
-from .skid import skid_input
+from .skid import registered_input
 
 __all__ = ["ActWriter"]
 
@@ -57,9 +61,10 @@ class ActWriter(wiring.Component):
     """
 
     #: Cycles from a word's acceptance on ``words`` (without a wait in the skid register)
-    #: to its beat on ``act_out``: the beat register. Taken at the next edge when
-    #: ``act_out.ready``; the sub-bank writes it one edge later (``hw.act_buffer``).
-    LATENCY = 1
+    #: to its beat on ``act_out``: the input register (``registered_input``), the beat
+    #: register. Taken at the next edge when ``act_out.ready``; the sub-bank writes it one
+    #: edge later (``hw.act_buffer``).
+    LATENCY = 2
 
     def __init__(self, pe: int, addr_bits: int):
         self._pe, self._addr_bits = pe, addr_bits
@@ -90,7 +95,7 @@ class ActWriter(wiring.Component):
         beat_valid = self.act_out.valid
         out_ready = self.act_out.ready
 
-        words = skid_input(m, self.words, "words")
+        words = registered_input(m, self.words, "words")
         take = words.valid & words.ready
         m.d.comb += words.ready.eq(active & (~beat_valid | out_ready))
 
@@ -126,6 +131,7 @@ class ActWriter(wiring.Component):
         beat_half_next = Mux(take, cur.half, beat.half)
         m.d.sync += self.writing.eq(Cat(active_next & ~half_next | beat_next & ~beat_half_next,
                                         active_next & half_next | beat_next & beat_half_next))
-        # (``self.words.ready`` is low while the skid holds a word)
-        m.d.comb += self.idle.eq(~active & ~beat_valid & self.words.ready)
+        # (``self.words.ready`` is low while the skid holds a word; ``words.valid``: the
+        # input register holds one)
+        m.d.comb += self.idle.eq(~active & ~beat_valid & ~words.valid & self.words.ready)
         return m

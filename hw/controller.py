@@ -23,6 +23,10 @@ class Controller(wiring.Component):
         The running tile, steady while ``busy``.
     start : Out(1)
         One-cycle pulse after a command is accepted.
+    accept : Out(1)
+        A command is accepted (``cmd_stream``'s handshake): ``cmd`` loads it at this edge
+        (a stage may register what it reads of the command beside it, from
+        ``cmd_stream.payload``).
     busy : Out(1)
     done : In(1)
         The tile's last output word was accepted by the store stream.
@@ -39,6 +43,7 @@ class Controller(wiring.Component):
     cmd_stream: In(stream.Signature(command_layout()))
     cmd: Out(command_layout())
     start: Out(1)
+    accept: Out(1)
     busy: Out(1)
     done: In(1)
     cycles: Out(32)
@@ -46,7 +51,7 @@ class Controller(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         accept = self.cmd_stream.valid & ~self.busy
-        m.d.comb += self.cmd_stream.ready.eq(~self.busy)
+        m.d.comb += [self.cmd_stream.ready.eq(~self.busy), self.accept.eq(accept)]
         m.d.sync += self.start.eq(accept)
         with m.If(accept):
             m.d.sync += [self.cmd.eq(self.cmd_stream.payload), self.busy.eq(1), self.cycles.eq(1)]

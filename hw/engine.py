@@ -120,6 +120,7 @@ class Engine(wiring.Component):
             self.load.ready.eq(1),
             # control
             seq.cmd.eq(cmd), seq.start.eq(ctrl.start),
+            seq.cmd_next.eq(self.cmd.payload), seq.load.eq(ctrl.accept),
             pw.cmd.eq(cmd), pw.start.eq(ctrl.start),
             ctrl.done.eq(self.store.valid & self.store.ready & self.store.payload.last),
             self.busy.eq(ctrl.busy), self.cycles.eq(ctrl.cycles),

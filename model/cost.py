@@ -147,8 +147,8 @@ TILE_TO_EXEC = 1
 #: the write response of its last burst, then the sequencer's ``finished``.
 WRITE_TAIL = StoreRouter.LATENCY + 3
 #: Cycles from a tile's last output word to DONE when its words go into the activation
-#: buffer: the store router, the activation writer's beat register, the sequencer's
-#: ``finished`` the cycle after.
+#: buffer: the store router, the activation writer's input and beat registers
+#: (``ActWriter.LATENCY``), the sequencer's ``finished`` the cycle after.
 ACT_WRITE_TAIL = StoreRouter.LATENCY + ActWriter.LATENCY + 1
 #: Cycles from a tile's last output word to the AR of a LOAD that waited for that tile
 #: (the next step's prefetched weights): the sequencer's register on ``tile_done``

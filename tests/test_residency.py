@@ -131,25 +131,31 @@ def test_act_writer_throughput_and_writing():
         ctx.set(dut.desc.valid, 0)
         assert ctx.get(dut.writing) == 0b10 and not ctx.get(dut.idle)
         ctx.set(dut.act_out.ready, 1)
-        for k, w in enumerate(words):
-            ctx.set(dut.words.payload, w)
-            ctx.set(dut.words.valid, 1)
-            assert ctx.get(dut.words.ready)
-            log.append(("in", k))
-            await ctx.tick()
+        out = 0
+        for cycle in range(len(words) + ActWriter.LATENCY):
+            if cycle < len(words):
+                ctx.set(dut.words.payload, words[cycle])
+                ctx.set(dut.words.valid, 1)
+                assert ctx.get(dut.words.ready)
+                log.append(("in", cycle, cycle))
+            else:
+                ctx.set(dut.words.valid, 0)
             if ctx.get(dut.act_out.valid):
-                log.append(("out", k))
-        ctx.set(dut.words.valid, 0)
-        assert ctx.get(dut.writing) == 0b10  # the last beat is on act_out
-        await ctx.tick()
+                log.append(("out", out, cycle))
+                out += 1
+            assert ctx.get(dut.writing) == 0b10  # a word or its beat still to come
+            await ctx.tick()
         assert ctx.get(dut.writing) == 0 and ctx.get(dut.idle)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert ActWriter.LATENCY == 1
-    assert log == [x for k in range(len(words)) for x in (("in", k), ("out", k))]
+    assert ActWriter.LATENCY == 2
+    ins = {k: c for kind, k, c in log if kind == "in"}
+    outs = {k: c for kind, k, c in log if kind == "out"}
+    assert sorted(outs) == list(range(len(words)))
+    assert all(outs[k] == ins[k] + ActWriter.LATENCY for k in ins)
 
 
 @pytest.mark.parametrize("p_idle, p_stall, seed", [(0.0, 0.0, 1), (0.3, 0.0, 2), (0.0, 0.5, 3),
