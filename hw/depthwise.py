@@ -61,6 +61,12 @@ class DepthwiseLanes(wiring.Component):
 
     #: Cycles from accepting a beat to its sums being valid (no stalls).
     LATENCY = 2 + tree_stages(TAPS + 1)
+    #: Every stage advances on one enable, ``~o_stream.valid | o_stream.ready``, and every
+    #: input beat gives one output beat: ``hw.tagged.Tagged`` carries the depthwise
+    #: stage's tag (the channels' requantisation parameters and run markers) beside the
+    #: stages in a shift register on it, not in a queue whose ``r_rdy``/``w_en`` handshake
+    #: joined the lanes' enables (the whole design's critical path at pe 8, 13.77 ns).
+    ONE_ENABLE = True
 
     def __init__(self, pe, *, lut_multipliers=0):
         with discard_on_error(self):
