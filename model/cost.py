@@ -174,7 +174,7 @@ def store_slack(mode: Mode, pe: int, pw_share: int = 1) -> int:
     (``StoreRouter.HELD``, ``StoreDma.HELD``) and those the engine's last stage holds
     under a stalled output (``PointwiseStage.output_held``, or a pool's
     ``DepthwiseStage.OUTPUT_HELD``), ``pe`` bytes each. A Verilator trace of soak
-    configuration 3's conv1 (pe 4, 1.11 B/cycle, shared requantiser) showed the array's
+    configuration 3's conv1 (pe 4, 1.11 B/cycle, unshared requantiser) showed the array's
     issue stall when it ran 6 words ahead of W, as this counts."""
     engine = (DepthwiseStage.OUTPUT_HELD if mode is Mode.POOL
               else PointwiseStage.output_held(pw_share))
@@ -377,7 +377,6 @@ def tile_period(compute: int, beats: int, out_bytes: int, next_reads: int,
         # the next event: a start, one side running out, the lag reaching 0 or the slack
         horizon = [x for x in (write_start, read_start) if x > t]
         if writing:
-            lag = emitted - drained
             if p > 0:
                 horizon.append(t + (out_bytes - emitted) / p)
             if w > 0:
