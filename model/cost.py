@@ -697,17 +697,23 @@ def prefetch_target(tilings: list[StepTiling], k: int) -> StepTiling | None:
 
 
 def input_prefetch_allowed(before: StepTiling, after: StepTiling) -> bool:
-    """Whether ``before``'s last tile can load ``after``'s input band (one band) into the
+    """Whether ``before``'s last tile can load ``after``'s first input band into the
     activation half ``before`` does not read: ``before`` is the last program of a band
     of a band group (:func:`band_group`), reads its input on chip (one band, in one
-    half) and writes its output to DDR, so the other half is free, and ``after`` is the
-    group's first program of the next band, whose input (the group's) ``before`` does
-    not write."""
-    return (before.part is not None and after.part is not None
-            and after.part[0] == before.part[0] + 1  # the next band of the same group
-            and before.input_resident and not before.output_resident and not before.split_input
-            and not after.input_resident and not after.split_input
-            and after.tiles[0].load_act and after.single_band)
+    half) and writes its output to DDR, so the other half is free, and ``after`` is
+    either the group's first program of the next band, whose input (the group's)
+    ``before`` does not write, or, after the group's last band, the step that reads the
+    group's output from DDR: one band, or bands in turns in the two halves of one half
+    (``StepTiling.split_input``: the first at the half's word 0, where the prefetch puts
+    it)."""
+    if before.part is None or not before.input_resident or before.output_resident \
+            or before.split_input or after.input_resident or not after.tiles[0].load_act:
+        return False
+    if after.part is not None:  # the next band of the same group
+        return (after.part[0] == before.part[0] + 1 and not after.split_input
+                and after.single_band)
+    # the step after the group, from its last band's last program
+    return before.part[0] + 1 == before.part[1] and (after.single_band or after.split_input)
 
 
 def prefetch_over_allowed(before: StepTiling, middle: StepTiling) -> bool:
@@ -1045,25 +1051,43 @@ def band_group(steps: list[Step], pe: int, act_depth: int, weight_depth: int,
     return programs
 
 
+#: Steps after a candidate band group that :func:`plan_bands` plans and predicts with it:
+#: the group's output goes to DDR, so the step after reads it from there (its first band
+#: prefetched by the group's last program, :func:`input_prefetch_allowed`), and that
+#: step's output may stay on chip for the next (:func:`plan_residency`).
+GROUP_CONTEXT = 2
+
+
 def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
                ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
     """Which runs of steps go as band groups (:func:`band_group`), left to right: from a
     step whose output map does not fit an activation half (else :func:`plan_residency`
     keeps it on chip whole), chains of 2 .. GROUP_STEPS steps with bands of the tallest
     height that fits divided by 1 .. GROUP_BAND_CANDIDATES (bands of even height: as
-    many as that height needs), the one the cost model
-    predicts to save the most cycles against the steps as planned alone; none if none
-    saves. A chain's inner maps never reach DDR; the price is the halo rows computed
-    again and the weights loaded again for every band. ``outputs``: maps the network
-    returns, which must reach DDR (no chain passes through them)."""
+    many as that height needs), the one the cost model predicts fastest, or none. Each
+    candidate is predicted as it would run: with the GROUP_CONTEXT steps after the
+    longest chain, the maps kept on chip and the prefetches across programs planned
+    over them (:func:`plan_residency`, :func:`plan_prefetch`), so a chain that hands
+    the step after it a band through the free activation half, or that ends where the
+    DDR has time to spare, is seen to pay. A chain's inner maps never reach DDR; the
+    price is the halo rows computed again and the weights loaded again for every band.
+    ``outputs``: maps the network returns, which must reach DDR (no chain passes
+    through them)."""
     planned, k = [], 0
-    alone = [step_cost(t, pe, ddr, pw_share).cycles for t in tilings]
+
+    def predicted(programs: list[StepTiling]) -> int:
+        programs = plan_residency(programs, pe, act_depth, weight_depth, ddr, pw_share, outputs)
+        programs = plan_prefetch(programs, pe, ddr, pw_share)
+        return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+
     while k < len(tilings):
         first = tilings[k].step
         layer = first.last
-        best, best_gain = None, 0
+        best, best_cycles = None, None
         if _chainable(first) and layer.name not in outputs \
                 and act_words(layer.out_h, layer.out_w, layer.out_c, pe) > act_depth:
+            end = min(len(tilings), k + GROUP_STEPS + GROUP_CONTEXT)  # every candidate's span
+            best_cycles = predicted(tilings[k:end])
             for length in range(2, GROUP_STEPS + 1):
                 if k + length > len(tilings):
                     break
@@ -1078,7 +1102,6 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                     tallest += 1
                 if tallest == 0:
                     break  # a longer chain needs more rows still
-                base = sum(alone[k:k + length])
                 for height in sorted({_even(out_h, -(-tallest // d))
                                       for d in range(1, GROUP_BAND_CANDIDATES + 1)}):
                     if height >= out_h:
@@ -1087,12 +1110,9 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                         programs = band_group(steps, pe, act_depth, weight_depth, height)
                     except TilingError:
                         continue
-                    # no program runs faster than its compute: skip a group that cannot win
-                    if base - sum(step_cost(p, pe).cycles for p in programs) <= best_gain:
-                        continue
-                    gain = base - sum(step_cost(p, pe, ddr, pw_share).cycles for p in programs)
-                    if gain > best_gain:
-                        best, best_gain = programs, gain
+                    cycles = predicted(programs + tilings[k + length:end])
+                    if cycles < best_cycles:
+                        best, best_cycles = programs, cycles
         if best is None:
             planned.append(tilings[k])
             k += 1

@@ -307,20 +307,25 @@ def _program_step(config, sched: StepSchedule, q, in_shape, weight_half: int, we
     instructions: list[dict] = []
     loads_issued = execs_issued = 0
     half = {"act": 1, "weights": weight_half}  # flipped before a tile's loads
+    # A multi-band step whose output stays on chip (tiling.split_input): its bands take
+    # turns in the two halves of one activation half, split_half (half["act"] says which
+    # of its halves), its output fills the other half: half 0, or the half the program
+    # before LOADed the first band into (at word 0).
+    split = tiling.split_input
+    split_half = 0
+    region = depth["act"] // 2
     if tiling.input_resident or tiling.input_prefetched:
         if resident is None:
             raise ScheduleError(f"{sched.name}: its input is planned on chip, but the program "
                                 f"before did not keep its output or load its band there")
-        half["act"] = resident
+        if split:
+            split_half, half["act"] = resident, 0
+        else:
+            half["act"] = resident
     last_user = {("act", 0): None, ("act", 1): None, ("weights", 0): None, ("weights", 1): None}
-    # A multi-band step whose output stays on chip (tiling.split_input): its bands take
-    # turns in the two halves of activation half 0 (half["act"] says which), its output
-    # fills half 1.
-    split = tiling.split_input
-    region = depth["act"] // 2
 
     def act_half() -> int:
-        return 0 if split else half["act"]
+        return split_half if split else half["act"]
 
     def load(kind, target, addr, words, wait=None, **act):
         nonlocal loads_issued

@@ -134,8 +134,10 @@ def test_each_band_after_the_first_finds_its_input_band_loaded_by_the_band_befor
     """From the second band on, a group's first program finds its input band in the
     activation half the band before's last program does not read: that program LOADs
     it after its last EXEC (``StepTiling.input_prefetched``); the first program LOADs no
-    band itself and reads the half it went to. Not the first band (nothing runs before
-    it reading on chip), nor a program outside a group."""
+    band itself and reads the half it went to. After the last band, the step that reads
+    the group's output from DDR finds its first band loaded the same way by the group's
+    last program; its first tile LOADs no band. Not the first band (nothing runs before
+    it reading on chip), nor any other program."""
     from hw.command import Target
     from hw.instruction import Op
     from model.cost import input_prefetch_allowed
@@ -148,7 +150,7 @@ def test_each_band_after_the_first_finds_its_input_band_loaded_by_the_band_befor
                                   random_input(config.network, seed=2))
     steps = schedule.steps
     prefetched = [k for k, s in enumerate(steps) if s.tiling.input_prefetched]
-    assert [steps[k].name for k in prefetched] == ["conv1 b2/3", "conv1 b3/3"]
+    assert [steps[k].name for k in prefetched] == ["conv1 b2/3", "conv1 b3/3", "dw3+pw3"]
     for k in prefetched:
         before, after = steps[k - 1], steps[k]
         assert input_prefetch_allowed(before.tiling, after.tiling)
@@ -156,13 +158,22 @@ def test_each_band_after_the_first_finds_its_input_band_loaded_by_the_band_befor
         band = before.instructions[last + 1]
         assert band["op"] is Op.LOAD and Target(band["load"]["target"]) is Target.ACT
         assert band["load"]["half"] == before.instructions[last]["cmd"]["act_half"] ^ 1
-        assert band["load"]["image"] and band["load"]["words"] == (
-            (after.tiling.tiles[0].in_rows[1] - after.tiling.tiles[0].in_rows[0]) * after.in_shape[1])
-        first = next(ins for ins in after.instructions if ins["op"] is Op.EXEC)
-        assert first["cmd"]["act_half"] == band["load"]["half"]
+        assert band["load"]["base"] == 0
+        rows = after.tiling.tiles[0].in_rows
+        assert band["load"]["image"] == after.step.from_image
+        assert band["load"]["words"] == (rows[1] - rows[0]) * after.in_shape[1] * (
+            1 if after.step.from_image else after.in_shape[2] // config.pe)
+        first = next(i for i, ins in enumerate(after.instructions) if ins["op"] is Op.EXEC)
+        assert after.instructions[first]["cmd"]["act_half"] == band["load"]["half"]
         assert not any(ins["op"] is Op.LOAD and Target(ins["load"]["target"]) is Target.ACT
-                       for ins in after.instructions)
-    assert all(s.tiling.part for s in steps if s.tiling.input_prefetched)
+                       for ins in after.instructions[:first])
+        if after.tiling.part is None:  # the step after the group, from its last band
+            assert before.tiling.part == (2, 3) and before.step.name == "dw2+pw2"
+            assert after.step.name == "dw3+pw3"
+        else:
+            assert not any(ins["op"] is Op.LOAD and Target(ins["load"]["target"]) is Target.ACT
+                           for ins in after.instructions)
+    assert all(s.tiling.part for s in steps[:prefetched[-1]] if s.tiling.input_prefetched)
 
 
 def test_fast_model_catches_a_prefetched_band_in_the_wrong_half():
