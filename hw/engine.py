@@ -119,7 +119,7 @@ class Engine(wiring.Component):
             weights.load.valid.eq(self.load.valid),
             self.load.ready.eq(1),
             # control
-            seq.cmd.eq(cmd), seq.start.eq(ctrl.start),
+            seq.cmd.eq(cmd),
             seq.cmd_next.eq(self.cmd.payload), seq.load.eq(ctrl.accept),
             pw.cmd.eq(cmd), pw.start.eq(ctrl.start),
             ctrl.done.eq(self.store.valid & self.store.ready & self.store.payload.last),
