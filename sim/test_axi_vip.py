@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from hw.config import AcceleratorConfig
-from tests import keep_on_chip_only
+from tests import band_group_only, keep_on_chip_only
 
 #: The steps run: conv1 and both strides, each in several tiles (the smallest SRAM);
 #: at 80 kB conv1 in several tiles, dw1+pw1's map kept on chip, dw2+pw2 reading it there.
@@ -27,8 +27,16 @@ PAUSE_SEEDS = (1, 2, 3)
 KEPT_SRAM = 80_000
 
 
+#: With BANDS: conv1 -> dw1+pw1 -> dw2+pw2 as a band group of 3 bands of 3 rows at 80 kB
+#: (each band's image LOADed by the band before, dw3+pw3's first band by the last band's
+#: dw2+pw2: the prefetches across programs), then dw3+pw3 keeping its map on chip and
+#: dw4+pw4 reading it there: the first 11 programs.
+BANDS = (0, 3, 3)
+BAND_PROGRAMS = 11
+
+
 @functools.cache
-def _setup(sram: int | None = None):
+def _setup(sram: int | None = None, bands: bool = False):
     from hw.generate import emit_verilog
     from hw.regs import info_word
     from model.golden import run_network
@@ -42,24 +50,35 @@ def _setup(sram: int | None = None):
     image = random_input(config.network, seed=11, scale=qnet[0].in_scale,
                          zero_point=qnet[0].in_zero_point)
     golden = run_network(qnet, image)
-    with keep_on_chip_only(1, STEPS):
-        schedule = build_schedule(config, qnet, image)
-    kept = [s.tiling.output_resident for s in schedule.steps[:STEPS]]
-    assert kept == ([False, True, False] if sram else [False] * STEPS)
+    if bands:
+        with band_group_only(*BANDS), keep_on_chip_only(9, 11):
+            schedule = build_schedule(config, qnet, image)
+        programs = schedule.steps[:BAND_PROGRAMS]
+        assert [s.tiling.input_prefetched for s in programs] == [False, False, False] + [
+            True, False, False] * 2 + [True, False]
+        assert [s.tiling.output_resident for s in programs] == [True, True, False] * 3 + [True, False]
+    else:
+        with keep_on_chip_only(1, STEPS):
+            schedule = build_schedule(config, qnet, image)
+        kept = [s.tiling.output_resident for s in schedule.steps[:STEPS]]
+        assert kept == ([False, True, False] if sram else [False] * STEPS)
     return config, qnet, golden, schedule, emit_verilog(config), info_word(config.pe, 4)
 
 
-@pytest.mark.parametrize("pause, sram", [(0.25, None), (0.5, None), (0.5, KEPT_SRAM)],
-                         ids=["pause25", "pause50", "pause50-kept"])
+@pytest.mark.parametrize("pause, sram, bands", [(0.25, None, False), (0.5, None, False),
+                                                (0.5, KEPT_SRAM, False), (0.5, KEPT_SRAM, True)],
+                         ids=["pause25", "pause50", "pause50-kept", "pause50-bands"])
 @pytest.mark.parametrize("pause_seed", PAUSE_SEEDS, ids=lambda s: f"seed{s}")
-def test_network_on_axi_vip(pause_seed, pause, sram, tmp_path):
+def test_network_on_axi_vip(pause_seed, pause, sram, bands, tmp_path):
     from sim.runner import run_rtl
+    from sw.schedule import layer_range
     from sim.toolchain import simulator_status
 
     available, reason = simulator_status("verilator")
     if not available:
         pytest.skip(f"verilator: {reason}")
-    config, qnet, golden, schedule, verilog, info = _setup(sram)
+    config, qnet, golden, schedule, verilog, info = _setup(sram, bands)
+    count = BAND_PROGRAMS if bands else STEPS
     before = bytes(schedule.image)
     ram_bytes = 1 << (len(before) - 1).bit_length()
     image_path, dump_path = tmp_path / "ddr.bin", tmp_path / "dump.bin"
@@ -67,7 +86,7 @@ def test_network_on_axi_vip(pause_seed, pause, sram, tmp_path):
     image_path.write_bytes(before)
     steps = [{"name": s.name, "addr": s.program.addr, "count": len(s.instructions),
               "tiles": len(s.tiling.tiles), "predicted": s.cost.cycles}
-             for s in schedule.steps[:STEPS]]
+             for s in schedule.steps[:count]]
     run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.vip_tb", sim="verilator",
                   seed=pause_seed, params={
                       "image": str(image_path), "ram_bytes": ram_bytes, "dump": str(dump_path),
@@ -76,23 +95,28 @@ def test_network_on_axi_vip(pause_seed, pause, sram, tmp_path):
     after = dump_path.read_bytes()
     assert len(after) == ram_bytes
 
-    # Every output bit-exact with the golden model.
-    k = 0
-    for index, sched in enumerate(schedule.steps[:STEPS]):
-        k += len(sched.step.layers)
-        want = golden[k - 1]
+    # Every output bit-exact with the golden model (a band group's step once its last
+    # band is done).
+    checked = 0
+    for index, sched in enumerate(schedule.steps[:count]):
+        want = golden[layer_range(config.network, sched.step).stop - 1]
         got = schedule.read_map(after, index)
         if got is None:  # kept on chip: the next step's map, read back, checks it
-            assert sched.tiling.output_resident and index + 1 < STEPS
+            assert sched.tiling.output_resident and index + 1 < count
             continue
+        part = sched.tiling.part
+        if part is not None and part[0] + 1 < part[1]:
+            continue  # a band of the map: checked whole with the last band
+        checked += 1
         got = got.reshape(want.shape)
         assert np.array_equal(got, want), \
             f"{sched.name}: {np.count_nonzero(got != want)} of {want.size} outputs differ"
+    assert checked == (2 if bands else STEPS - (sram is not None))
     # Nothing written outside the output regions of the steps that ran: no write burst
     # reaches outside them, and no byte outside them differs from the image.
     allowed = np.zeros(ram_bytes, dtype=bool)
     # (a map kept on chip has no output region: a write of it to DDR would be stray)
-    regions = [s.out_region for s in schedule.steps[:STEPS] if not s.tiling.output_resident]
+    regions = [s.out_region for s in schedule.steps[:count] if not s.tiling.output_resident]
     for region in regions:
         allowed[region.addr:region.addr + region.size] = True
     writes = json.loads(writes_path.read_text())
