@@ -1,10 +1,11 @@
-"""The accelerator against standard verification IP (Verilator): cocotbext-axi's
+"""The accelerator against standard verification IP (Verilator; Icarus for one case): cocotbext-axi's
 ``AxiRam`` on the AXI4 master and ``AxiLiteMaster`` on the registers, no project wrapper
 in between, random pauses on all five AXI channels and on AXI-Lite, a bus monitor on
 both ports (``sim/vip_tb.py``, ``sim/axi_monitor.py``). The first steps of a small
-network (0.25-32, pe 4, the minimum SRAM): every output bit-exact with the golden model
-and no byte outside the output regions written. One Verilator build serves every seed
-and pause setting. The project's own DDR model (``sim/test_system_rtl.py``) stays the
+network (0.25-32, pe 4, the minimum SRAM; at 80 kB a map kept on chip, and a band
+group whose programs prefetch across programs): every output bit-exact with the golden
+model and no byte outside the output regions written. One Verilator build serves every
+seed and pause setting; the band group runs on Icarus too. The project's own DDR model (``sim/test_system_rtl.py``) stays the
 fast and cycle-exact check; this is the independent one beside it.
 """
 
@@ -70,13 +71,23 @@ def _setup(sram: int | None = None, bands: bool = False):
                          ids=["pause25", "pause50", "pause50-kept", "pause50-bands"])
 @pytest.mark.parametrize("pause_seed", PAUSE_SEEDS, ids=lambda s: f"seed{s}")
 def test_network_on_axi_vip(pause_seed, pause, sram, bands, tmp_path):
-    from sim.runner import run_rtl
-    from sw.schedule import layer_range
-    from sim.toolchain import simulator_status
+    _on_axi_vip("verilator", pause_seed, pause, sram, bands, tmp_path)
 
-    available, reason = simulator_status("verilator")
+
+def test_band_group_on_axi_vip_icarus(tmp_path):
+    """The band group's prefetches across programs under random pauses on Icarus too
+    (one seed: 2 minutes)."""
+    _on_axi_vip("icarus", PAUSE_SEEDS[0], 0.5, KEPT_SRAM, True, tmp_path)
+
+
+def _on_axi_vip(sim, pause_seed, pause, sram, bands, tmp_path):
+    from sim.runner import run_rtl
+    from sim.toolchain import simulator_status
+    from sw.schedule import layer_range
+
+    available, reason = simulator_status(sim)
     if not available:
-        pytest.skip(f"verilator: {reason}")
+        pytest.skip(f"{sim}: {reason}")
     config, qnet, golden, schedule, verilog, info = _setup(sram, bands)
     count = BAND_PROGRAMS if bands else STEPS
     before = bytes(schedule.image)
@@ -87,7 +98,7 @@ def test_network_on_axi_vip(pause_seed, pause, sram, bands, tmp_path):
     steps = [{"name": s.name, "addr": s.program.addr, "count": len(s.instructions),
               "tiles": len(s.tiling.tiles), "predicted": s.cost.cycles}
              for s in schedule.steps[:count]]
-    run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.vip_tb", sim="verilator",
+    run = run_rtl(verilog, toplevel="mnaccel", test_module="sim.vip_tb", sim=sim,
                   seed=pause_seed, params={
                       "image": str(image_path), "ram_bytes": ram_bytes, "dump": str(dump_path),
                       "writes": str(writes_path),
