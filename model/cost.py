@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -828,8 +829,17 @@ def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
     costs = []
     for k, tiling in enumerate(tilings):
         prefetch, image = prefetch_of(tilings, k, pe)
-        costs.append(step_cost(tiling, pe, ddr, pw_share, prefetch, prefetch_image=image))
+        costs.append(_step_cost_of(tiling, pe, ddr, pw_share, tuple(prefetch), image))
     return costs
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _step_cost_of(tiling: StepTiling, pe: int, ddr: DdrTiming | None, pw_share: int,
+                  prefetch: tuple[int, ...], prefetch_image: bool) -> StepCost:
+    """:func:`step_cost` remembered: the planners (:func:`plan_bands`,
+    :func:`plan_prefetch`) predict the same program with the same prefetch many times
+    over (a pure function of frozen arguments)."""
+    return step_cost(tiling, pe, ddr, pw_share, list(prefetch), prefetch_image=prefetch_image)
 
 
 def prefetch_of(tilings: list[StepTiling], k: int, pe: int) -> tuple[list[int], bool]:
@@ -1064,12 +1074,13 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
     step whose output map does not fit an activation half (else :func:`plan_residency`
     keeps it on chip whole), chains of 2 .. GROUP_STEPS steps with bands of the tallest
     height that fits divided by 1 .. GROUP_BAND_CANDIDATES (bands of even height: as
-    many as that height needs), the one the cost model predicts fastest, or none. Each
-    candidate is predicted as it would run: with the GROUP_CONTEXT steps after the
-    longest chain, the maps kept on chip and the prefetches across programs planned
-    over them (:func:`plan_residency`, :func:`plan_prefetch`), so a chain that hands
-    the step after it a band through the free activation half, or that ends where the
-    DDR has time to spare, is seen to pay. A chain's inner maps never reach DDR; the
+    many as that height needs), the one the cost model predicts fastest, or none. Per
+    chain length, the band height whose programs alone are predicted fastest is then
+    predicted as it would run: with the GROUP_CONTEXT steps after the longest chain, the
+    maps kept on chip and the prefetches across programs planned over them
+    (:func:`plan_residency`, :func:`plan_prefetch`), against no chain over the same
+    steps, so a chain that hands the step after it a band through the free activation
+    half, or that ends where the DDR has time to spare, is seen to pay. A chain's inner maps never reach DDR; the
     price is the halo rows computed again and the weights loaded again for every band.
     ``outputs``: maps the network returns, which must reach DDR (no chain passes
     through them)."""
@@ -1102,6 +1113,9 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                     tallest += 1
                 if tallest == 0:
                     break  # a longer chain needs more rows still
+                # of this chain's band heights, the one whose programs alone are
+                # predicted fastest is predicted in its context
+                groups = []
                 for height in sorted({_even(out_h, -(-tallest // d))
                                       for d in range(1, GROUP_BAND_CANDIDATES + 1)}):
                     if height >= out_h:
@@ -1110,9 +1124,15 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                         programs = band_group(steps, pe, act_depth, weight_depth, height)
                     except TilingError:
                         continue
-                    cycles = predicted(programs + tilings[k + length:end])
-                    if cycles < best_cycles:
-                        best, best_cycles = programs, cycles
+                    alone = sum(_step_cost_of(p, pe, ddr, pw_share, (), False).cycles
+                                for p in programs)
+                    groups.append((alone, len(groups), programs))
+                if not groups:
+                    continue
+                programs = min(groups)[2]
+                cycles = predicted(programs + tilings[k + length:end])
+                if cycles < best_cycles:
+                    best, best_cycles = programs, cycles
         if best is None:
             planned.append(tilings[k])
             k += 1

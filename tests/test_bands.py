@@ -1,7 +1,7 @@
 """Band groups (issue "Past the per-layer roofline": maps kept on chip band by band):
 a run of steps cut into bands of the last step's output rows, each step run per band on
 just the rows the next one needs (``model.cost.band_group``, ``plan_bands``); the inner
-maps stay in the activation halves. The RTL runs one in ``sim/test_system_rtl.py``."""
+maps stay in the activation halves. The RTL runs them in ``sim/test_bands_rtl.py``."""
 
 import pytest
 
@@ -110,6 +110,69 @@ def test_plan_takes_a_band_group_only_where_it_is_predicted_faster():
     forced = sum(c.cycles for c in step_costs(forced_plan, config.pe, ddr))
     assert any(t.part for t in forced_plan)
     assert chosen <= forced
+
+
+@pytest.mark.slow
+def test_plan_predicts_each_chain_with_the_steps_after_it():
+    """1.0-224, pe 16, 1 MB: the planner predicts each candidate chain together with the
+    steps after it, the maps kept on chip and the prefetches over them. Every chain
+    length it could take from conv1 (each in the band height the planner would try
+    first) makes the frame no faster than its choice, which hands the step after the
+    group its first band (prefetched by the group's last program) where that step reads
+    its input from DDR."""
+    from model.cost import (GROUP_STEPS, input_prefetch_allowed, plan_prefetch, plan_residency,
+                            plan_step)
+
+    config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
+    ddr, pe, share = DdrTiming.of(config), config.pe, config.pw_requant_share
+    chosen_plan = plan_network(config)
+    chosen = sum(c.cycles for c in step_costs(chosen_plan, pe, ddr, share))
+    after = next(k for k, t in enumerate(chosen_plan) if k and chosen_plan[k - 1].part and not t.part)
+    assert chosen_plan[after].input_prefetched
+    assert input_prefetch_allowed(chosen_plan[after - 1], chosen_plan[after])
+    depths = config.bank["act"].depth, config.bank["pw_weights"].depth
+    alone = [plan_step(step, pe, *depths, ddr, share) for step in config.steps]
+    tried = 0
+    for length in range(2, GROUP_STEPS + 1):
+        steps = list(config.steps[:length])
+        for bands in range(2, 9):
+            height = -(-steps[-1].last.out_h // bands)
+            try:
+                programs = band_group(steps, pe, *depths, height)
+            except TilingError:
+                continue
+            plan = plan_residency(programs + alone[length:], pe, *depths, ddr, share)
+            plan = plan_prefetch(plan, pe, ddr, share)
+            assert sum(c.cycles for c in step_costs(plan, pe, ddr, share)) >= chosen, (length, bands)
+            tried += 1
+            break  # the tallest bands that fit: the first height plan_bands tries
+    assert tried == GROUP_STEPS - 1
+
+
+def test_the_step_after_a_group_is_prefetched_only_from_the_last_band():
+    """``input_prefetch_allowed`` for a program outside any group: only from the group's
+    last program (the last band's last step, output to DDR), and only into a step whose
+    first band is all it reads there or whose bands take turns in one half; never from a
+    band before the last, nor from a step that keeps its output on chip."""
+    from dataclasses import replace
+
+    from model.cost import input_prefetch_allowed, plan_step, split_tilings
+
+    config = _config()
+    act_depth, weight_depth = _depths(config)
+    steps = config.steps
+    programs = band_group(steps[:3], config.pe, act_depth, weight_depth, 3)
+    ddr = DdrTiming.of(config)
+    after = plan_step(steps[3], config.pe, act_depth, weight_depth, ddr)
+    last, earlier, inner = programs[-1], programs[-4], programs[-2]
+    assert last.part == (2, 3) and earlier.part == (1, 3) and not last.output_resident
+    single = after if after.single_band else replace(after, tiles=after.tiles[:1])
+    assert input_prefetch_allowed(last, single)
+    assert not input_prefetch_allowed(earlier, single)  # a band before the last
+    assert not input_prefetch_allowed(inner, single)  # keeps its output on chip
+    assert not input_prefetch_allowed(last, replace(single, input_resident=True))
+    for split in split_tilings(steps[3], config.pe, act_depth, weight_depth, ddr):
+        assert input_prefetch_allowed(last, split)
 
 
 def test_fast_model_runs_a_band_group_bit_exact():
