@@ -833,7 +833,7 @@ def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
     return costs
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)
 def _step_cost_of(tiling: StepTiling, pe: int, ddr: DdrTiming | None, pw_share: int,
                   prefetch: tuple[int, ...], prefetch_image: bool) -> StepCost:
     """:func:`step_cost` remembered: the planners (:func:`plan_bands`,
