@@ -1069,7 +1069,8 @@ GROUP_CONTEXT = 2
 
 
 def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
-               ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
+               ddr: DdrTiming, pw_share: int = 1, outputs=(),
+               context: bool = True) -> list[StepTiling]:
     """Which runs of steps go as band groups (:func:`band_group`), left to right: from a
     step whose output map does not fit an activation half (else :func:`plan_residency`
     keeps it on chip whole), chains of 2 .. GROUP_STEPS steps with bands of the tallest
@@ -1080,16 +1081,22 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
     maps kept on chip and the prefetches across programs planned over them
     (:func:`plan_residency`, :func:`plan_prefetch`), against no chain over the same
     steps, so a chain that hands the step after it a band through the free activation
-    half, or that ends where the DDR has time to spare, is seen to pay. A chain's inner maps never reach DDR; the
+    half, or that ends where the DDR has time to spare, is seen to pay. Without
+    ``context``, every program and step is predicted alone (no map kept on chip, no
+    prefetch): the greedy choice left to right can go either way, so
+    :func:`plan_network` plans both and keeps the faster frame. A chain's inner maps never reach DDR; the
     price is the halo rows computed again and the weights loaded again for every band.
     ``outputs``: maps the network returns, which must reach DDR (no chain passes
     through them)."""
     planned, k = [], 0
 
     def predicted(programs: list[StepTiling]) -> int:
-        programs = plan_residency(programs, pe, act_depth, weight_depth, ddr, pw_share, outputs)
-        programs = plan_prefetch(programs, pe, ddr, pw_share)
-        return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+        if context:
+            programs = plan_residency(programs, pe, act_depth, weight_depth, ddr, pw_share,
+                                      outputs)
+            programs = plan_prefetch(programs, pe, ddr, pw_share)
+            return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+        return sum(_step_cost_of(p, pe, ddr, pw_share, (), False).cycles for p in programs)
 
     while k < len(tilings):
         first = tilings[k].step
@@ -1158,9 +1165,10 @@ def plan_network(config) -> list[StepTiling]:
         cuts.append([replace(steps[0], host_im2col=True), *steps[1:]])
     plans = []
     for cut in cuts:
-        for bands in (True, False):
+        # band groups chosen in context, chosen alone (plan_bands), none
+        for bands, context in ((True, True), (True, False), (False, False)):
             try:
-                plans.append(_plan_steps(config, cut, bands))
+                plans.append(_plan_steps(config, cut, bands, context=context))
             except TilingError:
                 if cut is steps:
                     raise
@@ -1173,9 +1181,11 @@ def plan_network(config) -> list[StepTiling]:
         cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.pw_requant_share)))
 
 
-def _plan_steps(config, steps: list[Step], bands: bool = True) -> list[StepTiling]:
+def _plan_steps(config, steps: list[Step], bands: bool = True,
+                context: bool = True) -> list[StepTiling]:
     """:func:`plan_network` for the given cut of the network into steps, with band groups
-    where they pay (``bands``) or without."""
+    where they pay (``bands``; chosen with or without their ``context``,
+    :func:`plan_bands`) or without."""
     ddr = DdrTiming.of(config)
     act_depth, weight_depth = config.bank["act"].depth, config.bank["pw_weights"].depth
     outputs = set(config.network.output_layers)
@@ -1183,7 +1193,7 @@ def _plan_steps(config, steps: list[Step], bands: bool = True) -> list[StepTilin
                for step in steps]
     if bands:
         tilings = plan_bands(tilings, config.pe, act_depth, weight_depth, ddr,
-                             config.pw_requant_share, outputs)
+                             config.pw_requant_share, outputs, context)
     tilings = plan_residency(tilings, config.pe, act_depth, weight_depth, ddr,
                              config.pw_requant_share, outputs)
     return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)

@@ -66,7 +66,7 @@ def band_group_only(first: int, stop: int, height: int):
         real_steps = cost._plan_steps
         cost.plan_bands = plan_bands
         # every plan plan_network compares has the group (it may be slower than none)
-        cost._plan_steps = lambda config, steps, bands=True: real_steps(config, steps, True)
+        cost._plan_steps = lambda config, steps, bands=True, **kw: real_steps(config, steps, True, **kw)
         try:
             yield
         finally:
@@ -84,7 +84,7 @@ def no_band_groups():
     @contextlib.contextmanager
     def window():
         real = cost._plan_steps
-        cost._plan_steps = lambda config, steps, bands=True: real(config, steps, False)
+        cost._plan_steps = lambda config, steps, bands=True, **kw: real(config, steps, False, **kw)
         try:
             yield
         finally:
