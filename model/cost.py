@@ -48,7 +48,7 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed",
-           "prefetch_image", "prefetch_of", "input_prefetch_allowed", "plan_step", "plan_network",
+           "prefetch_image", "prefetch_of", "input_prefetch_allowed", "plan_step", "plan_network", "PLAN_VARIANTS",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches", "saturated_start", "load_switch_cost"]
 
@@ -1149,6 +1149,12 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
     return planned
 
 
+#: The plans :func:`plan_network` compares for each cut of the network, as
+#: :func:`_plan_steps`' ``(bands, context)``: band groups chosen in their context,
+#: band groups chosen by their programs alone (:func:`plan_bands`), no band groups.
+PLAN_VARIANTS = ((True, True), (True, False), (False, False))
+
+
 def plan_network(config) -> list[StepTiling]:
     """The programs of ``config.network`` for ``config``'s buffers and DDR, in the order
     they run: every step's tiling, or the bands of a band group (:func:`plan_bands`),
@@ -1165,8 +1171,7 @@ def plan_network(config) -> list[StepTiling]:
         cuts.append([replace(steps[0], host_im2col=True), *steps[1:]])
     plans = []
     for cut in cuts:
-        # band groups chosen in context, chosen alone (plan_bands), none
-        for bands, context in ((True, True), (True, False), (False, False)):
+        for bands, context in PLAN_VARIANTS:
             try:
                 plans.append(_plan_steps(config, cut, bands, context=context))
             except TilingError:

@@ -408,7 +408,7 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, 
     from dataclasses import replace
 
     from hw.config import AcceleratorConfig
-    from model.cost import DdrTiming, _plan_steps, plan_network, step_costs
+    from model.cost import PLAN_VARIANTS, DdrTiming, _plan_steps, plan_network, step_costs
     from model.tiling import network_steps
 
     config = AcceleratorConfig(pe=pe, sram_bytes=sram, alpha=alpha, resolution=resolution)
@@ -419,14 +419,14 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, 
 
     steps = network_steps(config.network)
     assert steps[0].image_capable and steps[0].from_image
-    image = min(cycles(_plan_steps(config, steps, bands)) for bands in (True, False))
+    image = min(cycles(_plan_steps(config, steps, b, context=c)) for b, c in PLAN_VARIANTS)
     cut = [replace(steps[0], host_im2col=True), *steps[1:]]
     assert _plan_steps(config, cut)[0].step.im2col
-    im2col = min(cycles(_plan_steps(config, cut, bands)) for bands in (True, False))
+    im2col = min(cycles(_plan_steps(config, cut, b, context=c)) for b, c in PLAN_VARIANTS)
     chosen = plan_network(config)
     assert chosen[0].step.host_im2col is (im2col < image)
     assert cycles(chosen) == min(image, im2col)
-    for plan in (_plan_steps(config, steps, bands) for bands in (True, False)):
+    for plan in (_plan_steps(config, steps, b, context=c) for b, c in PLAN_VARIANTS):
         assert not plan[0].split_input
     if pe == 32:
         assert chosen[0].step.host_im2col

@@ -450,10 +450,10 @@ def test_conv1_reads_the_compact_image(pe, padding, monkeypatch):
     # 32-byte word on chip; tests/test_residency.py checks that choice): the image only.
     real = cost._plan_steps
 
-    def image_only(config, steps, bands=True):
+    def image_only(config, steps, bands=True, **kwargs):
         if steps[0].host_im2col:
             raise TilingError("this test plans conv1 from the image")
-        return real(config, steps, bands)
+        return real(config, steps, bands, **kwargs)
 
     monkeypatch.setattr(cost, "_plan_steps", image_only)
     qnet = random_mobilenet(config.network, seed=4)
