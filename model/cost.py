@@ -48,7 +48,8 @@ from .tiling import (IMAGE_PIXEL_BYTES, Step, StepTiling, Tile, act_words, band_
 __all__ = ["step_mode", "tile_beats", "tile_cycles", "TileCost", "StepCost", "step_cost",
            "network_cost", "step_costs", "DdrTiming", "first_exec", "tile_period", "program_cycles",
            "load_bytes", "tile_loads", "prefetch_loads", "prefetch_target", "prefetch_over_allowed",
-           "prefetch_image", "prefetch_of", "input_prefetch_allowed", "plan_step", "plan_network", "PLAN_VARIANTS",
+           "prefetch_image", "prefetch_of", "input_prefetch_allowed", "plan_step", "plan_network",
+           "PLAN_VARIANTS",
            "plan_prefetch", "plan_residency", "split_tilings", "split_allowed", "plan_bands", "band_group", "band_chain", "fetch_horizons", "prologue_horizon", "read_bursts",
            "fetch_gain", "idle_fetches", "saturated_start", "load_switch_cost"]
 
@@ -1084,10 +1085,10 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
     half, or that ends where the DDR has time to spare, is seen to pay. Without
     ``context``, every program and step is predicted alone (no map kept on chip, no
     prefetch): the greedy choice left to right can go either way, so
-    :func:`plan_network` plans both and keeps the faster frame. A chain's inner maps never reach DDR; the
-    price is the halo rows computed again and the weights loaded again for every band.
-    ``outputs``: maps the network returns, which must reach DDR (no chain passes
-    through them)."""
+    :func:`plan_network` plans both and keeps the faster frame. A chain's inner maps
+    never reach DDR; the price is the halo rows computed again and the weights loaded
+    again for every band. ``outputs``: maps the network returns, which must reach DDR
+    (no chain passes through them)."""
     planned, k = [], 0
 
     def predicted(programs: list[StepTiling]) -> int:

@@ -218,10 +218,11 @@ class StepTiling:
     #: the one-tile program between, which loads its own weights (after that program is
     #: done) into the half its last tile read (``model.cost.plan_prefetch``).
     prefetch_over: bool = False
-    #: The input band (one band: the first tile's) was loaded by the previous program,
-    #: during its last tile, into the activation half that program does not read (it
-    #: reads its input on chip and writes its output to DDR): a band group's first step,
-    #: band after band (``model.cost.plan_prefetch``).
+    #: The input band (the first tile's) was loaded by the previous program, during its
+    #: last tile, into the activation half that program does not read (it reads its
+    #: input on chip and writes its output to DDR): a band group's first step, band
+    #: after band, and the step after a group, from its last band
+    #: (``model.cost.plan_prefetch``, ``input_prefetch_allowed``).
     input_prefetched: bool = False
     #: The input map is on chip already: the previous step wrote it into an activation
     #: half (``model.cost.plan_residency``); one band, no activation LOAD.
