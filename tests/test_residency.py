@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from hw.act_buffer import sub_bank_address
 from hw.act_writer import ActWriter
 from hw.command import Target
-from hw.skid import queued_input, registered_input
+from hw.skid import queued_input, registered_input, skid_input
 from hw.store_router import StoreRouter
 
 PE, ADDR_BITS = 4, 11
@@ -473,3 +473,60 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, 
         assert not plan[0].split_input
     if pe == 32:
         assert chosen[0].step.host_im2col
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_skid_input_copies_follow_the_inner_payload(seed):
+    """``hw.skid.skid_input(..., copies=3)``: each extra copy of the payload (its own
+    multiplexer and its own copy of the ``full`` flag, for consumers placed apart) is
+    the inner payload in every cycle, under random pauses on both sides, and the beats
+    come out in order."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Dut(wiring.Component):
+        i: In(stream.Signature(16))
+        o: Out(stream.Signature(16))
+        copy1: Out(16)
+        copy2: Out(16)
+
+        def elaborate(self, platform):
+            m = Module()
+            inner, (c1, c2) = skid_input(m, self.i, "s", copies=3)
+            wiring.connect(m, inner, wiring.flipped(self.o))
+            m.d.comb += [self.copy1.eq(c1), self.copy2.eq(c2)]
+            return m
+
+    rng = random.Random(seed)
+    beats = [rng.randrange(1 << 16) for _ in range(400)]
+    dut = Dut()
+    got, stalled = [], 0
+
+    async def bench(ctx):
+        nonlocal stalled
+        k = 0
+        for _ in range(4000):
+            on = k < len(beats) and rng.random() < 0.7
+            ready = rng.random() < 0.5
+            ctx.set(dut.i.valid, on)
+            ctx.set(dut.i.payload, beats[k] if on else rng.randrange(1 << 16))
+            ctx.set(dut.o.ready, ready)
+            if ctx.get(dut.o.valid):
+                payload = ctx.get(dut.o.payload)
+                assert ctx.get(dut.copy1) == ctx.get(dut.copy2) == payload
+                if ready:
+                    got.append(payload)
+            stalled += not ctx.get(dut.i.ready)
+            if on and ctx.get(dut.i.ready):
+                k += 1
+            await ctx.tick()
+            if len(got) == len(beats):
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == beats
+    assert stalled > 50  # the skid register was full (its multiplexers selected it) often

@@ -293,3 +293,40 @@ def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_pa
     assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?", document["source_commit"])  # the RTL it came from
     with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
         routed_result(out)
+
+
+@pytest.mark.slow
+def test_skid_copies_and_their_flags_survive_synthesis(tmp_path):
+    """``hw.skid.skid_input(..., copies=2)``: Yosys (this project's ECP5 flow) keeps the
+    second ``full`` flag and its multiplexers instead of merging them into the first
+    (each flag's next state is computed from itself), so the copies can be placed apart:
+    the 16-bit skid with two copies has 16 + 2 flip-flops, one copy has 16 + 1."""
+    from amaranth.hdl import Module
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hw.skid import skid_input
+
+    class Skid(wiring.Component):
+        i: In(stream.Signature(16))
+        o: Out(stream.Signature(16))
+        copy: Out(16)
+
+        def __init__(self, copies):
+            self._copies = copies
+            super().__init__()
+
+        def elaborate(self, platform):
+            m = Module()
+            if self._copies == 1:
+                inner = skid_input(m, self.i, "s")
+                m.d.comb += self.copy.eq(inner.payload)
+            else:
+                inner, (copy,) = skid_input(m, self.i, "s", copies=2)
+                m.d.comb += self.copy.eq(copy)
+            wiring.connect(m, inner, wiring.flipped(self.o))
+            return m
+
+    ffs = {copies: synthesize(Skid(copies), "skid", "ecp5", tmp_path / str(copies),
+                              progress=lambda text: None).ffs for copies in (1, 2)}
+    assert ffs == {1: 17, 2: 18}
