@@ -141,10 +141,7 @@ class DepthwiseStage(wiring.Component):
             "taps": look_taps.shape(), "tag": window_tag_layout(),
             "weights": len(self.dw_weights), "params": len(self.dw_params),
         })).create(path=("looked",))
-        # (the im2col gather with its own copy of the skid's multiplexer and flag: the
-        # lanes' copy feeds the multipliers' input registers, placed among the DSP rows)
-        beats, (gather_beat,) = skid_input(m, looked, "beats", copies=2)
-        gather_beat = data.View(looked.payload.shape(), gather_beat)
+        beats = skid_input(m, looked, "beats")
         advance = looked.ready  # the skid's room: a register
         m.d.comb += [
             windows.ready.eq(advance),
@@ -177,8 +174,8 @@ class DepthwiseStage(wiring.Component):
             lanes_in.tag.run_end.eq(beat_tag.run_end),
             lanes_in.tag.tile_end.eq(beat_tag.tile_end),
         ]
-        m.d.comb += [gather.i_stream.payload.taps.eq(gather_beat.taps),
-                     gather.i_stream.payload.tag.eq(gather_beat.tag)]
+        m.d.comb += [gather.i_stream.payload.taps.eq(beats.payload.taps),
+                     gather.i_stream.payload.tag.eq(beat_tag)]
         m.d.comb += unpack_params(params, lanes_in.inner.bias, lanes_in.tag, pe)
         # The lanes' accumulators reach the requantiser through an output register with a
         # skid register beside it (``hw.skid.registered_input``): the lanes' ``o_stream.ready``

@@ -142,13 +142,9 @@ class PixelBuffer(wiring.Component):
         # only in the last LUT: with it in front of the carry chain, the store side's
         # backpressure through the pointwise stage into this counter was the whole
         # design's critical path (timing step 5).
-        # ``reserve`` (the sequencer's handshake, from this buffer's ``space`` across the
-        # window sequencer) likewise selects between sums computed without it: in the
-        # carry chains of ``reserved + reserve - run_len`` it was pe 4's critical path
-        # (eb7130c seed 2, 7.74 ns; after timing step 17's router change, seed 3, 8.05 ns).
-        freed = reserved - self.run_len
-        m.d.sync += reserved.eq(Mux(self.release, Mux(self.reserve, freed + 1, freed),
-                                    Mux(self.reserve, reserved + 1, reserved)))
+        kept = reserved + self.reserve
+        freed = reserved + self.reserve - self.run_len
+        m.d.sync += reserved.eq(Mux(self.release, freed, kept))
         # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
         # sequencer's handshake) only in the last LUT: a release (at least one word, all
         # of them reserved) always leaves room, as a reservation was made only with room.

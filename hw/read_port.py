@@ -10,11 +10,11 @@ ARID is 0; an R beat with another RID or a response other than OKAY sets ``error
 
 from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .axi import (AXI_ADDR_BITS, AXI_ID_BITS, BURST_INCR, CACHE_MODIFIABLE, RESP_OKAY,
                   axi4_read_signature)
-from .queue import Queue
 
 __all__ = ["ReadPort", "burst_layout", "OUTSTANDING_READS"]
 
@@ -54,11 +54,7 @@ class ReadPort(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         axi = self.axi
-        # whose each burst in flight is; ``hw.queue.Queue`` (cycle for cycle SyncFIFOBuffered)
-        # so that its room is a register: with SyncFIFOBuffered's level compare in front of
-        # the AR handshake, the route's level through the requesters' ``ready`` into the
-        # load DMA's burst cutter was pe 4's critical path at timing step 17 (seed 2, 8.10 ns)
-        route = m.submodules.route = Queue(width=1, depth=self._outstanding)
+        route = m.submodules.route = SyncFIFOBuffered(width=1, depth=self._outstanding)
 
         m.d.comb += [
             axi.arsize.eq((self._data_bits // 8).bit_length() - 1),

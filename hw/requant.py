@@ -350,20 +350,7 @@ class SharedRequantizer(wiring.Component):
         # Hold the beat and feed its groups, one a cycle, through a register of the group
         # (the group's select between the held beat and the requantiser's left shift was,
         # with the route to the DSP's input registers, the engine's critical path).
-        # The held beat in one of two entries: the one the write pointer is not on. Only
-        # one beat is held at a time, so the entry under the write pointer is free and
-        # loads the input every cycle (its clock enable the pointer alone); accepting a
-        # beat flips the pointer. With one register loaded on the input's handshake, the
-        # inner requantiser's enable through ``load``, ``last_feed`` and ``i_stream.ready``
-        # was the clock enable of every bit of the held beat (pe 4's critical path after
-        # timing step 17's router change, seed 3: 8.61 ns).
-        entries = [Signal(requant_input_layout(lanes), name=f"hold{i}") for i in range(2)]
-        w_ptr = Signal()
         hold = Signal(requant_input_layout(lanes))
-        m.d.comb += hold.eq(Mux(w_ptr, entries[0], entries[1]))
-        for i, entry in enumerate(entries):
-            with m.If(w_ptr == i):
-                m.d.sync += entry.eq(beat_in)
         hold_valid = Signal()
         feed = Signal(range(share))
         fed = Signal(requant_input_layout(group))
@@ -375,14 +362,11 @@ class SharedRequantizer(wiring.Component):
                      inner.i_stream.valid.eq(fed_valid), inner_in.eq(fed)]
         if tagged:  # the tag with the beat, and with each of its groups
             hold_tag, fed_tag = Signal(self._tag_layout), Signal(self._tag_layout)
-            tags = [Signal(self._tag_layout, name=f"hold{i}_tag") for i in range(2)]
-            m.d.comb += [inner.i_stream.payload.tag.eq(fed_tag),
-                         hold_tag.eq(Mux(w_ptr, tags[0], tags[1]))]
+            m.d.comb += inner.i_stream.payload.tag.eq(fed_tag)
             with m.If(load):
                 m.d.sync += fed_tag.eq(hold_tag)
-            for i, tag in enumerate(tags):  # beside the beat's entries
-                with m.If(w_ptr == i):
-                    m.d.sync += tag.eq(self.i_stream.payload.tag)
+            with m.If(self.i_stream.valid & self.i_stream.ready):
+                m.d.sync += hold_tag.eq(self.i_stream.payload.tag)
         with m.If(load):
             m.d.sync += [fed_valid.eq(hold_valid), fed.zero_point.eq(hold.zero_point),
                          fed.lo.eq(hold.lo), fed.hi.eq(hold.hi)]
@@ -396,7 +380,7 @@ class SharedRequantizer(wiring.Component):
         with m.If(take):
             m.d.sync += feed.eq(Mux(feed == share - 1, 0, feed + 1))
         with m.If(self.i_stream.valid & self.i_stream.ready):
-            m.d.sync += [w_ptr.eq(~w_ptr), hold_valid.eq(1)]
+            m.d.sync += [hold.eq(beat_in), hold_valid.eq(1)]
         with m.Elif(last_feed):
             m.d.sync += hold_valid.eq(0)
 

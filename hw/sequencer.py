@@ -29,7 +29,6 @@ from .command import command_layout
 from .instruction import INSTRUCTION_BITS, WAIT_BITS, Op, instruction_layout, load_desc_layout, \
     store_desc_layout
 from .queue import Queue
-from .skid import skid_input
 
 __all__ = ["Sequencer"]
 
@@ -96,22 +95,15 @@ class Sequencer(wiring.Component):
         loads_done, execs_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
 
         # -- dispatch -----------------------------------------------------------------
-        # The fetched instructions come through a skid register (``hw.skid``; no latency),
-        # so the fetch queue's read enable is a register: with the dispatch's decision
-        # (the head's op, the target queue's room) as its read enable, that decision ran
-        # into the fetch queue's head register and back to the sequencer's queues' flags,
-        # the whole design's critical path at pe 4 (eb7130c seed 3, 7.95 ns; 8.63 ns after
-        # timing step 17's first fixes), a route across the chip each way.
-        instr = skid_input(m, self.instr, "instr")
-        ins = data.View(instruction_layout(), instr.payload)
+        ins = data.View(instruction_layout(), self.instr.payload)
         is_load = ins.op == Op.LOAD
         m.d.comb += [
             loads.w_data.eq(ins.wait | ins.body.load.as_value() << WAIT_BITS),
             execs.w_data.eq(ins.wait | ins.body.exec.cmd.as_value() << WAIT_BITS
                             | ins.body.exec.store.as_value() << (WAIT_BITS + command_layout().size)),
-            instr.ready.eq(self.busy & (is_load & loads.w_rdy | ~is_load & execs.w_rdy)),
-            loads.w_en.eq(instr.valid & instr.ready & is_load),
-            execs.w_en.eq(instr.valid & instr.ready & ~is_load),
+            self.instr.ready.eq(self.busy & (is_load & loads.w_rdy | ~is_load & execs.w_rdy)),
+            loads.w_en.eq(self.instr.valid & self.instr.ready & is_load),
+            execs.w_en.eq(self.instr.valid & self.instr.ready & ~is_load),
         ]
 
         # Each queue's head goes out with a registered valid: a wait's compare ends in that
@@ -154,7 +146,7 @@ class Sequencer(wiring.Component):
         ]
 
         # -- progress -----------------------------------------------------------------
-        dispatch = instr.valid & instr.ready
+        dispatch = self.instr.valid & self.instr.ready
         with m.If(dispatch):
             m.d.sync += dispatched.eq(dispatched + 1)
         with m.If(self.load_done):

@@ -10,26 +10,23 @@ A skid register passes the producer's ``valid`` on through a LUT; where that ``v
 itself is the head of a long path (the engine's output valid across the chip into the
 store DMA's burst cutter, timing step 8), :func:`registered_input` puts a register on
 both: ``valid`` and the payload from a register, ``ready`` from a register, one cycle of
-latency. :func:`queued_input` is the same stream, beat for beat and cycle for cycle, as a
-two-entry queue of registers: the consumer's ``ready`` steps a read pointer and two level
-flags only, not the clock enables of a wide output register (a consumer whose ``ready``
-comes from across the chip: the store router's destinations, timing step 17).
+latency.
 """
 
 from amaranth.hdl import Mux, Signal
 from amaranth.lib import stream
 
-__all__ = ["queued_input", "registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD"]
+__all__ = ["registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD"]
 
 #: Beats a :func:`skid_input` holds beyond its pipeline's own under a stalled consumer
 #: (the skid register).
 SKID_HELD = 1
 #: Beats a :func:`registered_input` holds under a stalled consumer (its output register
-#: and its skid register), and a :func:`queued_input` (its two entries).
+#: and its skid register).
 REGISTERED_HELD = 2
 
 
-def skid_input(m, i_stream, name, value=None, copies=1):
+def skid_input(m, i_stream, name, value=None):
     """An inner stream that the pipeline behind ``i_stream`` takes its beats from
     (driving the inner ``ready`` with its first stage's advance condition), and
     ``i_stream.ready`` from a register.
@@ -42,15 +39,7 @@ def skid_input(m, i_stream, name, value=None, copies=1):
     ``value`` (a value-castable computed from ``i_stream.payload``; the payload itself by
     default) is what the skid holds and the inner stream carries: a first stage with
     logic in front of its registers computes it once, from the input, and the skid's
-    multiplexer sits behind that logic, not in front of it.
-
-    ``copies`` > 1 returns ``(inner, payloads)``: ``payloads`` are ``copies - 1`` more
-    copies of the inner payload, each selected by its own copy of the ``full`` flag (a
-    register with the same next state, computed from itself, so that synthesis keeps
-    it): for consumers placed apart, where one multiplexer output fanned out to both
-    would cross the chip (the depthwise stage's beats into its lanes and into the
-    im2col gather: pe 4's critical path after timing step 17's router change, seed 3,
-    8.15 ns, a 3.81 ns route from the flag and a 2.56 ns one from the multiplexer)."""
+    multiplexer sits behind that logic, not in front of it."""
     value = i_stream.payload if value is None else value
     shape = value.shape()
     inner = stream.Signature(shape).create(path=(name,))
@@ -71,17 +60,7 @@ def skid_input(m, i_stream, name, value=None, copies=1):
     # every bit of a wide skid.
     with m.If(~full):
         m.d.sync += skid.eq(value)
-    if copies == 1:
-        return inner
-    payloads = []
-    for k in range(1, copies):
-        full_k = Signal(name=f"{name}_skid_full{k}")
-        with m.If(inner.ready):
-            m.d.sync += full_k.eq(0)
-        with m.Elif(i_stream.valid & ~full_k):
-            m.d.sync += full_k.eq(1)
-        payloads.append(Mux(full_k, skid, value))
-    return inner, payloads
+    return inner
 
 
 def registered_input(m, i_stream, name):
@@ -115,46 +94,4 @@ def registered_input(m, i_stream, name):
     # As in ``skid_input``: the skid register loads whenever it is empty.
     with m.If(~full):
         m.d.sync += skid.eq(i_stream.payload)
-    return inner
-
-
-def queued_input(m, i_stream, name):
-    """:func:`registered_input` as a two-entry queue of registers: the same beats in the
-    same cycles under any stalls (latency 1, one beat a cycle, two beats held,
-    ``i_stream.ready`` low only while both entries are full), but the inner ``ready``
-    reaches only the read pointer and the two level flags.
-
-    In :func:`registered_input` the inner ``ready`` is the clock enable of the output
-    register, every bit of the payload. Here an entry loads whenever the write pointer
-    is on it and it is free (its enables from registers, as the skid's), the write
-    pointer steps as a beat is taken, and the payload leaves through a two-way
-    multiplexer on the read pointer: the consumer's handshake ends at three flip-flops
-    the placer can put beside the consumer."""
-    shape = i_stream.payload.shape()
-    inner = stream.Signature(shape).create(path=(name,))
-    entries = [Signal(shape, name=f"{name}_entry{i}") for i in range(2)]
-    w_ptr = Signal(name=f"{name}_w_ptr")
-    r_ptr = Signal(name=f"{name}_r_ptr")
-    valid = Signal(name=f"{name}_valid")  # one entry or two hold a beat
-    full = Signal(name=f"{name}_full")    # both do
-    push = i_stream.valid & ~full
-    pop = valid & inner.ready
-    m.d.comb += [
-        i_stream.ready.eq(~full),
-        inner.valid.eq(valid),
-        inner.payload.eq(Mux(r_ptr, entries[1], entries[0])),
-    ]
-    with m.If(push):
-        m.d.sync += w_ptr.eq(~w_ptr)
-    with m.If(pop):
-        m.d.sync += r_ptr.eq(~r_ptr)
-    with m.If(push & ~pop):
-        m.d.sync += [valid.eq(1), full.eq(valid)]
-    with m.Elif(pop & ~push):
-        m.d.sync += [valid.eq(full), full.eq(0)]
-    # The entry under the write pointer is free while not ``full``; it loads whatever
-    # the input carries, which counts only once the write pointer has stepped past it.
-    for i, entry in enumerate(entries):
-        with m.If((w_ptr == i) & ~full):
-            m.d.sync += entry.eq(i_stream.payload)
     return inner

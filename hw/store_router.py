@@ -9,23 +9,17 @@ queue's head, which is dropped at the word with ``last``. A tile's words can the
 only move once its descriptor has been taken.
 
 One cycle on the words' path (``LATENCY`` 1), none on the descriptors'. The words come
-in through a two-entry queue of registers (``hw.skid.queued_input``; until timing step 17
-an output register with a skid register beside it, ``hw.skid.registered_input``, the
-same beats in the same cycles), so ``store.ready`` is a register: the destination at the
-queue's head and the two destinations' word ``ready`` (both registers too, each
-destination's own skid) end at the router's registers, not, through the engine's output
-stream, at the requantiser's enables (with the destination select in front of the
-engine's ``ready``, the whole design's critical path after timing step 5, 10.41 ns); and
-the words' ``valid`` leaves the router from a register, so the engine's output valid no
-longer crosses the chip into the store DMA's burst cutter and length queue (the critical
-path after timing step 7 at seed 3, 9.21 ns). The destinations' ``ready`` steps only the
-queue's read pointer and level flags: with an output register it was that register's
-clock enable, 65 bits at pe 8 (64 of data and ``last``), and the LUT between the
-activation writer's ready and those enables sat 50 rows from both (the critical path at
-pe 8 after timing step 16, 11.8 to 12.0 ns). A word may enter the router before its
-tile's descriptor has been routed; it waits there. ``desc.ready`` is the queue's
-``w_rdy`` gated by the ``to_act`` bit of the sequencer's queue head and the two
-destinations' ``desc.ready``.
+in through a register with a skid register beside it (``hw.skid.registered_input``), so
+``store.ready`` is a register: the destination at the queue's head and the two
+destinations' word ``ready`` (both registers too, each destination's own skid) end at
+the router's registers, not, through the engine's output stream, at the requantiser's
+enables (with the destination select in front of the engine's ``ready``, the whole
+design's critical path after timing step 5, 10.41 ns); and the words' ``valid`` leaves
+the router from a register, so the engine's output valid no longer crosses the chip
+into the store DMA's burst cutter and length queue (the critical path after timing
+step 7 at seed 3, 9.21 ns). A word may enter the router before its tile's descriptor
+has been routed; it waits there. ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
+sequencer's queue head and the two destinations' ``desc.ready``.
 """
 
 from amaranth.hdl import Module, Mux
@@ -35,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from .instruction import act_store_layout, store_desc_layout
 from .pw_stage import store_layout
 from .queue import Queue
-from .skid import REGISTERED_HELD, queued_input
+from .skid import REGISTERED_HELD, registered_input
 
 __all__ = ["StoreRouter"]
 
@@ -62,9 +56,9 @@ class StoreRouter(wiring.Component):
 
     #: Cycles through the router on the words' path (the output register).
     LATENCY = 1
-    #: Words the router holds while its destination does not take them (the two entries
-    #: of ``queued_input``): the engine runs that far ahead of a stalled destination
-    #: (``model.cost.store_slack``).
+    #: Words the router holds while its destination does not take them (the output and
+    #: skid registers of ``registered_input``): the engine runs that far ahead of a
+    #: stalled destination (``model.cost.store_slack``).
     HELD = REGISTERED_HELD
 
     def __init__(self, pe: int):
@@ -98,9 +92,9 @@ class StoreRouter(wiring.Component):
         ]
 
         # -- words: to the route at the head, dropped at the tile's last word -------------
-        # (through a two-entry register queue: ``self.store.ready`` and ``w.valid`` are its
-        # level flags; the destinations' ``ready`` steps its read pointer and levels only)
-        w = queued_input(m, self.store, "routed")
+        # (through the output and skid registers: ``self.store.ready`` is the skid's empty
+        # flag, ``w.valid`` the output register's)
+        w = registered_input(m, self.store, "routed")
         head_act = routes.r_data[0]
         m.d.comb += [
             self.dma_store.payload.eq(w.payload),
