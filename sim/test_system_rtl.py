@@ -99,7 +99,7 @@ def test_a_multi_band_step_keeps_its_output_on_chip(tmp_path):
     commands' base addresses) while its whole output map fills half 1 (each tile's rows
     at their sub-bank row: the activation writer's base), then dw3+pw3 reading that map
     there and writing to DDR, read back bit-exact; the cycles the cost model's.
-    Verilator: on Icarus this pe-8 run took 389 s of the suite's 20 minutes (52f802b,
+    Verilator: on Icarus this pe-8 run took 389 s of the suite's 20 minutes (32dafc9,
     beside a place and route), and Icarus runs the same split input bands and kept map
     in ``sim/test_bands_rtl.py`` (the step after a band group, dw3+pw3 at pe 8)."""
     from sim.toolchain import simulator_status
