@@ -18,7 +18,7 @@ from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
                       unpack_params)
-from .skid import SKID_HELD, skid_input
+from .skid import entry_held, entry_input, entry_latency
 from .tagged import Tagged
 
 __all__ = ["PointwiseStage", "store_layout"]
@@ -56,19 +56,23 @@ class PointwiseStage(wiring.Component):
     LOOKUP_LATENCY = 2
 
     @staticmethod
-    def output_held(requant_share=1):
+    def output_held(pe, requant_share=1):
         """Output words the stage holds under a stalled output before the array stops:
         the array's output register (its pipeline advances until a word stands there),
-        the accumulator skid register (``hw.skid``), the requantiser's output register,
-        and with a shared requantiser the beat it holds while feeding its groups
-        (``model.cost.store_slack``)."""
-        return 1 + SKID_HELD + 1 + (1 if requant_share > 1 else 0)
+        the accumulators' entry (``hw.skid.entry_input``: a skid register, or from
+        ``CHIP_WIDE_PE`` lanes an output and a skid register), the requantiser's output
+        register, and with a shared requantiser the beat it holds while feeding its
+        groups (``model.cost.store_slack``)."""
+        return 1 + entry_held(pe) + 1 + (1 if requant_share > 1 else 0)
 
     @classmethod
     def latency(cls, pe, requant_share=1):
         """Cycles from issuing a run's last read to its output word on ``o_stream`` (no
-        stalls): the lookup registers, the array, the (shared) requantiser."""
-        return cls.LOOKUP_LATENCY + PointwiseArray.latency(pe) + requant_latency(requant_share)
+        stalls): the lookup registers, the beats' entry, the array, the accumulators'
+        entry (``hw.skid.entry_latency``: none below ``CHIP_WIDE_PE`` lanes), the
+        (shared) requantiser."""
+        return (cls.LOOKUP_LATENCY + PointwiseArray.latency(pe) + requant_latency(requant_share)
+                + 2 * entry_latency(pe))
 
     def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0,
                  requant_share=1):
@@ -204,8 +208,12 @@ class PointwiseStage(wiring.Component):
         # the chip into ``issue`` and the counters' clock enables was the whole design's
         # critical path after timing step 5 (seed 3, 9.78 ns), and the array's tag FIFO
         # level the engine's. No latency; under a stalled array one beat more waits.
+        # On a chip-wide design (``hw.skid.entry_input``) an output register follows the
+        # skid's multiplexer, one cycle more: from a pixel-buffer DP16KD through that
+        # multiplexer into a MULT18X18D's input, 10.3 ns of routing, was the critical
+        # path at pe 8 in timing step 17 (seed 3, 11.59 ns).
         fed = stream.Signature(array.i_stream.payload.shape()).create(path=("fed",))
-        beats = skid_input(m, fed, "beats")
+        beats = entry_input(m, fed, "beats", pe)
         wiring.connect(m, beats, array.i_stream)
         m.d.comb += [
             look_ready2.eq(fed.ready),
@@ -235,8 +243,12 @@ class PointwiseStage(wiring.Component):
         # (``hw.skid``), so that the array's ``o_stream.ready`` is a register: the store
         # side's backpressure, through the requantiser's handshake and the array's into
         # the lookup and the pixel buffer's counters, was the whole design's critical path
-        # (timing step 5). No latency; under a stalled output one beat more waits.
-        accs = skid_input(m, array.o_stream, "accs")
+        # (timing step 5). No latency; under a stalled output one beat more waits. On a
+        # chip-wide design an output register follows it (one cycle, one word more held):
+        # the skid's ``full`` flag, a 4.87 ns route to its 552-bit multiplexer and the
+        # left shift into the requantiser's stage 1 was the critical path at pe 8 after
+        # timing step 17 (seed 3, 10.65 ns).
+        accs = entry_input(m, array.o_stream, "accs", pe)
         m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
         m.d.comb += [

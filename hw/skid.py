@@ -10,19 +10,23 @@ A skid register passes the producer's ``valid`` on through a LUT; where that ``v
 itself is the head of a long path (the engine's output valid across the chip into the
 store DMA's burst cutter, timing step 8), :func:`registered_input` puts a register on
 both: ``valid`` and the payload from a register, ``ready`` from a register, one cycle of
-latency.
+latency. :func:`queued_input` is the same stream, beat for beat and cycle for cycle, as a
+two-entry queue of registers: the consumer's ``ready`` steps a read pointer and two level
+flags only, not the clock enables of a wide output register (a consumer whose ``ready``
+comes from across the chip: the store router's destinations, timing step 17).
 """
 
 from amaranth.hdl import Mux, Signal
 from amaranth.lib import stream
 
-__all__ = ["registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD"]
+__all__ = ["queued_input", "registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD",
+           "CHIP_WIDE_PE", "chip_wide", "entry_input", "entry_latency", "entry_held"]
 
 #: Beats a :func:`skid_input` holds beyond its pipeline's own under a stalled consumer
 #: (the skid register).
 SKID_HELD = 1
 #: Beats a :func:`registered_input` holds under a stalled consumer (its output register
-#: and its skid register).
+#: and its skid register), and a :func:`queued_input` (its two entries).
 REGISTERED_HELD = 2
 
 
@@ -95,3 +99,79 @@ def registered_input(m, i_stream, name):
     with m.If(~full):
         m.d.sync += skid.eq(i_stream.payload)
     return inner
+
+
+def queued_input(m, i_stream, name):
+    """:func:`registered_input` as a two-entry queue of registers: the same beats in the
+    same cycles under any stalls (latency 1, one beat a cycle, two beats held,
+    ``i_stream.ready`` low only while both entries are full), but the inner ``ready``
+    reaches only the read pointer and the two level flags.
+
+    In :func:`registered_input` the inner ``ready`` is the clock enable of the output
+    register, every bit of the payload. Here an entry loads whenever the write pointer
+    is on it and it is free (its enables from registers, as the skid's), the write
+    pointer steps as a beat is taken, and the payload leaves through a two-way
+    multiplexer on the read pointer: the consumer's handshake ends at three flip-flops
+    the placer can put beside the consumer."""
+    shape = i_stream.payload.shape()
+    inner = stream.Signature(shape).create(path=(name,))
+    entries = [Signal(shape, name=f"{name}_entry{i}") for i in range(2)]
+    w_ptr = Signal(name=f"{name}_w_ptr")
+    r_ptr = Signal(name=f"{name}_r_ptr")
+    valid = Signal(name=f"{name}_valid")  # one entry or two hold a beat
+    full = Signal(name=f"{name}_full")    # both do
+    push = i_stream.valid & ~full
+    pop = valid & inner.ready
+    m.d.comb += [
+        i_stream.ready.eq(~full),
+        inner.valid.eq(valid),
+        inner.payload.eq(Mux(r_ptr, entries[1], entries[0])),
+    ]
+    with m.If(push):
+        m.d.sync += w_ptr.eq(~w_ptr)
+    with m.If(pop):
+        m.d.sync += r_ptr.eq(~r_ptr)
+    with m.If(push & ~pop):
+        m.d.sync += [valid.eq(1), full.eq(valid)]
+    with m.Elif(pop & ~push):
+        m.d.sync += [valid.eq(full), full.eq(0)]
+    # The entry under the write pointer is free while not ``full``; it loads whatever
+    # the input carries, which counts only once the write pointer has stepped past it.
+    for i, entry in enumerate(entries):
+        with m.If((w_ptr == i) & ~full):
+            m.d.sync += entry.eq(i_stream.payload)
+    return inner
+
+
+#: From this many lanes up the accelerator spans an ECP5-85k: at pe 8 with ``--fit`` it
+#: takes every MULT18X18D and 92 % of the DP16KDs, so the placer puts the two ends of a
+#: stream (a block RAM's output and the DSP row it feeds, the pointwise accumulators and
+#: the requantiser's DSPs) up to the chip's height apart, and a route alone took 4 to 6 ns
+#: (the critical paths at pe 8 after timing steps 16 and 17). Below it the design fills a
+#: corner of the device and those streams keep their zero-latency skid registers.
+CHIP_WIDE_PE = 8
+
+
+def chip_wide(pe):
+    """Whether a ``pe``-lane accelerator spans the device (:data:`CHIP_WIDE_PE`)."""
+    return pe >= CHIP_WIDE_PE
+
+
+def entry_input(m, i_stream, name, pe):
+    """The entry of a stream that crosses the chip at ``pe`` lanes: :func:`skid_input`
+    (no latency) below :data:`CHIP_WIDE_PE`, :func:`registered_input` (latency
+    :func:`entry_latency`, a register on the payload too, so the route across the chip
+    ends at a flip-flop) from it."""
+    if chip_wide(pe):
+        return registered_input(m, i_stream, name)
+    return skid_input(m, i_stream, name)
+
+
+def entry_latency(pe):
+    """Cycles an :func:`entry_input` adds at ``pe`` lanes."""
+    return 1 if chip_wide(pe) else 0
+
+
+def entry_held(pe):
+    """Beats an :func:`entry_input` holds under a stalled consumer at ``pe`` lanes."""
+    return REGISTERED_HELD if chip_wide(pe) else SKID_HELD

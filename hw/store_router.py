@@ -18,7 +18,12 @@ design's critical path after timing step 5, 10.41 ns); and the words' ``valid`` 
 the router from a register, so the engine's output valid no longer crosses the chip
 into the store DMA's burst cutter and length queue (the critical path after timing
 step 7 at seed 3, 9.21 ns). A word may enter the router before its tile's descriptor
-has been routed; it waits there. ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
+has been routed; it waits there. From ``hw.skid.CHIP_WIDE_PE`` lanes up the words pass a two-entry queue of
+registers instead (``hw.skid.queued_input``, the same beats in the same cycles): there
+the destinations' ``ready`` was the 65-bit output register's clock enable (64 bits of
+data and ``last`` at pe 8), and the LUT between the activation writer's ready and those
+enables sat 50 rows from both (the critical path at pe 8 after timing step 16, 11.8 to
+12.0 ns). ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
 sequencer's queue head and the two destinations' ``desc.ready``.
 """
 
@@ -29,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from .instruction import act_store_layout, store_desc_layout
 from .pw_stage import store_layout
 from .queue import Queue
-from .skid import REGISTERED_HELD, registered_input
+from .skid import REGISTERED_HELD, chip_wide, queued_input, registered_input
 
 __all__ = ["StoreRouter"]
 
@@ -93,8 +98,12 @@ class StoreRouter(wiring.Component):
 
         # -- words: to the route at the head, dropped at the tile's last word -------------
         # (through the output and skid registers: ``self.store.ready`` is the skid's empty
-        # flag, ``w.valid`` the output register's)
-        w = registered_input(m, self.store, "routed")
+        # flag, ``w.valid`` the output register's; on a chip-wide design through the
+        # two-entry queue that is the same stream cycle for cycle, the destinations'
+        # ``ready`` stepping its read pointer and level flags, not the output register's
+        # enables)
+        entry = queued_input if chip_wide(self._pe) else registered_input
+        w = entry(m, self.store, "routed")
         head_act = routes.r_data[0]
         m.d.comb += [
             self.dma_store.payload.eq(w.payload),

@@ -179,7 +179,7 @@ def store_slack(mode: Mode, pe: int, pw_share: int = 1) -> int:
     configuration 3's conv1 (pe 4, 1.11 B/cycle, unshared requantiser) showed the array's
     issue stall when it ran 6 words ahead of W, as this counts."""
     engine = (DepthwiseStage.OUTPUT_HELD if mode is Mode.POOL
-              else PointwiseStage.output_held(pw_share))
+              else PointwiseStage.output_held(pe, pw_share))
     return pe * (StoreRouter.HELD + StoreDma.HELD + engine)
 
 

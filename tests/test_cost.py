@@ -182,6 +182,10 @@ def test_store_slack_counts_the_words_held_behind_the_array():
     # skid, the requantiser's output register, then the store path's 3: 6 words, as the
     # Verilator trace of soak configuration 3's conv1 showed
     assert store_slack(Mode.CONV, 4, 1) == 4 * 6
-    assert store_slack(Mode.FUSED, 16, 2) == 16 * (store + PointwiseStage.output_held(2))
-    assert PointwiseStage.output_held(2) == PointwiseStage.output_held(1) + 1
+    assert store_slack(Mode.FUSED, 4, 2) == 4 * (store + PointwiseStage.output_held(4, 2))
+    assert PointwiseStage.output_held(4, 2) == PointwiseStage.output_held(4, 1) + 1
+    # from CHIP_WIDE_PE lanes the accumulators' entry holds one word more (its output
+    # register beside the skid)
+    assert PointwiseStage.output_held(8, 1) == PointwiseStage.output_held(4, 1) + 1
+    assert store_slack(Mode.FUSED, 16, 2) == 16 * (store + 1 + 2 + 1 + 1)
     assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
