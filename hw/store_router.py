@@ -18,13 +18,13 @@ design's critical path after timing step 5, 10.41 ns); and the words' ``valid`` 
 the router from a register, so the engine's output valid no longer crosses the chip
 into the store DMA's burst cutter and length queue (the critical path after timing
 step 7 at seed 3, 9.21 ns). A word may enter the router before its tile's descriptor
-has been routed; it waits there. From ``hw.skid.CHIP_WIDE_PE`` lanes up the words pass a two-entry queue of
-registers instead (``hw.skid.queued_input``, the same beats in the same cycles): there
-the destinations' ``ready`` was the 65-bit output register's clock enable (64 bits of
-data and ``last`` at pe 8), and the LUT between the activation writer's ready and those
-enables sat 50 rows from both (the critical path at pe 8 after timing step 16, 11.8 to
-12.0 ns). ``desc.ready`` is the queue's ``w_rdy`` gated by the ``to_act`` bit of the
-sequencer's queue head and the two destinations' ``desc.ready``.
+has been routed; it waits there. From ``hw.skid.CHIP_WIDE_PE`` lanes up the words pass
+a two-entry queue of registers instead (``hw.skid.queued_input``, the same beats in the
+same cycles): there the destinations' ``ready`` was the 65-bit output register's clock
+enable (64 bits of data and ``last`` at pe 8), and the LUT between the activation
+writer's ready and those enables sat 50 rows from both (the critical path at pe 8 after
+timing step 16, 11.8 to 12.0 ns). ``desc.ready`` is the queue's ``w_rdy`` gated by the
+``to_act`` bit of the sequencer's queue head and the two destinations' ``desc.ready``.
 """
 
 from amaranth.hdl import Module, Mux
