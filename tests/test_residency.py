@@ -473,3 +473,68 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, 
         assert not plan[0].split_input
     if pe == 32:
         assert chosen[0].step.host_im2col
+
+
+@pytest.mark.parametrize("pe", [4, 8])
+def test_entry_input_ready_copies_follow_ready(pe):
+    """``hw.skid.entry_input`` with ``ready_copies`` (the depthwise lookup's enables): each
+    copy equals ``i.ready`` in every cycle under random stalls on both sides, at pe 4 (the
+    skid's own ``ready``) and from ``CHIP_WIDE_PE`` (copies of the registered input's
+    flag, separate flip-flops); and the stream is the plain entry's cycle for cycle."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hw.skid import chip_wide, entry_input
+
+    class Dut(wiring.Component):
+        i: In(stream.Signature(16))
+        o: Out(stream.Signature(16))
+        copies: Out(2)
+
+        def __init__(self, copies):
+            self._copies = copies
+            super().__init__()
+
+        def elaborate(self, platform):
+            m = Module()
+            if self._copies:
+                inner, readies = entry_input(m, self.i, "r", pe, ready_copies=2)
+                m.d.comb += [self.copies[k].eq(r) for k, r in enumerate(readies)]
+            else:
+                inner = entry_input(m, self.i, "r", pe)
+            wiring.connect(m, inner, wiring.flipped(self.o))
+            return m
+
+    rng = random.Random(pe)
+    stimulus = [(rng.random() < 0.6, rng.randrange(1 << 16), rng.random() < 0.5)
+                for _ in range(1500)]
+
+    def trace(copies):
+        dut = Dut(copies)
+        seen = []
+
+        async def bench(ctx):
+            for valid, payload, ready in stimulus:
+                ctx.set(dut.i.valid, valid)
+                ctx.set(dut.i.payload, payload)
+                ctx.set(dut.o.ready, ready)
+                o_valid = ctx.get(dut.o.valid)
+                seen.append((ctx.get(dut.i.ready), o_valid,
+                             ctx.get(dut.o.payload) if o_valid else None, ctx.get(dut.copies)))
+                await ctx.tick()
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(bench)
+        sim.run()
+        return seen
+
+    with_copies, plain = trace(True), trace(False)
+    assert any(not r for r, *_ in plain) and sum(1 for _, v, *_ in plain if v) > 300
+    assert [s[:3] for s in with_copies] == [s[:3] for s in plain]
+    assert all(c == (0b11 if r else 0) for r, _, _, c in with_copies)
+    if chip_wide(pe):  # the copies are flip-flops of their own, not the skid's flag
+        from amaranth.back import rtlil
+        text = rtlil.convert(Dut(True))
+        assert "r_skid_full1" in text and "r_skid_full2" in text
