@@ -21,7 +21,7 @@ from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import (Requantizer, channel_params_tag, feed_requantizer, tagged_requantizer,
                       unpack_params)
-from .skid import entry_input, entry_latency, registered_input, skid_input
+from .skid import registered_input, skid_input
 from .tagged import Tagged
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
@@ -80,10 +80,7 @@ class DepthwiseStage(wiring.Component):
     ACC_LATENCY = 1
 
     @classmethod
-    def latency(cls, mode, pe):
-        """Cycles from a window entering to its word leaving in ``mode`` at ``pe`` lanes
-        (no stalls); from ``hw.skid.CHIP_WIDE_PE`` lanes the looked-up beats' entry adds
-        its register (``hw.skid.entry_latency``)."""
+    def latency(cls, mode):
         if mode is Mode.FUSED:
             inner = (cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + cls.ACC_LATENCY
                      + Requantizer.LATENCY)
@@ -91,7 +88,7 @@ class DepthwiseStage(wiring.Component):
             inner = cls.LOOKUP_LATENCY + ConvGather.LATENCY
         else:
             inner = cls.LOOKUP_LATENCY
-        return inner + entry_latency(pe) + cls.OUTPUT_LATENCY
+        return inner + cls.OUTPUT_LATENCY
 
     def __init__(self, pe, block_depth, *, lut_multipliers=0):
         self._pe, self._lut = pe, lut_multipliers
@@ -144,25 +141,13 @@ class DepthwiseStage(wiring.Component):
             "taps": look_taps.shape(), "tag": window_tag_layout(),
             "weights": len(self.dw_weights), "params": len(self.dw_params),
         })).create(path=("looked",))
-        # On a chip-wide design (``hw.skid.entry_input``) an output register follows the
-        # skid's multiplexer, one cycle more, so the multipliers' operand registers take
-        # their beats from a register and the placer can put them beside the products:
-        # an operand register 29 rows from its LUT product (a 3.25 ns route in front of the
-        # Booth logic and its carry chain, 9.92 ns) was the critical path at pe 8 after
-        # timing step 18's first change (seed 2).
-        # There the skid's room is also copied (``ready_copies``): one flag for the lookup
-        # registers and the window's ``ready``, one for the weight buffer's block RAM
-        # enables, each placed beside its own loads. The flag alone, at (95,4), a 5.98 ns
-        # route to the lookup's enable at (22,40), then the lookup, the skid's multiplexer
-        # and the im2col gather's, was the critical path at pe 8 after timing step 18's
-        # first change (seed 3, 11.41 ns).
-        beats, (advance, bram_advance) = entry_input(m, looked, "beats", pe, ready_copies=2)
-        # ``advance``: the skid's room, a register (or a copy of it)
+        beats = skid_input(m, looked, "beats")
+        advance = looked.ready  # the skid's room: a register
         m.d.comb += [
             windows.ready.eq(advance),
             self.dw_addr.eq(in_tag.ib),
-            self.dw_en.eq(bram_advance),
-            self.dw_oe.eq(bram_advance),
+            self.dw_en.eq(advance),
+            self.dw_oe.eq(advance),
             looked.valid.eq(look_valid),
             looked.payload.taps.eq(look_taps),
             looked.payload.tag.eq(look_tag),

@@ -26,10 +26,10 @@ from .window_sequencer import WindowSequencer, window_tag_layout
 __all__ = ["Engine", "pixel_slack"]
 
 
-def pixel_slack(pe: int) -> int:
-    """The :class:`PixelBuffer`'s room beyond two runs at ``pe`` lanes: every word in
-    flight between the window sequencer's reservation and the buffer's write port."""
-    return WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED, pe)
+def pixel_slack() -> int:
+    """The :class:`PixelBuffer`'s room beyond two runs: every word in flight between the
+    window sequencer's reservation and the buffer's write port."""
+    return WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED)
 
 
 class Engine(wiring.Component):
@@ -85,7 +85,7 @@ class Engine(wiring.Component):
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
         mult = cfg.multipliers
         dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut)
-        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, pixel_slack(pe))
+        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, pixel_slack())
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
                                                      bank["pw_weights"].depth, blocks,
                                                      packed=mult.packed,

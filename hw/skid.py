@@ -67,7 +67,7 @@ def skid_input(m, i_stream, name, value=None):
     return inner
 
 
-def registered_input(m, i_stream, name, ready_copies=0):
+def registered_input(m, i_stream, name):
     """An inner stream whose ``valid`` and payload are registers, and ``i_stream.ready``
     a register: an output register with a skid register beside it (one beat a cycle
     under any stalls; two beats held).
@@ -75,13 +75,7 @@ def registered_input(m, i_stream, name, ready_copies=0):
     Latency 1: a beat accepted at an edge is offered on the inner stream the cycle after.
     While the output register holds a beat that the inner stream does not take, a beat
     arriving waits in the skid register and ``i_stream.ready`` falls; the output register
-    takes it first when it empties.
-
-    ``ready_copies`` > 0 returns ``(inner, readies)``: ``readies`` are that many more
-    copies of ``i_stream.ready``, each the negation of its own copy of the skid's
-    ``full`` flag (a register with the same next state, computed from itself, so that
-    synthesis keeps it), for a producer whose enables are many and placed apart (the
-    depthwise lookup: its registers and the weight buffer's block RAM enables)."""
+    takes it first when it empties."""
     shape = i_stream.payload.shape()
     inner = stream.Signature(shape).create(path=(name,))
     valid = Signal(name=f"{name}_valid")
@@ -104,17 +98,7 @@ def registered_input(m, i_stream, name, ready_copies=0):
     # As in ``skid_input``: the skid register loads whenever it is empty.
     with m.If(~full):
         m.d.sync += skid.eq(i_stream.payload)
-    if not ready_copies:
-        return inner
-    readies = []
-    for k in range(1, ready_copies + 1):
-        full_k = Signal(name=f"{name}_skid_full{k}")
-        with m.If(~valid | inner.ready):
-            m.d.sync += full_k.eq(0)
-        with m.Elif(i_stream.valid & ~full_k):
-            m.d.sync += full_k.eq(1)
-        readies.append(~full_k)
-    return inner, readies
+    return inner
 
 
 def queued_input(m, i_stream, name):
@@ -173,17 +157,14 @@ def chip_wide(pe):
     return pe >= CHIP_WIDE_PE
 
 
-def entry_input(m, i_stream, name, pe, ready_copies=0):
+def entry_input(m, i_stream, name, pe):
     """The entry of a stream that crosses the chip at ``pe`` lanes: :func:`skid_input`
     (no latency) below :data:`CHIP_WIDE_PE`, :func:`registered_input` (latency
     :func:`entry_latency`, a register on the payload too, so the route across the chip
-    ends at a flip-flop) from it. ``ready_copies`` > 0 returns ``(inner, readies)``:
-    from ``CHIP_WIDE_PE`` lanes :func:`registered_input`'s copies of ``i_stream.ready``,
-    below it ``i_stream.ready`` itself that many times (no flip-flop added)."""
+    ends at a flip-flop) from it."""
     if chip_wide(pe):
-        return registered_input(m, i_stream, name, ready_copies)
-    inner = skid_input(m, i_stream, name)
-    return (inner, [i_stream.ready] * ready_copies) if ready_copies else inner
+        return registered_input(m, i_stream, name)
+    return skid_input(m, i_stream, name)
 
 
 def entry_latency(pe):

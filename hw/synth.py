@@ -578,7 +578,7 @@ def _ddr_bits(config):
 
 def _pixel_slack(config):
     from .engine import pixel_slack
-    return pixel_slack(config.pe)
+    return pixel_slack()
 
 
 def _window(config):

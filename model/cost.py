@@ -79,7 +79,7 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
 def tile_cycles(mode: Mode, beats: int, run_len: int, pe: int, pw_share: int = 1) -> int:
     """Cycles from command to last output word (see the module docstring); ``pw_share``
     is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
-    fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode, pe)
+    fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode)
             + run_len - 1 + PixelBuffer.HANDOVER_LATENCY)
     return fill + beats + PointwiseStage.latency(pe, pw_share) + Controller.COUNT_INCLUSIVE
 
