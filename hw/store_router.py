@@ -62,8 +62,9 @@ class StoreRouter(wiring.Component):
     #: Cycles through the router on the words' path (the output register).
     LATENCY = 1
     #: Words the router holds while its destination does not take them (the output and
-    #: skid registers of ``registered_input``): the engine runs that far ahead of a
-    #: stalled destination (``model.cost.store_slack``).
+    #: skid registers of ``registered_input``, or from ``CHIP_WIDE_PE`` lanes the two
+    #: entries of ``queued_input``): the engine runs that far ahead of a stalled
+    #: destination (``model.cost.store_slack``).
     HELD = REGISTERED_HELD
 
     def __init__(self, pe: int):
