@@ -104,6 +104,7 @@ TABLE = {
         "--freq": FINITE + ["100MHz"],
         "--speed": INT + ["5", "9", "-6"],
         "--seed": INT + [str(2**31), "0x1"],
+        "--placer": ["sa", "router2", "HEAP", ""],
         "--component": ["nosuch", "ENGINE", ""],
         "--no-pnr": FLAG,
         "--pnr-timeout": FINITE + ["1h"],
