@@ -21,7 +21,7 @@ from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import (Requantizer, channel_params_tag, feed_requantizer, tagged_requantizer,
                       unpack_params)
-from .skid import chip_wide, registered_input, skid_input
+from .skid import registered_input, skid_input
 from .tagged import Tagged
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
@@ -141,7 +141,7 @@ class DepthwiseStage(wiring.Component):
             "taps": look_taps.shape(), "tag": window_tag_layout(),
             "weights": len(self.dw_weights), "params": len(self.dw_params),
         })).create(path=("looked",))
-        beats = self._beats_skid(m, looked)
+        beats = skid_input(m, looked, "beats")
         advance = looked.ready  # the skid's room: a register
         m.d.comb += [
             windows.ready.eq(advance),
@@ -225,42 +225,3 @@ class DepthwiseStage(wiring.Component):
                 out.payload.run_end.eq(beat_tag.run_end),
             ]
         return m
-
-    def _beats_skid(self, m, looked):
-        """The looked-up beats through a skid register (:func:`hw.skid.skid_input`). From
-        :data:`hw.skid.CHIP_WIDE_PE` lanes the skid holds them lane by lane (a lane's
-        taps, weights and parameters side by side, the tag last), each lane's slice
-        behind a copy of the skid's ``full`` flag of its own: at pe 8 the one flag
-        drove about 1,700 multiplexers beside the lanes' DSPs across the chip, and its
-        route was the critical path (timing step 19). The same beats in the same
-        cycles."""
-        pe = self._pe
-        if not chip_wide(pe):
-            return skid_input(m, looked, "beats")
-        taps = looked.payload.taps.shape().length  # the 3x3 window's, and its weights'
-        lane = data.StructLayout({
-            "taps": data.ArrayLayout(signed(ACT_BITS), taps),
-            "weights": data.ArrayLayout(signed(8), taps),
-            "params": param_lane_layout(),
-        })
-        by_lane_layout = data.StructLayout({"lanes": data.ArrayLayout(lane, pe),
-                                            "tag": window_tag_layout()})
-        weights = data.ArrayLayout(data.ArrayLayout(signed(8), pe), taps)
-        params = data.ArrayLayout(param_lane_layout(), pe)
-        by_lane = Signal(by_lane_layout)
-        out = stream.Signature(looked.payload.shape()).create(path=("beats_looked",))
-        inner = skid_input(m, looked, "beats", value=by_lane,
-                           parts=[lane.size] * pe + [data.Layout.cast(window_tag_layout()).size])
-        # Into the skid lane by lane, and back out in the layout the consumers take.
-        for into, payload, lanes in ((True, looked.payload, by_lane),
-                                     (False, out.payload, inner.payload)):
-            w = data.View(weights, payload.weights)
-            p = data.View(params, payload.params)
-            for c in range(pe):
-                pairs = [(lanes.lanes[c].params, p[c])]
-                pairs += [(lanes.lanes[c].taps[t], payload.taps[t][c]) for t in range(taps)]
-                pairs += [(lanes.lanes[c].weights[t], w[t][c]) for t in range(taps)]
-                m.d.comb += [a.eq(b) if into else b.eq(a) for a, b in pairs]
-            m.d.comb += lanes.tag.eq(payload.tag) if into else payload.tag.eq(lanes.tag)
-        m.d.comb += [out.valid.eq(inner.valid), inner.ready.eq(out.ready)]
-        return out

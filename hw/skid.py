@@ -16,9 +16,7 @@ flags only, not the clock enables of a wide output register (a consumer whose ``
 comes from across the chip: the store router's destinations, timing step 17).
 """
 
-import itertools
-
-from amaranth.hdl import Cat, Mux, Shape, Signal, Value
+from amaranth.hdl import Mux, Signal
 from amaranth.lib import stream
 
 __all__ = ["queued_input", "registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD",
@@ -32,7 +30,7 @@ SKID_HELD = 1
 REGISTERED_HELD = 2
 
 
-def skid_input(m, i_stream, name, value=None, parts=None):
+def skid_input(m, i_stream, name, value=None):
     """An inner stream that the pipeline behind ``i_stream`` takes its beats from
     (driving the inner ``ready`` with its first stage's advance condition), and
     ``i_stream.ready`` from a register.
@@ -45,64 +43,27 @@ def skid_input(m, i_stream, name, value=None, parts=None):
     ``value`` (a value-castable computed from ``i_stream.payload``; the payload itself by
     default) is what the skid holds and the inner stream carries: a first stage with
     logic in front of its registers computes it once, from the input, and the skid's
-    multiplexer sits behind that logic, not in front of it.
-
-    ``parts`` (bit widths of consecutive slices of ``value``, summing to its width) gives
-    each slice's multiplexer a copy of the ``full`` flag of its own, and the handshake
-    (``i_stream.ready``, the inner ``valid``) one more: a skid whose slices feed
-    consumers spread over the chip (the depthwise lanes at pe 8) then has no flag whose
-    fan-out spans it. The copies have the same next state, so they are equal every
-    cycle."""
+    multiplexer sits behind that logic, not in front of it."""
     value = i_stream.payload if value is None else value
     shape = value.shape()
-    width = Shape.cast(shape).width
-    parts = (width,) if parts is None else tuple(parts)
-    if sum(parts) != width or min(parts) < 1:
-        raise ValueError(f"parts {parts} do not cut the {width} bits of {name}")
     inner = stream.Signature(shape).create(path=(name,))
     skid = Signal(shape, name=f"{name}_skid")
     full = Signal(name=f"{name}_skid_full")
-    if len(parts) == 1:
-        m.d.comb += [
-            i_stream.ready.eq(~full),
-            inner.valid.eq(full | i_stream.valid),
-            inner.payload.eq(Mux(full, skid, value)),
-        ]
-        copies = []
-    else:
-        copies = [Signal(name=f"{name}_skid_full{i}") for i in range(1, len(parts) + 1)]
-        held, offered = Value.cast(skid), Value.cast(value)
-        bounds = list(zip(itertools.accumulate(parts, initial=0), itertools.accumulate(parts)))
-        m.d.comb += [
-            i_stream.ready.eq(~full),
-            inner.valid.eq(full | i_stream.valid),
-            Value.cast(inner.payload).eq(Cat(*(Mux(flag, held[lo:hi], offered[lo:hi])
-                                               for flag, (lo, hi) in zip(copies, bounds)))),
-        ]
-    # A copy is set by a beat arriving while it is clear, which is when ``full`` is set
-    # (they are equal): written so, its clock enable is computed from itself, and
-    # synthesis does not merge the copies into one flip-flop, as it does flags whose
-    # enables are the same nets.
+    m.d.comb += [
+        i_stream.ready.eq(~full),
+        inner.valid.eq(full | i_stream.valid),
+        inner.payload.eq(Mux(full, skid, value)),
+    ]
     with m.If(inner.ready):
         m.d.sync += full.eq(0)
     with m.Elif(i_stream.valid):
         m.d.sync += full.eq(1)
-    for flag in copies:
-        with m.If(inner.ready):
-            m.d.sync += flag.eq(0)
-        with m.Elif(i_stream.valid & ~flag):
-            m.d.sync += flag.eq(1)
     # The skid register loads whenever it is empty (its value matters only once ``full``
     # is set, by the beat it took that cycle): its clock enables are the ``full``
     # register alone, not the inner ``ready`` (the pipeline's handshake) fanned out to
-    # every bit of a wide skid; with ``parts``, each slice's on its own copy.
-    if not copies:
-        with m.If(~full):
-            m.d.sync += skid.eq(value)
-    else:
-        for flag, (lo, hi) in zip(copies, bounds):
-            with m.If(~flag):
-                m.d.sync += held[lo:hi].eq(offered[lo:hi])
+    # every bit of a wide skid.
+    with m.If(~full):
+        m.d.sync += skid.eq(value)
     return inner
 
 

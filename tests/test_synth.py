@@ -299,32 +299,3 @@ def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_pa
     with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
         routed_result(out)
 
-
-@pytest.mark.slow
-def test_skid_flag_copies_survive_synthesis(tmp_path):
-    """``hw.skid.skid_input(..., parts=...)``: Yosys (this project's ECP5 flow) keeps each
-    slice's copy of the ``full`` flag instead of merging it into the handshake's, so the
-    copies can be placed beside their slices' consumers: a 16-bit skid in two slices has
-    16 + 3 flip-flops, in one 16 + 1."""
-    from amaranth.hdl import Module
-    from amaranth.lib import stream, wiring
-    from amaranth.lib.wiring import In, Out
-
-    from hw.skid import skid_input
-
-    class Skid(wiring.Component):
-        i: In(stream.Signature(16))
-        o: Out(stream.Signature(16))
-
-        def __init__(self, parts):
-            self._parts = parts
-            super().__init__()
-
-        def elaborate(self, platform):
-            m = Module()
-            wiring.connect(m, skid_input(m, self.i, "s", parts=self._parts), wiring.flipped(self.o))
-            return m
-
-    ffs = {parts: synthesize(Skid(parts), "skid", "ecp5", tmp_path / str(len(parts)),
-                             progress=lambda text: None).ffs for parts in ((16,), (8, 8))}
-    assert ffs == {(16,): 17, (8, 8): 19}
