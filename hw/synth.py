@@ -278,7 +278,7 @@ class PlaceAndRoute:
     seconds: float
     used: dict
     critical_path: tuple
-    placer: str = PLACERS[0]
+    placer: str
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
