@@ -4,14 +4,17 @@ Pure functions of the configuration, the tiling (``model.tiling``, the same one 
 driver runs) and the pipeline latencies the hardware components declare. A tile runs
 from the accepted command to its last output word with its operands already on chip:
 
-    cycles = START + WINDOW + DW(mode) + (run_len - 1) + HANDOVER   first run complete
+    cycles = START + WINDOW + DW(mode) + (run_len - 1) x I + HANDOVER   first run complete
            + beats                                                  one array beat a cycle
            + PW + COUNT                                             last word leaves
 
 ``beats`` is the number of ``pe x pe`` array beats (pixels x input blocks x output
-blocks, or channel blocks x pixels when pooling). Nothing stalls in between: the pixel
-buffer holds two runs plus the depthwise pipeline, so the depthwise stage (one word a
-cycle) stays ahead of the array (see ``hw.pixel_buffer``), and the stages start only
+blocks, or channel blocks x pixels when pooling); ``I`` is 1 but in fused mode with the
+depthwise requantiser shared by ``s`` lane groups, where it is ``s`` (a word every ``s``
+cycles; where a tile has fewer output blocks than ``s`` the array also waits for every
+run, :func:`tile_cycles`). Nothing else stalls in between: the pixel
+buffer holds two runs plus the depthwise pipeline, so the depthwise stage stays ahead
+of the array (see ``hw.pixel_buffer``), and the stages start only
 after the previous tile has drained (``hw.controller``), which the fill and drain terms
 count for every tile.
 """
