@@ -195,6 +195,15 @@ def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None,
                           max(0, excess - depthwise_lut), pw_share, dw_share)
 
 
+def _largest_share(pe: int, bound: int) -> int:
+    """The largest power of two dividing ``pe``, at most ``bound`` and
+    :data:`MAX_REQUANT_SHARE`: lane groups that may share a requantiser."""
+    share = 1
+    while share * 2 <= min(bound, MAX_REQUANT_SHARE) and pe % (share * 2) == 0:
+        share *= 2
+    return share
+
+
 def _positive_int(name, value, maximum=None):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -341,11 +350,7 @@ class AcceleratorConfig:
         """Lane groups sharing the pointwise requantiser's multipliers: the largest power
         of two (at most :data:`MAX_REQUANT_SHARE`) dividing ``pe`` that no step's run is
         shorter than. The array emits one word per run, so sharing costs no cycle."""
-        shortest = min(run_length(step, self.pe) for step in self.steps)
-        share = 1
-        while share * 2 <= min(shortest, MAX_REQUANT_SHARE) and self.pe % (share * 2) == 0:
-            share *= 2
-        return share
+        return _largest_share(self.pe, min(run_length(step, self.pe) for step in self.steps))
 
     @cached_property
     def dw_share_limit(self) -> int:
@@ -355,12 +360,8 @@ class AcceleratorConfig:
         writes a word every ``s`` cycles; the array reads each run once per output block,
         so with at least ``s`` blocks it does not wait for runs, and a tile costs only
         the slower first run and the longer pipeline (``model.cost.tile_cycles``)."""
-        fewest = min((self.blocks(step.last.out_c) for step in self.steps if step.fused),
-                     default=MAX_REQUANT_SHARE)
-        share = 1
-        while share * 2 <= min(fewest, MAX_REQUANT_SHARE) and self.pe % (share * 2) == 0:
-            share *= 2
-        return share
+        return _largest_share(self.pe, min((self.blocks(step.last.out_c) for step in self.steps
+                                             if step.fused), default=MAX_REQUANT_SHARE))
 
     @cached_property
     def dw_requant_share(self) -> int:
