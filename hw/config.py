@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import NamedTuple
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from functools import cached_property
@@ -35,7 +34,7 @@ DDR_DATA_WIDTHS = (32, 64, 128, 256, 512)
 #: Default and largest width of the AXI4 master's ID signals (``hw.axi``).
 AXI_ID_BITS = 1
 MAX_ID_BITS = 32
-#: A requantiser shares its multipliers between at most this many lane groups.
+#: The pointwise requantiser shares its multipliers between at most this many lane groups.
 MAX_REQUANT_SHARE = 4
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
           "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3}
@@ -112,17 +111,6 @@ class Bank:
         return self.width // 8 * self.depth * self.copies
 
 
-class RequantShares(NamedTuple):
-    """Lane groups sharing the pointwise (``pw``) and depthwise (``dw``) requantisers'
-    multipliers (``hw.requant.SharedRequantizer``): what the cost model needs of them."""
-
-    pw: int = 1
-    dw: int = 1
-
-
-NO_SHARING = RequantShares()
-
-
 @dataclass(frozen=True)
 class MultiplierPlan:
     """Where the multipliers of a ``pe``-lane design go: DSP blocks or LUTs.
@@ -132,8 +120,7 @@ class MultiplierPlan:
     product, or with ``packed`` one per pair of products that share an activation (an
     8 x 25-bit product, one DSP48E1; see ``hw.products``). Each requantiser lane's 32 x 31
     product (TFLite's ``M0``) takes ``hw.requant.DSPS_PER_LANE`` (four 18x18), in both
-    requantisers, and they always stay in DSPs; a requantiser shared by ``s`` lane groups
-    (``hw.requant.SharedRequantizer``) has ``pe / s`` lanes. Under a DSP
+    requantisers, and they always stay in DSPs. Under a DSP
     limit the excess int8 multipliers are built in LUTs: the depthwise ones first (one DSP
     saved per LUT multiplier, where a packed pointwise multiplier saves one per two).
     """
@@ -146,15 +133,10 @@ class MultiplierPlan:
     pointwise: int  # multipliers of the pointwise array
     pointwise_lut: int  # of them, in LUTs
     requant_share: int = 1  # lane groups sharing the pointwise requantiser's multipliers
-    dw_requant_share: int = 1  # lane groups sharing the depthwise requantiser's multipliers
 
     @property
     def dsps(self) -> int:
         return self.requant_dsps + self.depthwise - self.depthwise_lut + self.pointwise - self.pointwise_lut
-
-    @property
-    def shares(self) -> RequantShares:
-        return RequantShares(self.requant_share, self.dw_requant_share)
 
     @property
     def lut_products(self) -> int:
@@ -165,8 +147,7 @@ class MultiplierPlan:
         parts = [f"{self.dsps} DSP multipliers: pointwise {self.pointwise - self.pointwise_lut}"
                  f"{' (two int8 products each)' if self.packed else ''}, depthwise "
                  f"{self.depthwise - self.depthwise_lut}, requantisers {self.requant_dsps} (32 x 31 bits"
-                 f"{f'; the pointwise one shared by {self.requant_share} lane groups' if self.requant_share > 1 else ''}"
-                 f"{f'; the depthwise one shared by {self.dw_requant_share} lane groups' if self.dw_requant_share > 1 else ''})"]
+                 f"{f'; the pointwise one shared by {self.requant_share} lane groups' if self.requant_share > 1 else ''})"]
         if self.lut_products:
             parts.append(f"{self.lut_products} int8 products in LUTs (depthwise {self.depthwise_lut}, "
                          f"pointwise {self.pointwise_lut * (2 if self.packed else 1)})")
@@ -174,16 +155,15 @@ class MultiplierPlan:
 
 
 def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None,
-                    pw_share: int = 1, dw_share: int = 1) -> MultiplierPlan:
+                    pw_share: int = 1) -> MultiplierPlan:
     """The :class:`MultiplierPlan` of a ``pe``-lane design with at most ``dsp_limit`` DSPs,
-    its pointwise and depthwise requantisers shared by ``pw_share`` and ``dw_share`` lane
-    groups."""
+    its pointwise requantiser shared by ``pw_share`` lane groups."""
     from .depthwise import TAPS
     from .pointwise import PointwiseArray
 
     from .requant import DSPS_PER_LANE
 
-    requant = DSPS_PER_LANE * (pe // dw_share + pe // pw_share)
+    requant = DSPS_PER_LANE * (pe + pe // pw_share)
     depthwise, pointwise = TAPS * pe, PointwiseArray.multipliers(pe, packed)
     excess = 0 if dsp_limit is None else requant + depthwise + pointwise - dsp_limit
     if excess > depthwise + pointwise:
@@ -192,16 +172,7 @@ def multiplier_plan(pe: int, packed: bool = False, dsp_limit: int | None = None,
                          f"multipliers each, stay in DSPs), not {dsp_limit}")
     depthwise_lut = min(depthwise, max(0, excess))
     return MultiplierPlan(pe, packed, requant, depthwise, depthwise_lut, pointwise,
-                          max(0, excess - depthwise_lut), pw_share, dw_share)
-
-
-def _largest_share(pe: int, bound: int) -> int:
-    """The largest power of two dividing ``pe``, at most ``bound`` and
-    :data:`MAX_REQUANT_SHARE`: lane groups that may share a requantiser."""
-    share = 1
-    while share * 2 <= min(bound, MAX_REQUANT_SHARE) and pe % (share * 2) == 0:
-        share *= 2
-    return share
+                          max(0, excess - depthwise_lut), pw_share)
 
 
 def _positive_int(name, value, maximum=None):
@@ -350,51 +321,15 @@ class AcceleratorConfig:
         """Lane groups sharing the pointwise requantiser's multipliers: the largest power
         of two (at most :data:`MAX_REQUANT_SHARE`) dividing ``pe`` that no step's run is
         shorter than. The array emits one word per run, so sharing costs no cycle."""
-        return _largest_share(self.pe, min(run_length(step, self.pe) for step in self.steps))
-
-    @cached_property
-    def dw_share_limit(self) -> int:
-        """The most lane groups that may share the depthwise requantiser's multipliers:
-        the largest power of two (at most :data:`MAX_REQUANT_SHARE`) dividing ``pe`` that
-        no fused step's output blocks are fewer than. Shared by ``s``, the depthwise stage
-        writes a word every ``s`` cycles; the array reads each run once per output block,
-        so with at least ``s`` blocks it does not wait for runs, and a tile costs only
-        the slower first run and the longer pipeline (``model.cost.tile_cycles``)."""
-        return _largest_share(self.pe, min((self.blocks(step.last.out_c) for step in self.steps
-                                             if step.fused), default=MAX_REQUANT_SHARE))
-
-    @cached_property
-    def dw_requant_share(self) -> int:
-        """Lane groups sharing the depthwise requantiser's multipliers: 1, unless a DSP
-        limit would otherwise build int8 products in LUTs; then the fewest groups (up to
-        :attr:`dw_share_limit`) that keep every product in a DSP, or that limit. Shared
-        by ``s``, the requantiser has ``pe / s`` lanes of ``DSPS_PER_LANE`` DSPs; the DSPs
-        it frees take as many depthwise products out of LUTs, for ``s + 2`` cycles more
-        latency and ``s - 1`` more a word of the first run, each fused tile
-        (``model.cost.tile_cycles``)."""
+        shortest = min(run_length(step, self.pe) for step in self.steps)
         share = 1
-        while (self.dsp_limit is not None and share < self.dw_share_limit
-               and multiplier_plan(self.pe, self.dsp_packing, None, self.pw_requant_share,
-                                   share).dsps > self.dsp_limit):
+        while share * 2 <= min(shortest, MAX_REQUANT_SHARE) and self.pe % (share * 2) == 0:
             share *= 2
         return share
 
-    @property
-    def least_requant_dsps(self) -> int:
-        """DSPs the requantisers take at the most sharing this network allows: the least
-        DSP limit a design for it can have."""
-        return multiplier_plan(self.pe, self.dsp_packing, None, self.pw_requant_share,
-                               self.dw_share_limit).requant_dsps
-
     @cached_property
     def multipliers(self) -> MultiplierPlan:
-        return multiplier_plan(self.pe, self.dsp_packing, self.dsp_limit, self.pw_requant_share,
-                               self.dw_requant_share)
-
-    @property
-    def requant_shares(self) -> RequantShares:
-        """The requantisers' sharing (:class:`RequantShares`), for the cost model."""
-        return self.multipliers.shares
+        return multiplier_plan(self.pe, self.dsp_packing, self.dsp_limit, self.pw_requant_share)
 
     @property
     def dsp_estimate(self) -> int:

@@ -19,7 +19,7 @@ from .config import ceil_log2
 from .conv_gather import ConvGather
 from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
-from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
+from .requant import (Requantizer, channel_params_tag, feed_requantizer, tagged_requantizer,
                       unpack_params)
 from .skid import registered_input, skid_input
 from .tagged import Tagged
@@ -35,10 +35,6 @@ class DepthwiseStage(wiring.Component):
     """Depthwise convolution of windows, or their centre pixels passed through.
 
     ``lut_multipliers`` of the lanes' products are built in LUTs (:class:`DepthwiseLanes`).
-    ``requant_share`` lane groups share the requantiser's multipliers
-    (:class:`hw.requant.SharedRequantizer`): in fused mode the stage then writes a word
-    every ``requant_share`` cycles, which costs the array no cycle where a step has at
-    least that many output blocks (``AcceleratorConfig.dw_share_limit``).
 
     Stages: the two lookup registers (:attr:`LOOKUP_LATENCY`), then in fused mode the
     lanes, a register (:attr:`ACC_LATENCY`) and the requantiser, in conv mode the
@@ -84,24 +80,18 @@ class DepthwiseStage(wiring.Component):
     ACC_LATENCY = 1
 
     @classmethod
-    def latency(cls, mode, requant_share=1):
+    def latency(cls, mode):
         if mode is Mode.FUSED:
             inner = (cls.LOOKUP_LATENCY + DepthwiseLanes.LATENCY + cls.ACC_LATENCY
-                     + requant_latency(requant_share))
+                     + Requantizer.LATENCY)
         elif mode is Mode.CONV:
             inner = cls.LOOKUP_LATENCY + ConvGather.LATENCY
         else:
             inner = cls.LOOKUP_LATENCY
         return inner + cls.OUTPUT_LATENCY
 
-    @staticmethod
-    def word_interval(mode, requant_share=1):
-        """Cycles between the stage's words without stalls: the shared requantiser takes
-        a beat every ``requant_share`` cycles in fused mode."""
-        return requant_share if mode is Mode.FUSED else 1
-
-    def __init__(self, pe, block_depth, *, lut_multipliers=0, requant_share=1):
-        self._pe, self._lut, self._share = pe, lut_multipliers, requant_share
+    def __init__(self, pe, block_depth, *, lut_multipliers=0):
+        self._pe, self._lut = pe, lut_multipliers
         tag_bits = data.Layout.cast(window_tag_layout()).size
         super().__init__({
             "i_stream": In(stream.Signature(window_output_layout(pe, tag_bits))),
@@ -123,7 +113,7 @@ class DepthwiseStage(wiring.Component):
         lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe, lut_multipliers=self._lut),
                                             channel_params_tag(pe, "run_end", "tile_end"))
         requant = m.submodules.requant = tagged_requantizer(
-            pe, self._share, data.StructLayout({"run_end": 1, "tile_end": 1}))
+            pe, 1, data.StructLayout({"run_end": 1, "tile_end": 1}))
         # The mode decode from a register: the route from the controller's command
         # register was the head of the engine's critical path.
         fused, conv = Signal(), Signal()

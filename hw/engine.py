@@ -26,11 +26,10 @@ from .window_sequencer import WindowSequencer, window_tag_layout
 __all__ = ["Engine", "pixel_slack"]
 
 
-def pixel_slack(dw_share: int = 1) -> int:
+def pixel_slack() -> int:
     """The :class:`PixelBuffer`'s room beyond two runs: every word in flight between the
-    window sequencer's reservation and the buffer's write port (the depthwise
-    requantiser shared by ``dw_share`` lane groups)."""
-    return WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED, dw_share)
+    window sequencer's reservation and the buffer's write port."""
+    return WindowGenerator.LATENCY + DepthwiseStage.latency(Mode.FUSED)
 
 
 class Engine(wiring.Component):
@@ -85,15 +84,13 @@ class Engine(wiring.Component):
         seq = m.submodules.window_sequencer = WindowSequencer(act_depth)
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
         mult = cfg.multipliers
-        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut,
-                                                     requant_share=mult.dw_requant_share)
-        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth,
-                                                         pixel_slack(mult.dw_requant_share))
+        dw = m.submodules.depthwise = DepthwiseStage(pe, blocks, lut_multipliers=mult.depthwise_lut)
+        pixels = m.submodules.pixel_buffer = PixelBuffer(pe, bank["pixel"].depth, pixel_slack())
         pw = m.submodules.pointwise = PointwiseStage(pe, bank["pixel"].depth,
                                                      bank["pw_weights"].depth, blocks,
                                                      packed=mult.packed,
                                                      lut_multipliers=mult.pointwise_lut,
-                                                     requant_share=mult.requant_share)
+                                                     requant_share=cfg.pw_requant_share)
         cmd = ctrl.cmd
 
         # The activation buffer's write port: the load stream's activation words, and in

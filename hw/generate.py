@@ -130,17 +130,12 @@ def add_ddr_arguments(parser, clock_help: str | None = None) -> None:
 
 def add_multiplier_arguments(parser) -> None:
     """--dsp-limit, --dsp-packing: where the multipliers go (shared with ``hw.synth`` and
-    ``sw.run``); results are the same either way, and cycles too but for the depthwise
-    requantiser's sharing under a limit (``AcceleratorConfig.dw_requant_share``)."""
+    ``sw.run``); results and cycles are the same either way."""
     parser.add_argument("--dsp-limit", type=_parse("dsp limit", _int), default=None, metavar="N",
                         help="use at most N DSP multipliers (18x18 on ECP5, DSP48E1 on 7-series): "
-                             "first the depthwise requantiser's multipliers are shared by 2 or 4 "
-                             "lane groups where every fused step has that many output blocks "
-                             "(the stage then writes a word every 2 or 4 cycles: share - 1 "
-                             "cycles more a word of each tile's first run), then the int8 products beyond N are built in LUTs as "
-                             "Booth multipliers, depthwise ones first; the requantisers' "
-                             "multipliers (4 per lane) always stay in DSPs (default: no limit, "
-                             "pe^2 + 9 pe + the requantisers' 4 x pe / share each)")
+                             "the int8 products beyond them are built in LUTs as Booth "
+                             "multipliers, depthwise ones first; the requantisers' 4 x pe "
+                             "multipliers always stay in DSPs (default: no limit, pe^2 + 13 pe)")
     parser.add_argument("--dsp-packing", action="store_true",
                         help="two pointwise int8 products that share an activation per DSP "
                              "(an 8 x 25-bit product: one 7-series DSP48E1; an ECP5 18x18 "

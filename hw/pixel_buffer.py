@@ -10,11 +10,8 @@ Capacity is two of the longest runs plus the ``slack`` of words in flight, the d
 the pipeline from the window sequencer to the write port (``hw.engine`` derives it from
 the stages' declared latencies): then the words issued after the run that the array will read next
 prove that run was issued more than a pipeline depth ago, so it is complete when the
-array needs it. The depthwise stage never starves the array where its rate, one word a
-cycle (one every ``s`` with its requantiser shared by ``s`` lane groups), is at least
-the array's, one run per ``blocks_out`` x run-length cycles; where it is not (a tile of
-fewer output blocks than ``s``), the array waits for each run at ``r_full`` as for the
-first (``model.cost.tile_cycles``).
+array needs it. The depthwise stage never starves the array (its rate, one word a
+cycle, is at least the array's, one run per ``blocks_out`` x run-length cycles).
 
 The memory is a ``hw.bram.BlockRam`` read in two stages (on ECP5 the DP16KD's output
 register: its clock-to-out stays off the route to the multipliers), at a read pointer

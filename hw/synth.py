@@ -595,7 +595,7 @@ def _ddr_bits(config):
 
 def _pixel_slack(config):
     from .engine import pixel_slack
-    return pixel_slack(config.dw_requant_share)
+    return pixel_slack()
 
 
 def _window(config):
@@ -710,7 +710,7 @@ def _advice(config, resources: Resources, device: Device) -> list[str]:
 def main(argv=None) -> int:
     from model.cost import network_cost
 
-    from .config import format_size
+    from .config import format_size, multiplier_plan
     from .generate import TOP_NAME, config_from_args
     from .top import Accelerator
 
@@ -743,7 +743,8 @@ def main(argv=None) -> int:
         try:
             config = fitted(config, device)
         except ValueError:  # the requantisers alone need more DSPs than the device has
-            least = config.least_requant_dsps
+            least = multiplier_plan(config.pe, config.dsp_packing, None,
+                                    config.pw_requant_share).requant_dsps
             raise UsageError(f"--fit: the {device.name}'s {device.dsps} DSPs are fewer than the "
                              f"requantisers need at pe {config.pe} ({least}; they stay in DSPs): "
                              f"a smaller --pe or a larger --device") from None

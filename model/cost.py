@@ -4,17 +4,14 @@ Pure functions of the configuration, the tiling (``model.tiling``, the same one 
 driver runs) and the pipeline latencies the hardware components declare. A tile runs
 from the accepted command to its last output word with its operands already on chip:
 
-    cycles = START + WINDOW + DW(mode) + (run_len - 1) x I + HANDOVER   first run complete
+    cycles = START + WINDOW + DW(mode) + (run_len - 1) + HANDOVER   first run complete
            + beats                                                  one array beat a cycle
            + PW + COUNT                                             last word leaves
 
 ``beats`` is the number of ``pe x pe`` array beats (pixels x input blocks x output
-blocks, or channel blocks x pixels when pooling); ``I`` is 1 but in fused mode with the
-depthwise requantiser shared by ``s`` lane groups, where it is ``s`` (a word every ``s``
-cycles; where a tile has fewer output blocks than ``s`` the array also waits for every
-run, :func:`tile_cycles`). Nothing else stalls in between: the pixel
-buffer holds two runs plus the depthwise pipeline, so the depthwise stage stays ahead
-of the array (see ``hw.pixel_buffer``), and the stages start only
+blocks, or channel blocks x pixels when pooling). Nothing stalls in between: the pixel
+buffer holds two runs plus the depthwise pipeline, so the depthwise stage (one word a
+cycle) stays ahead of the array (see ``hw.pixel_buffer``), and the stages start only
 after the previous tile has drained (``hw.controller``), which the fill and drain terms
 count for every tile.
 """
@@ -30,7 +27,7 @@ from dataclasses import dataclass, replace
 from hw.act_writer import ActWriter
 from hw.bursts import cut_run
 from hw.command import Mode
-from hw.config import NO_SHARING, PARAM_LANE_BITS, RequantShares
+from hw.config import PARAM_LANE_BITS
 from hw.controller import Controller
 from hw.fetch import BURST_INSTRUCTIONS, QUEUE_DEPTH as FETCH_QUEUE_DEPTH
 from hw.instruction import INSTRUCTION_BYTES
@@ -79,29 +76,12 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
     return pixels * blocks_in * (tile.out_blocks[1] - tile.out_blocks[0]), run_length(step, pe)
 
 
-def tile_cycles(mode: Mode, beats: int, run_len: int, pe: int, shares: RequantShares = NO_SHARING,
-                out_blocks: int = 1) -> int:
-    """Cycles from command to last output word (see the module docstring); ``shares``
-    is the requantisers' sharing (``AcceleratorConfig.requant_shares``), ``out_blocks``
-    the tile's output channel blocks.
-
-    The depthwise stage writes a fused tile's words every ``interval = shares.dw``
-    cycles, so its first run completes ``(run_len - 1) * interval`` cycles after its
-    first word, and the next ones ``run_len * interval`` apart. The array reads each run
-    ``out_blocks`` times: with fewer blocks than ``interval`` it finishes a run before
-    the next is written and waits for it as for the first (the handover), so every run
-    after the first takes ``run_len * interval`` cycles instead of
-    ``run_len * out_blocks`` (the configuration shares the requantiser only as far as
-    its fused steps have output blocks, ``AcceleratorConfig.dw_share_limit``; a tile of a
-    smaller output-channel group can still have fewer)."""
-    interval = DepthwiseStage.word_interval(mode, shares.dw)
-    fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode, shares.dw)
-            + (run_len - 1) * interval + PixelBuffer.HANDOVER_LATENCY)
-    waits = 0
-    if interval > out_blocks:
-        runs = beats // (run_len * out_blocks)
-        waits = (runs - 1) * run_len * (interval - out_blocks)
-    return fill + beats + waits + PointwiseStage.latency(pe, shares.pw) + Controller.COUNT_INCLUSIVE
+def tile_cycles(mode: Mode, beats: int, run_len: int, pe: int, pw_share: int = 1) -> int:
+    """Cycles from command to last output word (see the module docstring); ``pw_share``
+    is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
+    fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode)
+            + run_len - 1 + PixelBuffer.HANDOVER_LATENCY)
+    return fill + beats + PointwiseStage.latency(pe, pw_share) + Controller.COUNT_INCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -190,7 +170,7 @@ IN_FLIGHT_REISSUE = 2
 IMAGE_BYTES_PER_CYCLE = IMAGE_PIXEL_BYTES
 
 
-def store_slack(mode: Mode, pe: int, shares: RequantShares = NO_SHARING) -> int:
+def store_slack(mode: Mode, pe: int, pw_share: int = 1) -> int:
     """Bytes of output the engine can run ahead of the W channel before a stalled DDR
     stops its array: the words the store router and the store DMA hold
     (``StoreRouter.HELD``, ``StoreDma.HELD``) and those the engine's last stage holds
@@ -199,7 +179,7 @@ def store_slack(mode: Mode, pe: int, shares: RequantShares = NO_SHARING) -> int:
     configuration 3's conv1 (pe 4, 1.11 B/cycle, unshared requantiser) showed the array's
     issue stall when it ran 6 words ahead of W, as this counts."""
     engine = (DepthwiseStage.OUTPUT_HELD if mode is Mode.POOL
-              else PointwiseStage.output_held(pe, shares.pw))
+              else PointwiseStage.output_held(pe, pw_share))
     return pe * (StoreRouter.HELD + StoreDma.HELD + engine)
 
 
@@ -791,22 +771,21 @@ class StepCost:
         return self.pointwise_macs / (self.cycles * self.pe * self.pe)
 
 
-def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, shares: RequantShares = NO_SHARING,
+def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, pw_share: int = 1,
               prefetch: list[int] = (), addrs: list[int] | None = None,
               prefetch_image: bool = False) -> StepCost:
     """Predicted cycles of ``tiling``'s step; with ``ddr``, of its program (loads, compute
     and stores overlapped, and ``prefetch``: the bytes of each LOAD of a later step's
     first operands, :func:`prefetch_loads`, the first an image band when
     ``prefetch_image``), else of its tiles back to back with operands on chip.
-    ``shares``: the requantisers' sharing
-    (``AcceleratorConfig.requant_shares``)."""
+    ``pw_share``: the pointwise requantiser's sharing
+    (``AcceleratorConfig.pw_requant_share``)."""
     step = tiling.step
     mode = step_mode(step)
     tiles = []
     for tile in tiling.tiles:
         beats, run_len = tile_beats(step, tile, pe)
-        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pe, shares,
-                                                 tile.out_blocks[1] - tile.out_blocks[0])))
+        tiles.append(TileCost(beats, tile_cycles(mode, beats, run_len, pe, pw_share)))
     compute = [tile.cycles for tile in tiles]
     loads = [tile_loads(tiling, k, pe) for k in range(len(tiling.tiles))]
     # DDR reads: the operands and the instructions (each tile's LOADs and its EXEC, and
@@ -826,7 +805,7 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, shares:
         cycles = round(program_cycles(compute, [t.beats for t in tiles], writes, loads,
                                       ddr, list(prefetch), on_chip=tiling.output_resident,
                                       image=image, addrs=addrs,
-                                      slack=store_slack(mode, pe, shares)))
+                                      slack=store_slack(mode, pe, pw_share)))
         ddr_cycles = ddr.transfer(read_bytes + tiling.ddr_write_bytes)
         # the burst-level prologue and the per-tile shares can round below the floor of
         # moving every byte at the full bandwidth, which no program beats
@@ -844,24 +823,24 @@ def step_cost(tiling: StepTiling, pe: int, ddr: DdrTiming | None = None, shares:
 
 
 def step_costs(tilings: list[StepTiling], pe: int, ddr: DdrTiming | None = None,
-               shares: RequantShares = NO_SHARING) -> list[StepCost]:
+               pw_share: int = 1) -> list[StepCost]:
     """:func:`step_cost` of every step of a network's tilings, each program with the
     prefetch of a later program's first operands where the plan has one
     (:func:`prefetch_target`)."""
     costs = []
     for k, tiling in enumerate(tilings):
         prefetch, image = prefetch_of(tilings, k, pe)
-        costs.append(_step_cost_of(tiling, pe, ddr, shares, tuple(prefetch), image))
+        costs.append(_step_cost_of(tiling, pe, ddr, pw_share, tuple(prefetch), image))
     return costs
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _step_cost_of(tiling: StepTiling, pe: int, ddr: DdrTiming | None, shares: RequantShares,
+def _step_cost_of(tiling: StepTiling, pe: int, ddr: DdrTiming | None, pw_share: int,
                   prefetch: tuple[int, ...], prefetch_image: bool) -> StepCost:
     """:func:`step_cost` remembered: the planners (:func:`plan_bands`,
     :func:`plan_prefetch`) predict the same program with the same prefetch many times
     over (a pure function of frozen arguments)."""
-    return step_cost(tiling, pe, ddr, shares, list(prefetch), prefetch_image=prefetch_image)
+    return step_cost(tiling, pe, ddr, pw_share, list(prefetch), prefetch_image=prefetch_image)
 
 
 def prefetch_of(tilings: list[StepTiling], k: int, pe: int) -> tuple[list[int], bool]:
@@ -879,7 +858,7 @@ TRAFFIC_SLACK = 1.2
 
 
 def plan_step(step: Step, pe: int, act_depth: int, weight_depth: int,
-              ddr: DdrTiming, shares: RequantShares = NO_SHARING) -> StepTiling:
+              ddr: DdrTiming, pw_share: int = 1) -> StepTiling:
     """The tiling of ``step`` the accelerator runs: of the band heights ``tallest / k``
     (k = 1 .. BAND_CANDIDATES) that move at most TRAFFIC_SLACK times the DDR bytes of the
     tallest, the one with the fewest predicted cycles. Taller bands
@@ -892,7 +871,7 @@ def plan_step(step: Step, pe: int, act_depth: int, weight_depth: int,
     tilings = [tallest] + [tile_step(step, pe, act_depth, weight_depth, max_band=b) for b in bands[1:]]
     budget = TRAFFIC_SLACK * _traffic(tallest)
     return min((t for t in tilings if _traffic(t) <= budget),
-               key=lambda tiling: step_cost(tiling, pe, ddr, shares).cycles)
+               key=lambda tiling: step_cost(tiling, pe, ddr, pw_share).cycles)
 
 
 def _traffic(tiling: StepTiling) -> int:
@@ -900,7 +879,7 @@ def _traffic(tiling: StepTiling) -> int:
 
 
 def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
-                  shares: RequantShares = NO_SHARING) -> list[StepTiling]:
+                  pw_share: int = 1) -> list[StepTiling]:
     """Which steps' first weight group a program before loads during its last tile (into
     the weight half that tile does not read), and which band group programs' input band
     (:func:`input_prefetch_allowed`: the next band's image for conv1, into the free
@@ -914,7 +893,7 @@ def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
     planned = list(tilings)
 
     def cycles(programs):
-        return sum(cost.cycles for cost in step_costs(programs, pe, ddr, shares))
+        return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
 
     for k in range(1, len(planned)):
         window = max(0, k - 2)
@@ -939,7 +918,7 @@ def plan_prefetch(tilings: list[StepTiling], pe: int, ddr: DdrTiming,
 
 
 def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
-                   ddr: DdrTiming, shares: RequantShares = NO_SHARING, outputs=()) -> list[StepTiling]:
+                   ddr: DdrTiming, pw_share: int = 1, outputs=()) -> list[StepTiling]:
     """Which steps' output maps stay on chip (issue "Past the per-layer roofline", item 1):
     step ``k``'s output goes into the activation half it does not read, as step
     ``k + 1``'s whole input map, when step ``k + 1``'s whole input fits a half and step
@@ -966,13 +945,13 @@ def plan_residency(tilings: list[StepTiling], pe: int, act_depth: int, weight_de
         if not candidates:
             continue
         reads = replace(whole, input_resident=True)
-        apart = (step_cost(current, pe, ddr, shares).cycles
-                 + step_cost(following, pe, ddr, shares).cycles)
-        following_cycles = step_cost(reads, pe, ddr, shares).cycles
+        apart = (step_cost(current, pe, ddr, pw_share).cycles
+                 + step_cost(following, pe, ddr, pw_share).cycles)
+        following_cycles = step_cost(reads, pe, ddr, pw_share).cycles
         kept = min((replace(c, input_resident=current.input_resident, output_resident=True)
                     for c in candidates),
-                   key=lambda t: step_cost(t, pe, ddr, shares).cycles)
-        if step_cost(kept, pe, ddr, shares).cycles + following_cycles < apart:
+                   key=lambda t: step_cost(t, pe, ddr, pw_share).cycles)
+        if step_cost(kept, pe, ddr, pw_share).cycles + following_cycles < apart:
             planned[k], planned[k + 1] = kept, reads
     return planned
 
@@ -1091,7 +1070,7 @@ GROUP_CONTEXT = 2
 
 
 def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth: int,
-               ddr: DdrTiming, shares: RequantShares = NO_SHARING, outputs=(),
+               ddr: DdrTiming, pw_share: int = 1, outputs=(),
                context: bool = True) -> list[StepTiling]:
     """Which runs of steps go as band groups (:func:`band_group`), left to right: from a
     step whose output map does not fit an activation half (else :func:`plan_residency`
@@ -1114,11 +1093,11 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
 
     def predicted(programs: list[StepTiling]) -> int:
         if context:
-            programs = plan_residency(programs, pe, act_depth, weight_depth, ddr, shares,
+            programs = plan_residency(programs, pe, act_depth, weight_depth, ddr, pw_share,
                                       outputs)
-            programs = plan_prefetch(programs, pe, ddr, shares)
-            return sum(cost.cycles for cost in step_costs(programs, pe, ddr, shares))
-        return sum(_step_cost_of(p, pe, ddr, shares, (), False).cycles for p in programs)
+            programs = plan_prefetch(programs, pe, ddr, pw_share)
+            return sum(cost.cycles for cost in step_costs(programs, pe, ddr, pw_share))
+        return sum(_step_cost_of(p, pe, ddr, pw_share, (), False).cycles for p in programs)
 
     while k < len(tilings):
         first = tilings[k].step
@@ -1153,7 +1132,7 @@ def plan_bands(tilings: list[StepTiling], pe: int, act_depth: int, weight_depth:
                         programs = band_group(steps, pe, act_depth, weight_depth, height)
                     except TilingError:
                         continue
-                    alone = sum(_step_cost_of(p, pe, ddr, shares, (), False).cycles
+                    alone = sum(_step_cost_of(p, pe, ddr, pw_share, (), False).cycles
                                 for p in programs)
                     groups.append((alone, len(groups), programs))
                 if not groups:
@@ -1205,7 +1184,7 @@ def plan_network(config) -> list[StepTiling]:
     # The plan with the fewest predicted cycles; on a tie the first (the image, bands).
     ddr = DdrTiming.of(config)
     return min(plans, key=lambda tilings: sum(
-        cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.requant_shares)))
+        cost.cycles for cost in step_costs(tilings, config.pe, ddr, config.pw_requant_share)))
 
 
 def _plan_steps(config, steps: list[Step], bands: bool = True,
@@ -1216,20 +1195,20 @@ def _plan_steps(config, steps: list[Step], bands: bool = True,
     ddr = DdrTiming.of(config)
     act_depth, weight_depth = config.bank["act"].depth, config.bank["pw_weights"].depth
     outputs = set(config.network.output_layers)
-    tilings = [plan_step(step, config.pe, act_depth, weight_depth, ddr, config.requant_shares)
+    tilings = [plan_step(step, config.pe, act_depth, weight_depth, ddr, config.pw_requant_share)
                for step in steps]
     if bands:
         tilings = plan_bands(tilings, config.pe, act_depth, weight_depth, ddr,
-                             config.requant_shares, outputs, context)
+                             config.pw_requant_share, outputs, context)
     tilings = plan_residency(tilings, config.pe, act_depth, weight_depth, ddr,
-                             config.requant_shares, outputs)
-    return plan_prefetch(tilings, config.pe, ddr, config.requant_shares)
+                             config.pw_requant_share, outputs)
+    return plan_prefetch(tilings, config.pe, ddr, config.pw_requant_share)
 
 
 def network_cost(config) -> list[StepCost]:
     """Every step of ``config.network`` as planned (:func:`plan_network`), run from DDR at
     ``config``'s bandwidth and latency."""
-    return step_costs(plan_network(config), config.pe, DdrTiming.of(config), config.requant_shares)
+    return step_costs(plan_network(config), config.pe, DdrTiming.of(config), config.pw_requant_share)
 
 
 def _even(rows: int, height: int) -> int:

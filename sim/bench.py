@@ -118,7 +118,7 @@ def run_network_rtl(config, steps, sim="verilator", seed=0, progress=print) -> N
         x_in = x if index == 0 else outputs[index - 1]
         tiling = tile_step(step, config.pe, config.bank["act"].depth,
                            config.bank["pw_weights"].depth)
-        costs[step.name] = step_cost(tiling, config.pe, shares=config.requant_shares)
+        costs[step.name] = step_cost(tiling, config.pe, pw_share=config.pw_requant_share)
         tiles += step_stimulus(config, step, q_step, x_in, outputs[index + len(step.layers) - 1],
                                tiling, first_tile=len(tiles))
     load_beats = sum(len(t["loads"]) for t in tiles)

@@ -14,8 +14,7 @@ __all__ = ["step_stimulus"]
 
 def step_stimulus(config, step, qlayers, x_in, golden, tiling, *, first_tile=0, name=None):
     """One dict per tile: ``name``, ``loads`` and ``command`` (packed), ``expected``
-    (the golden values of each output word's real channels), ``predicted`` cycles and
-    the tile's ``out_blocks``.
+    (the golden values of each output word's real channels) and ``predicted`` cycles.
 
     ``qlayers`` are the step's quantised layers, ``x_in`` its input map, ``golden`` its
     output as the golden model computes it, ``first_tile`` the tiles run before it (for
@@ -23,7 +22,7 @@ def step_stimulus(config, step, qlayers, x_in, golden, tiling, *, first_tile=0, 
     pe = config.pe
     load_desc = describe_layout(load_layout(pe, config.load_addr_bits))
     cmd_desc = describe_layout(command_layout())
-    cost = step_cost(tiling, pe, shares=config.requant_shares)
+    cost = step_cost(tiling, pe, pw_share=config.pw_requant_share)
     golden = golden.reshape(step.last.out_shape)
     programs = step_programs(step, qlayers, x_in, tiling, pe, first_tile=first_tile)
     return [{
@@ -33,5 +32,4 @@ def step_stimulus(config, step, qlayers, x_in, golden, tiling, *, first_tile=0, 
         "command": pack(cmd_desc, program.command),
         "expected": expected_words(program, golden, pe),
         "predicted": tile_cost.cycles,
-        "out_blocks": tile.out_blocks[1] - tile.out_blocks[0],
-    } for k, (program, tile_cost, tile) in enumerate(zip(programs, cost.tiles, tiling.tiles))]
+    } for k, (program, tile_cost) in enumerate(zip(programs, cost.tiles))]

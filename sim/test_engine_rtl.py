@@ -134,38 +134,11 @@ def test_engine_rtl_ecp5(rtl, sim, tmp_path):
     assert len(_run(rtl, PES[0], tmp_path, platform=ECP5, extra_sources=ECP5_MODELS)) > 6
 
 
-FUSED_STEPS = ("fused-s1-symmetric", "fused-s2-same-even", "fused-s2-same-odd")
-
-
-@pytest.mark.parametrize("pe, alpha, share", [(4, 0.5, 4), (8, 0.25, 2)])
-def test_engine_rtl_shared_depthwise_requantiser(rtl, sim, pe, alpha, share, tmp_path):
-    """The depthwise requantiser shared by 4 and 2 lane groups (what a DSP limit chooses
-    before it builds products in LUTs, ``AcceleratorConfig.dw_requant_share``): the
-    fused steps bit-exact and exactly the predicted cycles, unpaused and under random
-    pauses, the stage writing a word every ``share`` cycles. Their tiles have 1 to 3
-    output blocks at pe 4 and 1 or 2 at pe 8, some fewer than ``share``, so the array
-    also waits for runs (``model.cost.tile_cycles``). pe 8 shared by 2 (LUT products
-    beside the shared lanes, as ``hw.synth --fit`` builds pe 8 for the 85k) on Verilator
-    only."""
-    from hw.config import multiplier_plan
-
-    if pe != PES[0] and sim != "verilator":
-        pytest.skip(f"pe={pe} is built for Verilator only (Icarus runs pe={PES[0]})")
-    config = AcceleratorConfig(pe=pe, alpha=alpha, resolution=32, sram_bytes=400_000)
-    assert config.dw_share_limit >= share  # 0.25-32 at pe 8: dw1+pw1 has 2 output blocks
-    limit = multiplier_plan(pe, False, None, config.pw_requant_share, share).dsps - 4 * (pe // 8)
-    config = AcceleratorConfig(pe=pe, alpha=alpha, resolution=32, sram_bytes=400_000, dsp_limit=limit)
-    assert config.dw_requant_share == share
-    assert config.multipliers.depthwise_lut == 4 * (pe // 8)
-    tiles = _run(rtl, pe, tmp_path, names=FUSED_STEPS, config=config)
-    assert any(tile["out_blocks"] < share for tile in tiles)
-
-
-def _run(rtl, pe, tmp_path, names=None, config=None, **target):
+def _run(rtl, pe, tmp_path, names=None, **target):
     """The steps' tiles through the engine: bit-exact (the testbench checks every output
     beat), exactly the predicted cycles unpaused, no fewer under random pauses.
     ``target``: ``platform`` and ``extra_sources`` for a vendor's primitives."""
-    config = config or AcceleratorConfig(pe=pe, alpha=0.25, resolution=32, sram_bytes=400_000)
+    config = AcceleratorConfig(pe=pe, alpha=0.25, resolution=32, sram_bytes=400_000)
     tiles = build_stimulus(config, names=names)
     stimulus = tmp_path / "stimulus.json"
     stimulus.write_text(json.dumps({"tiles": tiles}))

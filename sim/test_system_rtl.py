@@ -140,33 +140,20 @@ def test_network_from_ddr_pe8_narrow_port_fractional_bandwidth(tmp_path):
 
 
 def test_network_from_ddr_with_packed_and_lut_multipliers(tmp_path):
-    """The multipliers as a DSP-limited 7-series build would have them: the depthwise
-    requantiser shared by 4 lane groups, packed pointwise pairs, all depthwise and some
-    pointwise products in LUTs (``hw.products``). The results are those of the plain
-    build, and so are the cycles of every step but the fused ones, whose depthwise
-    stage writes a word every 4 cycles (``model.cost.tile_cycles``) where DDR does not
-    bound them; Verilator."""
+    """The multipliers as a DSP-limited 7-series build would have them: packed pointwise
+    pairs, all depthwise and some pointwise products in LUTs (``hw.products``). The
+    results and the cycles are those of the plain build; Verilator."""
     from sim.toolchain import simulator_status
 
     available, reason = simulator_status("verilator")
     if not available:
         pytest.skip(f"verilator: {reason}")
     config = _minimal(pe=4, alpha=0.25, resolution=32, ddr_data_bits=32, ddr_bytes_per_cycle=4.0,
-                      ddr_latency_cycles=20, dsp_packing=True, dsp_limit=20 + 5)
+                      ddr_latency_cycles=20, dsp_packing=True, dsp_limit=32 + 5)
     plan = config.multipliers
-    assert (plan.requant_dsps, plan.dw_requant_share) == (20, 4)
     assert (plan.depthwise_lut, plan.pointwise_lut, plan.lut_products) == (36, 3, 42)
     report = execute(config, "verilator", seed=7, workdir=tmp_path)
     _check(report, config)
     plain = dataclasses.replace(config, dsp_packing=False, dsp_limit=None)
-    assert plain.multipliers.dw_requant_share == 1
-    plain_layers = execute(plain, "model", seed=7)["layers"]
-    assert [l["name"] for l in report["layers"]] == [l["name"] for l in plain_layers]
-    slower = 0
-    for ours, theirs in zip(report["layers"], plain_layers):
-        if ours["kind"] == "fused":  # equal where DDR bounds the step
-            assert ours["predicted_cycles"] >= theirs["predicted_cycles"], ours["name"]
-            slower += ours["predicted_cycles"] > theirs["predicted_cycles"]
-        else:
-            assert ours["predicted_cycles"] == theirs["predicted_cycles"], ours["name"]
-    assert slower >= 3
+    assert [l["predicted_cycles"] for l in report["layers"]] == \
+        [l["predicted_cycles"] for l in execute(plain, "model", seed=7)["layers"]]

@@ -372,11 +372,10 @@ def _check(args) -> None:
             message = str(error)
             raise UsageError(message if message.startswith("--pe ") else
                              f"with --pe {pe}: {message}") from None
-        # The DSP limit against the most sharing any network allows this pe (both
-        # requantisers; the depthwise one is shared only under a limit).
+        # The DSP limit against the most sharing any network allows this pe.
         share = max(s for s in (1, 2, 4, 8) if s <= MAX_REQUANT_SHARE and pe % s == 0)
         try:
-            multiplier_plan(pe, args.dsp_packing, args.dsp_limit, share, share)
+            multiplier_plan(pe, args.dsp_packing, args.dsp_limit, share)
         except ValueError as error:
             raise UsageError(in_option_terms(str(error))) from None
     if args.synth:

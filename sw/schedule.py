@@ -182,7 +182,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     source = alloc.add("input", x0.nbytes, x0.tobytes()), x0.shape
 
     steps: list[StepSchedule] = []
-    costs = step_costs(tilings, pe, ddr, config.requant_shares)
+    costs = step_costs(tilings, pe, ddr, config.pw_requant_share)
     # A step is one program, or one program a band in a band group (model.cost.plan_bands):
     # its layers, input and output regions are the step's, whichever band a program runs.
     order = sorted({t.step.name: t.step for t in tilings}.values(),
@@ -248,7 +248,7 @@ def build_schedule(config: AcceleratorConfig, qnet, image: np.ndarray) -> Schedu
     for index, (tiling, sched) in enumerate(zip(tilings, steps)):
         prefetch, image = prefetch_of(tilings, index, pe)
         addrs = [i["load"]["addr"] for i in sched.instructions if i["op"] is Op.LOAD]
-        sched.cost = step_cost(tiling, pe, ddr, config.requant_shares, prefetch, addrs,
+        sched.cost = step_cost(tiling, pe, ddr, config.pw_requant_share, prefetch, addrs,
                                prefetch_image=image)
     return Schedule(config, steps, alloc.image, alloc.regions)
 

@@ -328,7 +328,7 @@ COMBINATIONS = [
     ("hw.generate", ["--tflite", DIGITS], "--tflite gives the network; drop --alpha"),
     ("hw.synth", ["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier"),
     ("hw.synth", ["--target", "xilinx", "--device", "85k"], "give --target ecp5"),
-    ("hw.synth", ["--pe", "16", "--device", "25k", "--fit"], "fewer than the requantisers need at pe 16"),
+    ("hw.synth", ["--device", "25k", "--fit"], "fewer than the requantisers need at pe 4"),
     ("sw.run", ["--image", "{F}/garbage", "--input", "{F}/floats.npy"], "not allowed with"),
     ("sw.run", ["--ddr-width", "32", "--ddr-bandwidth", "5"], "at most 4 bytes per cycle"),
     ("sw.explore", ["--pe", "4,8", "--ddr-bandwidth", "5"], "with --pe 4: --ddr-bandwidth"),

@@ -124,7 +124,7 @@ def test_plan_predicts_each_chain_with_the_steps_after_it():
                             plan_step)
 
     config = AcceleratorConfig(pe=16, sram_bytes=1_000_000)
-    ddr, pe, share = DdrTiming.of(config), config.pe, config.requant_shares
+    ddr, pe, share = DdrTiming.of(config), config.pe, config.pw_requant_share
     chosen_plan = plan_network(config)
     chosen = sum(c.cycles for c in step_costs(chosen_plan, pe, ddr, share))
     after = next(k for k, t in enumerate(chosen_plan) if k and chosen_plan[k - 1].part and not t.part)

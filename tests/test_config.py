@@ -119,27 +119,3 @@ def test_the_network_is_the_input_and_alpha_resolution_cannot_contradict_it():
     assert AcceleratorConfig.from_dict(json.loads(config.to_json())) == config
     with pytest.raises(ValueError, match=r"^alpha and resolution describe the built-in MobileNet-v1"):
         dataclasses.replace(config, resolution=96)
-
-
-def test_depthwise_requantiser_shared_only_under_a_dsp_limit_and_only_as_far_as_needed():
-    import dataclasses
-
-    from hw.config import multiplier_plan
-
-    base = AcceleratorConfig(pe=8, sram_bytes=332_000, alpha=0.25, resolution=128)
-    # dw1+pw1 has 16 output channels: 2 blocks of 8, so at most 2 groups share
-    assert base.dw_share_limit == 2 and base.dw_requant_share == 1
-    full = multiplier_plan(8, False, None, base.pw_requant_share, 1).dsps
-    assert dataclasses.replace(base, dsp_limit=full).dw_requant_share == 1  # nothing to save
-    shared = dataclasses.replace(base, dsp_limit=full - 1)
-    assert shared.dw_requant_share == 2  # 16 DSPs freed: no product in LUTs
-    assert shared.multipliers.lut_products == 0 and shared.multipliers.requant_dsps == 4 * (4 + 8)
-    fitted = dataclasses.replace(base, dsp_limit=156)  # the 85k: shared by 2, then 28 products in LUTs
-    assert (fitted.dw_requant_share, fitted.multipliers.depthwise_lut) == (2, 28)
-    assert fitted.least_requant_dsps == 4 * (4 + 8)
-    # 1.0-224 (at least 64 output channels a fused step) at pe 16: up to 4 groups
-    wide = AcceleratorConfig(pe=16, sram_bytes=1_000_000, dsp_limit=156)
-    assert (wide.dw_share_limit, wide.dw_requant_share, wide.least_requant_dsps) == (4, 4, 48)
-    # a network whose first fused step has one output block at pe 16: never shared
-    narrow = AcceleratorConfig(pe=16, sram_bytes=1_000_000, alpha=0.25, resolution=128, dsp_limit=300)
-    assert narrow.dw_share_limit == 1 and narrow.dw_requant_share == 1

@@ -12,8 +12,7 @@ from hw.bursts import block_beats, cut_run
 from hw.read_port import OUTSTANDING_READS
 from model.cost import (AR_TO_DATA, FETCH_OVERHEAD, FETCH_REISSUE, LOAD_TO_EXEC, DdrTiming,
                         fetch_gain, fetch_horizons, idle_fetches,
-                        first_exec, prologue_horizon, read_bursts, store_slack, tile_cycles,
-                        tile_period)
+                        first_exec, prologue_horizon, read_bursts, store_slack, tile_period)
 
 
 def test_cut_run_cuts_at_blocks():
@@ -173,7 +172,6 @@ def test_slack_changes_nothing_when_the_writes_keep_up_or_never_catch_up():
 
 def test_store_slack_counts_the_words_held_behind_the_array():
     from hw.command import Mode
-    from hw.config import RequantShares
     from hw.dw_stage import DepthwiseStage
     from hw.pw_stage import PointwiseStage
     from hw.store_dma import StoreDma
@@ -183,34 +181,11 @@ def test_store_slack_counts_the_words_held_behind_the_array():
     # pe 4 with an unshared requantiser: the array's output register, the accumulator
     # skid, the requantiser's output register, then the store path's 3: 6 words, as the
     # Verilator trace of soak configuration 3's conv1 showed
-    assert store_slack(Mode.CONV, 4, RequantShares(1)) == 4 * 6
-    assert store_slack(Mode.FUSED, 4, RequantShares(2)) == 4 * (store + PointwiseStage.output_held(4, 2))
-    # the depthwise requantiser's sharing holds nothing behind the array
-    assert store_slack(Mode.FUSED, 4, RequantShares(2, 4)) == store_slack(Mode.FUSED, 4, RequantShares(2))
+    assert store_slack(Mode.CONV, 4, 1) == 4 * 6
+    assert store_slack(Mode.FUSED, 4, 2) == 4 * (store + PointwiseStage.output_held(4, 2))
     assert PointwiseStage.output_held(4, 2) == PointwiseStage.output_held(4, 1) + 1
     # from CHIP_WIDE_PE lanes the accumulators' entry holds one word more (its output
     # register beside the skid)
     assert PointwiseStage.output_held(8, 1) == PointwiseStage.output_held(4, 1) + 1
-    assert store_slack(Mode.FUSED, 16, RequantShares(2)) == 16 * (store + 1 + 2 + 1 + 1)
+    assert store_slack(Mode.FUSED, 16, 2) == 16 * (store + 1 + 2 + 1 + 1)
     assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
-
-
-def test_tile_cycles_follow_the_shared_depthwise_requantiser():
-    from hw.command import Mode
-    from hw.config import RequantShares
-    from hw.dw_stage import DepthwiseStage
-
-    pe, run_len, runs = 8, 3, 5
-    plain = tile_cycles(Mode.FUSED, runs * run_len * 4, run_len, pe, RequantShares(), 4)
-    # shared by 2 with 4 output blocks: the pipeline 2 + 2 longer, the first run 1 cycle a
-    # word slower, the array never waits for a later run
-    shared = tile_cycles(Mode.FUSED, runs * run_len * 4, run_len, pe, RequantShares(dw=2), 4)
-    assert shared - plain == (2 + 2) + (run_len - 1) * 1
-    assert DepthwiseStage.latency(Mode.FUSED, 2) - DepthwiseStage.latency(Mode.FUSED) == 4
-    # shared by 4 with 1 output block: every run after the first waits 3 cycles a word
-    one = tile_cycles(Mode.FUSED, runs * run_len, run_len, pe, RequantShares(), 1)
-    slow = tile_cycles(Mode.FUSED, runs * run_len, run_len, pe, RequantShares(dw=4), 1)
-    assert slow - one == (4 + 2) + (run_len - 1) * 3 + (runs - 1) * run_len * 3
-    # other modes do not use the depthwise requantiser
-    for mode in (Mode.POINTWISE, Mode.CONV, Mode.POOL):
-        assert tile_cycles(mode, 40, 2, pe, RequantShares(dw=4), 1) == tile_cycles(mode, 40, 2, pe)

@@ -95,7 +95,7 @@ def test_step_bit_exact(alpha, resolution, sram, pe, padding, name, stall):
     assert np.array_equal(got, want)
     predicted = step_cost(tile_step(step, pe, config.bank["act"].depth,
                                     config.bank["pw_weights"].depth), pe,
-                          shares=config.requant_shares)
+                          pw_share=config.pw_requant_share)
     if stall == 0:
         assert cycles == [tile.cycles for tile in predicted.tiles]
     else:

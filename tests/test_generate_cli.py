@@ -61,9 +61,8 @@ def test_generate_writes_verilog_config_and_prints_plan(tmp_path):
     (["--resolution", "100"], "--resolution must be a multiple of 32 from 32 up, not 100"),
     (["--dsp-limit", "-1"], "--dsp-limit must be a non-negative integer, not -1"),
     (["--dsp-limit", "lots"], "argument --dsp-limit: expected an integer, not 'lots'"),
-    # 1.0-224 at pe 16: the depthwise requantiser shared by 4, the pointwise one by 2
-    (["--dsp-limit", "47"], "--dsp-limit must be at least 48 at pe 16 (the requantisers' 12 lanes of "
-                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 47"),
+    (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
     (["--axi-id-bits", "0"], "--axi-id-bits must be 1..32, not 0"),
     (["--axi-id-bits", "33"], "--axi-id-bits must be 1..32, not 33"),
     (["--axi-id-bits", "two"], "argument --axi-id-bits: expected an integer, not 'two'"),
@@ -89,18 +88,16 @@ def test_help_explains_units():
 @pytest.mark.slow
 def test_dsp_options_reach_config_json_and_the_summary(tmp_path):
     result = run("--pe", "4", "--sram", "200kB", "--alpha", "0.25", "--resolution", "64",
-                 "--dsp-limit", "50", "--dsp-packing", "-o", str(tmp_path))
+                 "--dsp-limit", "56", "--dsp-packing", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert ("multipliers: 50 DSP multipliers: pointwise 8 (two int8 products each), depthwise 30, "
-            "requantisers 12 (32 x 31 bits; the pointwise one shared by 2 lane groups; the "
-            "depthwise one shared by 4 lane groups); 6 int8 products in LUTs (depthwise 6, "
-            "pointwise 0)" in result.stdout)
+    assert ("multipliers: 56 DSP multipliers: pointwise 8 (two int8 products each), depthwise 24, "
+            "requantisers 24 (32 x 31 bits; the pointwise one shared by 2 lane groups); 12 int8 "
+            "products in LUTs (depthwise 12, pointwise 0)" in result.stdout)
     document = json.loads((tmp_path / "config.json").read_text())
-    assert (document["dsp_limit"], document["dsp_packing"]) == (50, True)
-    assert document["derived"]["dsp_estimate"] == 50
-    assert document["derived"]["multipliers"]["depthwise_lut"] == 6
-    assert document["derived"]["multipliers"]["dw_requant_share"] == 4
-    assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 50
+    assert (document["dsp_limit"], document["dsp_packing"]) == (56, True)
+    assert document["derived"]["dsp_estimate"] == 56
+    assert document["derived"]["multipliers"]["depthwise_lut"] == 12
+    assert AcceleratorConfig.from_json(tmp_path / "config.json").dsp_estimate == 56
 
 
 def test_axi_id_bits_reach_the_config_and_the_ports():

@@ -458,7 +458,7 @@ def test_planner_chooses_conv1s_input_path_by_predicted_cycles(pe, sram, alpha, 
     ddr = DdrTiming.of(config)
 
     def cycles(tilings):
-        return sum(c.cycles for c in step_costs(tilings, config.pe, ddr, config.requant_shares))
+        return sum(c.cycles for c in step_costs(tilings, config.pe, ddr, config.pw_requant_share))
 
     steps = network_steps(config.network)
     assert steps[0].image_capable and steps[0].from_image

@@ -198,7 +198,7 @@ def test_prefetch_never_slows_the_steps_it_joins():
 
             def cycles(programs):
                 return sum(c.cycles for c in step_costs(programs, config.pe, ddr,
-                                                        config.requant_shares))
+                                                        config.pw_requant_share))
             assert cycles(joined) < cycles(apart), (tilings[k].step.name, target.step.name)
     assert overs  # fc over avgpool at 0.25-64, pe 4, 1 MB
 

@@ -59,9 +59,8 @@ def test_fit_report_says_by_how_much():
     (["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier (7-series DSP48E1); an ECP5 "
                         "MULT18X18D is 18x18: use --dsp-limit (or --fit) to fit an ECP5"),
     (["--pnr-timeout", "0"], "--pnr-timeout must be positive, not 0"),
-    # 1.0-224 at pe 16: the depthwise requantiser shared by 4, the pointwise one by 2
-    (["--dsp-limit", "47"], "--dsp-limit must be at least 48 at pe 16 (the requantisers' 12 lanes of "
-                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 47"),
+    (["--dsp-limit", "95"], "--dsp-limit must be at least 96 at pe 16 (the requantisers' 24 lanes of "
+                            "32 x 31 bits, 4 multipliers each, stay in DSPs), not 95"),
 ])
 def test_bad_input_one_line(args, message):
     result = subprocess.run([sys.executable, "-m", "hw.synth", *args], cwd=ROOT,
@@ -93,9 +92,7 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
     on it without ``splitnets``, and the fallback took over 10 minutes)."""
     config = AcceleratorConfig(pe=4, sram_bytes=70_000, alpha=0.25, resolution=32, dsp_limit=56)
     plan = config.multipliers
-    # the depthwise requantiser shared by 4 (one lane: 4 DSPs) before products go to LUTs
-    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (20, 16, 36, 16)
-    assert plan.shares == (1, 4)
+    assert (plan.requant_dsps, plan.pointwise, plan.depthwise, plan.depthwise_lut) == (32, 16, 36, 28)
     out = tmp_path / "synth.json"
     result = subprocess.run([sys.executable, "-m", "hw.synth", "--pe", "4", "--sram", "70kB",
                              "--alpha", "0.25", "--resolution", "32", "--dsp-limit", "56",
@@ -122,9 +119,7 @@ def test_fit_packs_then_limits():
     assert fitted(config, DEVICES["xc7a200t"]) == config  # 496 of 740: nothing to do
     on_ecp5 = fitted(config, DEVICES["85k"])
     assert not on_ecp5.dsp_packing and on_ecp5.dsp_estimate == 156
-    # the depthwise requantiser shared by 4 first (48 DSPs fewer), then LUT products
-    assert on_ecp5.multipliers.dw_requant_share == 4
-    assert on_ecp5.multipliers.lut_products == 496 - 48 - 156
+    assert on_ecp5.multipliers.lut_products == 496 - 156
     assert fitted(AcceleratorConfig(pe=4, sram_bytes=100_000, alpha=0.25, resolution=64),
                   DEVICES["85k"]).dsp_limit is None
 
