@@ -68,8 +68,8 @@ def _setup(sram: int | None = None, bands: bool = False):
 
 #: (pause seed, pause probability, SRAM, band group): every pause seed on the plain
 #: network at 50 % pauses, and one seed each (a different one) for 25 % pauses, the kept
-#: map and the band group (the suite's time budget: all twelve pairs took about a
-#: tenth of the test run).
+#: map and the band group: six whole-accelerator runs under pauses instead of all twelve
+#: pairs (the test run's 20-minute budget).
 VIP_CASES = [(seed, 0.5, None, False) for seed in PAUSE_SEEDS] + [
     (PAUSE_SEEDS[0], 0.25, None, False), (PAUSE_SEEDS[1], 0.5, KEPT_SRAM, False),
     (PAUSE_SEEDS[2], 0.5, KEPT_SRAM, True)]
