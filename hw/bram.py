@@ -127,6 +127,11 @@ class BlockRam(wiring.Component):
     width, depth : int
     granularity : int or None
         Bits per write enable (``width`` when None).
+    read_groups : int
+        Copies of the read enables (``r_en``, ``r_oe``, each that many bits, equal every
+        cycle): on ECP5 the DP16KD columns split into that many groups side by side, each
+        on its own copy, so that no one enable reaches every block of a wide memory (the
+        reader makes each copy a register of its own, ``hw.skid``). Default 1.
     write_registers : bool
         The write stage (default). Without it the memory takes ``w_addr``, ``w_data`` and
         ``w_en`` at the edge itself (:attr:`write_latency` 0): for a writer whose port
@@ -140,13 +145,13 @@ class BlockRam(wiring.Component):
         One enable per slice: the slices whose bit is set are written
         (:attr:`write_latency` edges later).
     r_addr : In(address bits)
-    r_en, r_oe : In(1)
+    r_en, r_oe : In(read_groups)
     r_data : Out(width)
         Not reset (neither is a block RAM's output register); only read words reach it.
     """
 
-    def __init__(self, width, depth, granularity=None, *, write_registers=True):
-        self._width, self._depth = width, depth
+    def __init__(self, width, depth, granularity=None, *, read_groups=1, write_registers=True):
+        self._width, self._depth, self._groups = width, depth, read_groups
         self._write_registers = write_registers
         self._granularity = granularity or width
         if width % self._granularity:
@@ -157,8 +162,8 @@ class BlockRam(wiring.Component):
             "w_data": In(width),
             "w_en": In(width // self._granularity),
             "r_addr": In(abits),
-            "r_en": In(1),
-            "r_oe": In(1),
+            "r_en": In(read_groups),
+            "r_oe": In(read_groups),
             "r_data": Out(width),
         })
 
@@ -167,6 +172,13 @@ class BlockRam(wiring.Component):
         """Edges from ``w_en`` to the memory holding the word: 1 through the write
         registers, 0 without them."""
         return int(self._write_registers)
+
+    def _enable(self, copies, column, columns):
+        """The copy of a read enable that block ``column`` of ``columns`` side by side
+        takes (the groups are runs of neighbouring columns)."""
+        if self._groups == 1:
+            return copies
+        return copies[column * self._groups // columns]
 
     def _write_stage(self, m, value, name, reset_less=True):
         """``value`` through the write stage's register (or as it is without one)."""
@@ -189,9 +201,9 @@ class BlockRam(wiring.Component):
         m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data),
                      wr.en.eq(w_en if slices > 1 else w_en[0])]
         rd = mem.read_port()
-        m.d.comb += [rd.addr.eq(self.r_addr), rd.en.eq(self.r_en)]
+        m.d.comb += [rd.addr.eq(self.r_addr), rd.en.eq(self._enable(self.r_en, 0, 1))]
         out = Signal(self._width, reset_less=True)
-        with m.If(self.r_oe):
+        with m.If(self._enable(self.r_oe, 0, 1)):
             m.d.sync += out.eq(rd.data)
         m.d.comb += self.r_data.eq(out)
         return m
@@ -233,6 +245,8 @@ class BlockRam(wiring.Component):
                 we = self._write_stage(m, be.any(), f"we_{r}_{c}", reset_less=False)
                 di = self._write_stage(m, di, f"di_{r}_{c}_q")
                 be = self._write_stage(m, be, f"be_{r}_{c}_q", reset_less=False)
+                en = self._enable(self.r_en, c, t.columns)
+                oe = self._enable(self.r_oe, c, t.columns)
                 ada = dict(waddr)
                 if t.port_bits in (18, 36):  # byte enables on the low address pins
                     ada.update({k: be[k] for k in range(t.lanes_per_block)})
@@ -256,9 +270,9 @@ class BlockRam(wiring.Component):
                     p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
                     p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
                     p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
-                    i_CLKA=ClockSignal(), i_CEA=we, i_WEA=we, i_OCEA=self.r_oe if wide else 0,
+                    i_CLKA=ClockSignal(), i_CEA=we, i_WEA=we, i_OCEA=oe if wide else 0,
                     i_RSTA=0,
-                    i_CLKB=ClockSignal(), i_CEB=self.r_en, i_WEB=0, i_OCEB=self.r_oe, i_RSTB=0,
+                    i_CLKB=ClockSignal(), i_CEB=en, i_WEB=0, i_OCEB=oe, i_RSTB=0,
                     **ports)
             rows.append(row_word)
 
@@ -269,9 +283,9 @@ class BlockRam(wiring.Component):
             # through the same two enables.
             sel_read = Signal(range(t.rows), name="row_read")
             sel_out = Signal(range(t.rows), name="row_out")
-            with m.If(self.r_en):
+            with m.If(self._enable(self.r_en, 0, 1)):
                 m.d.sync += sel_read.eq(self.r_addr[block_abits:])
-            with m.If(self.r_oe):
+            with m.If(self._enable(self.r_oe, 0, 1)):
                 m.d.sync += sel_out.eq(sel_read)
             m.d.comb += self.r_data.eq(Array(rows)[sel_out])
         return m

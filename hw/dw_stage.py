@@ -8,7 +8,7 @@ go through the im2col gather (``hw.conv_gather``), one word of the pixel's im2co
 per window.
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,8 +21,9 @@ from .depthwise import DepthwiseLanes
 from .pixel_buffer import pixel_word_layout
 from .requant import (Requantizer, channel_params_tag, feed_requantizer, tagged_requantizer,
                       unpack_params)
-from .skid import registered_input, skid_input
+from .skid import chip_wide, registered_input, skid_input
 from .tagged import Tagged
+from .weight_buffer import WeightBuffer
 from .window import window_output_layout
 from .window_sequencer import window_tag_layout
 
@@ -100,8 +101,8 @@ class DepthwiseStage(wiring.Component):
             "lo": In(signed(ACT_BITS)),
             "hi": In(signed(ACT_BITS)),
             "dw_addr": Out(ceil_log2(block_depth)),
-            "dw_en": Out(1),
-            "dw_oe": Out(1),
+            "dw_en": Out(WeightBuffer.enable_copies(pe)),
+            "dw_oe": Out(WeightBuffer.enable_copies(pe)),
             "dw_weights": In(9 * pe * 8),
             "dw_params": In(pe * PARAM_LANE_BITS),
             "o_stream": Out(stream.Signature(pixel_word_layout(pe))),
@@ -141,13 +142,13 @@ class DepthwiseStage(wiring.Component):
             "taps": look_taps.shape(), "tag": window_tag_layout(),
             "weights": len(self.dw_weights), "params": len(self.dw_params),
         })).create(path=("looked",))
-        beats = skid_input(m, looked, "beats")
+        beats, enables = self._beats_skid(m, looked)
         advance = looked.ready  # the skid's room: a register
         m.d.comb += [
             windows.ready.eq(advance),
             self.dw_addr.eq(in_tag.ib),
-            self.dw_en.eq(advance),
-            self.dw_oe.eq(advance),
+            self.dw_en.eq(enables),
+            self.dw_oe.eq(enables),
             looked.valid.eq(look_valid),
             looked.payload.taps.eq(look_taps),
             looked.payload.tag.eq(look_tag),
@@ -225,3 +226,45 @@ class DepthwiseStage(wiring.Component):
                 out.payload.run_end.eq(beat_tag.run_end),
             ]
         return m
+
+    def _beats_skid(self, m, looked):
+        """The looked-up beats through a skid register (:func:`hw.skid.skid_input`), and
+        the weight buffer's read enables (the skid's room). From
+        :data:`hw.skid.CHIP_WIDE_PE` lanes the skid holds them lane by lane (a lane's
+        taps, weights and parameters side by side, the tag last), each lane's slice
+        behind a copy of the skid's ``full`` flag of its own: at pe 8 the one flag
+        drove about 1,700 multiplexers beside the lanes' DSPs across the chip, and its
+        route was the critical path (timing step 19); and the enables are copies of its
+        room (``WeightBuffer.enable_copies``), registers of their own. The same beats in
+        the same cycles."""
+        pe = self._pe
+        if not chip_wide(pe):
+            return skid_input(m, looked, "beats"), looked.ready
+        taps = looked.payload.taps.shape().length  # the 3x3 window's, and its weights'
+        lane = data.StructLayout({
+            "taps": data.ArrayLayout(signed(ACT_BITS), taps),
+            "weights": data.ArrayLayout(signed(8), taps),
+            "params": param_lane_layout(),
+        })
+        by_lane_layout = data.StructLayout({"lanes": data.ArrayLayout(lane, pe),
+                                            "tag": window_tag_layout()})
+        weights = data.ArrayLayout(data.ArrayLayout(signed(8), pe), taps)
+        params = data.ArrayLayout(param_lane_layout(), pe)
+        by_lane = Signal(by_lane_layout)
+        out = stream.Signature(looked.payload.shape()).create(path=("beats_looked",))
+        inner, rooms = skid_input(m, looked, "beats", value=by_lane,
+                                  parts=[lane.size] * pe + [data.Layout.cast(window_tag_layout()).size],
+                                  ready_copies=WeightBuffer.enable_copies(pe))
+        # Into the skid lane by lane, and back out in the layout the consumers take.
+        for into, payload, lanes in ((True, looked.payload, by_lane),
+                                     (False, out.payload, inner.payload)):
+            w = data.View(weights, payload.weights)
+            p = data.View(params, payload.params)
+            for c in range(pe):
+                pairs = [(lanes.lanes[c].params, p[c])]
+                pairs += [(lanes.lanes[c].taps[t], payload.taps[t][c]) for t in range(taps)]
+                pairs += [(lanes.lanes[c].weights[t], w[t][c]) for t in range(taps)]
+                m.d.comb += [a.eq(b) if into else b.eq(a) for a, b in pairs]
+            m.d.comb += lanes.tag.eq(payload.tag) if into else payload.tag.eq(lanes.tag)
+        m.d.comb += [out.valid.eq(inner.valid), inner.ready.eq(out.ready)]
+        return out, Cat(rooms)

@@ -7,7 +7,7 @@ word per block. Pooling: every run (one channel block's pixels) is read once aga
 the identity block at weight word 0 and produces that block's output word.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,6 +20,7 @@ from .requant import (channel_params_tag, feed_requantizer, requant_latency, tag
                       unpack_params)
 from .skid import entry_held, entry_input, entry_latency
 from .tagged import Tagged
+from .weight_buffer import WeightBuffer
 
 __all__ = ["PointwiseStage", "store_layout"]
 
@@ -46,7 +47,8 @@ class PointwiseStage(wiring.Component):
         issued, the word read into its output register when the second lookup stage
         advances.
     pw_weight_addr, pw_param_addr, pw_en, pw_oe, pw_weights, pw_params
-        The :class:`WeightBuffer`'s pointwise read port.
+        The :class:`WeightBuffer`'s pointwise read port (``pw_en`` and ``pw_oe``:
+        ``WeightBuffer.enable_copies(pe)`` copies).
     o_stream : Out(stream.Signature(store_layout(pe)))
     """
 
@@ -93,8 +95,8 @@ class PointwiseStage(wiring.Component):
             "run_len": Out(ceil_log2(pixel_depth + 1) + 1),
             "pw_weight_addr": Out(ceil_log2(pw_depth)),
             "pw_param_addr": Out(ceil_log2(block_depth)),
-            "pw_en": Out(1),
-            "pw_oe": Out(1),
+            "pw_en": Out(WeightBuffer.enable_copies(pe)),
+            "pw_oe": Out(WeightBuffer.enable_copies(pe)),
             "pw_weights": In(pe * pe * 8),
             "pw_params": In(pe * PARAM_LANE_BITS),
             "o_stream": Out(stream.Signature(store_layout(pe))),
@@ -103,6 +105,7 @@ class PointwiseStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe, cmd = self._pe, self.cmd
+        copies = WeightBuffer.enable_copies(pe)  # of the block RAMs' read enables
         pool = cmd.mode == Mode.POOL
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
@@ -169,7 +172,7 @@ class PointwiseStage(wiring.Component):
             self.r_en.eq(issue),
             self.pw_weight_addr.eq(weight_addr),
             self.pw_param_addr.eq(Mux(pool, run, ob)),
-            self.pw_en.eq(look_ready),
+            *([self.pw_en.eq(look_ready)] if copies == 1 else []),
             self.release.eq(issue & last_word & last_ob),
         ]
         with m.If(self.start):
@@ -212,14 +215,23 @@ class PointwiseStage(wiring.Component):
         # skid's multiplexer, one cycle more: from a pixel-buffer DP16KD through that
         # multiplexer into a MULT18X18D's input, 10.3 ns of routing, was the critical
         # path at pe 8 in timing step 17 (seed 3, 11.59 ns).
+        # On a chip-wide design the block RAMs' enables (the weight buffer's, in groups,
+        # and the pixel buffer's output register) take copies of the entry's room, each
+        # a register of its own (``hw.skid``): the one room flag through a LUT into 57
+        # ``pw_weights`` DP16KDs' read enables across the chip was the critical path at
+        # pe 8 in timing step 19 (seed 3, 10.47 ns). The same value every cycle.
         fed = stream.Signature(array.i_stream.payload.shape()).create(path=("fed",))
-        beats = entry_input(m, fed, "beats", pe)
+        if copies > 1:
+            beats, rooms = entry_input(m, fed, "beats", pe, ready_copies=copies + 1)
+            m.d.comb += [self.pw_en.eq(Cat(rooms[:copies])), self.pw_oe.eq(Cat(rooms[:copies])),
+                         self.r_oe.eq(rooms[copies])]
+        else:
+            beats = entry_input(m, fed, "beats", pe)
         wiring.connect(m, beats, array.i_stream)
         m.d.comb += [
             look_ready2.eq(fed.ready),
             look_ready.eq(look_ready2),
-            self.pw_oe.eq(look_ready2),
-            self.r_oe.eq(look_ready2),
+            *([self.pw_oe.eq(look_ready2), self.r_oe.eq(look_ready2)] if copies == 1 else []),
         ]
         with m.If(look_ready):
             m.d.sync += [first.valid.eq(issue), first.first.eq(k == 0), first.last.eq(last_word),

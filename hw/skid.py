@@ -16,7 +16,9 @@ flags only, not the clock enables of a wide output register (a consumer whose ``
 comes from across the chip: the store router's destinations, timing step 17).
 """
 
-from amaranth.hdl import Mux, Signal
+import itertools
+
+from amaranth.hdl import Cat, Mux, Shape, Signal, Value
 from amaranth.lib import stream
 
 __all__ = ["queued_input", "registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD",
@@ -30,7 +32,7 @@ SKID_HELD = 1
 REGISTERED_HELD = 2
 
 
-def skid_input(m, i_stream, name, value=None):
+def skid_input(m, i_stream, name, value=None, parts=None, ready_copies=0):
     """An inner stream that the pipeline behind ``i_stream`` takes its beats from
     (driving the inner ``ready`` with its first stage's advance condition), and
     ``i_stream.ready`` from a register.
@@ -43,31 +45,92 @@ def skid_input(m, i_stream, name, value=None):
     ``value`` (a value-castable computed from ``i_stream.payload``; the payload itself by
     default) is what the skid holds and the inner stream carries: a first stage with
     logic in front of its registers computes it once, from the input, and the skid's
-    multiplexer sits behind that logic, not in front of it."""
+    multiplexer sits behind that logic, not in front of it.
+
+    ``parts`` (bit widths of consecutive slices of ``value``, summing to its width) gives
+    each slice's multiplexer a copy of the ``full`` flag of its own, and the handshake
+    (``i_stream.ready``, the inner ``valid``) one more: a skid whose slices feed
+    consumers spread over the chip (the depthwise lanes at pe 8) then has no flag whose
+    fan-out spans it. The copies have the same next state, so they are equal every
+    cycle.
+
+    ``ready_copies`` > 0 returns ``(inner, readies)``: ``readies`` are that many copies
+    of ``i_stream.ready`` (:func:`_room_copies`), for a producer whose enables are many
+    and spread over the chip (a lookup's block RAMs)."""
     value = i_stream.payload if value is None else value
     shape = value.shape()
+    width = Shape.cast(shape).width
+    parts = (width,) if parts is None else tuple(parts)
+    if sum(parts) != width or min(parts) < 1:
+        raise ValueError(f"parts {parts} do not cut the {width} bits of {name}")
     inner = stream.Signature(shape).create(path=(name,))
     skid = Signal(shape, name=f"{name}_skid")
     full = Signal(name=f"{name}_skid_full")
-    m.d.comb += [
-        i_stream.ready.eq(~full),
-        inner.valid.eq(full | i_stream.valid),
-        inner.payload.eq(Mux(full, skid, value)),
-    ]
+    if len(parts) == 1:
+        m.d.comb += [
+            i_stream.ready.eq(~full),
+            inner.valid.eq(full | i_stream.valid),
+            inner.payload.eq(Mux(full, skid, value)),
+        ]
+        copies = []
+    else:
+        copies = [Signal(name=f"{name}_skid_full{i}") for i in range(1, len(parts) + 1)]
+        held, offered = Value.cast(skid), Value.cast(value)
+        bounds = list(zip(itertools.accumulate(parts, initial=0), itertools.accumulate(parts)))
+        m.d.comb += [
+            i_stream.ready.eq(~full),
+            inner.valid.eq(full | i_stream.valid),
+            Value.cast(inner.payload).eq(Cat(*(Mux(flag, held[lo:hi], offered[lo:hi])
+                                               for flag, (lo, hi) in zip(copies, bounds)))),
+        ]
+    # A copy is set by a beat arriving while it is clear, which is when ``full`` is set
+    # (they are equal): written so, its clock enable is computed from itself, and
+    # synthesis does not merge the copies into one flip-flop, as it does flags whose
+    # enables are the same nets.
     with m.If(inner.ready):
         m.d.sync += full.eq(0)
     with m.Elif(i_stream.valid):
         m.d.sync += full.eq(1)
+    for flag in copies:
+        with m.If(inner.ready):
+            m.d.sync += flag.eq(0)
+        with m.Elif(i_stream.valid & ~flag):
+            m.d.sync += flag.eq(1)
+    readies = _room_copies(m, name, inner.ready, i_stream.valid, ready_copies)
     # The skid register loads whenever it is empty (its value matters only once ``full``
     # is set, by the beat it took that cycle): its clock enables are the ``full``
     # register alone, not the inner ``ready`` (the pipeline's handshake) fanned out to
-    # every bit of a wide skid.
-    with m.If(~full):
-        m.d.sync += skid.eq(value)
-    return inner
+    # every bit of a wide skid; with ``parts``, each slice's on its own copy.
+    if not copies:
+        with m.If(~full):
+            m.d.sync += skid.eq(value)
+    else:
+        for flag, (lo, hi) in zip(copies, bounds):
+            with m.If(~flag):
+                m.d.sync += held[lo:hi].eq(offered[lo:hi])
+    return (inner, readies) if ready_copies else inner
 
 
-def registered_input(m, i_stream, name):
+def _room_copies(m, name, empties, arrives, count):
+    """``count`` copies of a skid's room (``~full``: ``i_stream.ready``) as registers of
+    their own, each high while the skid is empty: cleared by a beat arriving while it is
+    set (``arrives``), set again when the skid ``empties``, as ``full`` is set and
+    cleared. Each copy's next state is computed from itself, so synthesis keeps them
+    apart (it merges flip-flops whose inputs are the same nets), and the placer can put
+    each beside its share of the producer's enables; a copy drives them with no LUT (an
+    inverter behind ``full`` was one, timing step 19's seed-3 path)."""
+    rooms = []
+    for k in range(1, count + 1):
+        room = Signal(name=f"{name}_room{k}", init=1)
+        with m.If(empties):
+            m.d.sync += room.eq(1)
+        with m.Elif(arrives & room):
+            m.d.sync += room.eq(0)
+        rooms.append(room)
+    return rooms
+
+
+def registered_input(m, i_stream, name, ready_copies=0):
     """An inner stream whose ``valid`` and payload are registers, and ``i_stream.ready``
     a register: an output register with a skid register beside it (one beat a cycle
     under any stalls; two beats held).
@@ -75,7 +138,10 @@ def registered_input(m, i_stream, name):
     Latency 1: a beat accepted at an edge is offered on the inner stream the cycle after.
     While the output register holds a beat that the inner stream does not take, a beat
     arriving waits in the skid register and ``i_stream.ready`` falls; the output register
-    takes it first when it empties."""
+    takes it first when it empties.
+
+    ``ready_copies`` > 0 returns ``(inner, readies)``: that many copies of
+    ``i_stream.ready`` as registers of their own (:func:`_room_copies`)."""
     shape = i_stream.payload.shape()
     inner = stream.Signature(shape).create(path=(name,))
     valid = Signal(name=f"{name}_valid")
@@ -98,7 +164,9 @@ def registered_input(m, i_stream, name):
     # As in ``skid_input``: the skid register loads whenever it is empty.
     with m.If(~full):
         m.d.sync += skid.eq(i_stream.payload)
-    return inner
+    if not ready_copies:
+        return inner
+    return inner, _room_copies(m, name, ~valid | inner.ready, i_stream.valid, ready_copies)
 
 
 def queued_input(m, i_stream, name):
@@ -157,14 +225,15 @@ def chip_wide(pe):
     return pe >= CHIP_WIDE_PE
 
 
-def entry_input(m, i_stream, name, pe):
+def entry_input(m, i_stream, name, pe, ready_copies=0):
     """The entry of a stream that crosses the chip at ``pe`` lanes: :func:`skid_input`
     (no latency) below :data:`CHIP_WIDE_PE`, :func:`registered_input` (latency
     :func:`entry_latency`, a register on the payload too, so the route across the chip
-    ends at a flip-flop) from it."""
+    ends at a flip-flop) from it. ``ready_copies`` > 0 returns ``(inner, readies)``, as
+    both do."""
     if chip_wide(pe):
-        return registered_input(m, i_stream, name)
-    return skid_input(m, i_stream, name)
+        return registered_input(m, i_stream, name, ready_copies)
+    return skid_input(m, i_stream, name, ready_copies=ready_copies)
 
 
 def entry_latency(pe):

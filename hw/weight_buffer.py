@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 from .bram import BlockRam
 from .command import PARAM_LANE_BITS, Target, load_layout
 from .config import ceil_log2
+from .skid import chip_wide
 
 __all__ = ["WeightBuffer"]
 
@@ -38,6 +39,11 @@ class WeightBuffer(wiring.Component):
         Channel blocks per half of the depthwise weights and of both parameter memories.
     addr_bits : int
         Address width of the load stream (shared with the activation buffer).
+    enable_copies : int
+        Bits of each read port's ``en`` and ``oe`` (:meth:`enable_copies`): copies of one
+        enable, equal every cycle. With more than one, the weights' block RAMs split into
+        ``enable_copies - 1`` groups of neighbouring columns, each on its own copy
+        (``hw.bram.BlockRam``'s ``read_groups``), and the parameters' take the last.
 
     Members
     -------
@@ -47,19 +53,31 @@ class WeightBuffer(wiring.Component):
         and written one edge after the beat is taken (``BlockRam.write_latency``): a read
         two or more edges after the beat returns it.
     dw_half, dw_addr, dw_en, dw_oe : In
-        Read the depthwise weights and parameters of channel block ``dw_addr``.
+        Read the depthwise weights and parameters of channel block ``dw_addr`` (``dw_en``
+        and ``dw_oe``: ``enable_copies`` bits).
     dw_weights : Out(9 * pe * 8)
         Tap-major: bytes ``[t * pe + c]`` (slice ``t`` of the word).
     dw_params : Out(pe * PARAM_LANE_BITS)
         ``pe`` parameter lanes (``command.param_lane_layout``).
     pw_half, pw_weight_addr, pw_param_addr, pw_en, pw_oe : In
+        The pointwise read port (``pw_en`` and ``pw_oe`` as ``dw_en``).
     pw_weights : Out(pe * pe * 8)
         Input-major: slice ``i`` holds input channel ``i``'s weights to the ``pe`` outputs.
     pw_params : Out(pe * PARAM_LANE_BITS)
     """
 
-    def __init__(self, pe, pw_depth, block_depth, addr_bits):
+    @staticmethod
+    def enable_copies(pe):
+        """Copies of each read enable at ``pe`` lanes: one below ``hw.skid.CHIP_WIDE_PE``;
+        from it one per two input channels' weights (the pointwise weights at pe 8: 64
+        DP16KDs, 16 to a copy) and one for the parameters, where a read port's one enable
+        reached every block RAM of the memory across the chip (at pe 8 the pointwise
+        lookup's, 57 block RAMs from one LUT, timing step 19's seed-3 path)."""
+        return pe // 2 + 1 if chip_wide(pe) else 1
+
+    def __init__(self, pe, pw_depth, block_depth, addr_bits, enable_copies=1):
         self._pe, self._pw_depth, self._block_depth = pe, pw_depth, block_depth
+        self._copies = enable_copies
         slice_bits = 8 * pe
         self._widths = {
             Target.PW_WEIGHTS: (slice_bits * pe, pw_depth),
@@ -71,15 +89,15 @@ class WeightBuffer(wiring.Component):
             "load": In(stream.Signature(load_layout(pe, addr_bits))),
             "dw_half": In(1),
             "dw_addr": In(ceil_log2(block_depth)),
-            "dw_en": In(1),
-            "dw_oe": In(1),
+            "dw_en": In(enable_copies),
+            "dw_oe": In(enable_copies),
             "dw_weights": Out(slice_bits * 9),
             "dw_params": Out(pe * PARAM_LANE_BITS),
             "pw_half": In(1),
             "pw_weight_addr": In(ceil_log2(pw_depth)),
             "pw_param_addr": In(ceil_log2(block_depth)),
-            "pw_en": In(1),
-            "pw_oe": In(1),
+            "pw_en": In(enable_copies),
+            "pw_oe": In(enable_copies),
             "pw_weights": Out(slice_bits * pe),
             "pw_params": Out(pe * PARAM_LANE_BITS),
         })
@@ -98,9 +116,15 @@ class WeightBuffer(wiring.Component):
             Target.PW_PARAMS: (self.pw_half, self.pw_param_addr, self.pw_en, self.pw_oe,
                                self.pw_params),
         }
+        copies = self._copies
         for target, (width, depth) in self._widths.items():
             half, addr, en, oe, out = reads[target]
-            ram = m.submodules[target.name.lower()] = BlockRam(width, 2 * depth, slice_bits)
+            if copies > 1:  # the weights on all copies but the last, the parameters on it
+                picked = slice(0, copies - 1) if target in (Target.PW_WEIGHTS, Target.DW_WEIGHTS) \
+                    else slice(copies - 1, copies)
+                en, oe = en[picked], oe[picked]
+            ram = m.submodules[target.name.lower()] = BlockRam(width, 2 * depth, slice_bits,
+                                                               read_groups=len(en))
             slices = width // slice_bits
             # A parameter word is 9 slices: pe lanes x 72 bits == 9 x pe bytes.
             m.d.comb += [

@@ -3,7 +3,8 @@ read-stage enables, every word read against a Python model of the memory.
 
 Run through ``sim/test_bram.py`` (pytest builds the memory, portable or as ECP5 DP16KD
 primitives with sim/hdl's model, and passes ``params``: ``width``, ``depth``,
-``granularity``, ``write_latency`` and ``cycles``). The model follows BlockRam's
+``granularity``, ``read_groups``, ``write_latency`` and ``cycles``; every copy of the
+read enables is driven with the same value, as a reader's copies are). The model follows BlockRam's
 documented stages: a slice written with ``w_en`` at edge ``E`` is in the memory from
 edge ``E + write_latency``; a read at an edge where ``r_en`` is high takes the memory's
 word into the read stage, and ``r_data`` takes the read stage's word at the next edge
@@ -72,7 +73,9 @@ async def random_access(dut):
         r_en = rng.random() < 0.7
         r_oe = rng.random() < 0.7
         dut.w_addr.value, dut.w_data.value, dut.w_en.value = w_addr, w_data, w_en
-        dut.r_addr.value, dut.r_en.value, dut.r_oe.value = r_addr, int(r_en), int(r_oe)
+        copies = (1 << PARAMS.get("read_groups", 1)) - 1
+        dut.r_addr.value = r_addr
+        dut.r_en.value, dut.r_oe.value = copies * r_en, copies * r_oe
         # the model at the rising edge: read stage, output register, then the memory
         if r_oe and read_stage is not None:
             expected = read_stage

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from hw.act_buffer import sub_bank_address
 from hw.act_writer import ActWriter
 from hw.command import Target
-from hw.skid import queued_input, registered_input
+from hw.skid import queued_input, registered_input, skid_input
 from hw.store_router import StoreRouter
 
 PE, ADDR_BITS = 4, 11
@@ -245,19 +245,25 @@ def test_store_router(p_idle, p_stall, seed):
         assert all(tag >= t for (_, _, tag), (_, _, t) in zip(got, expect))
 
 
-def _input_register_dut(make):
-    """A component whose ``o`` is ``make(m, i, ...)``'s inner stream (``hw.skid``)."""
-    from amaranth.hdl import Module
+def _input_register_dut(make, copies=0):
+    """A component whose ``o`` is ``make(m, i, ...)``'s inner stream (``hw.skid``); with
+    ``copies``, ``make`` returns ``(inner, readies)`` and ``rooms`` carries the readies."""
+    from amaranth.hdl import Cat, Module
     from amaranth.lib import stream, wiring
     from amaranth.lib.wiring import In, Out
 
     class Dut(wiring.Component):
         i: In(stream.Signature(16))
         o: Out(stream.Signature(16))
+        rooms: Out(max(copies, 1))
 
         def elaborate(self, platform):
             m = Module()
             inner = make(m, self.i, "r")
+            if copies:
+                inner, readies = inner
+                assert len(readies) == copies
+                m.d.comb += self.rooms.eq(Cat(readies))
             wiring.connect(m, inner, wiring.flipped(self.o))
             return m
 
@@ -307,19 +313,16 @@ def test_registered_input(make, p_idle, p_stall, seed):
         assert offered_at == [t + 1 for t in taken_at] == list(range(1, len(beats) + 1))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_queued_input_is_registered_input_cycle_for_cycle(seed):
-    """``hw.skid.queued_input`` (the store router's words since timing step 17) and
-    ``registered_input`` (before it) under the same random stimulus: the same
-    ``i.ready``, ``o.valid`` and offered payload in every cycle, so the router's
-    ``LATENCY`` and ``HELD`` (the cost model's ``store_slack``) hold for both."""
+def _traces(seed, *makes, cycles=2000, copies=0):
+    """(i.ready, o.valid, o.payload while valid) in every cycle of each ``make``'s
+    :func:`_input_register_dut` under one random stimulus (pauses on both sides); with
+    ``copies``, each cycle's ``rooms`` as well."""
     rng = random.Random(seed)
-    cycles = 2000
     stimulus = [(rng.random() < 0.6, rng.randrange(1 << 16), rng.random() < 0.5)
                 for _ in range(cycles)]
 
     def trace(make):
-        dut = _input_register_dut(make)
+        dut = _input_register_dut(make, copies)
         seen = []
 
         async def bench(ctx):
@@ -329,7 +332,8 @@ def test_queued_input_is_registered_input_cycle_for_cycle(seed):
                 ctx.set(dut.o.ready, ready)
                 o_valid = ctx.get(dut.o.valid)
                 seen.append((ctx.get(dut.i.ready), o_valid,
-                             ctx.get(dut.o.payload) if o_valid else None))
+                             ctx.get(dut.o.payload) if o_valid else None)
+                            + ((ctx.get(dut.rooms),) if copies else ()))
                 await ctx.tick()
 
         sim = Simulator(dut)
@@ -338,10 +342,59 @@ def test_queued_input_is_registered_input_cycle_for_cycle(seed):
         sim.run()
         return seen
 
-    queued, registered = trace(queued_input), trace(registered_input)
-    assert sum(1 for _, v, _ in registered if v) > cycles // 3  # beats did flow
-    assert any(not r for r, _, _ in registered)                 # and both entries filled
+    return [trace(make) for make in makes]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_queued_input_is_registered_input_cycle_for_cycle(seed):
+    """``hw.skid.queued_input`` (the store router's words since timing step 17) and
+    ``registered_input`` (before it) under the same random stimulus: the same
+    ``i.ready``, ``o.valid`` and offered payload in every cycle, so the router's
+    ``LATENCY`` and ``HELD`` (the cost model's ``store_slack``) hold for both."""
+    queued, registered = _traces(seed, queued_input, registered_input)
+    assert sum(1 for _, v, _ in registered if v) > len(registered) // 3  # beats did flow
+    assert any(not r for r, _, _ in registered)                          # and both entries filled
     assert queued == registered
+
+
+@pytest.mark.parametrize("parts", [(16,), (1, 15), (5, 5, 6), (4,) * 4])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_skid_input_in_parts_is_one_skid_cycle_for_cycle(parts, seed):
+    """``hw.skid.skid_input`` with ``parts`` (a copy of the ``full`` flag per slice, the
+    depthwise beats at pe 8 since timing step 19) and without: the same ``i.ready``,
+    ``o.valid`` and offered payload in every cycle under random pauses on both sides."""
+    def split(m, i, name):
+        return skid_input(m, i, name, parts=parts)
+
+    one, split_up = _traces(seed, skid_input, split)
+    assert any(not r for r, _, _ in one) and sum(1 for _, v, _ in one if v) > len(one) // 3
+    assert split_up == one
+
+
+@pytest.mark.parametrize("make", [skid_input, registered_input])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ready_copies_are_ready_every_cycle(make, seed):
+    """``ready_copies`` (the block RAMs' read enables at pe 8 since timing step 21): each
+    copy equals ``i.ready`` in every cycle under random pauses on both sides, and the
+    stream is the one without copies, cycle for cycle."""
+    def copied(m, i, name):
+        return make(m, i, name, ready_copies=3)
+
+    (plain,), (with_copies,) = _traces(seed, make), _traces(seed, copied, copies=3)
+    assert any(not r for r, *_ in plain) and sum(1 for _, v, _ in plain if v) > len(plain) // 3
+    assert [t[:3] for t in with_copies] == plain
+    assert all(rooms == (0b111 if ready else 0) for ready, _, _, rooms in with_copies)
+
+
+@pytest.mark.parametrize("parts", [(8, 7), (8, 9), (16, 0)])
+def test_skid_input_parts_must_cut_the_payload(parts):
+    """``parts`` that do not add up to the payload's width, or a slice of no bits: an
+    error naming the stream, not a silently narrower skid."""
+    def split(m, i, name):
+        return skid_input(m, i, name, parts=parts)
+
+    with pytest.raises(ValueError, match=r"do not cut the 16 bits of r"):
+        _input_register_dut(split).elaborate(None)
 
 
 @pytest.mark.slow

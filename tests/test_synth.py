@@ -299,3 +299,36 @@ def test_component_alone_reports_its_own_paths_and_is_no_clock_for_sw_run(tmp_pa
     with pytest.raises(ValueError, match="one component .read-port. placed and routed alone"):
         routed_result(out)
 
+
+@pytest.mark.slow
+def test_skid_flag_copies_survive_synthesis(tmp_path):
+    """``hw.skid.skid_input(..., parts=...)``: Yosys (this project's ECP5 flow) keeps each
+    slice's copy of the ``full`` flag instead of merging it into the handshake's, so the
+    copies can be placed beside their slices' consumers: a 16-bit skid in two slices has
+    16 + 3 flip-flops, in one 16 + 1; and each of its ``ready_copies`` (the block RAMs'
+    read enables at pe 8) one more."""
+    from amaranth.hdl import Cat, Module
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hw.skid import skid_input
+
+    class Skid(wiring.Component):
+        def __init__(self, parts, copies):
+            self._parts, self._copies = parts, copies
+            super().__init__({"i": In(stream.Signature(16)), "o": Out(stream.Signature(16)),
+                              "rooms": Out(max(copies, 1))})
+
+        def elaborate(self, platform):
+            m = Module()
+            inner = skid_input(m, self.i, "s", parts=self._parts, ready_copies=self._copies)
+            if self._copies:
+                inner, readies = inner
+                m.d.comb += self.rooms.eq(Cat(readies))
+            wiring.connect(m, inner, wiring.flipped(self.o))
+            return m
+
+    cases = ((16,), 0), ((8, 8), 0), ((16,), 2)
+    ffs = {case: synthesize(Skid(*case), "skid", "ecp5", tmp_path / str(k),
+                            progress=lambda text: None).ffs for k, case in enumerate(cases)}
+    assert ffs == {((16,), 0): 17, ((8, 8), 0): 19, ((16,), 2): 19}
