@@ -12,7 +12,8 @@ from amaranth.lib.wiring import In, Out
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
 from .pointwise import check_multipliers, check_pe, discard_on_error, pipeline_enables
-from .products import dsp_product, lut_product, pipelined_tree_sum, registered_product, tree_stages
+from .products import (LUT_PRODUCT_TERMS, dsp_product, lut_product, pipelined_tree_sum, registered_terms,
+                       tree_stages)
 
 __all__ = ["DepthwiseLanes", "depthwise_input_layout", "TAPS"]
 
@@ -42,7 +43,9 @@ class DepthwiseLanes(wiring.Component):
     output stalls (``hw.pointwise.pipeline_enables``).
 
     Every product has its own multiplier (``hw.products``); the first
-    ``lut_multipliers`` of them, in the order (channel, tap), are built in LUTs.
+    ``lut_multipliers`` of them, in the order (channel, tap), are built in LUTs, and
+    those register their Booth terms after one adder level for the lane's tree to add
+    (``hw.products.registered_terms``): the same stages and the same sums.
 
     Parameters
     ----------
@@ -59,8 +62,10 @@ class DepthwiseLanes(wiring.Component):
         ``pe`` accumulators (bias included), channel 0 in the low bits.
     """
 
-    #: Cycles from accepting a beat to its sums being valid (no stalls).
+    #: Cycles from accepting a beat to its sums being valid (no stalls), whichever of its
+    #: products are in LUTs (their extra terms fit the tree's stages: asserted below).
     LATENCY = 2 + tree_stages(TAPS + 1)
+    assert tree_stages(TAPS * LUT_PRODUCT_TERMS + 1) == tree_stages(TAPS + 1)
     #: Every stage advances on one enable, ``~o_stream.valid | o_stream.ready``, and every
     #: input beat gives one output beat: ``hw.tagged.Tagged`` carries the depthwise
     #: stage's tag (the channels' requantisation parameters and run markers) beside the
@@ -95,10 +100,12 @@ class DepthwiseLanes(wiring.Component):
             m.d.sync += bias[1].eq(bias[0])
 
         for c in range(pe):
-            products = [registered_product(
+            # A LUT product leaves its last adder levels to the lane's tree
+            # (``hw.products.registered_terms``), in the tree's stages it has anyway.
+            products = [term for t in range(TAPS) for term in registered_terms(
                 m, platform, beat.window[t][c], beat.weights[t][c], ready[0], ready[1],
                 name=f"product_{c}_{t}",
-                build=lut_product if c * TAPS + t < self._lut else dsp_product) for t in range(TAPS)]
+                build=lut_product if c * TAPS + t < self._lut else dsp_product)]
             total = pipelined_tree_sum(m, products + [bias[1][c]], ready[2:], name=f"lane{c}")
             m.d.comb += self.o_stream.payload[c].eq(total)
         return m

@@ -28,7 +28,7 @@ from model.numerics import ACT_BITS, WEIGHT_BITS
 __all__ = ["PRODUCT_BITS", "PACKED_BITS", "dsp_product", "lut_product", "packed_products",
            "unpack_products", "tree_sum", "tree_levels", "tree_stages", "pipelined_tree_sum",
            "times_constant", "LEVELS_PER_STAGE", "LEVELS_AFTER_PRODUCT", "registered_product", "ECP5",
-           "is_ecp5"]
+           "is_ecp5", "booth_terms", "registered_terms", "LUT_PRODUCT_TERMS"]
 
 #: Adder levels between two registers in a pipelined adder tree: two carry chains of up to
 #: 32 bits and their routing fit 8 ns on an ECP5 at speed grade 6 (a third did not: a
@@ -125,8 +125,9 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     return product
 
 
-def lut_product(a, b):
-    """``a * b`` of two int8 values as a radix-4 Booth multiplier, without ``*``.
+def booth_terms(a, b):
+    """The terms whose sum is ``a * b`` (two int8 values) in a radix-4 Booth multiplier:
+    four partial products and their sign fix.
 
     Digit ``k`` of ``b`` is ``b[2k] + b[2k-1] - 2 * b[2k+1]`` in {-2, ..., 2}. Its partial
     product ``sel`` (0, ``a`` or ``2a``) is inverted when the digit is negative, and the
@@ -141,7 +142,44 @@ def lut_product(a, b):
         terms.append((sel ^ Mux(hi, -1, 0)) << (2 * k))
         fix_bits += [hi, 0]
     terms.append(Cat(*fix_bits[:-1]))  # +1 at 4**k for every inverted partial product
-    return tree_sum(terms)[:PRODUCT_BITS].as_signed()
+    return terms
+
+
+def lut_product(a, b):
+    """``a * b`` of two int8 values as a radix-4 Booth multiplier (:func:`booth_terms`
+    added up), without ``*``."""
+    return tree_sum(booth_terms(a, b))[:PRODUCT_BITS].as_signed()
+
+
+#: Registers a :func:`registered_terms` LUT product ends in: the Booth terms after one
+#: adder level (5 -> 3).
+LUT_PRODUCT_TERMS = 3
+
+
+def registered_terms(m, platform, a, b, en_in, en_out, name, build=dsp_product):
+    """:func:`registered_product`'s stages as a list of registers whose sum is ``a * b``,
+    for an adder tree behind them to add up: a DSP product is one (the product
+    register); a ``build=lut_product`` one is :data:`LUT_PRODUCT_TERMS`, the Booth terms
+    after one adder level, the other two levels left to the tree's first stage. From the
+    operand registers through the Booth select and three carry chains into the product
+    register, with the operand register placed far from its logic, was the critical path
+    at pe 8 (timing step 18 (a), seed 2: 9.92 ns); the tree behind the lanes' products
+    has the stages for the extra terms already (``tree_stages`` of 9 x 3 + 1 terms is
+    that of 9 + 1)."""
+    if build is not lut_product:
+        return [registered_product(m, platform, a, b, en_in, en_out, name, build)]
+    a_q, b_q = Signal(a.shape(), name=f"{name}_a"), Signal(b.shape(), name=f"{name}_b")
+    with m.If(en_in):
+        m.d.sync += [a_q.eq(a), b_q.eq(b)]
+    terms = _adder_level(booth_terms(a_q, b_q))
+    assert len(terms) == LUT_PRODUCT_TERMS
+    registers = []
+    for i, term in enumerate(terms):
+        reg = Signal(term.shape(), name=f"{name}_t{i}")
+        with m.If(en_out):
+            m.d.sync += reg.eq(term)
+        registers.append(reg)
+    return registers
 
 
 def packed_weights(w_lo, w_hi):

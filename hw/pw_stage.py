@@ -217,7 +217,7 @@ class PointwiseStage(wiring.Component):
         # path at pe 8 in timing step 17 (seed 3, 11.59 ns).
         # On a chip-wide design the block RAMs' enables (the weight buffer's, in groups,
         # and the pixel buffer's output register) take copies of the entry's room, each
-        # a register of its own (``hw.skid``): the one room flag through a LUT into 57
+        # a register of its own (``hw.skid``): the one room flag through a LUT into the
         # ``pw_weights`` DP16KDs' read enables across the chip was the critical path at
         # pe 8 in timing step 19 (seed 3, 10.47 ns). The same value every cycle.
         fed = stream.Signature(array.i_stream.payload.shape()).create(path=("fed",))

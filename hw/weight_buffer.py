@@ -72,7 +72,8 @@ class WeightBuffer(wiring.Component):
         from it one per two input channels' weights (the pointwise weights at pe 8: 64
         DP16KDs, 16 to a copy) and one for the parameters, where a read port's one enable
         reached every block RAM of the memory across the chip (at pe 8 the pointwise
-        lookup's, 57 block RAMs from one LUT, timing step 19's seed-3 path)."""
+        lookup's, from one LUT into every ``pw_weights`` DP16KD, timing step 19's seed-3
+        path)."""
         return pe // 2 + 1 if chip_wide(pe) else 1
 
     def __init__(self, pe, pw_depth, block_depth, addr_bits, enable_copies=1):
