@@ -187,7 +187,10 @@ class DepthwiseStage(wiring.Component):
         # routes of 1.9 to 2.9 ns). The skid's multiplexer sits in front of the output
         # register, not in front of the requantiser's left shift (step 6's skid there,
         # 95.5 MHz). One cycle (:attr:`ACC_LATENCY`).
-        accs = registered_input(m, lanes.o_stream, "accs")
+        # From CHIP_WIDE_PE lanes the lanes' one enable takes the entry's room from a
+        # flip-flop of its own (``hw.skid.registered_input``'s ``own_ready``), as the
+        # pointwise array's does.
+        accs = registered_input(m, lanes.o_stream, "accs", own_ready=chip_wide(pe))
         m.d.comb += feed_requantizer(accs, requant, self.zero_point, self.lo, self.hi,
                                      "run_end", "tile_end")
 

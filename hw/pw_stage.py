@@ -260,7 +260,11 @@ class PointwiseStage(wiring.Component):
         # the skid's ``full`` flag, a 4.87 ns route to its 552-bit multiplexer and the
         # left shift into the requantiser's stage 1 was the critical path at pe 8 after
         # timing step 17 (seed 3, 10.65 ns).
-        accs = entry_input(m, array.o_stream, "accs", pe)
+        # The array's one enable takes the entry's room from a flip-flop of its own
+        # (``own_ready``): from the entry's flag beside the requantiser, 3.91 ns across
+        # the chip into the array's enable, then the beats entry's handshake into the
+        # lookup's enable copies was pe 8's path after timing step 21 (seed 3, 10.32 ns).
+        accs = entry_input(m, array.o_stream, "accs", pe, own_ready=True)
         m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
         m.d.comb += [

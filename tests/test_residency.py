@@ -386,6 +386,19 @@ def test_ready_copies_are_ready_every_cycle(make, seed):
     assert all(rooms == (0b111 if ready else 0) for ready, _, _, rooms in with_copies)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_registered_input_with_its_own_ready_is_cycle_for_cycle(seed):
+    """``registered_input(..., own_ready=True)`` (the accumulator entries at pe 8 since
+    timing step 23: ``i.ready`` from a flip-flop of its own, not ``~full``): the same
+    ``i.ready``, ``o.valid`` and offered payload in every cycle as without it."""
+    def own(m, i, name):
+        return registered_input(m, i, name, own_ready=True)
+
+    plain, owned = _traces(seed, registered_input, own)
+    assert any(not r for r, _, _ in plain) and sum(1 for _, v, _ in plain if v) > len(plain) // 3
+    assert owned == plain
+
+
 @pytest.mark.parametrize("parts", [(8, 7), (8, 9), (16, 0)])
 def test_skid_input_parts_must_cut_the_payload(parts):
     """``parts`` that do not add up to the payload's width, or a slice of no bits: an
