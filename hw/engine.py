@@ -80,7 +80,7 @@ class Engine(wiring.Component):
         ctrl = m.submodules.controller = Controller()
         act = m.submodules.act_buffer = ActBuffer(pe, act_depth)
         weights = m.submodules.weight_buffer = WeightBuffer(
-            pe, bank["pw_weights"].depth, blocks, cfg.load_addr_bits, WeightBuffer.enable_copies(pe))
+            pe, bank["pw_weights"].depth, blocks, cfg.load_addr_bits)
         seq = m.submodules.window_sequencer = WindowSequencer(act_depth)
         win = m.submodules.window = WindowGenerator(pe, act_depth, tag_bits=window_tag_layout().size)
         mult = cfg.multipliers

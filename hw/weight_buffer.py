@@ -39,11 +39,6 @@ class WeightBuffer(wiring.Component):
         Channel blocks per half of the depthwise weights and of both parameter memories.
     addr_bits : int
         Address width of the load stream (shared with the activation buffer).
-    enable_copies : int
-        Bits of each read port's ``en`` and ``oe`` (:meth:`enable_copies`): copies of one
-        enable, equal every cycle. With more than one, the weights' block RAMs split into
-        ``enable_copies - 1`` groups of neighbouring columns, each on its own copy
-        (``hw.bram.BlockRam``'s ``read_groups``), and the parameters' take the last.
 
     Members
     -------
@@ -53,8 +48,11 @@ class WeightBuffer(wiring.Component):
         and written one edge after the beat is taken (``BlockRam.write_latency``): a read
         two or more edges after the beat returns it.
     dw_half, dw_addr, dw_en, dw_oe : In
-        Read the depthwise weights and parameters of channel block ``dw_addr`` (``dw_en``
-        and ``dw_oe``: ``enable_copies`` bits).
+        Read the depthwise weights and parameters of channel block ``dw_addr``. ``dw_en``
+        and ``dw_oe`` are :meth:`enable_copies` bits, copies of one enable, equal every
+        cycle: with more than one, the weights' block RAMs split into that many less one
+        groups of neighbouring columns, each on its own copy (``hw.bram.BlockRam``'s
+        ``read_groups``), and the parameters' take the last.
     dw_weights : Out(9 * pe * 8)
         Tap-major: bytes ``[t * pe + c]`` (slice ``t`` of the word).
     dw_params : Out(pe * PARAM_LANE_BITS)
@@ -76,9 +74,9 @@ class WeightBuffer(wiring.Component):
         path)."""
         return pe // 2 + 1 if chip_wide(pe) else 1
 
-    def __init__(self, pe, pw_depth, block_depth, addr_bits, enable_copies=1):
+    def __init__(self, pe, pw_depth, block_depth, addr_bits):
         self._pe, self._pw_depth, self._block_depth = pe, pw_depth, block_depth
-        self._copies = enable_copies
+        self._copies = enable_copies = self.enable_copies(pe)
         slice_bits = 8 * pe
         self._widths = {
             Target.PW_WEIGHTS: (slice_bits * pe, pw_depth),
