@@ -15,8 +15,9 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .products import (PACKED_BITS, dsp_product, lut_product, packed_products, pipelined_tree_sum,
-                       registered_product, tree_stages, unpack_products)
+from .products import (PACKED_BITS, dsp_product, dsp_ties, is_ecp5, lut_product, packed_products,
+                       pipelined_tree_sum, registered_product, tree_stages, unpack_products)
+from .skid import chip_wide
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
            "discard_on_error", "pipeline_enables"]
@@ -170,6 +171,9 @@ class PointwiseArray(wiring.Component):
         products = [[None] * pe for _ in range(pe)]
         unit = 0
         for group in self.column_groups(pe, self._packed):
+            # From CHIP_WIDE_PE lanes each group of columns ties its multipliers' control
+            # inputs from flip-flops of its own (``hw.products.dsp_ties``).
+            ties = dsp_ties(m, f"col{group[0]}") if chip_wide(pe) and is_ecp5(platform) else None
             for i in range(pe):
                 a = beat.act[i]
                 if unit < self._lut or len(group) == 1:
@@ -177,7 +181,8 @@ class PointwiseArray(wiring.Component):
                     for o in group:
                         products[o][i] = registered_product(m, platform, a, beat.weights[i][o],
                                                             ready[0], ready[1],
-                                                            name=f"product_{i}_{o}", build=build)
+                                                            name=f"product_{i}_{o}", build=build,
+                                                            ties=ties)
                 else:
                     lo, hi = group
                     # The operands registered apart, the pair formed in front of the multiplier:

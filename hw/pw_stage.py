@@ -18,7 +18,7 @@ from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
                       unpack_params)
-from .skid import entry_held, entry_input, entry_latency
+from .skid import chip_wide, entry_held, entry_input, entry_latency
 from .tagged import Tagged
 from .weight_buffer import WeightBuffer
 
@@ -110,7 +110,8 @@ class PointwiseStage(wiring.Component):
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
         requant = m.submodules.requant = tagged_requantizer(pe, self._share,
-                                                            data.StructLayout({"tile_end": 1}))
+                                                            data.StructLayout({"tile_end": 1}),
+                                                            local_ties=chip_wide(pe))
 
         # -- sequencer -------------------------------------------------------------
         k = Signal(2 * COUNT_BITS)  # word within the run
