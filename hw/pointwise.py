@@ -137,9 +137,10 @@ class PointwiseArray(wiring.Component):
     lut_multipliers : int
         Multipliers built in LUTs instead of DSP blocks.
     ready_copies : bool
-        Each column group's multipliers, tree and accumulators advance on an enable of
-        their own (:func:`column_enables`), from ``o_ready_copies`` and a copy of
-        ``o_stream.valid``. The same beats in the same cycles.
+        Each column group's multipliers and tree advance on an enable of their own, and
+        its accumulators on another (:func:`column_enables`), each from a copy of
+        ``o_stream.ready`` (``o_ready_copies``) and a copy of ``o_stream.valid``. The
+        same beats in the same cycles.
 
     Members
     -------
@@ -147,9 +148,11 @@ class PointwiseArray(wiring.Component):
         Activation block, weight block, bias and the run markers.
     o_stream : Out(stream.Signature(data.ArrayLayout(signed(32), pe)))
         ``pe`` accumulators, output channel 0 in the low bits; one beat per run.
-    o_ready_copies : In(len(column_groups(pe, packed))), with ``ready_copies`` only
-        Copies of ``o_stream.ready``, one per column group: equal to it every cycle
-        (registers of the consumer's, ``hw.skid.registered_input``'s ``ready_copies``).
+    o_ready_copies : In(2 * len(column_groups(pe, packed))), with ``ready_copies`` only
+        Copies of ``o_stream.ready``, equal to it every cycle (registers of the
+        consumer's, ``hw.skid.registered_input``'s ``ready_copies``): column group
+        ``g``'s multipliers and tree on copy ``g``, its accumulators on copy
+        ``len(column_groups) + g``.
     """
 
     @staticmethod
@@ -167,7 +170,7 @@ class PointwiseArray(wiring.Component):
             check_multipliers(lut_multipliers, self.multipliers(pe, packed))
             self._pe, self._packed, self._lut = pe, packed, lut_multipliers
             self.LATENCY = self.latency(pe)
-            copies = {"o_ready_copies": In(len(self.column_groups(pe, packed)))} if ready_copies else {}
+            copies = {"o_ready_copies": In(2 * len(self.column_groups(pe, packed)))} if ready_copies else {}
             super().__init__({
                 "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
@@ -201,8 +204,15 @@ class PointwiseArray(wiring.Component):
         # column_ready[o][k]: the enable of column o's stage k (the pipeline's, or its
         # group's copy).
         if "o_ready_copies" in self.signature.members:
+            # Apart from the multipliers' copies, the accumulators': a column's enable
+            # LUT by its multipliers, then a 3.62 ns route to the accumulators' enables
+            # placed by the array's output, was pe 8's path at seed 2 with one copy per
+            # column (timing step 25, 10.89 ns).
             copies = column_enables(m, self.o_ready_copies, valid[-2] & marks_last, "col_")
-            column_ready = [[copies[g]] * len(ready) for g, group in enumerate(groups) for _ in group]
+            stages = copies[:len(groups)]
+            accumulators = copies[len(groups):]
+            column_ready = [[stages[g]] * (len(ready) - 1) + [accumulators[g]]
+                            for g, group in enumerate(groups) for _ in group]
         else:
             column_ready = [ready] * pe
 

@@ -95,7 +95,7 @@ def test_pointwise_array_column_enables_give_the_same_stream(idle, stall, pe, pa
                        stall=stall, unpack=_ints, seed=7) for make in (PointwiseArray, _CopiesFromReady)]
     assert runs[0] == runs[1]
     assert len(PointwiseArray(pe, packed=packed, ready_copies=True).o_ready_copies) == \
-        len(PointwiseArray.column_groups(pe, packed))
+        2 * len(PointwiseArray.column_groups(pe, packed))
 
 
 def test_pointwise_multiplier_count():

@@ -366,12 +366,12 @@ def test_dsp_ties_stay_one_pair_a_group(tmp_path):
 
 @pytest.mark.slow
 def test_column_enable_copies_survive_synthesis(tmp_path):
-    """``PointwiseArray(..., ready_copies=True)``: Yosys keeps each column group's copy of
-    the output valid (``hw.pointwise.column_enables``), one flip-flop per group more
-    than the array with one enable, so each group's enable LUT can sit by its
-    multipliers."""
+    """``PointwiseArray(..., ready_copies=True)``: Yosys keeps each column group's two
+    copies of the output valid (``hw.pointwise.column_enables``: the multipliers' and the
+    accumulators'), two flip-flops per group more than the array with one enable, so
+    each enable LUT can sit by its registers."""
     from hw.pointwise import PointwiseArray
 
     ffs = [synthesize(PointwiseArray(2, ready_copies=copies), "pw2", "ecp5", tmp_path / str(copies),
                       progress=lambda text: None).ffs for copies in (False, True)]
-    assert ffs[1] - ffs[0] == len(PointwiseArray.column_groups(2, False))
+    assert ffs[1] - ffs[0] == 2 * len(PointwiseArray.column_groups(2, False))
