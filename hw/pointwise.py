@@ -265,9 +265,19 @@ class PointwiseArray(wiring.Component):
         at, held = marks[-1], valid[-2]
         m.d.comb += marks_last.eq(at.last)
         acc = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-        for o in range(pe):
-            with m.If(column_ready[o][-1] & held):
-                total = Signal(signed(ACC_BITS), name=f"total{o}")
-                m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
-                m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
+
+        def accumulate(o):
+            total = Signal(signed(ACC_BITS), name=f"total{o}")
+            m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
+            m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
+
+        if column_ready[0] is ready:  # one enable
+            with m.If(ready[-1]):
+                with m.If(held):
+                    for o in range(pe):
+                        accumulate(o)
+        else:
+            for o in range(pe):
+                with m.If(column_ready[o][-1] & held):
+                    accumulate(o)
         return m
