@@ -114,7 +114,7 @@ class DepthwiseStage(wiring.Component):
         lanes = m.submodules.lanes = Tagged(DepthwiseLanes(pe, lut_multipliers=self._lut),
                                             channel_params_tag(pe, "run_end", "tile_end"))
         requant = m.submodules.requant = tagged_requantizer(
-            pe, 1, data.StructLayout({"run_end": 1, "tile_end": 1}), local_ties=chip_wide(pe))
+            pe, 1, data.StructLayout({"run_end": 1, "tile_end": 1}), local_ties=True)
         # The mode decode from a register: the route from the controller's command
         # register was the head of the engine's critical path.
         fused, conv = Signal(), Signal()

@@ -17,7 +17,6 @@ from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
 from .products import (PACKED_BITS, dsp_product, dsp_ties, is_ecp5, lut_product, packed_products,
                        pipelined_tree_sum, registered_product, tree_stages, unpack_products)
-from .skid import chip_wide
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
            "discard_on_error", "pipeline_enables", "column_enables"]
@@ -224,7 +223,7 @@ class PointwiseArray(wiring.Component):
             en = column_ready[group[0]]
             # From CHIP_WIDE_PE lanes each group of columns ties its multipliers' control
             # inputs from flip-flops of its own (``hw.products.dsp_ties``).
-            ties = dsp_ties(m, f"col{group[0]}") if chip_wide(pe) and is_ecp5(platform) else None
+            ties = dsp_ties(m, f"col{group[0]}") if is_ecp5(platform) else None
             for i in range(pe):
                 a = beat.act[i]
                 if unit < self._lut or len(group) == 1:

@@ -111,7 +111,7 @@ class PointwiseStage(wiring.Component):
                                             produces=lambda beat: beat.last)
         requant = m.submodules.requant = tagged_requantizer(pe, self._share,
                                                             data.StructLayout({"tile_end": 1}),
-                                                            local_ties=chip_wide(pe))
+                                                            local_ties=True)
 
         # -- sequencer -------------------------------------------------------------
         k = Signal(2 * COUNT_BITS)  # word within the run
