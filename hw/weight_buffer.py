@@ -76,7 +76,7 @@ class WeightBuffer(wiring.Component):
 
     def __init__(self, pe, pw_depth, block_depth, addr_bits):
         self._pe, self._pw_depth, self._block_depth = pe, pw_depth, block_depth
-        self._copies = enable_copies = self.enable_copies(pe)
+        copies = self.enable_copies(pe)
         slice_bits = 8 * pe
         self._widths = {
             Target.PW_WEIGHTS: (slice_bits * pe, pw_depth),
@@ -88,15 +88,15 @@ class WeightBuffer(wiring.Component):
             "load": In(stream.Signature(load_layout(pe, addr_bits))),
             "dw_half": In(1),
             "dw_addr": In(ceil_log2(block_depth)),
-            "dw_en": In(enable_copies),
-            "dw_oe": In(enable_copies),
+            "dw_en": In(copies),
+            "dw_oe": In(copies),
             "dw_weights": Out(slice_bits * 9),
             "dw_params": Out(pe * PARAM_LANE_BITS),
             "pw_half": In(1),
             "pw_weight_addr": In(ceil_log2(pw_depth)),
             "pw_param_addr": In(ceil_log2(block_depth)),
-            "pw_en": In(enable_copies),
-            "pw_oe": In(enable_copies),
+            "pw_en": In(copies),
+            "pw_oe": In(copies),
             "pw_weights": Out(slice_bits * pe),
             "pw_params": Out(pe * PARAM_LANE_BITS),
         })
@@ -115,7 +115,7 @@ class WeightBuffer(wiring.Component):
             Target.PW_PARAMS: (self.pw_half, self.pw_param_addr, self.pw_en, self.pw_oe,
                                self.pw_params),
         }
-        copies = self._copies
+        copies = self.enable_copies(self._pe)
         for target, (width, depth) in self._widths.items():
             half, addr, en, oe, out = reads[target]
             if copies > 1:  # the weights on all copies but the last, the parameters on it
