@@ -12,8 +12,9 @@ from amaranth.lib.wiring import In, Out
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
 from .pointwise import check_multipliers, check_pe, discard_on_error, pipeline_enables
-from .products import (LUT_PRODUCT_TERMS, dsp_product, lut_product, pipelined_tree_sum, registered_terms,
-                       tree_stages)
+from .products import (LUT_PRODUCT_TERMS, dsp_product, dsp_ties, is_ecp5, lut_product, pipelined_tree_sum,
+                       registered_terms, tree_stages)
+from .skid import chip_wide
 
 __all__ = ["DepthwiseLanes", "depthwise_input_layout", "TAPS"]
 
@@ -101,11 +102,14 @@ class DepthwiseLanes(wiring.Component):
 
         for c in range(pe):
             # A LUT product leaves its last adder levels to the lane's tree
-            # (``hw.products.registered_terms``), in the tree's stages it has anyway.
+            # (``hw.products.registered_terms``), in the tree's stages it has anyway. From
+            # CHIP_WIDE_PE lanes a lane ties its multipliers' control inputs from
+            # flip-flops of its own (``hw.products.dsp_ties``).
+            ties = dsp_ties(m, f"lane{c}") if chip_wide(pe) and is_ecp5(platform) else None
             products = [term for t in range(TAPS) for term in registered_terms(
                 m, platform, beat.window[t][c], beat.weights[t][c], ready[0], ready[1],
                 name=f"product_{c}_{t}",
-                build=lut_product if c * TAPS + t < self._lut else dsp_product)]
+                build=lut_product if c * TAPS + t < self._lut else dsp_product, ties=ties)]
             total = pipelined_tree_sum(m, products + [bias[1][c]], ready[2:], name=f"lane{c}")
             m.d.comb += self.o_stream.payload[c].eq(total)
         return m

@@ -15,11 +15,12 @@ from amaranth.lib.wiring import In, Out
 
 from model.numerics import ACC_BITS, ACT_BITS, WEIGHT_BITS
 
-from .products import (PACKED_BITS, dsp_product, lut_product, packed_products, pipelined_tree_sum,
-                       registered_product, tree_stages, unpack_products)
+from .products import (PACKED_BITS, dsp_product, dsp_ties, is_ecp5, lut_product, packed_products,
+                       pipelined_tree_sum, registered_product, tree_stages, unpack_products)
+from .skid import chip_wide
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
-           "discard_on_error", "pipeline_enables"]
+           "discard_on_error", "pipeline_enables", "column_enables"]
 
 
 def check_pe(pe):
@@ -73,6 +74,28 @@ def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None):
     return valid, ready
 
 
+def column_enables(m, rooms, came, prefix):
+    """One advance condition per entry of ``rooms`` (copies of ``o_stream.ready``), each
+    from a copy of ``o_stream.valid`` of its own: the register loads ``came`` (the output
+    register's next beat, as :func:`pipeline_enables` loads it) when its copy advances,
+    so it equals ``o_stream.valid``, and the condition the pipeline's ``advance``, every
+    cycle. Each copy's enable depends on the copy itself, so synthesis keeps them apart.
+
+    A group of a pipeline's registers on a copy of its own has its enable LUT and its
+    two inputs beside it: the pointwise array's one enable, a LUT by its output
+    reaching the 64 MULT18X18Ds' clock enables across the chip, was pe 8's critical
+    path at both seeds after timing step 23 (10.43 ns, a 5.80 ns route)."""
+    advances = []
+    for k, room in enumerate(rooms):
+        valid = Signal(name=f"{prefix}valid_copy{k}")
+        advance = Signal(name=f"{prefix}advance{k}")
+        m.d.comb += advance.eq(~valid | room)
+        with m.If(advance):
+            m.d.sync += valid.eq(came)
+        advances.append(advance)
+    return advances
+
+
 def pointwise_input_layout(pe):
     """One beat: ``act`` (pe x int8), ``weights`` (pe inputs x pe outputs x int8, indexed
     ``weights[i][o]``), ``bias`` (pe x int32, used on ``first``), ``first``, ``last``."""
@@ -113,6 +136,11 @@ class PointwiseArray(wiring.Component):
         DSP48E1).
     lut_multipliers : int
         Multipliers built in LUTs instead of DSP blocks.
+    ready_copies : bool
+        Each column group's multipliers and tree advance on an enable of their own, and
+        its accumulators on another (:func:`column_enables`), each from a copy of
+        ``o_stream.ready`` (``o_ready_copies``) and a copy of ``o_stream.valid``. The
+        same beats in the same cycles.
 
     Members
     -------
@@ -120,6 +148,11 @@ class PointwiseArray(wiring.Component):
         Activation block, weight block, bias and the run markers.
     o_stream : Out(stream.Signature(data.ArrayLayout(signed(32), pe)))
         ``pe`` accumulators, output channel 0 in the low bits; one beat per run.
+    o_ready_copies : In(2 * len(column_groups(pe, packed))), with ``ready_copies`` only
+        Copies of ``o_stream.ready``, equal to it every cycle (registers of the
+        consumer's, ``hw.skid.registered_input``'s ``ready_copies``): column group
+        ``g``'s multipliers and tree on copy ``g``, its accumulators on copy
+        ``len(column_groups) + g``.
     """
 
     @staticmethod
@@ -128,17 +161,20 @@ class PointwiseArray(wiring.Component):
         operands, the products, the column trees, the accumulators."""
         return 3 + tree_stages(pe)
 
-    def __init__(self, pe, *, packed=False, lut_multipliers=0):
+    def __init__(self, pe, *, packed=False, lut_multipliers=0, ready_copies=False):
         with discard_on_error(self):
             check_pe(pe)
-            if not isinstance(packed, bool):
-                raise TypeError(f"packed must be a bool, not {packed!r}")
+            for name, flag in (("packed", packed), ("ready_copies", ready_copies)):
+                if not isinstance(flag, bool):
+                    raise TypeError(f"{name} must be a bool, not {flag!r}")
             check_multipliers(lut_multipliers, self.multipliers(pe, packed))
             self._pe, self._packed, self._lut = pe, packed, lut_multipliers
             self.LATENCY = self.latency(pe)
+            copies = {"o_ready_copies": In(2 * len(self.column_groups(pe, packed)))} if ready_copies else {}
             super().__init__({
                 "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
+                **copies,
             })
 
     @property
@@ -164,20 +200,40 @@ class PointwiseArray(wiring.Component):
         marks_last = Signal(name="acc_last")  # the beat entering the accumulators ends a run
         valid, ready = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "",
                                         last=marks_last)
+        groups = self.column_groups(pe, self._packed)
+        # column_ready[o][k]: the enable of column o's stage k (the pipeline's, or its
+        # group's copy).
+        if "o_ready_copies" in self.signature.members:
+            # Apart from the multipliers' copies, the accumulators': a column's enable
+            # LUT by its multipliers, then a 3.62 ns route to the accumulators' enables
+            # placed by the array's output, was pe 8's path at seed 2 with one copy per
+            # column (timing step 25, 10.89 ns).
+            copies = column_enables(m, self.o_ready_copies, valid[-2] & marks_last, "col_")
+            stages = copies[:len(groups)]
+            accumulators = copies[len(groups):]
+            column_ready = [[stages[g]] * (len(ready) - 1) + [accumulators[g]]
+                            for g, group in enumerate(groups) for _ in group]
+        else:
+            column_ready = [ready] * pe
 
         beat = self.i_stream.payload
         # products[o][i]: a * w as the tree sees it (a register, or a field of one).
         products = [[None] * pe for _ in range(pe)]
         unit = 0
-        for group in self.column_groups(pe, self._packed):
+        for group in groups:
+            en = column_ready[group[0]]
+            # From CHIP_WIDE_PE lanes each group of columns ties its multipliers' control
+            # inputs from flip-flops of its own (``hw.products.dsp_ties``).
+            ties = dsp_ties(m, f"col{group[0]}") if chip_wide(pe) and is_ecp5(platform) else None
             for i in range(pe):
                 a = beat.act[i]
                 if unit < self._lut or len(group) == 1:
                     build = lut_product if unit < self._lut else dsp_product
                     for o in group:
                         products[o][i] = registered_product(m, platform, a, beat.weights[i][o],
-                                                            ready[0], ready[1],
-                                                            name=f"product_{i}_{o}", build=build)
+                                                            en[0], en[1],
+                                                            name=f"product_{i}_{o}", build=build,
+                                                            ties=ties)
                 else:
                     lo, hi = group
                     # The operands registered apart, the pair formed in front of the multiplier:
@@ -187,9 +243,9 @@ class PointwiseArray(wiring.Component):
                     w_hi = Signal(signed(WEIGHT_BITS), name=f"packed_{i}_{hi}_w")
                     a_q = Signal(signed(ACT_BITS), name=f"packed_{i}_a")
                     packed = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
-                    with m.If(ready[0]):
+                    with m.If(en[0]):
                         m.d.sync += [a_q.eq(a), w_lo.eq(beat.weights[i][lo]), w_hi.eq(beat.weights[i][hi])]
-                    with m.If(ready[1]):
+                    with m.If(en[1]):
                         m.d.sync += packed.eq(packed_products(a_q, w_lo, w_hi))
                     products[lo][i], products[hi][i] = unpack_products(packed)
                 unit += 1
@@ -202,17 +258,26 @@ class PointwiseArray(wiring.Component):
                 m.d.sync += [mark.bias.eq(marks[-1].bias), mark.first.eq(marks[-1].first),
                              mark.last.eq(marks[-1].last)]
             marks.append(mark)
-        sums = [pipelined_tree_sum(m, products[o], ready[2:2 + tree], name=f"column{o}")
+        sums = [pipelined_tree_sum(m, products[o], column_ready[o][2:2 + tree], name=f"column{o}")
                 for o in range(pe)]
 
         # The accumulators: the last stage; a beat ending a run leaves on o_stream.
         at, held = marks[-1], valid[-2]
         m.d.comb += marks_last.eq(at.last)
         acc = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-        with m.If(ready[-1]):
-            with m.If(held):
-                for o in range(pe):
-                    total = Signal(signed(ACC_BITS), name=f"total{o}")
-                    m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
-                    m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
+
+        def accumulate(o):
+            total = Signal(signed(ACC_BITS), name=f"total{o}")
+            m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
+            m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
+
+        if column_ready[0] is ready:  # one enable
+            with m.If(ready[-1]):
+                with m.If(held):
+                    for o in range(pe):
+                        accumulate(o)
+        else:
+            for o in range(pe):
+                with m.If(column_ready[o][-1] & held):
+                    accumulate(o)
         return m

@@ -21,14 +21,14 @@ Packing is exact for every int8 operand: ``a * w`` lies in [-16256, 16384], whic
 borrow a negative low field took from it).
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, ResetSignal, Signal, Value, signed, unsigned
 
 from model.numerics import ACT_BITS, WEIGHT_BITS
 
 __all__ = ["PRODUCT_BITS", "PACKED_BITS", "dsp_product", "lut_product", "packed_products",
            "unpack_products", "tree_sum", "tree_levels", "tree_stages", "pipelined_tree_sum",
            "times_constant", "LEVELS_PER_STAGE", "LEVELS_AFTER_PRODUCT", "registered_product", "ECP5",
-           "is_ecp5", "booth_terms", "registered_terms", "LUT_PRODUCT_TERMS"]
+           "is_ecp5", "booth_terms", "registered_terms", "LUT_PRODUCT_TERMS", "dsp_ties"]
 
 #: Adder levels between two registers in a pipelined adder tree: two carry chains of up to
 #: 32 bits and their routing fit 8 ns on an ECP5 at speed grade 6 (a third did not: a
@@ -70,7 +70,35 @@ def is_ecp5(platform) -> bool:
 MULT18_BITS = 18
 
 
-def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product):
+def dsp_ties(m, name):
+    """``(low, high)``: flip-flops that tie a group of neighbouring MULT18X18Ds' control
+    inputs in place of constants (:func:`registered_product`'s ``ties``): ``low`` is the
+    domain's reset a cycle late (0 from the second cycle after it), ``high`` its
+    negation.
+
+    nextpnr-ecp5 routes a multiplier's constant clock, enable, reset, source and sign
+    inputs from one LUT (``$PACKER_GND_NET``, ``$PACKER_VCC_NET``; a block RAM's or a
+    flip-flop's it ties inside the block): at pe 8 ``--fit`` that net reached about 2,000
+    DSP pins across the chip, and it was a quarter of the arcs router1 routed again and
+    again in its last, stalled minutes (timing step 24, "Routability at pe 8"). A group's
+    own ties sit beside its multipliers. Each is written so that its enable depends on
+    itself: synthesis merges flip-flops whose inputs are the same nets, and the groups'
+    ties have the same next state. The multipliers' registers are held in reset one
+    cycle longer than the rest of the design, before any operand can reach them."""
+    reset = ResetSignal()
+    # Out of reset each is written only while it differs from its value (the condition
+    # names the flip-flop itself); in reset always, so an unknown start in simulation
+    # ends with the reset.
+    low = Signal(name=f"{name}_tie_low", init=0, reset_less=True)
+    high = Signal(name=f"{name}_tie_high", init=1, reset_less=True)
+    with m.If(reset | (low != reset)):
+        m.d.sync += low.eq(reset)
+    with m.If(reset | (high == reset)):
+        m.d.sync += high.eq(~reset)
+    return low, high
+
+
+def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product, ties=None):
     """``a * b`` with its operands and its product registered, as a DSP block's input and
     output registers do: the operands load at the edge where ``en_in`` is high (the
     multiplier's stage advances), the product at the edge where ``en_out`` is (the next
@@ -82,7 +110,11 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     REG_OUTPUT (CE1 = ``en_out``): the path through the multiplier is then inside the
     block (3.9 ns at speed grade 6) instead of between fabric registers, where it left
     8 ns paths at 125 MHz. Elsewhere the registers are fabric, for the synthesis tool to
-    place (Yosys' 7-series flow packs them into a DSP48E1's AREG/BREG/PREG)."""
+    place (Yosys' 7-series flow packs them into a DSP48E1's AREG/BREG/PREG).
+
+    ``ties`` (:func:`dsp_ties`, or None for constants) drives the MULT18X18D's resets,
+    source selects and sign inputs from its group's tie flip-flops, and leaves the clock
+    and enable inputs no register selects (CLK1..3, CE2..3) unconnected."""
     a, b = Value.cast(a), Value.cast(b)
     signed_out = a.shape().signed or b.shape().signed
     product = Signal((signed if signed_out else unsigned)(len(a) + len(b)), name=f"{name}_p")
@@ -108,11 +140,7 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
             p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED", p_CAS_MATCH_REG="FALSE",
             p_HIGHSPEED_CLK="NONE",
             **operand(a, "A"), **operand(b, "B"), **{f"i_C{k}": 0 for k in range(MULT18_BITS)},
-            i_SIGNEDA=int(a.shape().signed), i_SIGNEDB=int(b.shape().signed),
-            i_SOURCEA=0, i_SOURCEB=0,
-            i_CLK0=ClockSignal(), i_CLK1=0, i_CLK2=0, i_CLK3=0,
-            i_CE0=en_in, i_CE1=en_out, i_CE2=0, i_CE3=0,
-            i_RST0=0, i_RST1=0, i_RST2=0, i_RST3=0,
+            **_controls(a, b, en_in, en_out, ties),
             **{f"o_P{k}": p[k] for k in range(2 * MULT18_BITS)})
         m.d.comb += product.eq(p[:len(product)])
         return product
@@ -123,6 +151,23 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     with m.If(en_out):
         m.d.sync += product.eq(build(a_q, b_q))
     return product
+
+
+def _controls(a, b, en_in, en_out, ties):
+    """A MULT18X18D's sign, source, clock, enable and reset inputs (see
+    :func:`registered_product`)."""
+    if ties is None:
+        return dict(i_SIGNEDA=int(a.shape().signed), i_SIGNEDB=int(b.shape().signed),
+                    i_SOURCEA=0, i_SOURCEB=0,
+                    i_CLK0=ClockSignal(), i_CLK1=0, i_CLK2=0, i_CLK3=0,
+                    i_CE0=en_in, i_CE1=en_out, i_CE2=0, i_CE3=0,
+                    i_RST0=0, i_RST1=0, i_RST2=0, i_RST3=0)
+    low, high = ties
+    return dict(i_SIGNEDA=high if a.shape().signed else low,
+                i_SIGNEDB=high if b.shape().signed else low,
+                i_SOURCEA=low, i_SOURCEB=low,
+                i_CLK0=ClockSignal(), i_CE0=en_in, i_CE1=en_out,
+                **{f"i_RST{k}": low for k in range(4)})
 
 
 def booth_terms(a, b):
@@ -156,7 +201,7 @@ def lut_product(a, b):
 LUT_PRODUCT_TERMS = 3
 
 
-def registered_terms(m, platform, a, b, en_in, en_out, name, build=dsp_product):
+def registered_terms(m, platform, a, b, en_in, en_out, name, build=dsp_product, ties=None):
     """:func:`registered_product`'s stages as a list of registers whose sum is ``a * b``,
     for an adder tree behind them to add up: a DSP product is one (the product
     register); a ``build=lut_product`` one is :data:`LUT_PRODUCT_TERMS`, the Booth terms
@@ -167,7 +212,7 @@ def registered_terms(m, platform, a, b, en_in, en_out, name, build=dsp_product):
     has the stages for the extra terms already (``tree_stages`` of 9 x 3 + 1 terms is
     that of 9 + 1)."""
     if build is not lut_product:
-        return [registered_product(m, platform, a, b, en_in, en_out, name, build)]
+        return [registered_product(m, platform, a, b, en_in, en_out, name, build, ties)]
     a_q, b_q = Signal(a.shape(), name=f"{name}_a"), Signal(b.shape(), name=f"{name}_b")
     with m.If(en_in):
         m.d.sync += [a_q.eq(a), b_q.eq(b)]

@@ -18,7 +18,7 @@ from .config import ceil_log2
 from .pointwise import PointwiseArray
 from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
                       unpack_params)
-from .skid import entry_held, entry_input, entry_latency
+from .skid import chip_wide, entry_held, entry_input, entry_latency
 from .tagged import Tagged
 from .weight_buffer import WeightBuffer
 
@@ -80,7 +80,7 @@ class PointwiseStage(wiring.Component):
                  requant_share=1):
         self._pe, self._share = pe, requant_share
         self.LATENCY = self.latency(pe, requant_share)
-        self._array = dict(packed=packed, lut_multipliers=lut_multipliers)
+        self._array = dict(packed=packed, lut_multipliers=lut_multipliers, ready_copies=chip_wide(pe))
         super().__init__({
             "cmd": In(command_layout()),
             "start": In(1),
@@ -110,7 +110,8 @@ class PointwiseStage(wiring.Component):
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
         requant = m.submodules.requant = tagged_requantizer(pe, self._share,
-                                                            data.StructLayout({"tile_end": 1}))
+                                                            data.StructLayout({"tile_end": 1}),
+                                                            local_ties=chip_wide(pe))
 
         # -- sequencer -------------------------------------------------------------
         k = Signal(2 * COUNT_BITS)  # word within the run
@@ -264,7 +265,17 @@ class PointwiseStage(wiring.Component):
         # (``own_ready``): from the entry's flag beside the requantiser, 3.91 ns across
         # the chip into the array's enable, then the beats entry's handshake into the
         # lookup's enable copies was pe 8's path after timing step 21 (seed 3, 10.32 ns).
-        accs = entry_input(m, array.o_stream, "accs", pe, own_ready=True)
+        # On a chip-wide design each group of the array's columns advances on an enable
+        # of its own, from a copy of the entry's room (``PointwiseArray``'s
+        # ``ready_copies``): the array's one enable, a LUT by its output, reaching the
+        # 64 multipliers' clock enables across the chip (5.8 ns) was pe 8's path at both
+        # seeds after timing step 23 (10.43 ns).
+        if chip_wide(pe):
+            accs, rooms = entry_input(m, array.o_stream, "accs", pe, own_ready=True,
+                                      ready_copies=len(array.o_ready_copies))
+            m.d.comb += array.o_ready_copies.eq(Cat(rooms))
+        else:
+            accs = entry_input(m, array.o_stream, "accs", pe, own_ready=True)
         m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
         m.d.comb += [

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from model.numerics import ACC_BITS, ACT_BITS, MULT_BITS, SHIFT_BITS, SHIFT_MAX, SHIFT_MIN
 
 from .pointwise import discard_on_error, pipeline_enables
-from .products import registered_product
+from .products import dsp_ties, is_ecp5, registered_product
 from .skid import skid_input
 from .tagged import Tagged
 
@@ -125,10 +125,10 @@ class Requantizer(wiring.Component):
     #: stages on it).
     ONE_ENABLE = True
 
-    def __init__(self, lanes):
+    def __init__(self, lanes, local_ties=False):
         with discard_on_error(self):
             _check_lanes(lanes)
-            self._lanes = lanes
+            self._lanes, self._ties = lanes, local_ties
             super().__init__({
                 "i_stream": In(stream.Signature(requant_input_layout(lanes))),
                 "o_stream": Out(stream.Signature(requant_output_layout(lanes))),
@@ -193,13 +193,15 @@ class Requantizer(wiring.Component):
             for lane in range(lanes):
                 m.d.sync += r3[lane].eq(r2[lane])
         part = {"ll": [], "lh": [], "hl": [], "hh": []}
+        ties = [dsp_ties(m, f"lane{lane}") if self._ties and is_ecp5(platform) else None
+                for lane in range(lanes)]
         for lane in range(lanes):
             x_lo, x_hi = x[lane][:LOW_BITS], x[lane][LOW_BITS:].as_signed()
             m_lo, m_hi = m0[lane][:LOW_BITS], m0[lane][LOW_BITS:]
             for name, a, b in (("ll", x_lo, m_lo), ("lh", x_lo, m_hi), ("hl", x_hi, m_lo),
                                ("hh", x_hi, m_hi)):
                 part[name].append(registered_product(m, platform, a, b, ready[1], ready[2],
-                                                     name=f"s3_{name}{lane}"))
+                                                     name=f"s3_{name}{lane}", ties=ties[lane]))
 
         # 4: the 63-bit product x * M0 + 2**30 in two parts, one carry chain each behind the
         # multipliers (with the two in series, DSP output to register was the requantiser's
@@ -318,13 +320,14 @@ class SharedRequantizer(wiring.Component):
         beside ``tag``).
     """
 
-    def __init__(self, lanes, share, tag_layout=None):
+    def __init__(self, lanes, share, tag_layout=None, local_ties=False):
         with discard_on_error(self):
             _check_lanes(lanes)
             if isinstance(share, bool) or not isinstance(share, int) or share < 2 or lanes % share:
                 raise ValueError(f"share must be an integer >= 2 that divides lanes ({lanes}), "
                                  f"not {share!r}")
             self._lanes, self._share, self._tag_layout = lanes, share, tag_layout
+            self._ties = local_ties
             self.LATENCY = requant_latency(share)
             in_shape, out_shape = requant_input_layout(lanes), requant_output_layout(lanes)
             if tag_layout is not None:
@@ -340,11 +343,11 @@ class SharedRequantizer(wiring.Component):
         lanes, share, tagged = self._lanes, self._share, self._tag_layout is not None
         group = lanes // share
         if tagged:
-            inner = m.submodules.inner = Tagged(Requantizer(group), self._tag_layout)
+            inner = m.submodules.inner = Tagged(Requantizer(group, self._ties), self._tag_layout)
             inner_in, beat_in = inner.i_stream.payload.inner, self.i_stream.payload.inner
             beat_out = self.o_stream.payload.inner
         else:
-            inner = m.submodules.inner = Requantizer(group)
+            inner = m.submodules.inner = Requantizer(group, self._ties)
             inner_in, beat_in, beat_out = inner.i_stream.payload, self.i_stream.payload, self.o_stream.payload
 
         # Hold the beat and feed its groups, one a cycle, through a register of the group
@@ -425,12 +428,14 @@ def requantizer(lanes, share=1):
     return Requantizer(lanes) if share == 1 else SharedRequantizer(lanes, share)
 
 
-def tagged_requantizer(lanes, share, tag_layout):
+def tagged_requantizer(lanes, share, tag_layout, local_ties=False):
     """:func:`requantizer` whose beats carry a tag of ``tag_layout`` (``payload.inner``,
-    ``payload.tag``), beside its stages in registers, never in a queue."""
+    ``payload.tag``), beside its stages in registers, never in a queue; ``local_ties``:
+    each lane's multipliers tie their control inputs from flip-flops of their own on
+    ECP5 (``hw.products.dsp_ties``)."""
     if share == 1:
-        return Tagged(Requantizer(lanes), tag_layout)
-    return SharedRequantizer(lanes, share, tag_layout)
+        return Tagged(Requantizer(lanes, local_ties), tag_layout)
+    return SharedRequantizer(lanes, share, tag_layout, local_ties)
 
 
 # -- wiring shared by the stages that requantise a MAC unit's accumulators ----------------

@@ -39,6 +39,9 @@ class Tagged(wiring.Component):
     -------
     i_stream : In(stream.Signature({"inner": inner's input, "tag": tag_layout}))
     o_stream : Out(stream.Signature({"inner": inner's output, "tag": tag_layout}))
+    any other port of ``inner``, passed through (e.g. ``PointwiseArray``'s
+    ``o_ready_copies``: the tags' ``r_rdy`` is high whenever the inner output is valid,
+    so copies of this ``o_stream.ready`` are copies of the inner one).
     """
 
     def __init__(self, inner, tag_layout, produces=None):
@@ -47,14 +50,20 @@ class Tagged(wiring.Component):
         in_shape = inner.i_stream.payload.shape()
         out_shape = inner.o_stream.payload.shape()
         self._tag_layout = tag_layout
+        self._ports = {name: member for name, member in inner.signature.members.items()
+                       if name not in ("i_stream", "o_stream")}
         super().__init__({
             "i_stream": In(stream.Signature(data.StructLayout({"inner": in_shape, "tag": tag_layout}))),
             "o_stream": Out(stream.Signature(data.StructLayout({"inner": out_shape, "tag": tag_layout}))),
+            **self._ports,
         })
 
     def elaborate(self, platform):
         m = Module()
         inner = m.submodules.inner = self._inner
+        for name, member in self._ports.items():
+            ours, its = getattr(self, name), getattr(inner, name)
+            m.d.comb += its.eq(ours) if member.flow == In else ours.eq(its)
         if getattr(inner, "ONE_ENABLE", False) and self._produces is None:
             return self._shift_register(m, inner)
         # The tag FIFO's flags are registers (``hw.queue``: cycle for cycle a

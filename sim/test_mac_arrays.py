@@ -34,13 +34,14 @@ def _check_cycles(run, test, latency):
 # (packed pairs, an odd column alone, LUT products) as the Verilog builds them.
 POINTWISE_BUILDS = [*((pe, False, 0) for pe in (*PES, WIDE_PE)), (5, True, 6)]
 #: Where the products go: portable RTL, or elaborated for ECP5 (MULT18X18D primitives with
-#: their registers, simulated with sim/hdl's model of them).
+#: their registers, simulated with sim/hdl's model of them; at pe 8, ``hw.skid.CHIP_WIDE_PE``,
+#: their control inputs from the tie flip-flops of ``hw.products.dsp_ties``).
 TARGETS = {"generic": {}, "ecp5": {"platform": ECP5, "extra_sources": ECP5_MODELS}}
 
 
 @pytest.mark.quick_case(sim="icarus", pe=4, packed=False, lut=0, target="generic")
 @pytest.mark.parametrize("pe, packed, lut, target", [(*build, "generic") for build in POINTWISE_BUILDS]
-                         + [(4, False, 0, "ecp5")])
+                         + [(4, False, 0, "ecp5"), (8, False, 0, "ecp5")])
 def test_pointwise_rtl(rtl, sim, pe, packed, lut, target):
     if pe == WIDE_PE and sim != "verilator":
         pytest.skip(f"pe={WIDE_PE} is built for Verilator only (Icarus is too slow at this width)")
@@ -59,7 +60,8 @@ def test_pointwise_rtl(rtl, sim, pe, packed, lut, target):
 
 @pytest.mark.quick_case(sim="icarus", pe=4, lut=0, target="generic")
 @pytest.mark.parametrize("pe, lut, target", [(pe, 0, "generic") for pe in PES] + [(4, 13, "generic"),
-                                                                                 (4, 13, "ecp5")])
+                                                                                 (4, 13, "ecp5"),
+                                                                                 (8, 13, "ecp5")])
 def test_depthwise_rtl(rtl, sim, pe, lut, target):
     dut = DepthwiseLanes(pe, lut_multipliers=lut)
     run = rtl(dut, toplevel="depthwise", test_module="sim.depthwise_tb", **TARGETS[target], params={

@@ -13,12 +13,15 @@ BEATS = 300  # per pause pattern; Python drives every cycle, so Icarus sets the 
 PAUSES = ("none", "idle", "backpressure", "both")  # sim.streams.Pause
 
 
-@pytest.mark.quick_case(sim="icarus", lanes=4, ecp5=False)
-@pytest.mark.parametrize("lanes, ecp5", [(lanes, False) for lanes in LANES] + [(4, True)])
-def test_requant_rtl(rtl, sim, lanes, ecp5):
-    """``ecp5``: elaborated for ECP5, its multipliers MULT18X18D primitives (sim/hdl's model)."""
+@pytest.mark.quick_case(sim="icarus", lanes=4, ecp5=False, ties=False)
+@pytest.mark.parametrize("lanes, ecp5, ties", [(lanes, False, False) for lanes in LANES]
+                         + [(4, True, False), (4, True, True)])
+def test_requant_rtl(rtl, sim, lanes, ecp5, ties):
+    """``ecp5``: elaborated for ECP5, its multipliers MULT18X18D primitives (sim/hdl's model);
+    ``ties``: their control inputs from each lane's tie flip-flops (``hw.products.dsp_ties``,
+    as a chip-wide design's)."""
     target = {"platform": ECP5, "extra_sources": ECP5_MODELS} if ecp5 else {}
-    run = rtl(Requantizer(lanes), toplevel="requant", test_module="sim.requant_tb", **target,
+    run = rtl(Requantizer(lanes, local_ties=ties), toplevel="requant", test_module="sim.requant_tb", **target,
               params={
                   "lanes": lanes,
                   "beats": BEATS,

@@ -332,3 +332,46 @@ def test_skid_flag_copies_survive_synthesis(tmp_path):
     ffs = {case: synthesize(Skid(*case), "skid", "ecp5", tmp_path / str(k),
                             progress=lambda text: None).ffs for k, case in enumerate(cases)}
     assert ffs == {((16,), 0): 17, ((8, 8), 0): 19, ((16,), 2): 19}
+
+
+@pytest.mark.slow
+def test_dsp_ties_stay_one_pair_a_group(tmp_path):
+    """``hw.products.dsp_ties``: each group of multipliers keeps its own pair of tie
+    flip-flops through Yosys (not merged into one pair for the chip, which would be the
+    constant net's fan-out again): three groups of one multiplier, six flip-flops."""
+    from amaranth.hdl import Module, signed
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hw.products import ECP5, dsp_ties, registered_product
+
+    class Products(wiring.Component):
+        def __init__(self, groups):
+            self._groups = groups
+            super().__init__({**{f"a{k}": In(signed(8)) for k in range(groups)},
+                              **{f"p{k}": Out(signed(16)) for k in range(groups)}})
+
+        def elaborate(self, platform):
+            m = Module()
+            for k in range(self._groups):
+                ties = dsp_ties(m, f"g{k}")
+                a = getattr(self, f"a{k}")
+                m.d.comb += getattr(self, f"p{k}").eq(
+                    registered_product(m, ECP5, a, a + 1, 1, 1, name=f"p{k}", ties=ties))
+            return m
+
+    result = synthesize(Products(3), "products", "ecp5", tmp_path, progress=lambda text: None)
+    assert result.dsps == 3 and result.ffs == 3 * 2
+
+
+@pytest.mark.slow
+def test_column_enable_copies_survive_synthesis(tmp_path):
+    """``PointwiseArray(..., ready_copies=True)``: Yosys keeps each column group's two
+    copies of the output valid (``hw.pointwise.column_enables``: the multipliers' and the
+    accumulators'), two flip-flops per group more than the array with one enable, so
+    each enable LUT can sit by its registers."""
+    from hw.pointwise import PointwiseArray
+
+    ffs = [synthesize(PointwiseArray(2, ready_copies=copies), "pw2", "ecp5", tmp_path / str(copies),
+                      progress=lambda text: None).ffs for copies in (False, True)]
+    assert ffs[1] - ffs[0] == 2 * len(PointwiseArray.column_groups(2, False))
