@@ -20,7 +20,7 @@ from .products import (PACKED_BITS, dsp_product, dsp_ties, is_ecp5, lut_product,
 from .skid import chip_wide
 
 __all__ = ["PointwiseArray", "pointwise_input_layout", "check_pe", "check_multipliers",
-           "discard_on_error", "pipeline_enables", "column_enables"]
+           "discard_on_error", "pipeline_enables"]
 
 
 def check_pe(pe):
@@ -50,7 +50,7 @@ def discard_on_error(component):
         raise
 
 
-def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None):
+def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None, free=False):
     """The valid bits and advance conditions of a ``stages``-deep stream pipeline whose
     last register drives ``o_stream``: ``(valid, ready)``, ``valid[k]`` set when stage
     ``k + 1`` holds a beat, ``ready[k]`` when it takes one this cycle. ``valid[-1]`` is
@@ -62,38 +62,21 @@ def pipeline_enables(m, stages, i_stream, o_stream, prefix, last=None):
     advanced whenever it was empty would fill bubbles under a stalled output, at the
     price of a chain through every stage's valid bit into the enables: the requantiser's
     critical path, 9.5 ns on an ECP5.) Without stalls the two are cycle for cycle the
-    same; a stalled output stops the whole pipeline, bubbles included."""
+    same; a stalled output stops the whole pipeline, bubbles included.
+
+    ``free``: the stages advance every cycle and ``o_stream.ready`` is not read (a
+    free-running pipeline, for a consumer that takes every beat): ``i_stream.ready`` and
+    every advance condition are the constant 1."""
     valid = [Signal(name=f"{prefix}s{k}_valid") for k in range(1, stages)] + [o_stream.valid]
     advance = Signal(name=f"{prefix}advance")
-    m.d.comb += [advance.eq(~o_stream.valid | o_stream.ready), i_stream.ready.eq(advance)]
+    m.d.comb += [advance.eq(1 if free else ~o_stream.valid | o_stream.ready),
+                 i_stream.ready.eq(advance)]
     ready = [advance] * stages
     for k in range(stages):
         with m.If(ready[k]):
             came = i_stream.valid if k == 0 else valid[k - 1]
             m.d.sync += valid[k].eq(came & last if k == stages - 1 and last is not None else came)
     return valid, ready
-
-
-def column_enables(m, rooms, came, prefix):
-    """One advance condition per entry of ``rooms`` (copies of ``o_stream.ready``), each
-    from a copy of ``o_stream.valid`` of its own: the register loads ``came`` (the output
-    register's next beat, as :func:`pipeline_enables` loads it) when its copy advances,
-    so it equals ``o_stream.valid``, and the condition the pipeline's ``advance``, every
-    cycle. Each copy's enable depends on the copy itself, so synthesis keeps them apart.
-
-    A group of a pipeline's registers on a copy of its own has its enable LUT and its
-    two inputs beside it: the pointwise array's one enable, a LUT by its output
-    reaching the 64 MULT18X18Ds' clock enables across the chip, was pe 8's critical
-    path at both seeds after timing step 23 (10.43 ns, a 5.80 ns route)."""
-    advances = []
-    for k, room in enumerate(rooms):
-        valid = Signal(name=f"{prefix}valid_copy{k}")
-        advance = Signal(name=f"{prefix}advance{k}")
-        m.d.comb += advance.eq(~valid | room)
-        with m.If(advance):
-            m.d.sync += valid.eq(came)
-        advances.append(advance)
-    return advances
 
 
 def pointwise_input_layout(pe):
@@ -136,11 +119,15 @@ class PointwiseArray(wiring.Component):
         DSP48E1).
     lut_multipliers : int
         Multipliers built in LUTs instead of DSP blocks.
-    ready_copies : bool
-        Each column group's multipliers and tree advance on an enable of their own, and
-        its accumulators on another (:func:`column_enables`), each from a copy of
-        ``o_stream.ready`` (``o_ready_copies``) and a copy of ``o_stream.valid``. The
-        same beats in the same cycles.
+    free_running : bool
+        The stages advance every cycle, bubbles included, and ``o_stream.ready`` is not
+        read: the consumer takes every beat the cycle it is offered (its room is
+        guaranteed by whoever issues the beats: ``PointwiseStage``'s credits from
+        ``hw.skid.CHIP_WIDE_PE`` lanes). No enable reaches the multipliers, the trees or
+        the accumulators (on ECP5 the MULT18X18Ds' clock enables are their group's tie
+        flip-flop, ``hw.products.dsp_ties``), so no handshake fans out across the
+        chip into them. The same sums in the same cycles as without, for a consumer
+        that is always ready.
 
     Members
     -------
@@ -148,11 +135,6 @@ class PointwiseArray(wiring.Component):
         Activation block, weight block, bias and the run markers.
     o_stream : Out(stream.Signature(data.ArrayLayout(signed(32), pe)))
         ``pe`` accumulators, output channel 0 in the low bits; one beat per run.
-    o_ready_copies : In(2 * len(column_groups(pe, packed))), with ``ready_copies`` only
-        Copies of ``o_stream.ready``, equal to it every cycle (registers of the
-        consumer's, ``hw.skid.registered_input``'s ``ready_copies``): column group
-        ``g``'s multipliers and tree on copy ``g``, its accumulators on copy
-        ``len(column_groups) + g``.
     """
 
     @staticmethod
@@ -161,20 +143,20 @@ class PointwiseArray(wiring.Component):
         operands, the products, the column trees, the accumulators."""
         return 3 + tree_stages(pe)
 
-    def __init__(self, pe, *, packed=False, lut_multipliers=0, ready_copies=False):
+    def __init__(self, pe, *, packed=False, lut_multipliers=0, free_running=False):
         with discard_on_error(self):
             check_pe(pe)
-            for name, flag in (("packed", packed), ("ready_copies", ready_copies)):
+            for name, flag in (("packed", packed), ("free_running", free_running)):
                 if not isinstance(flag, bool):
                     raise TypeError(f"{name} must be a bool, not {flag!r}")
             check_multipliers(lut_multipliers, self.multipliers(pe, packed))
             self._pe, self._packed, self._lut = pe, packed, lut_multipliers
             self.LATENCY = self.latency(pe)
-            copies = {"o_ready_copies": In(2 * len(self.column_groups(pe, packed)))} if ready_copies else {}
+            #: ``hw.tagged.Tagged`` reads its tags on the output valid alone.
+            self.FREE_RUNNING = free_running
             super().__init__({
                 "i_stream": In(stream.Signature(pointwise_input_layout(pe))),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(ACC_BITS), pe))),
-                **copies,
             })
 
     @property
@@ -199,29 +181,15 @@ class PointwiseArray(wiring.Component):
         tree = tree_stages(pe)
         marks_last = Signal(name="acc_last")  # the beat entering the accumulators ends a run
         valid, ready = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "",
-                                        last=marks_last)
+                                        last=marks_last, free=self.FREE_RUNNING)
         groups = self.column_groups(pe, self._packed)
-        # column_ready[o][k]: the enable of column o's stage k (the pipeline's, or its
-        # group's copy).
-        if "o_ready_copies" in self.signature.members:
-            # Apart from the multipliers' copies, the accumulators': a column's enable
-            # LUT by its multipliers, then a 3.62 ns route to the accumulators' enables
-            # placed by the array's output, was pe 8's path at seed 2 with one copy per
-            # column (timing step 25, 10.89 ns).
-            copies = column_enables(m, self.o_ready_copies, valid[-2] & marks_last, "col_")
-            stages = copies[:len(groups)]
-            accumulators = copies[len(groups):]
-            column_ready = [[stages[g]] * (len(ready) - 1) + [accumulators[g]]
-                            for g, group in enumerate(groups) for _ in group]
-        else:
-            column_ready = [ready] * pe
 
         beat = self.i_stream.payload
         # products[o][i]: a * w as the tree sees it (a register, or a field of one).
         products = [[None] * pe for _ in range(pe)]
         unit = 0
         for group in groups:
-            en = column_ready[group[0]]
+            en = ready
             # From CHIP_WIDE_PE lanes each group of columns ties its multipliers' control
             # inputs from flip-flops of its own (``hw.products.dsp_ties``).
             ties = dsp_ties(m, f"col{group[0]}") if chip_wide(pe) and is_ecp5(platform) else None
@@ -258,7 +226,7 @@ class PointwiseArray(wiring.Component):
                 m.d.sync += [mark.bias.eq(marks[-1].bias), mark.first.eq(marks[-1].first),
                              mark.last.eq(marks[-1].last)]
             marks.append(mark)
-        sums = [pipelined_tree_sum(m, products[o], column_ready[o][2:2 + tree], name=f"column{o}")
+        sums = [pipelined_tree_sum(m, products[o], ready[2:2 + tree], name=f"column{o}")
                 for o in range(pe)]
 
         # The accumulators: the last stage; a beat ending a run leaves on o_stream.
@@ -271,13 +239,8 @@ class PointwiseArray(wiring.Component):
             m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
             m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
 
-        if column_ready[0] is ready:  # one enable
-            with m.If(ready[-1]):
-                with m.If(held):
-                    for o in range(pe):
-                        accumulate(o)
-        else:
-            for o in range(pe):
-                with m.If(column_ready[o][-1] & held):
+        with m.If(ready[-1]):
+            with m.If(held):
+                for o in range(pe):
                     accumulate(o)
         return m

@@ -113,8 +113,11 @@ def registered_product(m, platform, a, b, en_in, en_out, name, build=dsp_product
     place (Yosys' 7-series flow packs them into a DSP48E1's AREG/BREG/PREG).
 
     ``ties`` (:func:`dsp_ties`, or None for constants) drives the MULT18X18D's resets,
-    source selects and sign inputs from its group's tie flip-flops, and leaves the clock
-    and enable inputs no register selects (CLK1..3, CE2..3) unconnected."""
+    source selects and sign inputs from its group's tie flip-flops, gates its clock
+    enables with the ``high`` tie (an enable that is the constant 1, a free-running
+    stage's, is then that flip-flop, not nextpnr's constant net; the registers are in
+    reset while the tie is low), and leaves the clock and enable inputs no register
+    selects (CLK1..3, CE2..3) unconnected."""
     a, b = Value.cast(a), Value.cast(b)
     signed_out = a.shape().signed or b.shape().signed
     product = Signal((signed if signed_out else unsigned)(len(a) + len(b)), name=f"{name}_p")
@@ -166,7 +169,7 @@ def _controls(a, b, en_in, en_out, ties):
     return dict(i_SIGNEDA=high if a.shape().signed else low,
                 i_SIGNEDB=high if b.shape().signed else low,
                 i_SOURCEA=low, i_SOURCEB=low,
-                i_CLK0=ClockSignal(), i_CE0=en_in, i_CE1=en_out,
+                i_CLK0=ClockSignal(), i_CE0=en_in & high, i_CE1=en_out & high,
                 **{f"i_RST{k}": low for k in range(4)})
 
 

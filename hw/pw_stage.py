@@ -15,10 +15,12 @@ from model.numerics import ACT_BITS
 
 from .command import COUNT_BITS, PARAM_LANE_BITS, Mode, command_layout, param_lane_layout
 from .config import ceil_log2
+from .credits import credit_counter, credits_needed
 from .pointwise import PointwiseArray
+from .queue import Queue
 from .requant import (channel_params_tag, feed_requantizer, requant_latency, tagged_requantizer,
                       unpack_params)
-from .skid import chip_wide, entry_held, entry_input, entry_latency
+from .skid import chip_wide, entry_held, entry_input, entry_latency, registered_stage
 from .tagged import Tagged
 from .weight_buffer import WeightBuffer
 
@@ -57,14 +59,17 @@ class PointwiseStage(wiring.Component):
     #: :class:`WeightBuffer`).
     LOOKUP_LATENCY = 2
 
-    @staticmethod
-    def output_held(pe, requant_share=1):
-        """Output words the stage holds under a stalled output before the array stops:
-        the array's output register (its pipeline advances until a word stands there),
-        the accumulators' entry (``hw.skid.entry_input``: a skid register, or from
-        ``CHIP_WIDE_PE`` lanes an output and a skid register), the requantiser's output
-        register, and with a shared requantiser the beat it holds while feeding its
-        groups (``model.cost.store_slack``)."""
+    @classmethod
+    def output_held(cls, pe, requant_share=1):
+        """Output words the stage holds under a stalled output before it stops issuing
+        (``model.cost.store_slack``). Below ``CHIP_WIDE_PE`` lanes, where the array
+        stops: the array's output register (its pipeline advances until a word stands
+        there), the accumulators' skid register (``hw.skid.entry_input``), the
+        requantiser's output register, and with a shared requantiser the beat it holds
+        while feeding its groups. From ``CHIP_WIDE_PE`` lanes the output queue's
+        entries, as many as the credits (:meth:`credits`)."""
+        if chip_wide(pe):
+            return cls.credits(pe, requant_share)
         return 1 + entry_held(pe) + 1 + (1 if requant_share > 1 else 0)
 
     @classmethod
@@ -72,15 +77,21 @@ class PointwiseStage(wiring.Component):
         """Cycles from issuing a run's last read to its output word on ``o_stream`` (no
         stalls): the lookup registers, the beats' entry, the array, the accumulators'
         entry (``hw.skid.entry_latency``: none below ``CHIP_WIDE_PE`` lanes), the
-        (shared) requantiser."""
+        (shared) requantiser, and from ``CHIP_WIDE_PE`` lanes the output queue."""
         return (cls.LOOKUP_LATENCY + PointwiseArray.latency(pe) + requant_latency(requant_share)
-                + 2 * entry_latency(pe))
+                + 2 * entry_latency(pe) + (Queue.LATENCY if chip_wide(pe) else 0))
+
+    @classmethod
+    def credits(cls, pe, requant_share=1):
+        """From ``CHIP_WIDE_PE`` lanes, the output queue's entries and the sequencer's
+        credits (``hw.credits``): enough for a run's last word every cycle."""
+        return credits_needed(cls.latency(pe, requant_share))
 
     def __init__(self, pe, pixel_depth, pw_depth, block_depth, *, packed=False, lut_multipliers=0,
                  requant_share=1):
         self._pe, self._share = pe, requant_share
         self.LATENCY = self.latency(pe, requant_share)
-        self._array = dict(packed=packed, lut_multipliers=lut_multipliers, ready_copies=chip_wide(pe))
+        self._array = dict(packed=packed, lut_multipliers=lut_multipliers, free_running=chip_wide(pe))
         super().__init__({
             "cmd": In(command_layout()),
             "start": In(1),
@@ -106,6 +117,9 @@ class PointwiseStage(wiring.Component):
         m = Module()
         pe, cmd = self._pe, self.cmd
         copies = WeightBuffer.enable_copies(pe)  # of the block RAMs' read enables
+        # From CHIP_WIDE_PE lanes everything behind the sequencer runs free and the
+        # store side's backpressure ends at an output queue (``hw.credits``).
+        free = chip_wide(pe)
         pool = cmd.mode == Mode.POOL
         array = m.submodules.array = Tagged(PointwiseArray(pe, **self._array), channel_params_tag(pe, "tile_end"),
                                             produces=lambda beat: beat.last)
@@ -164,8 +178,14 @@ class PointwiseStage(wiring.Component):
         last_run = Mux(pool, last_block, last_row & last_col)
         tile_end = last_word & last_ob & last_run
 
+        if free:
+            # A run's last word (it puts a result into the output queue) is issued only
+            # with a credit; the words before it need none.
+            credit = Signal()
+            m.d.comb += issue.eq(self.busy & self.r_full & (credit | ~last_word))
+        else:
+            m.d.comb += issue.eq(self.busy & self.r_full & look_ready)
         m.d.comb += [
-            issue.eq(self.busy & self.r_full & look_ready),
             self.advance.eq(issue & ~last_word),
             self.rewind.eq(issue & last_word & ~last_ob),
             # Only issued reads: an idle one could hit the word being written (a DP16KD
@@ -221,8 +241,16 @@ class PointwiseStage(wiring.Component):
         # a register of its own (``hw.skid``): the one room flag through a LUT into the
         # ``pw_weights`` DP16KDs' read enables across the chip was the critical path at
         # pe 8 in timing step 19 (seed 3, 10.47 ns). The same value every cycle.
+        # Running free (``hw.credits``, from CHIP_WIDE_PE lanes) the lookup registers
+        # advance, the block RAMs read and their output registers load every cycle, and
+        # the beats reach the array through a register with no handshake
+        # (``hw.skid.registered_stage``, the entry's latency).
         fed = stream.Signature(array.i_stream.payload.shape()).create(path=("fed",))
-        if copies > 1:
+        if free:
+            beats = registered_stage(m, fed, "beats")
+            ones = (1 << copies) - 1
+            m.d.comb += [self.pw_en.eq(ones), self.pw_oe.eq(ones), self.r_oe.eq(1)]
+        elif copies > 1:
             beats, rooms = entry_input(m, fed, "beats", pe, ready_copies=copies + 1)
             m.d.comb += [self.pw_en.eq(Cat(rooms[:copies])), self.pw_oe.eq(Cat(rooms[:copies])),
                          self.r_oe.eq(rooms[copies])]
@@ -232,7 +260,7 @@ class PointwiseStage(wiring.Component):
         m.d.comb += [
             look_ready2.eq(fed.ready),
             look_ready.eq(look_ready2),
-            *([self.pw_oe.eq(look_ready2), self.r_oe.eq(look_ready2)] if copies == 1 else []),
+            *([self.pw_oe.eq(look_ready2), self.r_oe.eq(look_ready2)] if copies == 1 and not free else []),
         ]
         with m.If(look_ready):
             m.d.sync += [first.valid.eq(issue), first.first.eq(k == 0), first.last.eq(last_word),
@@ -265,23 +293,36 @@ class PointwiseStage(wiring.Component):
         # (``own_ready``): from the entry's flag beside the requantiser, 3.91 ns across
         # the chip into the array's enable, then the beats entry's handshake into the
         # lookup's enable copies was pe 8's path after timing step 21 (seed 3, 10.32 ns).
-        # On a chip-wide design each group of the array's columns advances on an enable
-        # of its own, from a copy of the entry's room (``PointwiseArray``'s
-        # ``ready_copies``): the array's one enable, a LUT by its output, reaching the
-        # 64 multipliers' clock enables across the chip (5.8 ns) was pe 8's path at both
-        # seeds after timing step 23 (10.43 ns).
-        if chip_wide(pe):
-            accs, rooms = entry_input(m, array.o_stream, "accs", pe, own_ready=True,
-                                      ready_copies=len(array.o_ready_copies))
-            m.d.comb += array.o_ready_copies.eq(Cat(rooms))
+        # Running free, the accumulators reach the requantiser through a register with
+        # no handshake, and the requantiser takes every beat: the array emits a word per
+        # run, and a run has at least as many words as a shared requantiser has lane
+        # groups (``AcceleratorConfig.pw_requant_share``), so its ``ready`` is high
+        # whenever a word comes.
+        if free:
+            accs = registered_stage(m, array.o_stream, "accs")
         else:
             accs = entry_input(m, array.o_stream, "accs", pe, own_ready=True)
         m.d.comb += feed_requantizer(accs, requant, cmd.pw_zero_point, cmd.pw_lo,
                                      cmd.pw_hi, "tile_end")
+        words = self.o_stream
+        if free:
+            # The output queue, as deep as the sequencer's credits: it takes every word
+            # the requantiser makes, and the store side's ``ready`` reaches its read side
+            # alone. A credit goes back as a word leaves it (``hw.credits``).
+            queue = m.submodules.out_queue = Queue(width=store_layout(pe).size,
+                                                   depth=self.credits(pe, self._share))
+            words = stream.Signature(store_layout(pe)).create(path=("words",))
+            m.d.comb += [
+                queue.w_data.eq(words.payload), queue.w_en.eq(words.valid), words.ready.eq(1),
+                self.o_stream.payload.eq(queue.r_data), self.o_stream.valid.eq(queue.r_rdy),
+                queue.r_en.eq(self.o_stream.ready),
+                credit.eq(credit_counter(m, queue.depth, issue & last_word,
+                                         self.o_stream.valid & self.o_stream.ready, "credit")),
+            ]
         m.d.comb += [
-            self.o_stream.valid.eq(requant.o_stream.valid),
-            self.o_stream.payload.data.eq(requant.o_stream.payload.inner),
-            self.o_stream.payload.last.eq(requant.o_stream.payload.tag.tile_end),
-            requant.o_stream.ready.eq(self.o_stream.ready),
+            words.valid.eq(requant.o_stream.valid),
+            words.payload.data.eq(requant.o_stream.payload.inner),
+            words.payload.last.eq(requant.o_stream.payload.tag.tile_end),
+            requant.o_stream.ready.eq(words.ready),
         ]
         return m

@@ -62,6 +62,9 @@ class Queue(wiring.Component):
         With ``room_for``, a register: ``level <= depth - room_for``.
     """
 
+    #: Cycles from a write into an empty queue to that entry at the head (``r_rdy``).
+    LATENCY = 2
+
     def __init__(self, *, width: int, depth: int, room_for: int | None = None):
         if depth < 2:
             raise ValueError(f"a Queue needs depth >= 2 (memory and head), not {depth}")

@@ -21,7 +21,7 @@ import itertools
 from amaranth.hdl import Cat, Mux, Shape, Signal, Value
 from amaranth.lib import stream
 
-__all__ = ["queued_input", "registered_input", "skid_input", "SKID_HELD", "REGISTERED_HELD",
+__all__ = ["queued_input", "registered_input", "registered_stage", "skid_input", "SKID_HELD", "REGISTERED_HELD",
            "CHIP_WIDE_PE", "chip_wide", "entry_input", "entry_latency", "entry_held"]
 
 #: Beats a :func:`skid_input` holds beyond its pipeline's own under a stalled consumer
@@ -177,6 +177,19 @@ def registered_input(m, i_stream, name, ready_copies=0, own_ready=False):
     if not ready_copies:
         return inner
     return inner, _room_copies(m, name, ~valid | inner.ready, i_stream.valid, ready_copies)
+
+
+def registered_stage(m, i_stream, name):
+    """An inner stream that is ``i_stream`` a cycle later, through a register on ``valid``
+    and the payload, with no handshake: ``i_stream.ready`` is 1 and the inner ``ready``
+    is not read. For a free-running pipeline whose consumer takes every beat
+    (``hw.credits``): latency 1, as :func:`registered_input`'s, and the route into it
+    ends at a flip-flop, but no skid register and no flag, nothing that a ``ready``
+    reaches."""
+    inner = stream.Signature(i_stream.payload.shape()).create(path=(name,))
+    m.d.comb += i_stream.ready.eq(1)
+    m.d.sync += [inner.valid.eq(i_stream.valid), inner.payload.eq(i_stream.payload)]
+    return inner
 
 
 def queued_input(m, i_stream, name):

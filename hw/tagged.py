@@ -39,9 +39,14 @@ class Tagged(wiring.Component):
     -------
     i_stream : In(stream.Signature({"inner": inner's input, "tag": tag_layout}))
     o_stream : Out(stream.Signature({"inner": inner's output, "tag": tag_layout}))
-    any other port of ``inner``, passed through (e.g. ``PointwiseArray``'s
-    ``o_ready_copies``: the tags' ``r_rdy`` is high whenever the inner output is valid,
-    so copies of this ``o_stream.ready`` are copies of the inner one).
+    any other port of ``inner``, passed through.
+
+    An inner component that is ``FREE_RUNNING`` (``hw.pointwise.PointwiseArray``'s
+    ``free_running``: its stages advance every cycle, its consumer takes every beat)
+    keeps its tags in the FIFO with no handshake around it: a tag goes in with every
+    input beat that produces an output, the head leaves with every output beat. The
+    FIFO holds at most ``LATENCY`` tags then (one a cycle in flight), and a tag is at
+    the head ``Queue.LATENCY`` cycles after it went in, before its result.
     """
 
     def __init__(self, inner, tag_layout, produces=None):
@@ -74,6 +79,21 @@ class Tagged(wiring.Component):
         tags = m.submodules.tags = Queue(
             width=data.Layout.cast(self._tag_layout).size, depth=self._depth)
         produces = 1 if self._produces is None else self._produces(self.i_stream.payload.inner)
+        if getattr(inner, "FREE_RUNNING", False):
+            assert Queue.LATENCY <= inner.LATENCY
+            m.d.comb += [
+                inner.i_stream.payload.eq(self.i_stream.payload.inner),
+                inner.i_stream.valid.eq(self.i_stream.valid),
+                self.i_stream.ready.eq(inner.i_stream.ready),
+                tags.w_data.eq(self.i_stream.payload.tag),
+                tags.w_en.eq(self.i_stream.valid & self.i_stream.ready & produces),
+                self.o_stream.payload.inner.eq(inner.o_stream.payload),
+                self.o_stream.payload.tag.eq(tags.r_data),
+                self.o_stream.valid.eq(inner.o_stream.valid),
+                inner.o_stream.ready.eq(self.o_stream.ready),
+                tags.r_en.eq(inner.o_stream.valid),
+            ]
+            return m
 
         # An input beat goes in only when its tag has room; an output leaves with its tag.
         m.d.comb += [

@@ -59,43 +59,25 @@ def test_pointwise_array_accumulates_runs(idle, stall, pe, packed, lut):
         assert cycles == len(beats) + PointwiseArray.latency(pe)
 
 
-class _CopiesFromReady(wiring.Component):
-    """``PointwiseArray(..., ready_copies=True)`` with each column group's copy of
-    ``o_stream.ready`` driven from it, as the copies a consumer keeps must equal it."""
-
-    def __init__(self, pe, **kwargs):
-        self._array = PointwiseArray(pe, ready_copies=True, **kwargs)
-        super().__init__({"i_stream": In(self._array.i_stream.signature.flip()),
-                          "o_stream": Out(self._array.o_stream.signature)})
-
-    def elaborate(self, platform):
-        m = Module()
-        array = m.submodules.array = self._array
-        wiring.connect(m, wiring.flipped(self.i_stream), array.i_stream)
-        wiring.connect(m, array.o_stream, wiring.flipped(self.o_stream))
-        m.d.comb += array.o_ready_copies.eq(self.o_stream.ready.replicate(len(array.o_ready_copies)))
-        return m
-
-
-@pytest.mark.parametrize("pe, packed, lut", [(4, False, 0), (5, True, 6)])
-@pytest.mark.parametrize("idle, stall", PAUSES)
-def test_pointwise_array_column_enables_give_the_same_stream(idle, stall, pe, packed, lut):
-    """With ``ready_copies`` every column group advances on its own copy of the
-    pipeline's enable (``hw.pointwise.column_enables``): the same sums in the same
-    cycles as the one enable, under stalls too."""
+@pytest.mark.parametrize("pe, packed, lut", [(4, False, 0), (5, True, 6), (8, False, 0)])
+@pytest.mark.parametrize("idle", [0.0, 0.4])
+def test_pointwise_array_free_running_gives_the_same_stream(idle, pe, packed, lut):
+    """``PointwiseArray(..., free_running=True)`` (its stages advance every cycle, for a
+    consumer that takes every beat): the same sums in the same cycles as the array
+    whose stages wait for ``ready``, with gaps in its input too."""
     rng = np.random.default_rng(11)
     beats = []
-    for run_length in [2, 1, 4, 3]:
+    for run_length in [2, 1, 4, 3, 1, 1]:
         for k in range(run_length):
             beats.append({"act": rng.integers(-128, 128, pe).tolist(),
                           "weights": rng.integers(-128, 128, (pe, pe)).tolist(),
                           "bias": rng.integers(-2**20, 2**20, pe).tolist(),
                           "first": k == 0, "last": k == run_length - 1})
-    runs = [run_stream(make(pe, packed=packed, lut_multipliers=lut), beats, expect=4, idle=idle,
-                       stall=stall, unpack=_ints, seed=7) for make in (PointwiseArray, _CopiesFromReady)]
+    runs = [run_stream(PointwiseArray(pe, packed=packed, lut_multipliers=lut, free_running=free),
+                       beats, expect=6, idle=idle, unpack=_ints, seed=7) for free in (False, True)]
     assert runs[0] == runs[1]
-    assert len(PointwiseArray(pe, packed=packed, ready_copies=True).o_ready_copies) == \
-        2 * len(PointwiseArray.column_groups(pe, packed))
+    with pytest.raises(TypeError, match="free_running must be a bool"):
+        PointwiseArray(pe, free_running=1)
 
 
 def test_pointwise_multiplier_count():
