@@ -184,8 +184,12 @@ def test_store_slack_counts_the_words_held_behind_the_array():
     assert store_slack(Mode.CONV, 4, 1) == 4 * 6
     assert store_slack(Mode.FUSED, 4, 2) == 4 * (store + PointwiseStage.output_held(4, 2))
     assert PointwiseStage.output_held(4, 2) == PointwiseStage.output_held(4, 1) + 1
-    # from CHIP_WIDE_PE lanes the accumulators' entry holds one word more (its output
-    # register beside the skid)
-    assert PointwiseStage.output_held(8, 1) == PointwiseStage.output_held(4, 1) + 1
-    assert store_slack(Mode.FUSED, 16, 2) == 16 * (store + 1 + 2 + 1 + 1)
+    # from CHIP_WIDE_PE lanes the stage runs free under credits (hw.credits): it holds
+    # its output queue, a credit's round trip deep
+    from hw.credits import RETURN
+    for pe, share in ((8, 1), (16, 2)):
+        held = PointwiseStage.latency(pe, share) + RETURN + 1
+        assert PointwiseStage.output_held(pe, share) == PointwiseStage.credits(pe, share) == held
+        assert store_slack(Mode.FUSED, pe, share) == pe * (store + held)
+    assert PointwiseStage.output_held(8, 1) == 24
     assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
