@@ -7,7 +7,7 @@ word per block. Pooling: every run (one channel block's pixels) is read once aga
 the identity block at weight word 0 and produces that block's output word.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -193,7 +193,7 @@ class PointwiseStage(wiring.Component):
             self.r_en.eq(issue),
             self.pw_weight_addr.eq(weight_addr),
             self.pw_param_addr.eq(Mux(pool, run, ob)),
-            *([self.pw_en.eq(look_ready)] if copies == 1 else []),
+            *([self.pw_en.eq(look_ready)] if not free else []),
             self.release.eq(issue & last_word & last_ob),
         ]
         with m.If(self.start):
@@ -236,31 +236,25 @@ class PointwiseStage(wiring.Component):
         # skid's multiplexer, one cycle more: from a pixel-buffer DP16KD through that
         # multiplexer into a MULT18X18D's input, 10.3 ns of routing, was the critical
         # path at pe 8 in timing step 17 (seed 3, 11.59 ns).
-        # On a chip-wide design the block RAMs' enables (the weight buffer's, in groups,
-        # and the pixel buffer's output register) take copies of the entry's room, each
-        # a register of its own (``hw.skid``): the one room flag through a LUT into the
-        # ``pw_weights`` DP16KDs' read enables across the chip was the critical path at
-        # pe 8 in timing step 19 (seed 3, 10.47 ns). The same value every cycle.
         # Running free (``hw.credits``, from CHIP_WIDE_PE lanes) the lookup registers
-        # advance, the block RAMs read and their output registers load every cycle, and
-        # the beats reach the array through a register with no handshake
-        # (``hw.skid.registered_stage``, the entry's latency).
+        # advance, the block RAMs read and their output registers load every cycle (their
+        # enables are constants; the one room flag through a LUT into the ``pw_weights``
+        # DP16KDs' read enables across the chip was pe 8's path in timing step 19, 10.47
+        # ns, and copies of that flag drove them from step 21 to 25), and the beats reach
+        # the array through a register with no handshake (``hw.skid.registered_stage``,
+        # the entry's latency).
         fed = stream.Signature(array.i_stream.payload.shape()).create(path=("fed",))
         if free:
             beats = registered_stage(m, fed, "beats")
             ones = (1 << copies) - 1
             m.d.comb += [self.pw_en.eq(ones), self.pw_oe.eq(ones), self.r_oe.eq(1)]
-        elif copies > 1:
-            beats, rooms = entry_input(m, fed, "beats", pe, ready_copies=copies + 1)
-            m.d.comb += [self.pw_en.eq(Cat(rooms[:copies])), self.pw_oe.eq(Cat(rooms[:copies])),
-                         self.r_oe.eq(rooms[copies])]
         else:
             beats = entry_input(m, fed, "beats", pe)
         wiring.connect(m, beats, array.i_stream)
         m.d.comb += [
             look_ready2.eq(fed.ready),
             look_ready.eq(look_ready2),
-            *([self.pw_oe.eq(look_ready2), self.r_oe.eq(look_ready2)] if copies == 1 and not free else []),
+            *([self.pw_oe.eq(look_ready2), self.r_oe.eq(look_ready2)] if not free else []),
         ]
         with m.If(look_ready):
             m.d.sync += [first.valid.eq(issue), first.first.eq(k == 0), first.last.eq(last_word),
