@@ -39,7 +39,6 @@ class Tagged(wiring.Component):
     -------
     i_stream : In(stream.Signature({"inner": inner's input, "tag": tag_layout}))
     o_stream : Out(stream.Signature({"inner": inner's output, "tag": tag_layout}))
-    any other port of ``inner``, passed through.
 
     An inner component that is ``FREE_RUNNING`` (``hw.pointwise.PointwiseArray``'s
     ``free_running``: its stages advance every cycle, its consumer takes every beat)
@@ -55,20 +54,14 @@ class Tagged(wiring.Component):
         in_shape = inner.i_stream.payload.shape()
         out_shape = inner.o_stream.payload.shape()
         self._tag_layout = tag_layout
-        self._ports = {name: member for name, member in inner.signature.members.items()
-                       if name not in ("i_stream", "o_stream")}
         super().__init__({
             "i_stream": In(stream.Signature(data.StructLayout({"inner": in_shape, "tag": tag_layout}))),
             "o_stream": Out(stream.Signature(data.StructLayout({"inner": out_shape, "tag": tag_layout}))),
-            **self._ports,
         })
 
     def elaborate(self, platform):
         m = Module()
         inner = m.submodules.inner = self._inner
-        for name, member in self._ports.items():
-            ours, its = getattr(self, name), getattr(inner, name)
-            m.d.comb += its.eq(ours) if member.flow == In else ours.eq(its)
         if getattr(inner, "ONE_ENABLE", False) and self._produces is None:
             return self._shift_register(m, inner)
         # The tag FIFO's flags are registers (``hw.queue``: cycle for cycle a
@@ -80,7 +73,7 @@ class Tagged(wiring.Component):
             width=data.Layout.cast(self._tag_layout).size, depth=self._depth)
         produces = 1 if self._produces is None else self._produces(self.i_stream.payload.inner)
         if getattr(inner, "FREE_RUNNING", False):
-            assert Queue.LATENCY <= inner.LATENCY
+            assert Queue.LATENCY <= inner.LATENCY  # a tag is at the head before its result
             m.d.comb += [
                 inner.i_stream.payload.eq(self.i_stream.payload.inner),
                 inner.i_stream.valid.eq(self.i_stream.valid),
