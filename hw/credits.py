@@ -41,11 +41,16 @@ def credits_needed(latency):
     return latency + RETURN + 1
 
 
-def credit_counter(m, depth, spend, give, name):
+def credit_counter(m, depth, spend, give, name, spacing=1):
     """Returns ``ok``, a register: the producer holds a credit this cycle (it starts
     with ``depth``). ``spend``: the producer issues a result this cycle (only while
     ``ok``); ``give``: a result leaves the queue this cycle. ``ok`` is computed from
-    the count and the returning credit, with ``spend`` at its last LUT."""
+    the count and the returning credit, with ``spend`` at its last LUT.
+
+    ``spacing`` > 1 also keeps results that many cycles apart at least (``ok`` is low
+    for ``spacing - 1`` cycles after a spend): for a stage behind the producer that
+    takes one every ``spacing`` cycles (a shared requantiser), which then never has to
+    stall the free-running stages."""
     given = give
     for k in range(RETURN):
         late = Signal(name=f"{name}_return{k + 1}")
@@ -53,8 +58,14 @@ def credit_counter(m, depth, spend, give, name):
         given = late
     count = Signal(range(depth + 1), name=f"{name}_count", init=depth)
     ok = Signal(name=f"{name}_ok", init=1)
-    m.d.sync += [
-        count.eq(count - spend + given),
-        ok.eq(Mux(spend, (count >= 2) | ((count != 0) & given), (count != 0) | given)),
-    ]
+    m.d.sync += count.eq(count - spend + given)
+    if spacing == 1:
+        m.d.sync += ok.eq(Mux(spend, (count >= 2) | ((count != 0) & given), (count != 0) | given))
+        return ok
+    wait = Signal(range(spacing), name=f"{name}_wait")  # cycles before the next spend
+    with m.If(spend):
+        m.d.sync += wait.eq(spacing - 1)
+    with m.Elif(wait != 0):
+        m.d.sync += wait.eq(wait - 1)
+    m.d.sync += ok.eq(~spend & (wait <= 1) & ((count != 0) | given))
     return ok

@@ -289,9 +289,11 @@ class PointwiseStage(wiring.Component):
         # lookup's enable copies was pe 8's path after timing step 21 (seed 3, 10.32 ns).
         # Running free, the accumulators reach the requantiser through a register with
         # no handshake, and the requantiser takes every beat: the array emits a word per
-        # run, and a run has at least as many words as a shared requantiser has lane
-        # groups (``AcceleratorConfig.pw_requant_share``), so its ``ready`` is high
-        # whenever a word comes.
+        # run, and the sequencer issues runs' last words at least as many cycles apart
+        # as a shared requantiser has lane groups (``credit_counter``'s ``spacing``), so
+        # its ``ready`` is high whenever a word comes. (For the network the design is
+        # built for no run is that short, ``AcceleratorConfig.pw_requant_share``, and
+        # the spacing costs no cycle; a shorter run waits for it.)
         if free:
             accs = registered_stage(m, array.o_stream, "accs")
         else:
@@ -311,7 +313,8 @@ class PointwiseStage(wiring.Component):
                 self.o_stream.payload.eq(queue.r_data), self.o_stream.valid.eq(queue.r_rdy),
                 queue.r_en.eq(self.o_stream.ready),
                 credit.eq(credit_counter(m, queue.depth, issue & last_word,
-                                         self.o_stream.valid & self.o_stream.ready, "credit")),
+                                         self.o_stream.valid & self.o_stream.ready, "credit",
+                                         spacing=self._share)),
             ]
         m.d.comb += [
             words.valid.eq(requant.o_stream.valid),
