@@ -26,6 +26,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .pointwise import discard_on_error
+
 __all__ = ["Queue", "wrap_inc"]
 
 
@@ -66,10 +68,11 @@ class Queue(wiring.Component):
     LATENCY = 2
 
     def __init__(self, *, width: int, depth: int, room_for: int | None = None):
-        if depth < 2:
-            raise ValueError(f"a Queue needs depth >= 2 (memory and head), not {depth}")
-        if room_for is not None and not 1 <= room_for <= depth:
-            raise ValueError(f"room_for must be in 1..{depth}, not {room_for}")
+        with discard_on_error(self):
+            if depth < 2:
+                raise ValueError(f"a Queue needs depth >= 2 (memory and head), not {depth}")
+            if room_for is not None and not 1 <= room_for <= depth:
+                raise ValueError(f"room_for must be in 1..{depth}, not {room_for}")
         self.width, self.depth, self._room_for = width, depth, room_for
         members = {
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1, init=1),
