@@ -182,14 +182,12 @@ class PointwiseArray(wiring.Component):
         marks_last = Signal(name="acc_last")  # the beat entering the accumulators ends a run
         valid, ready = pipeline_enables(m, self.LATENCY, self.i_stream, self.o_stream, "",
                                         last=marks_last, free=self.FREE_RUNNING)
-        groups = self.column_groups(pe, self._packed)
 
         beat = self.i_stream.payload
         # products[o][i]: a * w as the tree sees it (a register, or a field of one).
         products = [[None] * pe for _ in range(pe)]
         unit = 0
-        for group in groups:
-            en = ready
+        for group in self.column_groups(pe, self._packed):
             # From CHIP_WIDE_PE lanes each group of columns ties its multipliers' control
             # inputs from flip-flops of its own (``hw.products.dsp_ties``).
             ties = dsp_ties(m, f"col{group[0]}") if chip_wide(pe) and is_ecp5(platform) else None
@@ -199,7 +197,7 @@ class PointwiseArray(wiring.Component):
                     build = lut_product if unit < self._lut else dsp_product
                     for o in group:
                         products[o][i] = registered_product(m, platform, a, beat.weights[i][o],
-                                                            en[0], en[1],
+                                                            ready[0], ready[1],
                                                             name=f"product_{i}_{o}", build=build,
                                                             ties=ties)
                 else:
@@ -211,9 +209,9 @@ class PointwiseArray(wiring.Component):
                     w_hi = Signal(signed(WEIGHT_BITS), name=f"packed_{i}_{hi}_w")
                     a_q = Signal(signed(ACT_BITS), name=f"packed_{i}_a")
                     packed = Signal(signed(PACKED_BITS), name=f"packed_{i}_{lo}_{hi}")
-                    with m.If(en[0]):
+                    with m.If(ready[0]):
                         m.d.sync += [a_q.eq(a), w_lo.eq(beat.weights[i][lo]), w_hi.eq(beat.weights[i][hi])]
-                    with m.If(en[1]):
+                    with m.If(ready[1]):
                         m.d.sync += packed.eq(packed_products(a_q, w_lo, w_hi))
                     products[lo][i], products[hi][i] = unpack_products(packed)
                 unit += 1
@@ -233,14 +231,10 @@ class PointwiseArray(wiring.Component):
         at, held = marks[-1], valid[-2]
         m.d.comb += marks_last.eq(at.last)
         acc = Signal(data.ArrayLayout(signed(ACC_BITS), pe))
-
-        def accumulate(o):
-            total = Signal(signed(ACC_BITS), name=f"total{o}")
-            m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
-            m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
-
         with m.If(ready[-1]):
             with m.If(held):
                 for o in range(pe):
-                    accumulate(o)
+                    total = Signal(signed(ACC_BITS), name=f"total{o}")
+                    m.d.comb += total.eq(Mux(at.first, at.bias[o], acc[o]) + sums[o])
+                    m.d.sync += [acc[o].eq(total), self.o_stream.payload[o].eq(total)]
         return m
