@@ -6,9 +6,9 @@ in the clock enable of every stage, and at ``hw.skid.CHIP_WIDE_PE`` lanes those 
 span the chip: the pointwise side's handshakes (the store router's, the requantiser's,
 the accumulators' entry, the array's enable, the beats' entry) were the critical paths
 at pe 8 in most timing steps from 17 to 25, one route across the chip after another,
-and copies of the enables only moved them (timing steps 19 to 25). With credits the stages run
-free (each advances every cycle, a valid bit beside it) and the backpressure ends at
-one queue at the end of the pipeline:
+and copies of the enables only moved them (timing steps 19 to 25). With credits the
+stages run free (each advances every cycle, a valid bit beside it) and the backpressure
+ends at one queue at the end of the pipeline:
 
 - the queue (``hw.queue.Queue``) has :func:`credits_needed` entries and takes every
   result the cycle it comes;
@@ -22,7 +22,7 @@ So the queue never overflows, and with a consumer that takes every result at onc
 producer never waits for a credit: the same results in the same cycles as the stalling
 pipeline, plus the queue's latency. Under a stalled consumer the producer runs ahead by
 a full queue (``hw.pw_stage.PointwiseStage.output_held``, the cost model's
-``store_slack``). This is how FINN's and Gemmini's pipelines cross a chip as well.
+``store_slack``).
 """
 
 from amaranth.hdl import Mux, Signal
