@@ -587,7 +587,9 @@ def build_parser() -> Parser:
                              f"docs/ARCHITECTURE.md, 'Routability at pe 8') (default: {PLACERS[0]})")
     parser.add_argument("--router", choices=ROUTERS, default=ROUTERS[0],
                         help="nextpnr-ecp5's router: router1 (nextpnr-ecp5's default) or router2 "
-                             "(negotiated congestion; docs/ARCHITECTURE.md, 'Routability at pe 8') "
+                             "(negotiated congestion; at pe 8, with the clock in the fabric, its "
+                             "overused wires grew again after about 12 passes, at both seeds "
+                             "tried; docs/ARCHITECTURE.md, 'Routability at pe 8') "
                              f"(default: {ROUTERS[0]})")
     parser.add_argument("--component", choices=COMPONENTS, default=None, metavar="NAME",
                         help="synthesise, place and route only this block of the configuration, "
