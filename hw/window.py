@@ -62,7 +62,7 @@ def window_request(row, col, ib, *, width, blocks, tag=0):
 class WindowGenerator(wiring.Component):
     """Turn window requests into 3x3 windows of ``pe`` channels, one per cycle.
 
-    Six stages (:attr:`LATENCY`), throughput one window per cycle:
+    Seven stages (:attr:`LATENCY`), throughput one window per cycle:
 
     0. the request's base plus its row's pitch term, one sum per row of sub-banks (the
        column's term is added in stage 1: one carry chain a stage);
@@ -82,8 +82,10 @@ class WindowGenerator(wiring.Component):
     4. the sub-banks' words in registers of this block (``pe`` bytes a sub-bank, no logic
        in front of them: the route from a block RAM's output register, which may cross
        the chip, is all this stage's path), beside the selects;
-    5. the words rotated into tap order, padding replaced by ``zero_point``, registered
-       onto ``o_stream`` (the multiplexers between registers of this block).
+    5. the words rotated into tap order, padding replaced by ``zero_point``: each tap's
+       ten sources masked by its one-hot select and ORed in two halves of five, each half
+       into a register of its own;
+    6. each tap the OR of its two halves, registered onto ``o_stream``.
 
     The stages advance together whenever ``o_stream``'s register is empty or its beat is
     taken (:func:`hw.pointwise.pipeline_enables`): a stalled output holds every beat in
@@ -117,11 +119,14 @@ class WindowGenerator(wiring.Component):
 
     #: Cycles from an accepted request to its window on ``o_stream`` (no stalls): the
     #: row terms, the address registers, the sub-banks' read, their output registers,
-    #: the words' registers, the tap selection. (4 until timing step 6: the block RAM's
-    #: output register, a 4.48 ns route across the chip and the ten-way tap multiplexer
-    #: in one cycle were the whole design's critical path, 9.32 ns; 5 until timing step
-    #: 14: the base and both pitch terms in one stage.)
-    LATENCY = 6
+    #: the words' registers, the tap selection in two stages. (4 until timing step 6: the
+    #: block RAM's output register, a 4.48 ns route across the chip and the ten-way tap
+    #: multiplexer in one cycle were the whole design's critical path, 9.32 ns; 5 until
+    #: timing step 14: the base and both pitch terms in one stage; 6 until timing step 27:
+    #: the select register, a 3.06 ns route and the ten-way multiplexer's five LUT and
+    #: PFUMX levels were pe 4's critical path with the clock on a global network, seed 2,
+    #: 8.61 ns.)
+    LATENCY = 7
 
     def __init__(self, pe, depth, tag_bits=1):
         with discard_on_error(self):
@@ -189,6 +194,9 @@ class WindowGenerator(wiring.Component):
         s4_select = [Signal(SUB_BANKS + 1, name=f"s4_select{tap}") for tap in range(SUB_BANKS)]
         s4_tag = Signal.like(req.tag)
         s4_data = Signal.like(self.r_data)
+        s5_tag = Signal.like(req.tag)
+        s5_halves = [[Signal(8 * self._pe, name=f"s5_tap{tap}_{h}") for h in range(2)]
+                     for tap in range(SUB_BANKS)]
 
         # The tile's ``rows - d`` and ``cols - d`` (d = 0, 1, 2) in registers: ``rows`` and
         # ``cols`` are the command's, steady from its acceptance, and a tile's first
@@ -246,14 +254,21 @@ class WindowGenerator(wiring.Component):
             m.d.sync += [s4_data.eq(self.r_data), s4_tag.eq(s3_tag),
                          *(s4_select[tap].eq(s3_select[tap]) for tap in range(SUB_BANKS))]
 
-            # Stage 5: each tap the OR of its sources masked by the one-hot select (no
-            # decoder between the select register and the multiplexer).
-            m.d.sync += self.o_stream.payload.tag.eq(s4_tag)
+            # Stage 5: each tap's sources masked by its one-hot select (no decoder between
+            # the select register and the multiplexer), ORed in two halves of five.
+            m.d.sync += s5_tag.eq(s4_tag)
             sources = [*(s4_data[bank] for bank in range(SUB_BANKS)),
                        _splat(self.zero_point, self._pe)]
             for tap in range(SUB_BANKS):
-                masked = (Mux(select, source, 0) for select, source in zip(s4_select[tap], sources))
-                m.d.sync += self.o_stream.payload.taps[tap].eq(functools.reduce(operator.or_, masked))
+                masked = [Mux(select, source, 0) for select, source in zip(s4_select[tap], sources)]
+                half = len(masked) // 2
+                m.d.sync += [s5_halves[tap][0].eq(functools.reduce(operator.or_, masked[:half])),
+                             s5_halves[tap][1].eq(functools.reduce(operator.or_, masked[half:]))]
+
+            # Stage 6: each tap the OR of its halves.
+            m.d.sync += self.o_stream.payload.tag.eq(s5_tag)
+            for tap in range(SUB_BANKS):
+                m.d.sync += self.o_stream.payload.taps[tap].eq(s5_halves[tap][0] | s5_halves[tap][1])
         return m
 
 
