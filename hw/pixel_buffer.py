@@ -29,7 +29,6 @@ from model.numerics import ACT_BITS
 
 from .bram import BlockRam
 from .config import ceil_log2
-from .skid import chip_wide
 
 __all__ = ["PixelBuffer", "pixel_word_layout"]
 
@@ -143,19 +142,14 @@ class PixelBuffer(wiring.Component):
         # only in the last LUT: with it in front of the carry chain, the store side's
         # backpressure through the pointwise stage into this counter was the whole
         # design's critical path (timing step 5).
-        # From CHIP_WIDE_PE lanes ``reserve`` (the sequencer's handshake) is in the last
-        # LUT too: in front of both carry chains, from the sequencer's ``busy`` through
-        # them into this counter was pe 4's path at both seeds once the depthwise
-        # handshake behind the sequencer was a constant (timing step 25, 8.20 ns; that
-        # step is chip-wide only, so below it this counter is as placed before).
-        if chip_wide(self._pe):
-            freed = reserved - self.run_len
-            m.d.sync += reserved.eq(Mux(self.release, Mux(self.reserve, freed + 1, freed),
-                                        Mux(self.reserve, reserved + 1, reserved)))
-        else:
-            kept = reserved + self.reserve
-            freed = reserved + self.reserve - self.run_len
-            m.d.sync += reserved.eq(Mux(self.release, freed, kept))
+        # ``reserve`` (the sequencer's handshake) is in the last LUT too: in front of both
+        # carry chains, from the sequencer's ``busy`` through them into this counter was
+        # pe 4's path at both seeds once the depthwise handshake behind the sequencer was
+        # a constant (timing step 25, 8.20 ns, from CHIP_WIDE_PE lanes), and pe 4's at
+        # seed 2 with the clock on a global network (timing step 27, 8.09 ns, all pe).
+        freed = reserved - self.run_len
+        m.d.sync += reserved.eq(Mux(self.release, Mux(self.reserve, freed + 1, freed),
+                                    Mux(self.reserve, reserved + 1, reserved)))
         # space is ``reserved < cap`` of the next cycle, with ``reserve`` (the end of the
         # sequencer's handshake) only in the last LUT: a release (at least one word, all
         # of them reserved) always leaves room, as a reservation was made only with room.
