@@ -228,13 +228,14 @@ def on_global_clock(design):
 
     nextpnr-ecp5 out of context (``--out-of-context``: the core's buses are not package
     pins) promotes no clock: a top-level port has no driving cell, so it routed ``clk``
-    through the general fabric as one net to every slice with a flip-flop, block RAM and
-    DSP (27,265 flip-flops at pe 8). On a board the clock comes from a pin or a PLL, and nextpnr
-    puts it on a global network through a DCCA; nextpnr always routes a DCCA's output on
-    a global network. So the design placed and routed here is clocked as it is on a
-    board. The DCCA's output carries ``ECP5_IS_GLOBAL`` (the attribute nextpnr puts on
-    the clocks it promotes), so that out of context too the router leaves it to the
-    global network: without it router1 stops in its set-up and router2 fails its arcs."""
+    through the general fabric as one net to every slice with a flip-flop, every block
+    RAM and every DSP (27,265 flip-flops at pe 8). On a board the clock comes from a pin
+    or a PLL, and nextpnr puts it on a global network through a DCCA before placement;
+    it routes a DCCA's output on a global network out of context too. So the design
+    placed and routed here is clocked as on a board. The DCCA's output carries
+    ``ECP5_IS_GLOBAL`` (the attribute nextpnr puts on the clocks it promotes), so that
+    the router leaves it to the global network: without it, out of context, router1
+    stopped in its set-up and router2 failed the clock's arcs."""
     from amaranth.hdl import ClockDomain, Const, Instance, Module, Signal
     from amaranth.lib import wiring
 
@@ -308,10 +309,11 @@ SPEED_GRADES = (6, 7, 8)
 #: ("Routability at pe 8") has the measurements of both.
 PLACERS = ("heap", "static")
 
-#: nextpnr-ecp5's routers ``--router`` chooses from: ``router1`` (nextpnr-ecp5's default,
-#: an A* router that rips up one arc at a time) and ``router2`` (negotiated congestion,
-#: every net each pass, as nextpnr's newer architectures use). ROUTERS[0] is hw.synth's
-#: default; docs/ARCHITECTURE.md ("Routability at pe 8") has the measurements of both.
+#: nextpnr-ecp5's routers ``--router`` chooses from: ``router1`` (nextpnr-ecp5's default:
+#: arc by arc, A* search, ripping up what an arc needs) and ``router2`` (after CRoute:
+#: negotiated congestion, wires shared at first and their overuse priced up each pass).
+#: ROUTERS[0] is hw.synth's default; docs/ARCHITECTURE.md ("Routability at pe 8") has
+#: the measurements of both.
 ROUTERS = ("router1", "router2")
 
 
