@@ -130,15 +130,15 @@ with file_lock(sys.argv[1]):
 
 def test_lock_waits_for_its_holder_and_dies_with_it(tmp_path):
     lock = tmp_path / "entry.lock"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock), "600"], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_line(holder, "locked")
-    with file_lock(lock, blocking=False) as acquired:
-        assert not acquired
-    with file_lock(lock, shared=True, blocking=False) as acquired:
-        assert not acquired
-    holder.kill()  # a killed build: the kernel releases its lock
-    holder.wait(timeout=60)
+    with subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock), "600"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as holder:
+        _wait_for_line(holder, "locked")
+        with file_lock(lock, blocking=False) as acquired:
+            assert not acquired
+        with file_lock(lock, shared=True, blocking=False) as acquired:
+            assert not acquired
+        holder.kill()  # a killed build: the kernel releases its lock
+        holder.wait(timeout=60)
     start = time.monotonic()
     with file_lock(lock) as acquired:
         assert acquired
@@ -147,13 +147,13 @@ def test_lock_waits_for_its_holder_and_dies_with_it(tmp_path):
 
 def test_second_locker_waits_then_proceeds(tmp_path):
     lock = tmp_path / "entry.lock"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock), "1.5"], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_line(holder, "locked")
-    start = time.monotonic()
-    with file_lock(lock):
-        waited = time.monotonic() - start
-    holder.wait(timeout=60)
+    with subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock), "1.5"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as holder:
+        _wait_for_line(holder, "locked")
+        start = time.monotonic()
+        with file_lock(lock):
+            waited = time.monotonic() - start
+        holder.wait(timeout=60)
     assert waited > 0.5
     with file_lock(lock, shared=True), file_lock(lock, shared=True, blocking=False) as again:
         assert again  # readers share
