@@ -221,6 +221,17 @@ def _yosys(command: str, netlist: str, workdir: Path, progress):
     return result.returncode == 0, log + result.stderr
 
 
+def _ports_through(wrapper, inner):
+    """(source, sink) of each of ``inner``'s ports and the ``wrapper`` port of its name,
+    in the port's direction. The wrapper has ``inner``'s members first, in their order
+    (any it adds after them, such as a clock, are left out)."""
+    from amaranth.lib import wiring
+
+    for (_, member, outer), (_, _, port) in zip(wrapper.signature.flatten(wrapper),
+                                                inner.signature.flatten(inner)):
+        yield (outer, port) if member.flow == wiring.In else (port, outer)
+
+
 def on_global_clock(design):
     """``design`` (a component whose registers are in the ``sync`` domain) with its clock
     through an ECP5 DCCA, the buffer in front of a global clock network, and the same
@@ -253,13 +264,8 @@ def on_global_clock(design):
             m.d.comb += sync.clk.eq(on_global)
             m.d.comb += sync.rst.eq(self.rst)
             m.submodules.core = design
-            # The design's members come first, in its order; zip leaves out clk and rst.
-            for (_, member, outer), (_, _, port) in zip(self.signature.flatten(self),
-                                                        design.signature.flatten(design)):
-                if member.flow == wiring.In:
-                    m.d.comb += port.eq(outer)
-                else:
-                    m.d.comb += outer.eq(port)
+            for source, sink in _ports_through(self, design):
+                m.d.comb += sink.eq(source)
             return m
 
     return OnGlobalClock()
@@ -277,9 +283,9 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
     from .products import ECP5
 
     start = time.perf_counter()
-    # On ECP5 the multipliers are MULT18X18D primitives with their registers in use.
     if target == "ecp5":
         design = on_global_clock(design)
+    # On ECP5 the multipliers are MULT18X18D primitives with their registers in use.
     netlist = rtlil.convert(design, name=top, emit_src=False,
                             platform=ECP5 if target == "ecp5" else None)
     progress(f"  RTLIL netlist: {len(netlist) / 1e6:.1f} MB in {time.perf_counter() - start:.0f} s")
@@ -634,9 +640,7 @@ def _port_registers(factory):
             def elaborate(self, platform):
                 m = Module()
                 m.submodules.block = inner
-                for (_, member, outer), (_, _, port) in zip(self.signature.flatten(self),
-                                                            inner.signature.flatten(inner)):
-                    source, sink = (outer, port) if member.flow == wiring.In else (port, outer)
+                for source, sink in _ports_through(self, inner):
                     register = Signal(Value.cast(source).shape())
                     m.d.sync += register.eq(source)
                     m.d.comb += sink.eq(register)
