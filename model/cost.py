@@ -36,6 +36,7 @@ from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
 from hw.read_port import OUTSTANDING_READS
+from hw.skid import chip_wide
 from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
 from hw.store_dma import StoreDma
 from hw.store_router import StoreRouter
@@ -78,10 +79,17 @@ def tile_beats(step: Step, tile: Tile, pe: int) -> tuple[int, int]:
 
 def tile_cycles(mode: Mode, beats: int, run_len: int, pe: int, pw_share: int = 1) -> int:
     """Cycles from command to last output word (see the module docstring); ``pw_share``
-    is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``)."""
+    is the pointwise requantiser's sharing (``AcceleratorConfig.pw_requant_share``).
+
+    A shared requantiser takes a word every ``pw_share`` cycles; from ``CHIP_WIDE_PE``
+    lanes nothing in front of it stalls, so the sequencer issues the runs' last words
+    that many cycles apart (``hw.credits.credit_counter``'s ``spacing``): a run shorter
+    than that takes ``pw_share`` cycles instead of ``run_len``, every run after the
+    first."""
     fill = (Controller.START_LATENCY + WindowGenerator.LATENCY + DepthwiseStage.latency(mode)
             + run_len - 1 + PixelBuffer.HANDOVER_LATENCY)
-    return fill + beats + PointwiseStage.latency(pe, pw_share) + Controller.COUNT_INCLUSIVE
+    spacing = (beats // run_len - 1) * (pw_share - run_len) if run_len < pw_share and chip_wide(pe) else 0
+    return fill + beats + spacing + PointwiseStage.latency(pe, pw_share) + Controller.COUNT_INCLUSIVE
 
 
 @dataclass(frozen=True)

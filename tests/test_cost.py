@@ -193,3 +193,29 @@ def test_store_slack_counts_the_words_held_behind_the_array():
         assert store_slack(Mode.FUSED, pe, share) == pe * (store + held)
     assert PointwiseStage.output_held(8, 1) == 24
     assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
+
+
+
+def test_runs_shorter_than_a_shared_requantiser_take_its_spacing():
+    """From CHIP_WIDE_PE lanes the sequencer issues runs' last words ``pw_share`` cycles
+    apart (``hw.credits.credit_counter``): a run shorter than that takes ``pw_share``
+    cycles, every run after the first. Below CHIP_WIDE_PE, and for runs as long as the
+    sharing, nothing is added (the RTL's cycles: tests/test_engine.py)."""
+    from hw.command import Mode
+    from hw.pw_stage import PointwiseStage
+    from hw.skid import CHIP_WIDE_PE
+    from model.cost import tile_cycles
+
+    def unspaced(pe, beats, run_len, share):  # the module docstring's terms alone
+        return (tile_cycles(Mode.FUSED, 1, 1, pe, 1) - 1 - PointwiseStage.latency(pe, 1)
+                + run_len - 1 + beats + PointwiseStage.latency(pe, share))
+
+    pe, beats = CHIP_WIDE_PE, 2048
+    # one-word runs, shared by 2: 2,048 runs, the 2,047 after the first a cycle longer
+    assert tile_cycles(Mode.FUSED, beats, 1, pe, 2) == unspaced(pe, beats, 1, 2) + 2047
+    # two-word runs, shared by 4: 1,024 runs, the 1,023 after the first 2 cycles longer
+    assert tile_cycles(Mode.FUSED, beats, 2, pe, 4) == unspaced(pe, beats, 2, 4) + 1023 * 2
+    for run_len, share in ((1, 1), (2, 2), (4, 2), (3, 1)):
+        assert tile_cycles(Mode.FUSED, beats, run_len, pe, share) == unspaced(pe, beats, run_len, share)
+    # below CHIP_WIDE_PE the stages stall by handshake; the sequencer spaces nothing
+    assert tile_cycles(Mode.FUSED, beats, 1, 4, 2) == unspaced(4, beats, 1, 2)
