@@ -87,17 +87,8 @@ class ActWriter(wiring.Component):
         active = Signal()
         last_ib = Signal(12)
         last_col = Signal(12)
-        # The descriptor comes in through a register too (``registered_input``): the
-        # store router's route-queue room and the sequencer's store queue through the
-        # router's ``act_desc.valid``, 3.71 ns across the chip into the accept logic and
-        # 3.07 ns on into ``writing`` was the whole design's critical path after timing
-        # step 28's second fixes (pe 4, seed 2, 8.62 ns). A tile's descriptor leaves the
-        # sequencer with its command, tens of cycles before the tile's first word, so the
-        # cycle costs none; and no tile that reads the half can start before this one
-        # has completed, long after ``writing`` rises.
-        desc = registered_input(m, self.desc, "desc")
-        d = desc.payload
-        m.d.comb += desc.ready.eq(~active)
+        d = self.desc.payload
+        m.d.comb += self.desc.ready.eq(~active)
 
         # -- the writer's beat ------------------------------------------------------------
         beat = self.act_out.payload
@@ -128,12 +119,12 @@ class ActWriter(wiring.Component):
         with m.Elif(out_ready):
             m.d.sync += beat_valid.eq(0)
 
-        with m.If(desc.valid & ~active):
+        with m.If(self.desc.valid & ~active):
             m.d.sync += [cur.eq(d), active.eq(1), last_ib.eq(d.group - 1),
                          last_col.eq(d.cols - 1), *walk.restart(d.base + d.block0)]
 
         # ``writing`` as a register: from the next cycle's descriptor and beat
-        accept = desc.valid & ~active
+        accept = self.desc.valid & ~active
         active_next = Mux(accept, 1, active & ~(take & words.payload.last))
         half_next = Mux(accept, d.half, cur.half)
         beat_next = take | beat_valid & ~out_ready
@@ -141,7 +132,6 @@ class ActWriter(wiring.Component):
         m.d.sync += self.writing.eq(Cat(active_next & ~half_next | beat_next & ~beat_half_next,
                                         active_next & half_next | beat_next & beat_half_next))
         # (``self.words.ready`` is low while the skid holds a word; ``words.valid``: the
-        # input register holds one; the same for the descriptor)
-        m.d.comb += self.idle.eq(~active & ~beat_valid & ~words.valid & self.words.ready
-                                 & ~desc.valid & self.desc.ready)
+        # input register holds one)
+        m.d.comb += self.idle.eq(~active & ~beat_valid & ~words.valid & self.words.ready)
         return m

@@ -26,10 +26,6 @@ __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "tagged_requantize
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
 FINE_BITS = 3  # the right shift's low bits, done in stage 7 (the rest in 6)
-#: The clamp's view of y (stages 8 and 9): h >> r compared in FIT_BITS signed bits,
-#: y = (h >> r) + up in Y_BITS, enough for any int8 zero point and bounds.
-FIT_BITS = ACT_BITS + 2
-Y_BITS = FIT_BITS + 1
 LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
 #: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
 DSPS_PER_LANE = 4
@@ -94,14 +90,13 @@ class Requantizer(wiring.Component):
        (ties away from zero) in two parts, with no shifter behind an adder (``v = h +
        offset`` and then ``v >> r`` in one stage, four LUT levels, was the whole design's
        critical path after timing step 27, seed 3);
-    8. ``y = (h >> r) + up`` in :data:`Y_BITS` (one short chain), whether ``h >> r`` fits
-       in :data:`FIT_BITS` signed bits, and its sign; beside them the clamp bounds
-       relative to the zero point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits),
-       in each lane's own registers;
-    9. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two 11-bit compares, the same
-       as ``y + zero_point`` against ``lo`` and ``hi``; where ``h >> r`` does not fit, its
-       sign alone decides) and ``y + zero_point`` in 8 bits (all the result needs when
-       neither holds: it then lies in ``[lo, hi]``), three carry chains side by side;
+    8. ``y = (h >> r) + up`` (one chain); beside it the clamp bounds relative to the zero
+       point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits), in each lane's own
+       registers;
+    9. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
+       ``y + zero_point`` against ``lo`` and ``hi``) and ``y + zero_point`` in 8 bits (all
+       the result needs when neither holds: it then lies in ``[lo, hi]``), three carry
+       chains side by side;
     10. ``lo``, ``hi`` or that sum (one LUT a bit), into ``o_stream``.
 
     Latency is :attr:`LATENCY` cycles, throughput one beat per cycle. The stages advance
@@ -269,17 +264,12 @@ class Requantizer(wiring.Component):
                 m.d.sync += [quotient[lane].eq(coarse[lane] >> r6[lane]),
                              up[lane].eq(threshold[lane] < remainder[lane])]
 
-        # 8: y = (h >> r) + up, only as far as the clamp needs it: whether h >> r fits
-        # in ``FIT_BITS`` signed bits (then y does in ``Y_BITS``), its sign, and y's low
-        # ``Y_BITS`` (one short chain); beside them each lane's clamp bounds relative to the
-        # zero point, in registers of the lane's own, so that stage 9 compares y itself and
-        # no carry chain follows another. (A 32-bit y compared with a bound shared by the
-        # lanes was the whole design's critical path after timing step 27, seed 2: a 2.28
-        # ns route into the 32-bit compare; with bounds of each lane's own, its chain split
-        # in three by nextpnr after timing step 28's second fixes, seed 3, 8.19 ns.)
-        y = lanes_of(signed(Y_BITS), "s8_y")
-        fits = lanes_of(unsigned(1), "s8_fits")
-        negative = lanes_of(unsigned(1), "s8_negative")
+        # 8: y = (h >> r) + up (no wrap: up is 0 for r = 0, and |h >> r| < 2**30 otherwise);
+        # each lane's clamp bounds relative to the zero point, so that stage 9 compares y
+        # itself and no carry chain follows another, in registers of the lane's own (one
+        # pair for every lane, 2.3 ns of route from it into a far lane's compare was the
+        # whole design's critical path after timing step 27, seed 2).
+        shifted = lanes_of(signed(ACC_BITS), "s8_y")
         lo8, hi8 = Signal(signed(ACT_BITS), name="s8_lo"), Signal(signed(ACT_BITS), name="s8_hi")
         zp8 = Signal(signed(ACT_BITS), name="s8_zp")
         lo_rel, hi_rel = (lanes_of(signed(ACT_BITS + 1), f"s8_{n}_rel") for n in ("lo", "hi"))
@@ -287,27 +277,22 @@ class Requantizer(wiring.Component):
             zp7, lo7, hi7 = p7
             m.d.sync += [zp8.eq(zp7), lo8.eq(lo7), hi8.eq(hi7)]
             for lane in range(lanes):
-                q, top = quotient[lane], quotient[lane][FIT_BITS - 1:]
-                m.d.sync += [y[lane].eq(q[:Y_BITS] + up[lane]),
-                             fits[lane].eq(top.all() | ~top.any()),
-                             negative[lane].eq(q[-1]),
+                m.d.sync += [shifted[lane].eq(quotient[lane] + up[lane]),
                              lo_rel[lane].eq(lo7 - zp7), hi_rel[lane].eq(hi7 - zp7)]
 
         # 9: which side of the clamp range y + zero_point is on, and its low byte (the
-        # result when it is inside the range, an int8 value). When h >> r does not fit in
-        # FIT_BITS, |y| >= 2**(FIT_BITS - 1) = 512 exceeds every bound (|lo - zero_point|
-        # and |hi - zero_point| are at most 255): its sign decides.
+        # result when it is inside the range, an int8 value).
         below, above = lanes_of(unsigned(1), "s9_below"), lanes_of(unsigned(1), "s9_above")
         inside = lanes_of(signed(ACT_BITS), "s9_inside")
         lo9, hi9 = Signal(signed(ACT_BITS), name="s9_lo"), Signal(signed(ACT_BITS), name="s9_hi")
         with m.If(ready[8]):
             m.d.sync += [lo9.eq(lo8), hi9.eq(hi8)]
             for lane in range(lanes):
+                y = shifted[lane]
                 # both as "<": Yosys builds a ">" as "not below and not equal", a
                 # reduction of every bit of the difference behind its carry chain.
-                m.d.sync += [below[lane].eq(Mux(fits[lane], y[lane] < lo_rel[lane], negative[lane])),
-                             above[lane].eq(Mux(fits[lane], hi_rel[lane] < y[lane], ~negative[lane])),
-                             inside[lane].eq(y[lane][:ACT_BITS] + zp8)]
+                m.d.sync += [below[lane].eq(y < lo_rel[lane]), above[lane].eq(hi_rel[lane] < y),
+                             inside[lane].eq(y[:ACT_BITS] + zp8)]
 
         # 10: the clamp.
         with m.If(ready[9]):
