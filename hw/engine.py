@@ -43,11 +43,9 @@ class Engine(wiring.Component):
         Only with ``act_write=True`` (``hw.top``: the ``hw.act_writer`` output words):
         activation words (``half``, ``bank``, ``addr``, ``data``; ``target`` and
         ``slice`` ignored) into the activation buffer's write port in every cycle in
-        which ``load`` brings no activation word (``ready`` is ``~load_act``); beside a
-        load beat for another buffer they go in the same cycle.
-    load_act : In(1)
-        Only with ``act_write=True``: ``load.valid & (load.payload.target == ACT)``, as a
-        register of the load DMA's (``hw.load_dma.LoadDma.load_act``).
+        which ``load`` brings no activation word (``ready``, from the load stream's
+        ``valid`` and ``target``); beside a load beat for another buffer they go in the
+        same cycle.
     cmd : In(stream.Signature(command_layout()))
         Tile commands; one is accepted when the previous tile is complete.
     store : Out(stream.Signature(store_layout(pe)))
@@ -62,7 +60,7 @@ class Engine(wiring.Component):
         load = stream.Signature(load_layout(config.pe, config.load_addr_bits))
         super().__init__({
             "load": In(load),
-            **({"act_write": In(load), "load_act": In(1)} if act_write else {}),
+            **({"act_write": In(load)} if act_write else {}),
             "cmd": In(stream.Signature(command_layout())),
             "store": Out(stream.Signature(store_layout(config.pe))),
             "busy": Out(1),
@@ -100,12 +98,6 @@ class Engine(wiring.Component):
         act_load = self.load.valid & (self.load.payload.target == Target.ACT)
         write = self.load.payload
         if "act_write" in self.signature.members:
-            # The arbitration from the load DMA's flag register: the load beat's valid and
-            # target through a LUT, a 2.34 ns route to the activation writer's handshake
-            # and a 2.77 ns route to its beat register's clock enables was the whole
-            # design's critical path after timing step 28's first fixes (pe 4, seed 3,
-            # 8.62 ns).
-            act_load = self.load_act
             second = self.act_write
             write = Signal(load_layout(pe, cfg.load_addr_bits))
             m.d.comb += [write.eq(Mux(act_load, self.load.payload, second.payload)),

@@ -44,10 +44,6 @@ class LoadDma(wiring.Component):
     r : In(stream.Signature(data_bits))
     load : Out(stream.Signature(load_layout(pe, addr_bits)))
         To the engine; it is always ready, so ``ready`` is ignored.
-    load_act : Out(1)
-        ``load.valid & (load.payload.target == ACT)``, a register of its own: the
-        activation buffer's write port gives the activation writer (``hw.act_writer``)
-        the cycles without such a beat, and this flag is the whole of that decision.
     done : Out(1)
         One-cycle pulse when a descriptor's last slice has been written.
     idle : Out(1)
@@ -70,7 +66,6 @@ class LoadDma(wiring.Component):
             "req": Out(stream.Signature(burst_layout())),
             "r": In(stream.Signature(data_bits)),
             "load": Out(stream.Signature(load_layout(pe, addr_bits))),
-            "load_act": Out(1),
             "done": Out(1),
             "idle": Out(1),
         })
@@ -168,8 +163,7 @@ class LoadDma(wiring.Component):
         slice_done = Mux(cur.image, active & held_valid,
                          active & self.r.valid & (sub == beats_per_slice - 1))
         last_slice = (word == last_word) & (s == last_s)
-        m.d.sync += [self.load.valid.eq(slice_done), self.load_act.eq(slice_done & is_act),
-                     self.done.eq(slice_done & last_slice)]
+        m.d.sync += [self.load.valid.eq(slice_done), self.done.eq(slice_done & last_slice)]
         with m.If(slice_done):
             m.d.sync += [
                 self.load.payload.target.eq(cur.target),

@@ -29,15 +29,11 @@ from .command import command_layout
 from .instruction import INSTRUCTION_BITS, WAIT_BITS, Op, instruction_layout, load_desc_layout, \
     store_desc_layout
 from .queue import Queue
-from .skid import SKID_HELD, skid_input
 
 __all__ = ["Sequencer"]
 
 LOAD_QUEUE_DEPTH = 4
 EXEC_QUEUE_DEPTH = 2
-#: Instructions the sequencer holds beyond its queues while the next one's queue is
-#: full: its input skid register's (``hw.skid.SKID_HELD``).
-INSTRUCTIONS_HELD = SKID_HELD
 #: Cycles from ``tile_done`` to the sequencer counting the tile (its done counter, the
 #: pending count behind ``finished``): ``tile_done`` goes into a register first, so the
 #: engine's output handshake (``valid & ready & last``, from the far end of the engine)
@@ -99,23 +95,15 @@ class Sequencer(wiring.Component):
         loads_done, execs_done = Signal(WAIT_BITS), Signal(WAIT_BITS)
 
         # -- dispatch -----------------------------------------------------------------
-        # The instructions come in through a skid register (``hw.skid``), so that the
-        # fetch queue's read (its pointers, level and burst room) follows a flip-flop,
-        # not the dispatch decision: the EXEC or LOAD queue's room through that decision,
-        # across the chip into the fetch queue's level was the whole design's critical
-        # path after timing step 28's first fixes (pe 4, seed 2, 8.48 ns). No latency;
-        # while a queue is full it holds one instruction more (``model.cost``'s fetch
-        # horizons count it: :data:`INSTRUCTIONS_HELD`).
-        instr = skid_input(m, self.instr, "instr")
-        ins = data.View(instruction_layout(), instr.payload)
+        ins = data.View(instruction_layout(), self.instr.payload)
         is_load = ins.op == Op.LOAD
         m.d.comb += [
             loads.w_data.eq(ins.wait | ins.body.load.as_value() << WAIT_BITS),
             execs.w_data.eq(ins.wait | ins.body.exec.cmd.as_value() << WAIT_BITS
                             | ins.body.exec.store.as_value() << (WAIT_BITS + command_layout().size)),
-            instr.ready.eq(self.busy & (is_load & loads.w_rdy | ~is_load & execs.w_rdy)),
-            loads.w_en.eq(instr.valid & instr.ready & is_load),
-            execs.w_en.eq(instr.valid & instr.ready & ~is_load),
+            self.instr.ready.eq(self.busy & (is_load & loads.w_rdy | ~is_load & execs.w_rdy)),
+            loads.w_en.eq(self.instr.valid & self.instr.ready & is_load),
+            execs.w_en.eq(self.instr.valid & self.instr.ready & ~is_load),
         ]
 
         # Each queue's head goes out with a registered valid: a wait's compare ends in that
@@ -158,7 +146,7 @@ class Sequencer(wiring.Component):
         ]
 
         # -- progress -----------------------------------------------------------------
-        dispatch = instr.valid & instr.ready
+        dispatch = self.instr.valid & self.instr.ready
         with m.If(dispatch):
             m.d.sync += dispatched.eq(dispatched + 1)
         with m.If(self.load_done):

@@ -105,7 +105,6 @@ class Accelerator(wiring.Component):
         wiring.connect(m, fetch.instr, seq.instr)
         wiring.connect(m, seq.load_desc, load.desc)
         wiring.connect(m, load.load, engine.load)
-        m.d.comb += engine.load_act.eq(load.load_act)
         wiring.connect(m, writer.act_out, engine.act_write)
         wiring.connect(m, seq.store_desc, router.desc)
         wiring.connect(m, engine.store, router.store)

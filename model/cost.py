@@ -37,7 +37,7 @@ from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
 from hw.read_port import OUTSTANDING_READS
 from hw.skid import chip_wide
-from hw.sequencer import EXEC_QUEUE_DEPTH, INSTRUCTIONS_HELD, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
+from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
 from hw.store_dma import StoreDma
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator
@@ -426,10 +426,9 @@ def fetch_horizons(loads: list[list[int]], prefetch_count: int) -> list[int]:
     ``prefetch_count`` LOADs. By then every LOAD of the tile after it has gone to the
     load DMA (it waited for the tile before), and the sequencer has dispatched in program
     order until an instruction finds its queue full (``LOAD_QUEUE_DEPTH`` LOADs that wait
-    for later tiles, ``EXEC_QUEUE_DEPTH`` EXECs); that instruction waits in the
-    sequencer's skid register (``INSTRUCTIONS_HELD``) and the fetch queue holds the
-    ``FETCH_QUEUE_DEPTH`` after it, requested a burst of ``BURST_INSTRUCTIONS`` at a time
-    when a burst's room is free (``hw/fetch.py``)."""
+    for later tiles, ``EXEC_QUEUE_DEPTH`` EXECs); the fetch queue holds the
+    ``FETCH_QUEUE_DEPTH`` instructions from there, requested a burst of
+    ``BURST_INSTRUCTIONS`` at a time when a burst's room is free (``hw/fetch.py``)."""
     kinds = _program_kinds(loads, prefetch_count)
     horizons, start = [], 0
     for tile, sizes in enumerate(loads):
@@ -463,9 +462,8 @@ def prologue_horizon(loads: list[list[int]], prefetch_count: int) -> int:
     :func:`fetch_horizons` says for a tile, with the first EXEC still in the EXEC queue:
     it waits for its LOADs). The LOADs of the first two tiles go to the load DMA (each
     fills a half no tile has read yet); the sequencer stops at the third EXEC or at the
-    fifth LOAD of a later tile, whichever comes first; that instruction waits in the
-    sequencer's skid register and the fetch queue holds the ``FETCH_QUEUE_DEPTH`` after
-    it."""
+    fifth LOAD of a later tile, whichever comes first, and the fetch queue holds the
+    ``FETCH_QUEUE_DEPTH`` instructions from there."""
     return _dispatch_horizon(_program_kinds(loads, prefetch_count), 0, 0)
 
 
@@ -496,9 +494,7 @@ def _dispatch_horizon(kinds: list[tuple[int, bool]], start: int, tile: int) -> i
             if queued_loads > LOAD_QUEUE_DEPTH:
                 blocked = index
                 break
-    # the blocked instruction waits in the sequencer's skid register, a full fetch queue
-    # behind it
-    fetched = (blocked + INSTRUCTIONS_HELD + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
+    fetched = (blocked + FETCH_QUEUE_DEPTH) // BURST_INSTRUCTIONS * BURST_INSTRUCTIONS
     return min(total, fetched)
 
 

@@ -36,22 +36,17 @@ def test_read_bursts_in_bytes():
 
 def test_prologue_horizon_stops_at_the_third_exec():
     # tiles of one LOAD each: L0 E0 L1 E1 L2 E2 ...; E0 and E1 fill the EXEC queue (E0
-    # waits for its LOAD), so dispatch stops at E2 (index 5), which waits in the
-    # sequencer's skid register, and the fetch queue holds the 8 instructions after it,
-    # in bursts of 4: (5 + 1 + 8) // 4 * 4 = 12
+    # waits for its LOAD), so dispatch stops at E2 (index 5) and the fetch queue holds the
+    # 8 instructions from there, in bursts of 4: (5 + 8) // 4 * 4 = 12
     loads = [[64]] * 12
     assert prologue_horizon(loads, 0) == 12
     # a short program is fetched whole
     assert prologue_horizon([[64]] * 2, 0) == 4
-    # L0 E0 L1 E1, tile 2's three LOADs (4..6, waiting in the LOAD queue), E2 at 7: the
-    # skid's instruction is what lets the third burst in: (7 + 1 + 8) // 4 * 4 = 16
-    # (without it the fetch queue's room would stop at 12)
-    assert prologue_horizon([[64], [64], [64] * 3] + [[64]] * 4, 0) == 16
 
 
 def test_prologue_horizon_stops_at_the_fifth_waiting_load():
     # L0 E0 L1 E1 then tile 2's five LOADs (indices 4..8; they wait for tile 0): the fifth
-    # finds the LOAD queue (4) full, before E2 at 9: (8 + 1 + 8) // 4 * 4 = 16
+    # finds the LOAD queue (4) full, before E2 at 9: (8 + 8) // 4 * 4 = 16
     loads = [[64], [64], [64] * 5, [64] * 5, [64]]
     assert prologue_horizon(loads, 0) == 16
     # once tile 0 has started (fetch_horizons) dispatch goes on from E0's successor with the
