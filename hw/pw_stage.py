@@ -192,19 +192,10 @@ class PointwiseStage(wiring.Component):
             # read of the address written at the same edge is undefined).
             self.r_en.eq(issue),
             self.pw_weight_addr.eq(weight_addr),
+            self.pw_param_addr.eq(Mux(pool, run, ob)),
             *([self.pw_en.eq(look_ready)] if not free else []),
             self.release.eq(issue & last_word & last_ob),
         ]
-        # The parameter address, ``run`` when pooling and ``ob`` otherwise, is a register
-        # stepped with them, straight into the block RAMs' address pins: the command's
-        # mode through that select and a 4.32 ns route into a ``pw_params`` DP16KD's
-        # address was the whole design's critical path after timing step 28's first fix
-        # (pe 4, seed 3, 8.63 ns).
-        param_addr = self.pw_param_addr
-        with m.If(self.start):
-            m.d.sync += param_addr.eq(0)
-        with m.Elif(issue & last_word):
-            m.d.sync += param_addr.eq(Mux(pool, Mux(last_ob, run + 1, run), Mux(last_ob, 0, ob + 1)))
         with m.If(self.start):
             m.d.sync += [self.busy.eq(1), k.eq(0), ob.eq(0), weight_addr.eq(0), run.eq(0),
                          out_row.eq(0), out_col.eq(0),
