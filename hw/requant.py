@@ -25,7 +25,6 @@ __all__ = ["Requantizer", "SharedRequantizer", "requantizer", "tagged_requantize
 
 LEFT_BITS = SHIFT_MAX.bit_length()  # 3: left shifts 0..7
 RIGHT_BITS = (-SHIFT_MIN).bit_length()  # 5: right shifts 0..31
-FINE_BITS = 3  # the right shift's low bits, done in stage 7 (the rest in 6)
 LOW_BITS = 17  # the accumulator's low part: unsigned, fits an 18x18 signed multiplier
 #: 18x18 multipliers per lane: (17 unsigned + 15 signed bits) x (17 + 14 unsigned bits).
 DSPS_PER_LANE = 4
@@ -80,19 +79,15 @@ class Requantizer(wiring.Component):
        (the outer products side by side in one word, plus the first rounding's constant);
     5. ``h = (x * M0 + 2**30) >> 31``, the second sum plus the middle one times
        ``2**17`` (one chain): SaturatingRoundingDoublingHighMul (it cannot saturate,
-       ``M0 < 2**31``); beside it the second rounding's mask ``2**r - 1`` and half
-       ``2**(r-1)`` (0 for ``r = 0``);
-    6. ``h`` shifted right by ``r``'s multiple of 8 (one four-way pick a bit); the
-       remainder ``h & mask``; the threshold ``mask / 2 + [h < 0]``, the half or the half
-       less one picked by ``h``'s sign (one LUT a bit);
-    7. the rest of the shift, ``h >> r`` (one eight-way pick a bit), and ``up``, whether
-       the remainder exceeds the threshold (one compare): TFLite's RoundingDivideByPOT
-       (ties away from zero) in two parts, with no shifter behind an adder (``v = h +
-       offset`` and then ``v >> r`` in one stage, four LUT levels, was the whole design's
-       critical path after timing step 27, seed 3);
-    8. ``y = (h >> r) + up`` (one chain); beside it the clamp bounds relative to the zero
-       point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits), in each lane's own
-       registers;
+       ``M0 < 2**31``); beside it the second rounding's two possible offsets,
+       ``2**(r-1) - 1`` and ``2**(r-1)`` (both 0 for ``r = 0``);
+    6. the offset ``2**(r-1) - 1 + [r > 0 and h >= 0]``: one of the two, picked by
+       ``h``'s sign (one LUT a bit), in a register of its own, ``h`` beside it (with the
+       pick in front of the adder's carry chain, ``h`` through four LUTs into the chain
+       was the whole design's critical path after timing step 6, seed 2);
+    7. ``v = h + offset`` (one adder of two registers);
+    8. ``y = v >> r``: with 7, RoundingDivideByPOT; beside it the clamp bounds relative
+       to the zero point, ``lo - zero_point`` and ``hi - zero_point`` (9 bits);
     9. ``y < lo - zero_point`` and ``y > hi - zero_point`` (two compares, the same as
        ``y + zero_point`` against ``lo`` and ``hi``) and ``y + zero_point`` in 8 bits (all
        the result needs when neither holds: it then lies in ``[lo, hi]``), three carry
@@ -224,7 +219,7 @@ class Requantizer(wiring.Component):
                              r4[lane].eq(r3[lane])]
 
         # 5: the rounded high word: floor((x * M0 + 2**30) / 2**31); the second rounding's
-        # remainder mask 2**r - 1 and half 2**(r-1) (0 for r = 0).
+        # two possible offsets, 2**(r-1) - 1 and 2**(r-1) (both 0 for r = 0).
         high_word = lanes_of(signed(ACC_BITS), "s5_high_word")
         r5, p5 = lanes_of(unsigned(RIGHT_BITS), "s5_right"), shared("s5")
         mask = lanes_of(unsigned(ACC_BITS - 1), "s5_mask")
@@ -234,51 +229,41 @@ class Requantizer(wiring.Component):
             for lane in range(lanes):
                 s = outer[lane] + (middle[lane] << LOW_BITS)
                 m.d.sync += [high_word[lane].eq(s[31:]), r5[lane].eq(r4[lane]),
-                             mask[lane].eq((Const(1, ACC_BITS) << r4[lane]) - 1),
+                             mask[lane].eq(((Const(1, ACC_BITS) << r4[lane]) - 1) >> 1),
                              half[lane].eq((Const(1, ACC_BITS) << r4[lane]) >> 1)]
 
-        # 6: h shifted right by r's multiple of 8 (one four-way pick a bit); the remainder
-        # h & mask; the threshold it must exceed to round up, mask / 2 + [h < 0] (the half
-        # for a negative h, the half less one otherwise: one LUT a bit).
-        coarse = lanes_of(signed(ACC_BITS), "s6_coarse")
-        remainder = lanes_of(unsigned(ACC_BITS - 1), "s6_remainder")
-        threshold = lanes_of(unsigned(ACC_BITS - 1), "s6_threshold")
-        r6, p6 = lanes_of(unsigned(FINE_BITS), "s6_right"), shared("s6")
+        # 6: the second rounding's offset, mask + [r > 0 and h >= 0] (the mask + 1 is the
+        # half, and both are 0 for r = 0), picked by h's sign into a register of its own.
+        high6 = lanes_of(signed(ACC_BITS), "s6_high_word")
+        offset = lanes_of(unsigned(ACC_BITS - 1), "s6_offset")
+        r6, p6 = lanes_of(unsigned(RIGHT_BITS), "s6_right"), shared("s6")
         with m.If(ready[5]):
             carry(p5, p6)
             for lane in range(lanes):
                 h = high_word[lane]
-                m.d.sync += [coarse[lane].eq(h >> Cat(Const(0, FINE_BITS), r5[lane][FINE_BITS:])),
-                             remainder[lane].eq(h[:ACC_BITS - 1] & mask[lane]),
-                             threshold[lane].eq(Mux(h < 0, half[lane], mask[lane] >> 1)),
-                             r6[lane].eq(r5[lane][:FINE_BITS])]
+                m.d.sync += [high6[lane].eq(h), r6[lane].eq(r5[lane]),
+                             offset[lane].eq(Mux(h < 0, mask[lane], half[lane]))]
 
-        # 7: the rest of the shift, h >> r (one eight-way pick a bit), and whether the
-        # remainder rounds up (one compare): TFLite's RoundingDivideByPOT in two parts.
-        quotient = lanes_of(signed(ACC_BITS), "s7_quotient")
-        up = lanes_of(unsigned(1), "s7_up")
-        p7 = shared("s7")
+        # 7: the second rounding's sum, one adder of two registers.
+        biased = lanes_of(signed(ACC_BITS + 1), "s7_biased")
+        r7, p7 = lanes_of(unsigned(RIGHT_BITS), "s7_right"), shared("s7")
         with m.If(ready[6]):
             carry(p6, p7)
             for lane in range(lanes):
-                m.d.sync += [quotient[lane].eq(coarse[lane] >> r6[lane]),
-                             up[lane].eq(threshold[lane] < remainder[lane])]
+                m.d.sync += [biased[lane].eq(high6[lane] + offset[lane]), r7[lane].eq(r6[lane])]
 
-        # 8: y = (h >> r) + up (no wrap: up is 0 for r = 0, and |h >> r| < 2**30 otherwise);
-        # each lane's clamp bounds relative to the zero point, so that stage 9 compares y
-        # itself and no carry chain follows another, in registers of the lane's own (one
-        # pair for every lane, 2.3 ns of route from it into a far lane's compare was the
-        # whole design's critical path after timing step 27, seed 2).
-        shifted = lanes_of(signed(ACC_BITS), "s8_y")
+        # 8: the right shift; the clamp bounds relative to the zero point, so that stage 9
+        # compares y itself and no carry chain follows another.
+        shifted = lanes_of(signed(ACC_BITS + 1), "s8_shifted")
         lo8, hi8 = Signal(signed(ACT_BITS), name="s8_lo"), Signal(signed(ACT_BITS), name="s8_hi")
         zp8 = Signal(signed(ACT_BITS), name="s8_zp")
-        lo_rel, hi_rel = (lanes_of(signed(ACT_BITS + 1), f"s8_{n}_rel") for n in ("lo", "hi"))
+        lo_rel, hi_rel = (Signal(signed(ACT_BITS + 1), name=f"s8_{n}_rel") for n in ("lo", "hi"))
         with m.If(ready[7]):
             zp7, lo7, hi7 = p7
-            m.d.sync += [zp8.eq(zp7), lo8.eq(lo7), hi8.eq(hi7)]
+            m.d.sync += [zp8.eq(zp7), lo8.eq(lo7), hi8.eq(hi7),
+                         lo_rel.eq(lo7 - zp7), hi_rel.eq(hi7 - zp7)]
             for lane in range(lanes):
-                m.d.sync += [shifted[lane].eq(quotient[lane] + up[lane]),
-                             lo_rel[lane].eq(lo7 - zp7), hi_rel[lane].eq(hi7 - zp7)]
+                m.d.sync += shifted[lane].eq(biased[lane] >> r7[lane])
 
         # 9: which side of the clamp range y + zero_point is on, and its low byte (the
         # result when it is inside the range, an int8 value).
@@ -291,7 +276,7 @@ class Requantizer(wiring.Component):
                 y = shifted[lane]
                 # both as "<": Yosys builds a ">" as "not below and not equal", a
                 # reduction of every bit of the difference behind its carry chain.
-                m.d.sync += [below[lane].eq(y < lo_rel[lane]), above[lane].eq(hi_rel[lane] < y),
+                m.d.sync += [below[lane].eq(y < lo_rel), above[lane].eq(hi_rel < y),
                              inside[lane].eq(y[:ACT_BITS] + zp8)]
 
         # 10: the clamp.
