@@ -36,8 +36,8 @@ from hw.dw_stage import DepthwiseStage
 from hw.pixel_buffer import PixelBuffer
 from hw.pw_stage import PointwiseStage
 from hw.read_port import OUTSTANDING_READS
-from hw.skid import chip_wide
 from hw.sequencer import EXEC_QUEUE_DEPTH, LOAD_QUEUE_DEPTH, TILE_DONE_LATENCY
+from hw.skid import chip_wide
 from hw.store_dma import StoreDma
 from hw.store_router import StoreRouter
 from hw.window import WindowGenerator

@@ -195,7 +195,6 @@ def test_store_slack_counts_the_words_held_behind_the_array():
     assert store_slack(Mode.POOL, 8) == 8 * (store + DepthwiseStage.OUTPUT_HELD)
 
 
-
 def test_runs_shorter_than_a_shared_requantiser_take_its_spacing():
     """From CHIP_WIDE_PE lanes the sequencer issues runs' last words ``pw_share`` cycles
     apart (``hw.credits.credit_counter``): a run shorter than that takes ``pw_share``
