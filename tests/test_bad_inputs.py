@@ -106,6 +106,7 @@ TABLE = {
         "--seed": INT + [str(2**31), "0x1"],
         "--placer": ["sa", "router2", "HEAP", ""],
         "--router": ["router3", "heap", "Router2", ""],
+        "--timing-weight": COUNT + [HUGE, str(2**31)],
         "--component": ["nosuch", "ENGINE", ""],
         "--no-pnr": FLAG,
         "--pnr-timeout": FINITE + ["1h"],

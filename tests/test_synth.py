@@ -254,10 +254,13 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, 
     inverse of."""
     synthesize(_registered_product(), "product", "ecp5", tmp_path, progress=lambda text: None)
     pnr = place_and_route(DEVICES["85k"], tmp_path, 100.0, progress=lambda text: None,
-                          speed=8, seed=3, placer=placer, router=router)
-    assert (pnr.speed, pnr.seed, pnr.placer, pnr.router) == (8, 3, placer, router)
+                          speed=8, seed=3, placer=placer, router=router, timing_weight=37)
+    weight = 37 if placer == "heap" else None  # the timing weight is heap's alone
+    assert (pnr.speed, pnr.seed, pnr.placer, pnr.router, pnr.timing_weight) == \
+        (8, 3, placer, router, weight)
+    heap = " (timing weight 37)" if weight else ""
     assert pnr.version.startswith("nextpnr-") and pnr.describe() == \
-        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3, placer {placer}, {router}"
+        f"nextpnr-ecp5 {pnr.version}, speed grade 8, seed 3, placer {placer}{heap}, {router}"
     log = (tmp_path / "run" / "nextpnr.log").read_text()
     assert ("Running Static placer" in log) == (placer == "static")
     assert ("Router2" in log) == (router == "router2")
@@ -274,6 +277,8 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, 
         place_and_route(DEVICES["85k"], tmp_path, 100.0, placer="sa")
     with pytest.raises(ValueError, match=r"router must be one of"):
         place_and_route(DEVICES["85k"], tmp_path, 100.0, router="router3")
+    with pytest.raises(ValueError, match=r"timing weight must be a non-negative integer"):
+        place_and_route(DEVICES["85k"], tmp_path, 100.0, timing_weight=-1)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "docs" / "fmax").rglob("*.json")),
