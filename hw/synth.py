@@ -6,9 +6,10 @@ WebAssembly: they see only their working folder, so every path passed is relativ
 Reports LUTs, flip-flops, DSPs and block RAMs against the device, says by how much a
 design that does not fit is over, and turns Fmax and the cost model's cycles into
 frames per second. nextpnr times for the speed grade given (``--speed``, default 6, the
-slowest) with the placer seed given (``--seed``); the JSON keeps both, nextpnr's version
-and the critical path, so that a frames/s figure derived from it can say where its clock
-came from.
+slowest) with the placer seed given (``--seed``) and HeAP's timing weight
+(``--timing-weight``, :data:`TIMING_WEIGHT`); the JSON keeps them, nextpnr's version and
+the critical path, so that a frames/s figure derived from it can say where its clock came
+from.
 """
 
 from __future__ import annotations
