@@ -15,7 +15,8 @@ from hw.act_buffer import sub_bank_address
 from hw.bursts import BurstSplitter, block_beats, cut_run
 from hw.depthwise import DepthwiseLanes
 from hw.pointwise import PointwiseArray
-from hw.products import lut_product, packed_products, times_constant, unpack_products
+from hw.products import (booth_terms, lut_product, packed_products, times_constant, tree_sum,
+                         unpack_products)
 from hw.window import window_request
 from hw.window_harness import WindowHarness
 
@@ -176,16 +177,20 @@ def test_multiplier_options_rejected(make, message):
 @pytest.mark.slow
 def test_booth_and_packed_products_exhaustively():
     """Every int8 pair through hw.products' LUT multiplier and DSP packing (with the
-    high weight at its extremes and in between), evaluated by Amaranth's simulator."""
+    high weight at its extremes and in between), evaluated by Amaranth's simulator. The
+    Booth terms' sum is exact in a wider adder (the depthwise lanes add a LUT product's
+    terms, ``registered_terms``, in their 32-bit tree), not only modulo 2**16."""
     m = Module()
     b, w_hi = Signal(signed(8)), Signal(signed(8))
     outs = []
     for a_value in range(-128, 128):
         a = Const(a_value, signed(8))
         booth, lo, hi = Signal(signed(16)), Signal(signed(16)), Signal(signed(16))
+        wide = Signal(signed(32))
         packed_lo, packed_hi = unpack_products(packed_products(a, b, w_hi))
-        m.d.comb += [booth.eq(lut_product(a, b)), lo.eq(packed_lo), hi.eq(packed_hi)]
-        outs.append((a_value, booth, lo, hi))
+        m.d.comb += [booth.eq(lut_product(a, b)), lo.eq(packed_lo), hi.eq(packed_hi),
+                     wide.eq(tree_sum(booth_terms(a, b)))]
+        outs.append((a_value, booth, lo, hi, wide))
     wrong = []
 
     async def testbench(ctx):
@@ -193,9 +198,10 @@ def test_booth_and_packed_products_exhaustively():
             ctx.set(w_hi, hi_value)
             for b_value in range(-128, 128):
                 ctx.set(b, b_value)
-                for a_value, booth, lo, hi in outs:
-                    got = (ctx.get(booth), ctx.get(lo), ctx.get(hi))
-                    if got != (a_value * b_value, a_value * b_value, a_value * hi_value):
+                for a_value, booth, lo, hi, wide in outs:
+                    got = (ctx.get(booth), ctx.get(lo), ctx.get(hi), ctx.get(wide))
+                    product = a_value * b_value
+                    if got != (product, product, a_value * hi_value, product):
                         wrong.append((a_value, b_value, hi_value, got))
     sim = Simulator(m)
     sim.add_testbench(testbench)
