@@ -331,6 +331,7 @@ COMBINATIONS = [
     ("hw.synth", ["--dsp-packing"], "--dsp-packing needs a 25x18 multiplier"),
     ("hw.synth", ["--target", "xilinx", "--device", "85k"], "give --target ecp5"),
     ("hw.synth", ["--device", "25k", "--fit"], "fewer than the requantisers need at pe 4"),
+    ("hw.synth", ["--placer", "static", "--timing-weight", "50"], "--placer static has none"),
     ("sw.run", ["--image", "{F}/garbage", "--input", "{F}/floats.npy"], "not allowed with"),
     ("sw.run", ["--ddr-width", "32", "--ddr-bandwidth", "5"], "at most 4 bytes per cycle"),
     ("sw.explore", ["--pe", "4,8", "--ddr-bandwidth", "5"], "with --pe 4: --ddr-bandwidth"),
