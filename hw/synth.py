@@ -353,9 +353,13 @@ class PlaceAndRoute:
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
-        weight = f" (timing weight {self.timing_weight})" if self.timing_weight is not None else ""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
-                f"placer {self.placer}{weight}, {self.router}")
+                f"placer {_placer_label(self.placer, self.timing_weight)}, {self.router}")
+
+
+def _placer_label(placer: str, timing_weight: int | None) -> str:
+    """``placer``, with heap's timing weight when it has one (e.g. ``heap (timing weight 100)``)."""
+    return placer + (f" (timing weight {timing_weight})" if timing_weight is not None else "")
 
 
 _HOP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+(.*)$")
@@ -435,10 +439,8 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise ValueError(f"timing weight must be a non-negative integer, not {timing_weight!r}")
     weight = timing_weight if placer == "heap" else None
     heap = ["--placer-heap-timingweight", str(weight)] if weight is not None else []
-    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {placer}"
-             + (f" (timing weight {weight})" if weight is not None else "")
-             + f", seed {seed}, {router}, "
-             f"at {freq_mhz:g} MHz (minutes for a large design)")
+    progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {_placer_label(placer, weight)}, "
+             f"seed {seed}, {router}, at {freq_mhz:g} MHz (minutes for a large design)")
     workdir = workdir / "run"
     start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
