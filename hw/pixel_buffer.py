@@ -60,8 +60,8 @@ class PixelBuffer(wiring.Component):
     w_stream : In(stream.Signature(pixel_word_layout(pe)))
         The words, in order; always ready.
     r_full : Out(1)
-        The oldest unreleased run is complete: a register (computed a cycle ahead, so
-        the handover's latency is unchanged).
+        The oldest unreleased run is complete: a register, computed a cycle ahead
+        from the registered end of a run (:attr:`HANDOVER_LATENCY`).
     r_en : In(1)
         The memory reads the word at the read pointer at an edge where it is high; the
         pointer starts at the oldest run's first word.
@@ -80,8 +80,9 @@ class PixelBuffer(wiring.Component):
         (``run_len`` words); the pointer steps to the next run's first word.
     """
 
-    #: Cycles from a run's last word being written to ``r_full`` showing it.
-    HANDOVER_LATENCY = 1
+    #: Cycles from a run's last word being written to ``r_full`` showing it: the word's
+    #: ``run_end`` into a register (``finished``), then the count of complete runs.
+    HANDOVER_LATENCY = 2
 
     def __init__(self, pe, max_run, slack):
         self._pe, self._max_run = pe, max_run
@@ -154,7 +155,12 @@ class PixelBuffer(wiring.Component):
         # sequencer's handshake) only in the last LUT: a release (at least one word, all
         # of them reserved) always leaves room, as a reservation was made only with room.
         m.d.sync += self.space.eq(self.release | Mux(self.reserve, reserved < cap - 1, reserved < cap))
-        finished = self.w_stream.valid & self.w_stream.payload.run_end
+        # A run's end into a register of its own first: the depthwise stage's output
+        # register, a route and this LUT straight into ``complete_runs``' carry chains was
+        # pe 4's critical path with the reset on a global network (seed 4, 8.18 ns); the
+        # chains now start from a register beside them. One cycle of the handover.
+        finished = Signal()
+        m.d.sync += finished.eq(self.w_stream.valid & self.w_stream.payload.run_end)
         # As ``reserved``: both sums computed, ``release`` in the last LUT.
         m.d.sync += complete_runs.eq(Mux(self.release, complete_runs + finished - 1,
                                          complete_runs + finished))

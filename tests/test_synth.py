@@ -229,14 +229,22 @@ def _registered_product():
 
 
 def test_on_global_clock_buffers_the_clock_and_keeps_the_ports():
-    """hw.synth's ECP5 designs take their clock through one DCCA (a global clock buffer)
-    and have the design's ports, clk and rst included, by the same names."""
+    """hw.synth's ECP5 designs take their clock and their reset through a DCCA each (the
+    buffer of a global network; a top-level input has no driver out of context, and
+    nextpnr routes no net without one) and have the design's ports, clk and rst
+    included, by the same names."""
     from amaranth.back import rtlil
 
     from hw.synth import on_global_clock
 
     netlist = rtlil.convert(on_global_clock(_registered_product()), name="product")
-    assert netlist.count("cell \\DCCA ") == 1
+    assert netlist.count("cell \\DCCA ") == 2
+    for port in ("clk", "rst"):
+        buffer = netlist[netlist.index(f"cell \\DCCA \\{port}_buffer"):]
+        buffer = buffer[:buffer.index("end\n")]
+        driven = re.search(r"connect \\CLKO (\S+)", buffer).group(1)
+        assert f"connect \\CLKI \\{port} [0]" in buffer
+        assert f"connect \\{port}_global {driven} [0]" in netlist  # ECP5_IS_GLOBAL, keep
     top = netlist[netlist.index("module \\product\n"):]
     top = top[:top.index("\nend\n")]
     for port in ("a", "b", "p", "clk", "rst"):
@@ -265,8 +273,11 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, 
     assert ("Running Static placer" in log) == (placer == "static")
     assert ("Router2" in log) == (router == "router2")
     assert pnr.used["MULT18X18D"] == 1
-    # The clock on a global network through the one DCCA (on_global_clock), not fabric.
-    assert pnr.used["DCCA"] == 1 and "routing clock net clk_global using global 0" in log
+    # The clock and the reset on global networks through their DCCAs (on_global_clock):
+    # the clock not through the fabric, the reset routed at all.
+    assert pnr.used["DCCA"] == 2
+    for net in ("clk_global", "rst_global"):
+        assert re.search(rf"routing clock net {net} using global \d+", log), net
     path = pnr.critical_path
     assert path[0][0] == "clk-to-q" and path[-1][0] == "setup"
     assert all(abs(hop[2] - sum(h[1] for h in path[:i + 1])) < 0.02 for i, hop in enumerate(path))
