@@ -246,17 +246,17 @@ class DepthwiseStage(wiring.Component):
 
     def _beats_skid(self, m, looked):
         """The looked-up beats through a skid register (:func:`hw.skid.skid_input`), and
-        the weight buffer's read enables (the skid's room). From
-        :data:`hw.skid.CHIP_WIDE_PE` lanes the skid holds them lane by lane (a lane's
-        taps, weights and parameters side by side, the tag last), each lane's slice
-        behind a copy of the skid's ``full`` flag of its own: at pe 8 the one flag
-        drove about 1,700 multiplexers beside the lanes' DSPs across the chip, and its
-        route was the critical path (timing step 19); and the enables are copies of its
-        room (``WeightBuffer.enable_copies``), registers of their own. The same beats in
-        the same cycles."""
+        the weight buffer's read enables (the skid's room). The skid holds them lane by
+        lane (a lane's taps, weights and parameters side by side, the tag last), each
+        lane's slice behind a copy of the skid's ``full`` flag of its own: at pe 8 the
+        one flag drove about 1,700 multiplexers beside the lanes' DSPs across the chip,
+        and its route was the critical path (timing step 19); at pe 4, with the reset
+        routed, the flag, a 4.20 ns route to a multiplexer by the DSPs and a 2.69 ns
+        route into the convolution gather's register were (timing step 30, seed 3,
+        8.67 ns). From :data:`hw.skid.CHIP_WIDE_PE` lanes the enables are copies of its
+        room (``WeightBuffer.enable_copies``), registers of their own; below it the
+        enable is the skid's ready. The same beats in the same cycles."""
         pe = self._pe
-        if not chip_wide(pe):
-            return skid_input(m, looked, "beats"), looked.ready
         taps = looked.payload.taps.shape().length  # the 3x3 window's, and its weights'
         lane = data.StructLayout({
             "taps": data.ArrayLayout(signed(ACT_BITS), taps),
@@ -269,9 +269,11 @@ class DepthwiseStage(wiring.Component):
         params = data.ArrayLayout(param_lane_layout(), pe)
         by_lane = Signal(by_lane_layout)
         out = stream.Signature(looked.payload.shape()).create(path=("beats_looked",))
-        inner, rooms = skid_input(m, looked, "beats", value=by_lane,
-                                  parts=[lane.size] * pe + [data.Layout.cast(window_tag_layout()).size],
-                                  ready_copies=WeightBuffer.enable_copies(pe))
+        copies = WeightBuffer.enable_copies(pe) if chip_wide(pe) else 0
+        inner = skid_input(m, looked, "beats", value=by_lane,
+                           parts=[lane.size] * pe + [data.Layout.cast(window_tag_layout()).size],
+                           ready_copies=copies)
+        inner, enables = inner if copies else (inner, [looked.ready])
         # Into the skid lane by lane, and back out in the layout the consumers take.
         for into, payload, lanes in ((True, looked.payload, by_lane),
                                      (False, out.payload, inner.payload)):
@@ -284,4 +286,4 @@ class DepthwiseStage(wiring.Component):
                 m.d.comb += [a.eq(b) if into else b.eq(a) for a, b in pairs]
             m.d.comb += lanes.tag.eq(payload.tag) if into else payload.tag.eq(lanes.tag)
         m.d.comb += [out.valid.eq(inner.valid), inner.ready.eq(out.ready)]
-        return out, Cat(rooms)
+        return out, Cat(enables)
