@@ -204,19 +204,16 @@ class DepthwiseStage(wiring.Component):
         m.d.comb += out.ready.eq(~self.o_stream.valid | self.o_stream.ready)
         with m.If(out.ready):
             m.d.sync += [self.o_stream.valid.eq(out.valid), self.o_stream.payload.eq(out.payload)]
-        # From CHIP_WIDE_PE lanes the requantiser's ready is the output register's in
-        # every mode, not only when fused (outside it the lanes take no beat, so the
-        # requantiser offers none): in the engine, whose pixel buffer is always ready,
-        # the whole depthwise handshake behind the beats entry (the requantiser's, the
-        # accumulator entry's, the lanes' one enable) is then a constant, and none of it
-        # crosses the chip. With the ready selected by mode, the requantiser's output
-        # valid, its handshake and the accumulator entry's into the lanes' enable were
-        # pe 8's paths in timing steps 20 (10.79 ns) and 24 (seed 2, 12.39 ns). (Below
-        # CHIP_WIDE_PE the ready stays selected, as pe 4 was placed: with it constant
-        # there too, 580 LUTs fewer, pe 4's place and route changed paths and seeds,
-        # timing step 25.)
-        if chip_wide(pe):
-            m.d.comb += requant.o_stream.ready.eq(out.ready)
+        # The requantiser's ready is the output register's in every mode, not only when
+        # fused (outside it the lanes take no beat, so the requantiser offers none): in
+        # the engine, whose pixel buffer is always ready, the whole depthwise handshake
+        # behind the beats entry (the requantiser's, the accumulator entry's, the lanes'
+        # one enable) is then a constant, and none of it crosses the chip. With the ready
+        # selected by mode, the requantiser's output valid, its handshake and the
+        # accumulator entry's into the lanes' enable were pe 8's paths in timing steps 20
+        # (10.79 ns) and 24 (seed 2, 12.39 ns), and pe 4's with the reset routed (timing
+        # step 30, seed 5, 8.30 ns, into the entry's ``full`` flag).
+        m.d.comb += requant.o_stream.ready.eq(out.ready)
         with m.If(fused):
             m.d.comb += [
                 lanes.i_stream.valid.eq(beats.valid),
@@ -225,8 +222,6 @@ class DepthwiseStage(wiring.Component):
                 out.payload.data.eq(requant.o_stream.payload.inner),
                 out.payload.run_end.eq(requant.o_stream.payload.tag.run_end),
             ]
-            if not chip_wide(pe):
-                m.d.comb += requant.o_stream.ready.eq(out.ready)
         with m.Elif(conv):
             m.d.comb += [
                 gather.i_stream.valid.eq(beats.valid),
