@@ -204,16 +204,22 @@ class DepthwiseStage(wiring.Component):
         m.d.comb += out.ready.eq(~self.o_stream.valid | self.o_stream.ready)
         with m.If(out.ready):
             m.d.sync += [self.o_stream.valid.eq(out.valid), self.o_stream.payload.eq(out.payload)]
-        # The requantiser's ready is the output register's in every mode, not only when
-        # fused (outside it the lanes take no beat, so the requantiser offers none): in
-        # the engine, whose pixel buffer is always ready, the whole depthwise handshake
-        # behind the beats entry (the requantiser's, the accumulator entry's, the lanes'
-        # one enable) is then a constant, and none of it crosses the chip. With the ready
-        # selected by mode, the requantiser's output valid, its handshake and the
-        # accumulator entry's into the lanes' enable were pe 8's paths in timing steps 20
-        # (10.79 ns) and 24 (seed 2, 12.39 ns), and pe 4's with the reset routed (timing
-        # step 30, seed 5, 8.30 ns, into the entry's ``full`` flag).
-        m.d.comb += requant.o_stream.ready.eq(out.ready)
+        # The requantiser's and the gather's ready are the output register's in every
+        # mode, not only in their own (outside it they take no beat, so they offer none):
+        # in the engine, whose pixel buffer is always ready, the whole depthwise
+        # handshake (the requantiser's, the accumulator entry's, the lanes' one enable,
+        # the gather's, the beats skid's and the window skid's) is then a constant that
+        # synthesis sees, and none of it crosses the chip. With the requantiser's ready
+        # selected by mode, its output valid, its handshake and the accumulator entry's
+        # into the lanes' enable were pe 8's paths in timing steps 20 (10.79 ns) and 24
+        # (seed 2, 12.39 ns), and pe 4's with the reset routed (timing step 30, seed 5,
+        # 8.30 ns). With the gather's selected by mode, the beats skid's ready was
+        # ``fused | ~conv | gather ready`` (the gather's ready ``~valid | conv``): 1 in
+        # every cycle, which ABC found only after the flip-flops were mapped, so the
+        # skid's ``full`` flags stayed in the netlist, held in reset by a constant LUT,
+        # and their fan-out into the skid's multiplexers was timed (pe 4's seed-3 and
+        # seed-4 paths with the reset routed, 8.23 to 8.67 ns, were such false paths).
+        m.d.comb += [requant.o_stream.ready.eq(out.ready), gather.o_stream.ready.eq(out.ready)]
         with m.If(fused):
             m.d.comb += [
                 lanes.i_stream.valid.eq(beats.valid),
@@ -228,7 +234,6 @@ class DepthwiseStage(wiring.Component):
                 beats.ready.eq(gather.i_stream.ready),
                 out.valid.eq(gather.o_stream.valid),
                 out.payload.eq(gather.o_stream.payload),
-                gather.o_stream.ready.eq(out.ready),
             ]
         with m.Else():
             m.d.comb += [
