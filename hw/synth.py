@@ -310,7 +310,42 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
         ok, log = _yosys(f"synth_ecp5 -dff -top {top} -json design.json", netlist, run, progress)
     if not ok:
         raise RuntimeError(f"yosys failed:\n{log[-3000:]}")
+    if target == "ecp5":
+        held = held_flip_flops(json.loads((run / "design.json").read_text()))
+        if held:
+            progress(f"  warning: {len(held)} flip-flops held by a constant (a handshake that is "
+                     f"constant but was not removed; nextpnr times their fan-out): "
+                     f"{', '.join(held[:4])}{', ...' if len(held) > 4 else ''}")
     return parse_stat((run / "stat.txt").read_text(), target)
+
+
+def held_flip_flops(netlist: dict) -> list:
+    """The TRELLIS_FFs of an ECP5 ``netlist`` (Yosys' JSON) that a constant holds: a LUT4
+    with constant inputs drives their set/reset (active) or their clock enable
+    (inactive). Such a flip-flop never changes, but synthesis found that only when ABC
+    mapped the logic in front of it, after the flip-flops were mapped, so it and
+    everything it drives stayed in the netlist, and nextpnr times paths from it that no
+    cycle takes (the depthwise beats skid's flags before f6f7e4a: pe 4's critical path
+    at two seeds)."""
+    top = next(m for m in netlist["modules"].values() if m["attributes"].get("top"))
+    constant = {}
+    for cell in top["cells"].values():
+        if cell["type"] == "LUT4":
+            inputs = [cell["connections"][pin][0] for pin in "ABCD"]
+            if all(isinstance(bit, str) for bit in inputs):
+                index = sum(1 << i for i, bit in enumerate(inputs) if bit == "1")
+                constant[cell["connections"]["Z"][0]] = int(cell["parameters"]["INIT"][-1 - index])
+    held = []
+    for name, cell in top["cells"].items():
+        if cell["type"] != "TRELLIS_FF":
+            continue
+        pins, params = cell["connections"], cell["parameters"]
+        lsr = constant.get(pins.get("LSR", ["0"])[0])
+        ce = constant.get(pins.get("CE", ["1"])[0])
+        if lsr is not None and lsr == (params.get("LSRMUX", "LSR") == "LSR") or \
+                ce is not None and ce == (params.get("CEMUX", "CE") == "INV"):
+            held.append(name)
+    return sorted(held)
 
 
 #: ECP5 speed grades nextpnr-ecp5 times (6 is the slowest, and nextpnr's default).

@@ -100,6 +100,9 @@ def test_command_on_a_whole_accelerator_writes_json_and_uses_the_planned_dsps(tm
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     assert "ABC9 stopped" not in result.stdout
+    # no handshake that is constant in the accelerator is left in it as flip-flops that a
+    # constant holds (hw.synth.held_flip_flops: the depthwise beats skid's were, f6f7e4a)
+    assert "held by a constant" not in result.stdout
     document = json.loads(out.read_text())
     assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(document)
     assert document["fmax_mhz"] is None and document["fits"]
@@ -226,6 +229,31 @@ def _registered_product():
             return m
 
     return RegisteredProduct()
+
+
+def test_held_flip_flops_are_those_a_constant_lut_holds():
+    """hw.synth.held_flip_flops: a TRELLIS_FF whose set/reset a constant-1 LUT drives (or a
+    constant 0 through an inverting LSRMUX), or whose clock enable a constant 0 drives, is
+    held; one whose LUT has a signal input, or whose constant is the inactive level, is
+    not."""
+    from hw.synth import held_flip_flops
+
+    def lut(out, init, inputs=("0", "0", "0", "0")):
+        return {"type": "LUT4", "parameters": {"INIT": init},
+                "connections": {**dict(zip("ABCD", ([i] for i in inputs))), "Z": [out]}}
+
+    def ff(lsr, ce, lsrmux="LSR"):
+        return {"type": "TRELLIS_FF", "parameters": {"LSRMUX": lsrmux, "CEMUX": "CE"},
+                "connections": {"LSR": [lsr], "CE": [ce], "DI": [9], "Q": [10]}}
+
+    cells = {
+        "one": lut(2, "1" * 16), "zero": lut(3, "0" * 16), "live": lut(4, "1" * 16, (5, "0", "0", "0")),
+        "one_at_b": lut(6, "0000000000000100", ("0", "1", "0", "0")),  # INIT bit 2: B = 1
+        "reset_held": ff(2, 7), "inverted_held": ff(3, 7, "INV"), "enable_off": ff(8, 3),
+        "b_held": ff(6, 7), "live_reset": ff(4, 7), "reset_released": ff(3, 7), "free": ff(8, 7),
+    }
+    netlist = {"modules": {"top": {"attributes": {"top": 1}, "cells": cells}}}
+    assert held_flip_flops(netlist) == ["b_held", "enable_off", "inverted_held", "reset_held"]
 
 
 def test_on_global_clock_buffers_the_clock_and_keeps_the_ports():
