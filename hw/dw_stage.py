@@ -250,12 +250,12 @@ class DepthwiseStage(wiring.Component):
         lane (a lane's taps, weights and parameters side by side, the tag last), each
         lane's slice behind a copy of the skid's ``full`` flag of its own: at pe 8 the
         one flag drove about 1,700 multiplexers beside the lanes' DSPs across the chip,
-        and its route was the critical path (timing step 19); at pe 4, with the reset
-        routed, the flag, a 4.20 ns route to a multiplexer by the DSPs and a 2.69 ns
-        route into the convolution gather's register were (timing step 30, seed 3,
-        8.67 ns). From :data:`hw.skid.CHIP_WIDE_PE` lanes the enables are copies of its
-        room (``WeightBuffer.enable_copies``), registers of their own; below it the
-        enable is the skid's ready. The same beats in the same cycles."""
+        and its route was the critical path (timing step 19). In the engine no consumer
+        of the beats stalls (the pixel buffer is always ready), so synthesis removes the
+        flags and the multiplexers (timing step 30); a consumer that stalls keeps them.
+        From :data:`hw.skid.CHIP_WIDE_PE` lanes the enables are copies of its room
+        (``WeightBuffer.enable_copies``), registers of their own; below it the enable is
+        the skid's ready. The same beats in the same cycles."""
         pe = self._pe
         taps = looked.payload.taps.shape().length  # the 3x3 window's, and its weights'
         lane = data.StructLayout({
