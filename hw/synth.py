@@ -30,7 +30,7 @@ from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
-           "parse_critical_path", "nextpnr_version", "yosys_version", "SPEED_GRADES", "TIMING_WEIGHT", "HARDWARE_FIELDS",
+           "parse_critical_path", "pnr_phases", "describe_phases", "nextpnr_version", "yosys_version", "SPEED_GRADES", "TIMING_WEIGHT", "HARDWARE_FIELDS",
            "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "routed_source", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
@@ -152,7 +152,87 @@ def _yosys_where(log: str) -> str | None:
     return f"at {passes[-1][0]} {passes[-1][1]}" if passes else None
 
 
+#: A row of router1's progress table: routes so far (``IterCnt``: arc routings, rip-ups
+#: included), ..., arcs still to route, seconds of the batch and in all.
+_ROUTER1_ROW = re.compile(r"^Info:\s+(\d+)\s*\|\s*\d+\s+\d+\s*\|\s*\d+\s+\d+\s*\|\s*(\d+)\s*\|"
+                          r"\s*[\d.]+\s+([\d.]+)\s*\|", re.M)
+_HEAP_ITERATION = re.compile(r"^Info:\s+at iteration #(\d+), type ALL", re.M)
+_REFINE_ITERATION = re.compile(r"^Info:\s+at iteration #(\d+): temp = [\d.]+, timing cost", re.M)
+
+
+def _router1_progress(log: str) -> tuple[list, list]:
+    """router1's progress rows and its count of arcs to route, from the log after its
+    set-up line (router2 has a table of its own)."""
+    start = log.rfind("Info: Setting up routing queue.")
+    if start < 0:
+        return [], []
+    log = log[start:]
+    return _ROUTER1_ROW.findall(log), re.findall(r"^Info: Routing (\d+) arcs\.", log, re.M)
+
+
+def _seconds(pattern: str, log: str) -> float | None:
+    found = re.findall(pattern, log, re.M)
+    return float(found[-1]) if found else None
+
+
+def pnr_phases(log: str) -> dict:
+    """Where nextpnr-ecp5's time went, from its log: ``heap_seconds`` (HeAP's analytical
+    placement), ``refine_seconds`` (the annealing refinement after it), ``route_seconds``
+    (router2's and router1's: nextpnr runs router1 after router2 to route what it left),
+    and router1's ``arcs`` (the connections it set out to route), ``routes`` (the arcs it
+    routed, each rip-up and reroute counted again) and ``arcs_left`` (at its last report:
+    0 when it finished). A field the log does not have (another placer, router2 with
+    nothing left for router1, a run stopped before that phase) is None."""
+    rows, arcs = _router1_progress(log)
+    routers = [_seconds(rf"^Info: {name} time ([\d.]+)s", log) for name in ("Router1", "Router2")]
+    if routers[0] is None and rows:  # router1 still running: its time so far
+        routers[0] = float(rows[-1][2])
+    routed = [seconds for seconds in routers if seconds is not None]
+    router1 = bool(arcs) and int(arcs[-1]) > 0
+    return {
+        "heap_seconds": _seconds(r"^Info: HeAP Placer Time: ([\d.]+)s", log),
+        "refine_seconds": _seconds(r"^Info: SA placement time ([\d.]+)s", log),
+        "route_seconds": round(sum(routed), 2) if routed else None,
+        "arcs": int(arcs[-1]) if router1 else None,
+        "routes": int(rows[-1][0]) if router1 and rows else None,
+        "arcs_left": int(rows[-1][1]) if router1 and rows else None,
+    }
+
+
+def describe_phases(phases: dict) -> str:
+    """One line of :func:`pnr_phases`, e.g. ``placement 535 s (HeAP 173 s, refinement
+    362 s), routing 1,902 s (router1: 470,517 routes for 149,122 arcs)``; empty when the
+    log had none of them."""
+    parts = []
+    placed = [(name, phases.get(key)) for name, key in (("HeAP", "heap_seconds"),
+                                                          ("refinement", "refine_seconds"))]
+    placed = [f"{name} {seconds:,.0f} s" for name, seconds in placed if seconds is not None]
+    if len(placed) == 2:
+        total = phases["heap_seconds"] + phases["refine_seconds"]
+        parts.append(f"placement {total:,.0f} s ({', '.join(placed)})")
+    elif placed:
+        parts.append(f"placement: {placed[0]}")
+    if phases.get("route_seconds") is not None:
+        router1 = ""
+        if phases.get("routes") is not None:
+            left = f", {phases['arcs_left']:,} left" if phases["arcs_left"] else ""
+            router1 = f" (router1: {phases['routes']:,} routes for {phases['arcs']:,} arcs{left})"
+        parts.append(f"routing {phases['route_seconds']:,.0f} s{router1}")
+    return ", ".join(parts)
+
+
 def _nextpnr_where(log: str) -> str | None:
+    """Where a running nextpnr is, in words: router1's arcs left, the placers' iteration,
+    else its last line."""
+    rows, arcs = _router1_progress(log)
+    if rows and arcs:
+        return f"router1: {int(rows[-1][1]):,} of {int(arcs[-1]):,} arcs left after {int(rows[-1][0]):,} routes"
+    refine = _REFINE_ITERATION.findall(log)
+    if refine:
+        return f"placement: annealing refinement, iteration {refine[-1]}"
+    heap = _HEAP_ITERATION.findall(log)
+    if heap:
+        return f"placement: HeAP iteration {heap[-1]}"
     lines = [line[6:].strip() for line in log.splitlines() if line.startswith("Info: ")]
     return lines[-1][:70] if lines else None
 
@@ -392,6 +472,7 @@ class PlaceAndRoute:
     placer: str
     router: str
     timing_weight: int | None = None
+    phases: dict | None = None  # pnr_phases: where the time went
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
@@ -501,7 +582,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log), placer, router, weight)
+                         parse_critical_path(log), placer, router, weight, pnr_phases(log))
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -926,6 +1007,8 @@ def main(argv=None) -> int:
                 print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
                       + ", ".join(f"{name} {pnr.used[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
+                if describe_phases(pnr.phases):
+                    print(f"  nextpnr's time: {describe_phases(pnr.phases)}")
                 if pnr.critical_path:
                     print(f"critical path ({pnr.critical_path[-1][2]:.2f} ns):")
                     for kind, delay, total, what in pnr.critical_path:
@@ -965,6 +1048,7 @@ def main(argv=None) -> int:
                 "timing_weight": pnr.timing_weight if pnr else None,
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
+                "pnr_phases": pnr.phases if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
                 "cells": resources.cells,
                 "date": time.strftime("%Y-%m-%d", time.gmtime()),

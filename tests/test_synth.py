@@ -13,8 +13,9 @@ import pytest
 
 from hw.config import AcceleratorConfig
 from hw.pointwise import PointwiseArray
-from hw.synth import (DEVICES, PLACERS, ROUTERS, Resources, bram_estimate, fit_report, fitted, largest_sram, parse_stat,
-                      place_and_route, routed_result, synthesize)
+from hw.synth import (DEVICES, PLACERS, ROUTERS, Resources, _nextpnr_where, bram_estimate, describe_phases,
+                      fit_report, fitted, largest_sram, parse_stat, place_and_route, pnr_phases, routed_result,
+                      synthesize)
 from model.cost import network_cost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -279,6 +280,52 @@ def test_on_global_clock_buffers_the_clock_and_keeps_the_ports():
         assert re.search(rf"wire width \d+ (input|output) \d+ .*\\{port}$", top, re.M), port
 
 
+#: nextpnr-ecp5's log as it reads in the middle of router1 (lines of a pe-8 run, cut).
+NEXTPNR_ROUTING = """\
+Info:     at iteration #22, type ALL: wirelen solved = 183012, spread = 487100, legal = 601874; time = 6.10s
+Info: HeAP Placer Time: 172.90s
+Info:   at iteration #1: temp = 0.000000, timing cost = 2309, wirelen = 602174
+Info:   at iteration #28: temp = 0.000000, timing cost = 811, wirelen = 476095
+Info: SA placement time 361.80s
+Info: Routing..
+Info: Setting up routing queue.
+Info: Routing 149122 arcs.
+Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |
+Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|
+Info:       1000 |        0        999 |    0   999 |    148129|       2.04       2.04|
+Info:     189000 |    54327     134672 |  287   713 |     83611|       3.61     533.03|
+"""
+
+
+def test_pnr_phases_say_where_nextpnr_spent_its_time():
+    """hw.synth's account of a nextpnr run (its JSON's ``pnr_phases``, its progress lines):
+    placement by phase, router1's seconds, routes and arcs, during a run and after it."""
+    routing = pnr_phases(NEXTPNR_ROUTING)
+    assert routing == {"heap_seconds": 172.9, "refine_seconds": 361.8, "route_seconds": 533.03,
+                       "arcs": 149122, "routes": 189000, "arcs_left": 83611}
+    assert describe_phases(routing) == ("placement 535 s (HeAP 173 s, refinement 362 s), routing 533 s "
+                                        "(router1: 189,000 routes for 149,122 arcs, 83,611 left)")
+    assert _nextpnr_where(NEXTPNR_ROUTING) == "router1: 83,611 of 149,122 arcs left after 189,000 routes"
+    placing = NEXTPNR_ROUTING[:NEXTPNR_ROUTING.index("Info: SA placement")]
+    assert _nextpnr_where(placing) == "placement: annealing refinement, iteration 28"
+    assert _nextpnr_where(placing[:placing.index("Info: HeAP")]) == "placement: HeAP iteration 22"
+    assert pnr_phases(placing)["route_seconds"] is None
+    assert describe_phases(pnr_phases(placing)) == "placement: HeAP 173 s"
+    assert describe_phases(pnr_phases(placing[:placing.index("Info: HeAP")])) == ""
+    done = NEXTPNR_ROUTING + ("Info:     470517 |   130422     340095 |   11   506 |         0|"
+                              "       0.93    1901.77|\nInfo: Routing complete.\nInfo: Router1 time 1901.77s\n")
+    finished = pnr_phases(done)
+    assert (finished["routes"], finished["arcs_left"], finished["route_seconds"]) == (470517, 0, 1901.77)
+    assert describe_phases(finished).endswith("routing 1,902 s (router1: 470,517 routes for 149,122 arcs)")
+    # router2, then router1 with nothing left to route: router2's time, no router1 figures
+    router2 = (NEXTPNR_ROUTING[:NEXTPNR_ROUTING.index("Info: Routing..")]
+               + "Info: Router2 time 88.12s\nInfo: Setting up routing queue.\nInfo: Routing 0 arcs.\n"
+               "Info:          0 |        0          0 |    0     0 |         0|       0.00       0.00|\n"
+               "Info: Routing complete.\nInfo: Router1 time 0.00s\n")
+    assert pnr_phases(router2)["route_seconds"] == 88.12 and pnr_phases(router2)["routes"] is None
+    assert describe_phases(pnr_phases(router2)).endswith(", routing 88 s")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("placer, router", [(PLACERS[0], ROUTERS[0])]
                          + [(placer, ROUTERS[0]) for placer in PLACERS[1:]]
@@ -301,6 +348,11 @@ def test_place_and_route_reports_grade_seed_version_and_critical_path(tmp_path, 
     assert ("Running Static placer" in log) == (placer == "static")
     assert ("Router2" in log) == (router == "router2")
     assert pnr.used["MULT18X18D"] == 1
+    phases = pnr.phases  # where the time went, by the placer and router that ran
+    assert (phases["heap_seconds"] is not None) == (placer == "heap")
+    assert phases["route_seconds"] >= 0
+    if router == "router1":
+        assert phases["routes"] >= phases["arcs"] > 0 and phases["arcs_left"] == 0
     # The clock and the reset on global networks through their DCCAs (on_global_clock):
     # the clock not through the fabric, the reset routed at all.
     assert pnr.used["DCCA"] == 2
