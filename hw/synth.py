@@ -473,11 +473,14 @@ class PlaceAndRoute:
     router: str
     timing_weight: int | None = None
     phases: dict | None = None  # pnr_phases: where the time went
+    pinned: int = 0  # MULT18X18Ds hw.floorplan pinned to DSP sites
+
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
-                f"placer {_placer_label(self.placer, self.timing_weight)}, {self.router}")
+                f"placer {_placer_label(self.placer, self.timing_weight)}, {self.router}"
+                + (f", {self.pinned} DSPs floorplanned" if self.pinned else ""))
 
 
 def _placer_label(placer: str, timing_weight: int | None) -> str:
@@ -547,10 +550,13 @@ def yosys_version() -> str:
 def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=print,
                     timeout: float | None = None, speed: int = 6, seed: int = 1,
                     placer: str = PLACERS[0], router: str = ROUTERS[0],
-                    timing_weight: int = TIMING_WEIGHT) -> PlaceAndRoute:
+                    timing_weight: int = TIMING_WEIGHT, floorplan: bool = True) -> PlaceAndRoute:
     """nextpnr-ecp5 on ``workdir / "run" / "design.json"`` at ``speed`` grade with
     ``placer`` (one of :data:`PLACERS`) and its ``seed`` (heap with ``timing_weight``,
-    :data:`TIMING_WEIGHT`), routed by ``router`` (one of :data:`ROUTERS`). Raises
+    :data:`TIMING_WEIGHT`), routed by ``router`` (one of :data:`ROUTERS`). With
+    ``floorplan``, a design whose every multiplier belongs to a tie group
+    (``hw.products.dsp_ties``: from ``hw.skid.CHIP_WIDE_PE`` lanes) has its MULT18X18Ds
+    pinned group by group to neighbouring DSP sites first (``hw.floorplan``). Raises
     TimeoutError after ``timeout`` seconds (a congested design can route for hours)."""
     if speed not in SPEED_GRADES:
         raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
@@ -564,6 +570,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
     heap = ["--placer-heap-timingweight", str(weight)] if weight is not None else []
     progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {_placer_label(placer, weight)}, "
              f"seed {seed}, {router}, at {freq_mhz:g} MHz (minutes for a large design)")
+    pinned = _floorplan(device, workdir, progress) if floorplan else 0
     workdir = workdir / "run"
     start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
@@ -582,7 +589,25 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log), placer, router, weight, pnr_phases(log))
+                         parse_critical_path(log), placer, router, weight, pnr_phases(log), pinned)
+
+
+def _floorplan(device: Device, workdir: Path, progress) -> int:
+    """Pin ``workdir / "run" / "design.json"``'s multipliers to DSP sites
+    (:func:`hw.floorplan.pin_dsps`) when every one of them is in a tie group; returns how
+    many were pinned (0: the netlist is left as it is)."""
+    from .floorplan import dsp_groups, dsp_sites, pin_dsps
+
+    path = workdir / "run" / "design.json"
+    netlist = json.loads(path.read_text())
+    groups, untied = dsp_groups(netlist)
+    if not groups or untied:
+        return 0
+    sites = dsp_sites(device, workdir / "dsp_sites", progress)
+    pinned = pin_dsps(netlist, sites)
+    path.write_text(json.dumps(netlist))
+    progress(f"  floorplan: {pinned} multipliers in {len(groups)} groups on neighbouring DSP sites")
+    return pinned
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -755,6 +780,11 @@ def build_parser() -> Parser:
                              "out of context (its register-to-register paths; no frames/s): "
                              + ", ".join(f"{name} ({what})" for name, (what, _) in COMPONENTS.items()))
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
+    parser.add_argument("--no-floorplan", action="store_true",
+                        help="leave every multiplier to nextpnr's placer; by default a design whose "
+                             "multipliers are all in tie groups (pe >= 8) has each group pinned to "
+                             "neighbouring DSP sites (a requantiser lane's four, a pointwise column's "
+                             "eight), the groups in data-flow order (hw.floorplan)")
     parser.add_argument("--pnr-timeout", type=_parse("minutes", finite_float), default=60.0,
                         metavar="MIN",
                         help="stop place and route after this many minutes and report no Fmax "
@@ -1003,7 +1033,8 @@ def main(argv=None) -> int:
                                       progress=lambda text: print(text, flush=True),
                                       timeout=args.pnr_timeout * 60, speed=args.speed, seed=args.seed,
                                       placer=args.placer, router=args.router,
-                                      timing_weight=args.timing_weight)
+                                      timing_weight=args.timing_weight,
+                                      floorplan=not args.no_floorplan)
                 print(f"\nafter place and route (nextpnr {pnr.seconds:.0f} s): "
                       + ", ".join(f"{name} {pnr.used[name]:,}" for name in
                                   ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD") if name in pnr.used))
@@ -1049,6 +1080,7 @@ def main(argv=None) -> int:
                 "nextpnr_version": pnr.version if pnr else None,
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "pnr_phases": pnr.phases if pnr else None,
+                "dsp_floorplan": pnr.pinned if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
                 "cells": resources.cells,
                 "date": time.strftime("%Y-%m-%d", time.gmtime()),
