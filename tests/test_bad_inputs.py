@@ -109,6 +109,7 @@ TABLE = {
         "--timing-weight": COUNT + [HUGE, str(2**31)],
         "--component": ["nosuch", "ENGINE", ""],
         "--no-pnr": FLAG,
+        "--no-floorplan": FLAG,
         "--pnr-timeout": FINITE + ["1h"],
         "--json": FILE_OUT,
     },
