@@ -21,15 +21,13 @@ import json
 import re
 from pathlib import Path
 
+from .synth import top_module
+
 __all__ = ["dsp_groups", "serpentine", "pin_dsps", "dsp_sites"]
 
 #: A tie flip-flop of ``hw.products.dsp_ties`` as Yosys names it: the group's path, its
 #: kind (``lane``, ``col``) and index.
 _TIE = re.compile(r"^(?P<path>.*)\.(?P<kind>[a-z]+)(?P<index>\d+)_tie_low(_|$)")
-
-
-def _module(netlist: dict) -> dict:
-    return max(netlist["modules"].values(), key=lambda module: len(module["cells"]))
 
 
 def dsp_groups(netlist: dict) -> tuple[list[list[str]], list[str]]:
@@ -38,7 +36,7 @@ def dsp_groups(netlist: dict) -> tuple[list[list[str]], list[str]]:
     flow: by stage (the path's component after ``engine``: depthwise before pointwise),
     then index, the MAC unit's group (lanes, array) before the requantiser's; and those
     without a tie of their own (below ``hw.skid.CHIP_WIDE_PE``). Names sorted within."""
-    module = _module(netlist)
+    module = top_module(netlist)
     driver = {}
     for name, cell in module["cells"].items():
         for port, bits in cell["connections"].items():
@@ -74,15 +72,16 @@ def serpentine(sites: list[str]) -> list[str]:
     return ordered
 
 
-def pin_dsps(netlist: dict, sites: list[str]) -> int:
+def pin_dsps(netlist: dict, sites: list[str], grouped=None) -> int:
     """Pin the MULT18X18Ds of ``netlist`` (in place) to ``sites`` in :func:`dsp_groups`'
-    order along :func:`serpentine` (the untied ones last); returns how many. Raises
-    ValueError if the netlist has more multipliers than there are sites."""
-    groups, untied = dsp_groups(netlist)
+    order along :func:`serpentine` (the untied ones last); returns how many. ``grouped``:
+    :func:`dsp_groups` of the netlist when the caller has it already. Raises ValueError
+    if the netlist has more multipliers than there are sites."""
+    groups, untied = grouped or dsp_groups(netlist)
     cells = [name for group in groups for name in group] + untied
     if len(cells) > len(sites):
         raise ValueError(f"{len(cells)} multipliers for {len(sites)} DSP sites")
-    module = _module(netlist)
+    module = top_module(netlist)
     for name, site in zip(cells, serpentine(sites)):
         module["cells"][name].setdefault("attributes", {})["BEL"] = site
     return len(cells)
@@ -126,7 +125,7 @@ def dsp_sites(device, workdir: Path, progress=print) -> list[str]:
                          run, "sites.log", lambda log: None, progress, "nextpnr (DSP sites)")
     if result.returncode != 0 or not (run / "placed.json").exists():
         raise RuntimeError(f"nextpnr could not place {count} multipliers:\n{result.stderr[-2000:]}")
-    placed = _module(json.loads((run / "placed.json").read_text()))
+    placed = top_module(json.loads((run / "placed.json").read_text()))
     sites = sorted(cell["attributes"]["NEXTPNR_BEL"] for cell in placed["cells"].values()
                    if cell["type"] == "MULT18X18D")
     if len(sites) != count:

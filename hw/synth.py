@@ -30,7 +30,7 @@ from model.atomic import write_text
 from model.cli import Parser, UsageError, check_output_file, finite_float, run_main
 
 __all__ = ["Device", "DEVICES", "Resources", "synthesize", "place_and_route", "PlaceAndRoute",
-           "parse_critical_path", "pnr_phases", "describe_phases", "nextpnr_version", "yosys_version", "SPEED_GRADES", "TIMING_WEIGHT", "HARDWARE_FIELDS",
+           "parse_critical_path", "top_module", "pnr_phases", "describe_phases", "nextpnr_version", "yosys_version", "SPEED_GRADES", "TIMING_WEIGHT", "HARDWARE_FIELDS",
            "routed_result", "synthesis_clock", "FMAX_TABLE", "fmax_table", "routed_source", "parse_stat",
            "fit_report", "fitted", "bram_estimate", "largest_sram", "main"]
 
@@ -399,6 +399,14 @@ def synthesize(design, top: str, target: str, workdir: Path, progress=print) -> 
     return parse_stat((run / "stat.txt").read_text(), target)
 
 
+def top_module(netlist: dict) -> dict:
+    """The top module of a Yosys (or nextpnr) JSON ``netlist``: the one marked ``top``,
+    else the one with the most cells."""
+    modules = netlist["modules"].values()
+    return next((m for m in modules if m.get("attributes", {}).get("top")), None) or \
+        max(modules, key=lambda module: len(module["cells"]))
+
+
 def held_flip_flops(netlist: dict) -> list:
     """The TRELLIS_FFs of an ECP5 ``netlist`` (Yosys' JSON) that a constant holds: a LUT4
     with constant inputs drives their set/reset (active) or their clock enable
@@ -407,7 +415,7 @@ def held_flip_flops(netlist: dict) -> list:
     everything it drives stayed in the netlist, and nextpnr times paths from it that no
     cycle takes (the depthwise beats skid's flags before f6f7e4a: pe 4's critical path
     at two seeds)."""
-    top = next(m for m in netlist["modules"].values() if m["attributes"].get("top"))
+    top = top_module(netlist)
     constant = {}
     for cell in top["cells"].values():
         if cell["type"] == "LUT4":
@@ -603,7 +611,7 @@ def _floorplan(device: Device, workdir: Path, progress) -> int:
     if not groups or untied:
         return 0
     sites = dsp_sites(device, workdir / "dsp_sites", progress)
-    pinned = pin_dsps(netlist, sites)
+    pinned = pin_dsps(netlist, sites, (groups, untied))
     path.write_text(json.dumps(netlist))
     progress(f"  floorplan: {pinned} multipliers in {len(groups)} groups on neighbouring DSP sites")
     return pinned
