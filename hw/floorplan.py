@@ -13,17 +13,28 @@ data flow (each depthwise lane beside its requantiser lane, each pointwise colum
 its own), the rows walked as a serpentine so that consecutive groups stay neighbours
 where a row ends. The rest of the design (LUTs, flip-flops, block RAMs) is placed by
 nextpnr around them.
+
+The site list is nextpnr's own (:func:`find_dsp_sites` has it place lone multipliers,
+about 30 s); :data:`SITES_FILE` keeps it per device for the nextpnr version that
+reported it, and ``python -m hw.floorplan`` writes that file again (a slow test checks
+that nextpnr still reports what it holds).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import tempfile
 from pathlib import Path
 
-from .synth import top_module
+from .synth import DEVICES, nextpnr_version, top_module
 
-__all__ = ["dsp_groups", "serpentine", "pin_dsps", "dsp_sites"]
+__all__ = ["dsp_groups", "serpentine", "pin_dsps", "dsp_sites", "find_dsp_sites", "SITES_FILE"]
+
+#: The DSP sites nextpnr reported, per device: ``{"nextpnr": version, "devices": {name:
+#: [site, ...]}}``. Written by ``python -m hw.floorplan``.
+SITES_FILE = Path(__file__).with_name("dsp_sites.json")
 
 #: A tie flip-flop of ``hw.products.dsp_ties`` as Yosys names it: the group's path, its
 #: kind (``lane``, ``col``) and index.
@@ -88,6 +99,23 @@ def pin_dsps(netlist: dict, sites: list[str], grouped=None) -> int:
 
 
 def dsp_sites(device, workdir: Path, progress=print) -> list[str]:
+    """The MULT18X18D sites of ``device`` (an ``hw.synth.Device``): from
+    :data:`SITES_FILE` when it holds them for the installed nextpnr, else from nextpnr
+    itself (:func:`find_dsp_sites`, in ``workdir``)."""
+    version = nextpnr_version()
+    try:
+        kept = json.loads(SITES_FILE.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    sites = kept.get("devices", {}).get(device.name) if kept.get("nextpnr") == version else None
+    if sites and len(sites) == device.dsps:
+        progress(f"  DSP sites of the {device.name}: {len(sites)}, as {version} reported them "
+                 f"({SITES_FILE.name})")
+        return list(sites)
+    return find_dsp_sites(device, workdir, progress)
+
+
+def find_dsp_sites(device, workdir: Path, progress=print) -> list[str]:
     """The MULT18X18D sites of ``device`` (an ``hw.synth.Device``), as nextpnr names
     them: read from nextpnr's own placement of ``device.dsps`` lone registered
     multipliers, which fill every site (about 30 s)."""
@@ -131,3 +159,35 @@ def dsp_sites(device, workdir: Path, progress=print) -> list[str]:
     if len(sites) != count:
         raise RuntimeError(f"nextpnr placed {len(sites)} of {count} multipliers")
     return sites
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hw.floorplan",
+        description="Ask the installed nextpnr-ecp5 for every ECP5 device's MULT18X18D "
+                    f"sites and write them to {SITES_FILE.name}, the list hw.synth's DSP "
+                    "floorplan uses (about 30 s a device).")
+    parser.add_argument("--device", choices=[k for k, d in DEVICES.items() if d.target == "ecp5"],
+                        action="append", help="only this device (repeatable); default: all")
+    args = parser.parse_args(argv)
+    names = args.device or [k for k, d in DEVICES.items() if d.target == "ecp5"]
+    version = nextpnr_version()
+    devices = {}
+    with tempfile.TemporaryDirectory(prefix="mnaccel_sites_") as tmp:
+        for key in names:
+            device = DEVICES[key]
+            devices[device.name] = find_dsp_sites(device, Path(tmp) / key)
+            print(f"{device.name}: {len(devices[device.name])} DSP sites")
+    try:
+        kept = json.loads(SITES_FILE.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    if kept.get("nextpnr") == version:
+        devices = {**kept.get("devices", {}), **devices}
+    SITES_FILE.write_text(json.dumps({"nextpnr": version, "devices": devices}, indent=1) + "\n")
+    print(f"wrote {SITES_FILE} ({version})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

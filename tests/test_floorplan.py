@@ -2,11 +2,13 @@
 multipliers on neighbouring DSP sites, in data-flow order)."""
 
 import collections
+import json
 
 import pytest
 
-from hw.floorplan import dsp_groups, dsp_sites, pin_dsps, serpentine
-from hw.synth import DEVICES
+from hw import floorplan
+from hw.floorplan import SITES_FILE, dsp_groups, dsp_sites, find_dsp_sites, pin_dsps, serpentine
+from hw.synth import DEVICES, nextpnr_version
 
 
 def _netlist(multipliers):
@@ -72,11 +74,45 @@ def test_pin_dsps_puts_groups_on_consecutive_sites_and_untied_ones_last():
         pin_dsps(_netlist(multipliers), sites[:2])
 
 
+def test_dsp_sites_come_from_the_file_for_the_nextpnr_that_reported_them(tmp_path, monkeypatch):
+    """The kept list when its nextpnr version is the installed one; nextpnr itself when
+    the version differs or the device is not in the file."""
+    kept = tmp_path / "dsp_sites.json"
+    sites = [f"X{x}/Y10/MULT18_0" for x in range(156)]
+    kept.write_text(json.dumps({"nextpnr": "nextpnr-9.9", "devices": {"LFE5U-85F": sites}}))
+    monkeypatch.setattr(floorplan, "SITES_FILE", kept)
+    asked = []
+    monkeypatch.setattr(floorplan, "find_dsp_sites",
+                        lambda device, workdir, progress: asked.append(device.name) or ["asked"])
+    monkeypatch.setattr(floorplan, "nextpnr_version", lambda: "nextpnr-9.9")
+    assert dsp_sites(DEVICES["85k"], tmp_path, progress=lambda text: None) == sites
+    assert dsp_sites(DEVICES["45k"], tmp_path, progress=lambda text: None) == ["asked"]
+    monkeypatch.setattr(floorplan, "nextpnr_version", lambda: "nextpnr-9.10")
+    assert dsp_sites(DEVICES["85k"], tmp_path, progress=lambda text: None) == ["asked"]
+    assert asked == ["LFE5U-45F", "LFE5U-85F"]
+
+
+def test_the_kept_sites_are_every_ecp5_devices_three_rows():
+    """hw/dsp_sites.json: each ECP5 device's sites, as many as the device has DSPs, in
+    rows of equal length (what the serpentine walks); the 85k's are three rows of 52."""
+    kept = json.loads(SITES_FILE.read_text())
+    ecp5 = {d.name: d for d in DEVICES.values() if d.target == "ecp5"}
+    assert set(kept["devices"]) == set(ecp5)
+    for name, sites in kept["devices"].items():
+        rows = collections.Counter(site.split("/")[1] for site in sites)
+        assert len(set(sites)) == ecp5[name].dsps == len(sites)
+        assert len(set(rows.values())) == 1
+        assert all(site.split("/")[2].startswith("MULT18_") for site in sites)
+    rows = collections.Counter(site.split("/")[1] for site in kept["devices"]["LFE5U-85F"])
+    assert sorted(rows.values()) == [52, 52, 52]
+
+
 @pytest.mark.slow
-def test_the_85k_has_three_rows_of_52_dsp_sites(tmp_path):
-    """What nextpnr reports of the LFE5U-85F: 156 MULT18X18D sites, 52 in each of three
-    rows (the floorplan walks them as a serpentine)."""
-    sites = dsp_sites(DEVICES["85k"], tmp_path, progress=lambda text: None)
-    rows = collections.Counter(site.split("/")[1] for site in sites)
-    assert len(set(sites)) == 156 and sorted(rows.values()) == [52, 52, 52]
-    assert all(site.split("/")[2].startswith("MULT18_") for site in sites)
+def test_nextpnr_still_reports_the_kept_85k_sites(tmp_path):
+    """The installed nextpnr is the one hw/dsp_sites.json names, and it places 156 lone
+    multipliers on exactly the kept sites of the LFE5U-85F (``python -m hw.floorplan``
+    writes the file again when this fails after a nextpnr update)."""
+    kept = json.loads(SITES_FILE.read_text())
+    assert kept["nextpnr"] == nextpnr_version()
+    sites = find_dsp_sites(DEVICES["85k"], tmp_path, progress=lambda text: None)
+    assert sites == kept["devices"]["LFE5U-85F"]
