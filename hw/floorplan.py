@@ -193,10 +193,7 @@ def sites(device, kind: str, workdir: Path, progress=print) -> list[str]:
     ``hw.synth.Device``): from :data:`SITES_FILE` when it holds them for the installed
     nextpnr, else from nextpnr itself (:func:`find_sites`, in ``workdir``)."""
     version = nextpnr_version()
-    try:
-        kept = json.loads(SITES_FILE.read_text())
-    except (OSError, ValueError):
-        kept = {}
+    kept = _kept()
     listed = kept.get("devices", {}).get(device.name, {}).get(kind) \
         if kept.get("nextpnr") == version else None
     if listed and len(listed) == _count(device, kind):
@@ -206,11 +203,19 @@ def sites(device, kind: str, workdir: Path, progress=print) -> list[str]:
     return find_sites(device, kind, workdir, progress)
 
 
+def _kept() -> dict:
+    """:data:`SITES_FILE`'s content ({} when it is missing or unreadable)."""
+    try:
+        return json.loads(SITES_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _count(device, kind: str) -> int:
     return {DSP: device.dsps, BRAM: device.brams}[kind]
 
 
-def _lone_cell(kind: str, k: int, a, b, q):
+def _lone_cell(kind: str, a, b, q):
     """A registered ``kind`` cell with inputs from ``a`` and ``b`` (18 bits each) and its
     output to ``q`` (Amaranth ``Instance``)."""
     from amaranth.hdl import ClockSignal, Instance
@@ -250,7 +255,7 @@ def find_sites(device, kind: str, workdir: Path, progress=print) -> list[str]:
             m = Module()
             for k in range(count):
                 q = Signal(36, name=f"q{k}")
-                m.submodules[f"cell{k}"] = _lone_cell(kind, k, self.a[18 * k:18 * k + 18],
+                m.submodules[f"cell{k}"] = _lone_cell(kind, self.a[18 * k:18 * k + 18],
                                                       self.b[18 * k:18 * k + 18], q)
                 m.d.sync += self.p[k].eq(q.xor())
             return m
@@ -291,10 +296,7 @@ def main(argv=None) -> int:
                                     for kind in (DSP, BRAM)}
             print(f"{device.name}: " + ", ".join(f"{len(v)} {k} sites" for k, v in
                                                  devices[device.name].items()))
-    try:
-        kept = json.loads(SITES_FILE.read_text())
-    except (OSError, ValueError):
-        kept = {}
+    kept = _kept()
     if kept.get("nextpnr") == version:
         devices = {**kept.get("devices", {}), **devices}
     SITES_FILE.write_text(json.dumps({"nextpnr": version, "devices": devices}, indent=1) + "\n")
